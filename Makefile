@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# NTB device lending, out-of-tree build and test entry points.
+#
+#   make               build the modules for the guest kernel
+#   make check [T=p]   lint, host tests and VM tests (T: test name pattern)
+#   make demo          boot the VM and show the subsystem at work
+#   make lint          checkpatch, sparse, shellcheck and rst checks only
+#   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
+#   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
+#
+# The modules are built for the Debian 6.12 kernel that the VM boots, never
+# for the kernel this machine runs. Everything is built under build/, the
+# upstream NTB core and clients from the linux-source-6.12 tarball.
+
+KERNEL ?= stock
+T ?=
+SCRIPT ?=
+QEMU_EXTRA ?=
+export KERNEL T SCRIPT QEMU_EXTRA
+
+SH := scripts
+SELFTESTS := tools/testing/selftests/drivers/ntb/lending
+
+all: modules
+
+deps:
+	@$(SH)/install-deps
+
+modules: deps
+	@$(SH)/build-modules
+
+lint: deps
+	@T='^(checkpatch|sparse|shellcheck|rst)' $(SH)/check
+
+check: deps
+	@$(SH)/check
+
+demo: modules
+	@$(SELFTESTS)/vm.sh $(SELFTESTS)/demo.sh
+
+vm: modules
+	@$(SELFTESTS)/vm.sh $(SCRIPT)
+
+debug-kernel: deps
+	@$(SH)/debug-kernel
+
+clean:
+	rm -rf build
+
+.PHONY: all deps modules lint check demo vm debug-kernel clean

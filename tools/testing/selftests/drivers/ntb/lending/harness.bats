@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# The VM harness checks itself: a run must fail on a kernel WARN, on a guest
+# that does not finish, and on a failing test, and must pass a clean one; a
+# test's declarations and extra QEMU arguments must reach the guest.
+
+VM=$BATS_TEST_DIRNAME/vm.sh
+H=$BATS_TEST_DIRNAME/harness
+
+@test "vm_run_fails_on_planted_warn" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/planted_warn.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	# The guest's test itself passed: only the kernel log can fail the run.
+	[[ "$output" == *"ok 1 planted_warn_loaded"* ]]
+	[[ "$output" == *"guest kernel log reports a problem"* ]]
+	[[ "$output" == *"WARNING:"*"harness_warn"* ]]
+}
+
+@test "vm_run_fails_on_guest_timeout" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/guest_hangs.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"guest did not finish within 15s"* ]]
+}
+
+@test "vm_run_fails_when_guest_test_fails" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/test_fails.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"test exited with 1"* ]]
+}
+
+@test "vm_run_passes_and_delivers_declared_devices_mem_cmdline_and_extras" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" -q "-device edu" "$H/devices.sh" a1 b2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nvme=2"* ]]
+	[[ "$output" == *"e1000e=1"* ]]
+	# Only the extra QEMU argument brings an edu: the declaration has none.
+	[[ "$output" == *"edu=1"* ]]
+	mem=$(echo "$output" | sed -n 's/^memtotal_mib=//p')
+	[ "$mem" -gt 1300 ] && [ "$mem" -le 1536 ]
+	[[ "$output" == *"ntbtest.marker=declared"* ]]
+	[[ "$output" == *"args=a1 b2"* ]]
+	[[ "$output" == *"guest kernel log clean"* ]]
+	[ -s "$BATS_TEST_TMPDIR/out/console.log" ]
+	grep -q 'Linux version' "$BATS_TEST_TMPDIR/out/dmesg.log"
+}

@@ -1,0 +1,10 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of harness.bats: a test that never finishes. vm.sh must stop the
+# guest at its time limit and fail the run.
+# vm-devices: edu
+# vm-timeout: 15
+echo "# hanging on purpose"
+while :; do
+	sleep 1
+done

@@ -1,0 +1,249 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the guest kernel in QEMU (TCG, q35, intel-iommu) with the built
+# modules and run one test script inside it.
+#
+#   vm.sh [-o DIR] [-t SECONDS] [-q QEMU_ARGS] [-c CMDLINE] SCRIPT [ARG...]
+#
+# SCRIPT declares what its VM needs in header lines (all optional):
+#   # vm-devices: nvme nvme e1000e edu    devices from the list below
+#   # vm-qemu: -device ...                 raw QEMU arguments
+#   # vm-mem: 2G                           guest memory
+#   # vm-cmdline: ...                      added to the kernel command line
+#   # vm-timeout: 300                      seconds before the run fails
+# -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
+#
+# Device names: nvme (a fresh 256 MiB file-backed drive), e1000e (a NIC on an
+# isolated user-mode network), edu (QEMU's educational device). Without a
+# vm-devices line the VM gets "nvme e1000e edu edu".
+#
+# The script's output (KTAP), the guest's serial console and its dmesg come
+# back in DIR (default build/<kver>/vm/<script>/): ktap.log, console.log,
+# dmesg.log. The KTAP output is printed. The run fails (exit 1) if the script
+# fails, the guest does not finish in time, or the guest's kernel log shows
+# an oops, BUG, WARN, KASAN, UBSAN, lockdep, RCU stall, soft lockup, hung task
+# or kmemleak report; the reasons are printed as "# vm: ..." lines.
+# The initramfs and drive images are deleted after the run unless VM_KEEP=1.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../../../../../.." && pwd)
+. "$TOP/scripts/lib.sh"
+
+usage() {
+	echo "usage: $0 [-o DIR] [-t SECONDS] [-q QEMU_ARGS] [-c CMDLINE] SCRIPT [ARG...]" >&2
+	exit 2
+}
+
+out='' timeout_arg='' qemu_extra=${QEMU_EXTRA:-} cmdline_extra=${CMDLINE_EXTRA:-}
+while getopts o:t:q:c: opt; do
+	case $opt in
+	o) out=$OPTARG ;;
+	t) timeout_arg=$OPTARG ;;
+	q) qemu_extra="$qemu_extra $OPTARG" ;;
+	c) cmdline_extra="$cmdline_extra $OPTARG" ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || usage
+script=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+shift
+[ -f "$script" ] || die "no such test script: $script"
+name=$(basename "$script" .sh)
+
+# The value of a "# vm-KEY: value" header line of the script.
+declared() {
+	sed -n "s/^# vm-$1: *//p" "$script" | tr '\n' ' ' | sed 's/ *$//'
+}
+
+devices=$(declared devices)
+[ -n "$devices" ] || devices="nvme e1000e edu edu"
+mem=$(declared mem)
+timeout=${timeout_arg:-$(declared timeout)}
+timeout=${timeout:-300}
+
+[ -d "$MODULES_OUT" ] || die "no modules in $MODULES_OUT; run make"
+[ -r "$KIMAGE" ] || die "no guest kernel image $KIMAGE"
+out=${out:-$BUILD/vm/$name}
+rm -rf "$out"
+mkdir -p "$out"
+
+# --- initramfs ---------------------------------------------------------------
+
+ROOT=$BUILD/initramfs
+# Kernel modules the tests use, with their dependencies.
+GUEST_MODULES="configfs nvme e1000e pci-stub vfio-pci nvmet nvmet-tcp nvme-tcp loop"
+# Programs the tests use, with their shared libraries; busybox gives the rest.
+GUEST_PROGRAMS="/bin/kmod /bin/bash /usr/bin/fio /usr/bin/lspci /usr/bin/setpci
+/sbin/ip /sbin/ethtool /usr/sbin/nvme /usr/bin/bats"
+
+copy_program() {
+	cp -pL "$1" "$ROOT$1"
+	ldd "$1" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p' |
+		while read -r lib; do
+			[ -e "$ROOT$lib" ] && continue
+			mkdir -p "$(dirname "$ROOT$lib")"
+			cp -pL "$lib" "$ROOT$lib"
+		done
+}
+
+copy_guest_modules() {
+	mdir=lib/modules/$KVER
+	mkdir -p "$ROOT/$mdir"
+	for f in modules.order modules.builtin modules.builtin.modinfo; do
+		cp -p "$MODROOT/$mdir/$f" "$ROOT/$mdir/"
+	done
+	# shellcheck disable=SC2086 # one argument per module name
+	for m in $GUEST_MODULES; do
+		modprobe -d "${MODROOT:-/}" -S "$KVER" --show-depends "$m" ||
+			die "guest kernel $KVER has no module $m"
+	done | sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while read -r ko; do
+		rel=${ko#"$MODROOT"/}
+		rel=${rel#/}
+		dest=$ROOT/${rel%.xz}
+		mkdir -p "$(dirname "$dest")"
+		case $ko in
+		*.xz) xz -dc "$ko" >"$dest" ;;
+		*) cp -p "$ko" "$dest" ;;
+		esac
+	done
+}
+
+# The part of the initramfs that does not change between runs, built once.
+build_base_root() {
+	stamp=$ROOT/.base-$(sha256sum <"$HERE/vm.sh" | cut -c1-12)
+	[ -e "$stamp" ] && return 0
+	rm -rf "$ROOT"
+	mkdir -p "$ROOT"
+	(cd "$ROOT" && mkdir -p usr/bin usr/sbin usr/lib usr/lib64 usr/share/misc \
+		dev proc sys tmp run root etc tests &&
+		ln -s usr/bin bin && ln -s usr/sbin sbin &&
+		ln -s usr/lib lib && ln -s usr/lib64 lib64)
+	mkdir -p "$ROOT/usr/lib/x86_64-linux-gnu"
+	for p in $GUEST_PROGRAMS; do
+		copy_program "$p"
+	done
+	mkdir -p "$ROOT/usr/libexec"
+	cp -a /usr/lib/bats-core "$ROOT/usr/lib/"
+	cp -a /usr/libexec/bats-core "$ROOT/usr/libexec/"
+	cp -p /usr/share/misc/pci.ids "$ROOT/usr/share/misc/"
+	for t in modprobe insmod rmmod lsmod modinfo depmod; do
+		ln -s ../bin/kmod "$ROOT/usr/sbin/$t"
+	done
+	cp -p /bin/busybox "$ROOT/usr/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ -e "$ROOT/usr/bin/$a" ] || [ -e "$ROOT/usr/sbin/$a" ] ||
+			ln -s busybox "$ROOT/usr/bin/$a"
+	done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$ROOT/etc/passwd"
+	copy_guest_modules
+	touch "$stamp"
+}
+
+# Add this run's modules and tests, and pack everything.
+pack_initramfs() {
+	mdir=$ROOT/lib/modules/$KVER
+	rm -rf "$mdir/extra" "$ROOT/tests"
+	mkdir -p "$mdir/extra" "$ROOT/tests"
+	cp -p "$MODULES_OUT"/*.ko "$mdir/extra/"
+	cp -p "$HERE"/*.sh "$ROOT/tests/"
+	mkdir -p "$ROOT/tests/upstream"
+	cp -p "$LINUX_SRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$ROOT/tests/upstream/"
+	cp -pr "$LINUX_SRC/tools/testing/selftests/ntb" "$ROOT/tests/upstream/"
+	cp -p "$script" "$ROOT/tests/"
+	cp -p "$HERE/vm_init.sh" "$ROOT/init"
+	depmod -b "$ROOT" "$KVER"
+	(cd "$ROOT" && find . ! -name '.base-*' | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+}
+
+mkdir -p "$BUILD"
+(
+	flock 9
+	build_base_root
+	pack_initramfs
+) 9>"$BUILD/.initramfs.lock"
+
+# --- QEMU --------------------------------------------------------------------
+
+qemu_devices=
+n=0
+for d in $devices; do
+	case $d in
+	nvme)
+		truncate -s 256M "$out/nvme$n.img"
+		qemu_devices="$qemu_devices -drive file=$out/nvme$n.img,if=none,id=nvme$n,format=raw"
+		qemu_devices="$qemu_devices -device nvme,serial=ntbl-nvme$n,drive=nvme$n"
+		;;
+	e1000e)
+		qemu_devices="$qemu_devices -netdev user,id=net$n,restrict=on"
+		qemu_devices="$qemu_devices -device e1000e,netdev=net$n"
+		;;
+	edu)
+		qemu_devices="$qemu_devices -device edu"
+		;;
+	*)
+		die "$name: unknown vm-devices entry '$d' (nvme, e1000e, edu)"
+		;;
+	esac
+	n=$((n + 1))
+done
+
+cmdline="console=ttyS0,115200 intel_iommu=on panic=-1 ntbtest=$(basename "$script")"
+cmdline="$cmdline sysctl.kernel.hung_task_timeout_secs=30 $(declared cmdline) $cmdline_extra"
+if [ $# -gt 0 ]; then
+	# Arguments for the script travel on the kernel command line.
+	cmdline="$cmdline ntbtest.args=$(echo "$*" | tr ' ' ,)"
+fi
+
+start=$(date +%s)
+rc=0
+# shellcheck disable=SC2086 # device and extra arguments are word lists
+timeout -k 10 "$timeout" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp 2 -m "${mem:-2G}" \
+	-M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on \
+	-kernel "$KIMAGE" -initrd "$out/initramfs.cpio" -append "$cmdline" \
+	-display none -monitor none -no-reboot \
+	-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
+	-serial "file:$out/dmesg.log" \
+	$qemu_devices $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
+elapsed=$(($(date +%s) - start))
+
+[ "${VM_KEEP:-0}" = 1 ] || rm -f "$out/initramfs.cpio" "$out"/nvme*.img
+
+sed '/^# vm-exit: /d' "$out/ktap.log"
+
+verdict=0
+fail() {
+	echo "# vm: $name: $*"
+	verdict=1
+}
+
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	fail "guest did not finish within ${timeout}s (console: $out/console.log)"
+elif [ "$rc" -ne 0 ]; then
+	fail "qemu exited with $rc: $(tail -n 3 "$out/qemu.log" | tr '\n' ' ')"
+fi
+status=$(sed -n 's/^# vm-exit: \([0-9]*\).*/\1/p' "$out/ktap.log" | tr -d '\r')
+if [ -z "$status" ]; then
+	[ "$verdict" -ne 0 ] || fail "guest stopped before the test finished"
+elif [ "$status" -ne 0 ]; then
+	fail "test exited with $status"
+fi
+
+# Kernel reports that fail any run, whatever the test said.
+BAD_KERNEL_LOG='Oops|BUG:|WARNING:|kernel BUG|general protection fault|Kernel panic|KASAN|UBSAN|'\
+'possible (circular|recursive) locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON|'\
+'rcu: INFO: .*detected stalls|self-detected stall|soft lockup|hard LOCKUP|'\
+'blocked for more than|suspected memory leak|unreferenced object'
+bad=$(cat "$out/console.log" "$out/dmesg.log" | tr -d '\r' | grep -E "$BAD_KERNEL_LOG" | sort -u | head -n 5)
+if [ -n "$bad" ]; then
+	fail "guest kernel log reports a problem (see $out/console.log):"
+	echo "$bad" | sed 's/^/#   /'
+fi
+
+if [ "$verdict" -eq 0 ]; then
+	echo "# vm: $name: passed in ${elapsed}s, guest kernel log clean"
+fi
+exit "$verdict"
