@@ -207,7 +207,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-display none -monitor none -no-reboot \
 	-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
 	-serial "file:$out/dmesg.log" \
-	$qemu_devices $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
+	$qemu_devices $(declared qemu) $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
 elapsed=$(($(date +%s) - start))
 
 [ "${VM_KEEP:-0}" = 1 ] || rm -f "$out/initramfs.cpio" "$out"/nvme*.img

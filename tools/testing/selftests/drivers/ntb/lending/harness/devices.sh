@@ -3,6 +3,7 @@
 # Guest side of harness.bats: prints what the harness gave the guest, and
 # checks it got the memory and command line this header declares.
 # vm-devices: nvme nvme e1000e
+# vm-qemu: -device edu
 # vm-mem: 1536M
 # vm-cmdline: ntbtest.marker=declared
 echo "nvme=$(lspci -n | grep -c ' 0108: ')"
