@@ -10,11 +10,33 @@
 # The modules of this tree and the upstream NTB ones they stand on.
 NTB_MODULES="ntb_lending ntb_sim ntb_tool ntb_perf ntb_pingpong ntb_transport ntb_netdev ntb_msi_test ntb"
 
+# True if module $1 is loaded as a module (not built in, not absent).
+module_loaded() {
+	[ -e "/sys/module/$1/refcnt" ]
+}
+
 # Unload every NTB module, clients before the core; quiet if none loaded.
 unload_ntb_modules() {
 	for m in $NTB_MODULES; do
-		! [ -d "/sys/module/$m" ] || rmmod "$m" || return 1
+		! module_loaded "$m" || rmmod "$m" || return 1
 	done
+}
+
+# Put every edu device (ntb_sim's host adapters) in an identity IOMMU
+# domain, which ntb_sim requires; before ntb_sim binds them.
+sim_prepare_adapters() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
+		echo identity >"$dev/iommu_group/type" || return 1
+	done
+}
+
+# PCI name of the adapter of the host on port $2 of fabric $1.
+sim_host_dev() {
+	for d in /sys/kernel/debug/ntb_sim/fabric"$1"/*/port; do
+		[ "$(cat "$d")" = "$2" ] && basename "$(dirname "$d")" && return 0
+	done
+	return 1
 }
 
 # Number of kernel log lines matching the extended regexp $1.

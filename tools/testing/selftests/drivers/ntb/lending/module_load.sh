@@ -38,7 +38,7 @@ ktap_test_result "upstream_ntb_netdev_refuses_without_ntb_device" \
 all_unloaded() {
 	unload_ntb_modules || return 1
 	for m in $NTB_MODULES; do
-		! [ -d "/sys/module/$m" ] || return 1
+		! module_loaded "$m" || return 1
 	done
 }
 ktap_test_result "all_ntb_modules_unload" all_unloaded

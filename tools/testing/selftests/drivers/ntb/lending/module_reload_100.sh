@@ -17,7 +17,7 @@ cycle() {
 	while [ $i -lt $CYCLES ]; do
 		modprobe ntb_lending || return 1
 		modprobe ntb_sim || return 1
-		rmmod ntb_sim ntb_lending ntb || return 1
+		unload_ntb_modules || return 1
 		i=$((i + 1))
 	done
 }

@@ -15,8 +15,9 @@
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
 # Device names: nvme (a fresh 256 MiB file-backed drive), e1000e (a NIC on an
-# isolated user-mode network), edu (QEMU's educational device). Without a
-# vm-devices line the VM gets "nvme e1000e edu edu".
+# isolated user-mode network), edu (QEMU's educational device: an ntb_sim
+# host's adapter), arena (256 MiB of ivshmem memory: ntb_sim's window
+# backing). Without a vm-devices line the VM gets "nvme e1000e edu edu".
 #
 # The script's output (KTAP), the guest's serial console and its dmesg come
 # back in DIR (default build/<kver>/vm/<script>/): ktap.log, console.log,
@@ -73,11 +74,13 @@ mkdir -p "$out"
 # --- initramfs ---------------------------------------------------------------
 
 ROOT=$BUILD/initramfs
-# Kernel modules the tests use, with their dependencies.
+# Kernel modules the tests use, with their dependencies; the NTB clients
+# only where the kernel has them (the debug kernel; for Debian's we build them).
 GUEST_MODULES="configfs nvme e1000e pci-stub vfio-pci nvmet nvmet-tcp nvme-tcp loop"
+GUEST_MODULES_IF_PRESENT="ntb_tool ntb_perf ntb_pingpong ntb_transport ntb_netdev ntb_msi_test"
 # Programs the tests use, with their shared libraries; busybox gives the rest.
 GUEST_PROGRAMS="/bin/kmod /bin/bash /usr/bin/fio /usr/bin/lspci /usr/bin/setpci
-/sbin/ip /sbin/ethtool /usr/sbin/nvme /usr/bin/bats"
+/sbin/ip /sbin/ethtool /usr/sbin/nvme /usr/bin/bats /usr/bin/cmp"
 
 copy_program() {
 	cp -pL "$1" "$ROOT$1"
@@ -95,11 +98,15 @@ copy_guest_modules() {
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		cp -p "$MODROOT/$mdir/$f" "$ROOT/$mdir/"
 	done
-	# shellcheck disable=SC2086 # one argument per module name
-	for m in $GUEST_MODULES; do
-		modprobe -d "${MODROOT:-/}" -S "$KVER" --show-depends "$m" ||
-			die "guest kernel $KVER has no module $m"
-	done | sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while read -r ko; do
+	{
+		for m in $GUEST_MODULES; do
+			modprobe -d "${MODROOT:-/}" -S "$KVER" --show-depends "$m" ||
+				die "guest kernel $KVER has no module $m"
+		done
+		for m in $GUEST_MODULES_IF_PRESENT; do
+			modprobe -d "${MODROOT:-/}" -S "$KVER" --show-depends "$m" 2>/dev/null
+		done
+	} | sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while read -r ko; do
 		rel=${ko#"$MODROOT"/}
 		rel=${rel#/}
 		dest=$ROOT/${rel%.xz}
@@ -183,8 +190,12 @@ for d in $devices; do
 	edu)
 		qemu_devices="$qemu_devices -device edu"
 		;;
+	arena)
+		qemu_devices="$qemu_devices -object memory-backend-ram,id=arena$n,size=256M,share=on"
+		qemu_devices="$qemu_devices -device ivshmem-plain,memdev=arena$n"
+		;;
 	*)
-		die "$name: unknown vm-devices entry '$d' (nvme, e1000e, edu)"
+		die "$name: unknown vm-devices entry '$d' (nvme, e1000e, edu, arena)"
 		;;
 	esac
 	n=$((n + 1))
@@ -197,6 +208,7 @@ if [ $# -gt 0 ]; then
 	cmdline="$cmdline ntbtest.args=$(echo "$*" | tr ' ' ,)"
 fi
 
+qemu_declared=$(declared qemu)
 start=$(date +%s)
 rc=0
 # shellcheck disable=SC2086 # device and extra arguments are word lists
@@ -207,7 +219,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-display none -monitor none -no-reboot \
 	-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
 	-serial "file:$out/dmesg.log" \
-	$qemu_devices $(declared qemu) $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
+	$qemu_devices $qemu_declared $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
 elapsed=$(($(date +%s) - start))
 
 [ "${VM_KEEP:-0}" = 1 ] || rm -f "$out/initramfs.cpio" "$out"/nvme*.img

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntb_sim: debugfs, where tests inject faults and play hostile peers.
+ *
+ *   /sys/kernel/debug/ntb_sim/fabric<ID>/
+ *     profile, ports          what the fabric imitates
+ *     link_down               "A B 1" holds the A-B link down, "A B 0" lets go
+ *     drop_db, drop_msg, drop_spad, corrupt_msg, corrupt_spad, fail_mw
+ *                             how many of the next such operations to fault
+ *     <edu BDF>/port          the port of the host on that adapter
+ *     <edu BDF>/hostile       raw register writes as that host, bypassing
+ *                             its clients: "spad PIDX SIDX VAL",
+ *                             "msg PIDX MIDX VAL", "db BITS",
+ *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX)
+ */
+
+#include <linux/debugfs.h>
+#include <linux/io.h>
+#include <linux/uaccess.h>
+
+#include "sim.h"
+
+static struct dentry *ntb_sim_debugfs_root;
+
+static int profile_show(struct seq_file *s, void *unused)
+{
+	struct ntb_sim_fabric *fabric = s->private;
+
+	seq_printf(s, "%s\n", fabric->profile->name);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(profile);
+
+static int ports_show(struct seq_file *s, void *unused)
+{
+	struct ntb_sim_fabric *fabric = s->private;
+
+	seq_printf(s, "%d\n", fabric->nports);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ports);
+
+/* Copy a short command from user space as a NUL-terminated string. */
+static int read_cmd(const char __user *ubuf, size_t count, char *buf,
+		    size_t size)
+{
+	if (!count || count >= size)
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	return 0;
+}
+
+static ssize_t link_down_write(struct file *file, const char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	struct ntb_sim_fabric *fabric = file->private_data;
+	int a, b, down, ret;
+	char buf[32];
+
+	ret = read_cmd(ubuf, count, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	if (sscanf(buf, "%d %d %d", &a, &b, &down) != 3 || a == b ||
+	    a < 0 || b < 0 || a >= fabric->nports || b >= fabric->nports)
+		return -EINVAL;
+
+	spin_lock_irq(&fabric->lock);
+	assign_bit(a * NTB_SIM_MAX_PORTS + b, fabric->fault.link_down, down);
+	assign_bit(b * NTB_SIM_MAX_PORTS + a, fabric->fault.link_down, down);
+	spin_unlock_irq(&fabric->lock);
+	ntb_sim_links_changed(fabric);
+	return count;
+}
+
+static const struct file_operations link_down_fops = {
+	.open = simple_open,
+	.write = link_down_write,
+};
+
+/**
+ * ntb_sim_debugfs_add_fabric() - make a fabric's debugfs directory
+ * @fabric: the new fabric
+ */
+void ntb_sim_debugfs_add_fabric(struct ntb_sim_fabric *fabric)
+{
+	struct ntb_sim_fault *fault = &fabric->fault;
+	char name[24];
+
+	snprintf(name, sizeof(name), "fabric%d", fabric->id);
+	fabric->debugfs = debugfs_create_dir(name, ntb_sim_debugfs_root);
+	debugfs_create_file("profile", 0444, fabric->debugfs, fabric,
+			    &profile_fops);
+	debugfs_create_file("ports", 0444, fabric->debugfs, fabric,
+			    &ports_fops);
+	debugfs_create_file("link_down", 0200, fabric->debugfs, fabric,
+			    &link_down_fops);
+	debugfs_create_u32("drop_db", 0600, fabric->debugfs, &fault->drop_db);
+	debugfs_create_u32("drop_msg", 0600, fabric->debugfs, &fault->drop_msg);
+	debugfs_create_u32("drop_spad", 0600, fabric->debugfs, &fault->drop_spad);
+	debugfs_create_u32("corrupt_msg", 0600, fabric->debugfs,
+			   &fault->corrupt_msg);
+	debugfs_create_u32("corrupt_spad", 0600, fabric->debugfs,
+			   &fault->corrupt_spad);
+	debugfs_create_u32("fail_mw", 0600, fabric->debugfs, &fault->fail_mw);
+}
+
+static int port_show(struct seq_file *s, void *unused)
+{
+	struct ntb_sim_host *host = s->private;
+
+	seq_printf(s, "%d\n", host->port);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(port);
+
+/* Write a u32 through outbound window @widx as the host's CPU would. */
+static int hostile_mw(struct ntb_sim_host *host, int widx, u64 offset, u32 val)
+{
+	resource_size_t size;
+	void __iomem *mem;
+	phys_addr_t base;
+	int ret;
+
+	ret = ntb_peer_mw_get_addr(&host->ntb, widx, &base, &size);
+	if (ret)
+		return ret;
+	if (offset > size - sizeof(val) || !IS_ALIGNED(offset, sizeof(val)))
+		return -EINVAL;
+	mem = ioremap(base + offset, sizeof(val));
+	if (!mem)
+		return -ENOMEM;
+	writel(val, mem);
+	iounmap(mem);
+	return 0;
+}
+
+static ssize_t hostile_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct ntb_sim_host *host = file->private_data;
+	struct ntb_dev *ntb = &host->ntb;
+	char buf[64], cmd[8];
+	u64 a, b, c;
+	int n, ret;
+
+	ret = read_cmd(ubuf, count, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	n = sscanf(buf, "%7s %lli %lli %lli", cmd, &a, &b, &c);
+	if (n == 4 && !strcmp(cmd, "spad"))
+		ret = ntb_peer_spad_write(ntb, a, b, c);
+	else if (n == 4 && !strcmp(cmd, "msg"))
+		ret = ntb_peer_msg_write(ntb, a, b, c);
+	else if (n == 2 && !strcmp(cmd, "db"))
+		ret = ntb_peer_db_set(ntb, a);
+	else if (n == 4 && !strcmp(cmd, "mw"))
+		ret = hostile_mw(host, a, b, c);
+	else
+		ret = -EINVAL;
+	return ret ?: count;
+}
+
+static const struct file_operations hostile_fops = {
+	.open = simple_open,
+	.write = hostile_write,
+};
+
+/**
+ * ntb_sim_debugfs_add_host() - make a host's debugfs directory
+ * @host: the new host, registered with the NTB core
+ */
+void ntb_sim_debugfs_add_host(struct ntb_sim_host *host)
+{
+	host->debugfs = debugfs_create_dir(pci_name(host->edu),
+					   host->fabric->debugfs);
+	debugfs_create_file("port", 0444, host->debugfs, host, &port_fops);
+	debugfs_create_file("hostile", 0200, host->debugfs, host,
+			    &hostile_fops);
+}
+
+/**
+ * ntb_sim_debugfs_init() - make the driver's debugfs root
+ */
+void ntb_sim_debugfs_init(void)
+{
+	ntb_sim_debugfs_root = debugfs_create_dir("ntb_sim", NULL);
+}
+
+/**
+ * ntb_sim_debugfs_exit() - remove the driver's debugfs root
+ */
+void ntb_sim_debugfs_exit(void)
+{
+	debugfs_remove_recursive(ntb_sim_debugfs_root);
+}

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntb_sim: memory windows.
+ *
+ * A real NTB window is a fixed range of the sender's adapter BAR that the
+ * hardware forwards to the receiver's translated address. Upstream clients
+ * map that range once, at probe, before any translation exists, so the
+ * simulated window must also be a fixed physical range: its aperture, a
+ * slice of the fabric arena (QEMU ivshmem memory, not System RAM, so that
+ * ioremap() takes it). One kernel has no hardware to forward CPU accesses
+ * from the aperture to an arbitrary address, so the sim makes a window
+ * work two ways:
+ *
+ * - Memory mode: the translation lies in a coherent buffer the receiver
+ *   allocated through its adapter (this file is the adapter's DMA ops).
+ *   Binding copies the buffer into the aperture and points the buffer's
+ *   kernel mapping at the aperture: both hosts then share the memory, as
+ *   through real hardware. Unbinding copies it back.
+ *
+ * - Address-transparent mode: any other translation (a device BAR, a
+ *   doorbell register, all of RAM). The sender's peer_mw_get_addr() then
+ *   returns the translated address itself, which reaches the target with
+ *   no copy; a client reads the window address after the translation is
+ *   set, as NTB device lending does.
+ */
+
+#include <linux/dma-map-ops.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <asm/tlbflush.h>
+
+#include "sim.h"
+
+static struct ntb_sim_host *dev_host(struct device *dev)
+{
+	return pci_get_drvdata(to_pci_dev(dev));
+}
+
+/* --- kernel mapping of a buffer ---------------------------------------------- */
+
+static int set_pfn(pte_t *pte, unsigned long addr, void *data)
+{
+	unsigned long *pfn = data;
+
+	set_pte(pte, pfn_pte((*pfn)++, PAGE_KERNEL));
+	return 0;
+}
+
+static void flush_tlb_local(void *unused)
+{
+	__flush_tlb_all();
+}
+
+/*
+ * Point the kernel mapping at @vaddr to the pages from @pfn on. Kernel page
+ * tables are shared by every mm on x86-64, so the current one reaches them.
+ */
+static int remap(void *vaddr, size_t size, unsigned long pfn)
+{
+	int ret;
+
+	ret = apply_to_existing_page_range(current->active_mm,
+					   (unsigned long)vaddr, size,
+					   set_pfn, &pfn);
+	on_each_cpu(flush_tlb_local, NULL, 1);
+	return ret;
+}
+
+/* --- binding a window to a buffer ------------------------------------------ */
+
+static void unbind(struct ntb_sim_mw *mw)
+{
+	struct ntb_sim_alloc *alloc = mw->alloc;
+	void *own;
+
+	if (alloc) {
+		own = alloc->pages + mw->xlat_offset;
+		memcpy(own, mw->aperture_virt, mw->xlat_size);
+		remap(alloc->vaddr + mw->xlat_offset, mw->xlat_size,
+		      PHYS_PFN(virt_to_phys(own)));
+		alloc->bound = NULL;
+		mw->alloc = NULL;
+	}
+	mw->target = -1;
+	mw->xlat = 0;
+	mw->xlat_size = 0;
+}
+
+static struct ntb_sim_alloc *find_alloc(struct ntb_sim_host *host,
+					dma_addr_t addr, resource_size_t size)
+{
+	struct ntb_sim_alloc *alloc;
+
+	list_for_each_entry(alloc, &host->allocs, node)
+		if (addr >= alloc->dma && addr + size <= alloc->dma + alloc->size)
+			return alloc;
+	return NULL;
+}
+
+/* Translate @mw to @addr of @receiver; caller holds the fabric's mw_lock. */
+static int bind(struct ntb_sim_mw *mw, struct ntb_sim_host *receiver,
+		dma_addr_t addr, resource_size_t size)
+{
+	const struct ntb_sim_profile *profile = receiver->fabric->profile;
+	resource_size_t align = profile->mw_addr_align ?: profile->mw_size;
+	struct ntb_sim_alloc *alloc;
+	size_t offset;
+	bool fail;
+
+	if (!size || size > profile->mw_size || !IS_ALIGNED(addr, align) ||
+	    !PAGE_ALIGNED(size))
+		return -EINVAL;
+
+	spin_lock_irq(&receiver->fabric->lock);
+	fail = receiver->fabric->fault.fail_mw &&
+	       receiver->fabric->fault.fail_mw--;
+	spin_unlock_irq(&receiver->fabric->lock);
+	if (fail)
+		return -EIO;
+
+	unbind(mw);
+	alloc = find_alloc(receiver, addr, size);
+	if (alloc) {
+		if (alloc->bound || size > mw->aperture_size)
+			return -ENOSPC;
+		offset = addr - alloc->dma;
+		memcpy(mw->aperture_virt, alloc->vaddr + offset, size);
+		remap(alloc->vaddr + offset, size, PHYS_PFN(mw->aperture));
+		alloc->bound = mw;
+		mw->alloc = alloc;
+		mw->xlat_offset = offset;
+	}
+	mw->target = receiver->port;
+	mw->xlat = addr;
+	mw->xlat_size = size;
+	return 0;
+}
+
+/*
+ * The window through which @sender reaches @receiver with index @widx:
+ * the receiver's inbound window when receivers translate (Intel-like), the
+ * sender's outbound one when senders do (IDT-like). Both live in the
+ * sender, whose clients map its aperture.
+ */
+static struct ntb_sim_mw *window(struct ntb_sim_host *sender, int widx)
+{
+	if (widx < 0 || widx >= sender->fabric->profile->mw_count)
+		return NULL;
+	return &sender->mw[widx];
+}
+
+static struct ntb_sim_host *peer_host(struct ntb_sim_host *host, int pidx)
+{
+	if (pidx < 0 || pidx >= host->fabric->nports - 1)
+		return NULL;
+	return host->fabric->hosts[ntb_sim_peer_port(host, pidx)];
+}
+
+/* --- ntb_dev_ops ----------------------------------------------------------- */
+
+int ntb_sim_mw_count(struct ntb_dev *ntb, int pidx)
+{
+	return ntb_sim_host(ntb)->fabric->profile->mw_count;
+}
+
+int ntb_sim_mw_get_align(struct ntb_dev *ntb, int pidx, int widx,
+			 resource_size_t *addr_align,
+			 resource_size_t *size_align,
+			 resource_size_t *size_max)
+{
+	const struct ntb_sim_profile *profile = ntb_sim_host(ntb)->fabric->profile;
+
+	if (widx < 0 || widx >= profile->mw_count)
+		return -EINVAL;
+	if (addr_align)
+		*addr_align = profile->mw_addr_align ?: profile->mw_size;
+	if (size_align)
+		*size_align = PAGE_SIZE;
+	if (size_max)
+		*size_max = profile->mw_size;
+	return 0;
+}
+
+/* Receiver-set translation: @ntb's peer @pidx writes through window @widx. */
+int ntb_sim_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
+			 dma_addr_t addr, resource_size_t size)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *sender;
+	struct ntb_sim_mw *mw;
+	int ret = -ENOLINK;
+
+	mutex_lock(&fabric->mw_lock);
+	sender = peer_host(host, pidx);
+	if (sender) {
+		mw = window(sender, widx);
+		ret = mw ? bind(mw, host, addr, size) : -EINVAL;
+	}
+	mutex_unlock(&fabric->mw_lock);
+	return ret;
+}
+
+int ntb_sim_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *sender;
+	struct ntb_sim_mw *mw;
+
+	mutex_lock(&fabric->mw_lock);
+	sender = peer_host(host, pidx);
+	mw = sender ? window(sender, widx) : NULL;
+	if (mw && mw->target == host->port)
+		unbind(mw);
+	mutex_unlock(&fabric->mw_lock);
+	return 0;
+}
+
+int ntb_sim_peer_mw_count(struct ntb_dev *ntb)
+{
+	return ntb_sim_host(ntb)->fabric->profile->mw_count;
+}
+
+int ntb_sim_peer_mw_get_addr(struct ntb_dev *ntb, int widx,
+			     phys_addr_t *base, resource_size_t *size)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_mw *mw = window(host, widx);
+	phys_addr_t b;
+	resource_size_t s;
+
+	if (!mw)
+		return -EINVAL;
+	mutex_lock(&host->fabric->mw_lock);
+	if (mw->target >= 0 && !mw->alloc) {
+		b = mw->xlat;
+		s = mw->xlat_size;
+	} else {
+		b = mw->aperture;
+		s = mw->aperture_size;
+	}
+	mutex_unlock(&host->fabric->mw_lock);
+	if (!s)
+		return -ENXIO;	/* no arena and no transparent translation */
+	if (base)
+		*base = b;
+	if (size)
+		*size = s;
+	return 0;
+}
+
+/* Sender-set translation: window @widx of @ntb now reaches peer @pidx. */
+int ntb_sim_peer_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
+			      u64 addr, resource_size_t size)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *receiver;
+	struct ntb_sim_mw *mw = window(host, widx);
+	int ret = -ENOLINK;
+
+	if (!mw)
+		return -EINVAL;
+	mutex_lock(&fabric->mw_lock);
+	receiver = peer_host(host, pidx);
+	if (receiver)
+		ret = bind(mw, receiver, addr, size);
+	mutex_unlock(&fabric->mw_lock);
+	return ret;
+}
+
+int ntb_sim_peer_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_mw *mw = window(host, widx);
+
+	if (!mw)
+		return -EINVAL;
+	mutex_lock(&host->fabric->mw_lock);
+	unbind(mw);
+	mutex_unlock(&host->fabric->mw_lock);
+	return 0;
+}
+
+/* --- the adapter's DMA ops ------------------------------------------------- */
+
+static void *sim_dma_alloc(struct device *dev, size_t size,
+			   dma_addr_t *dma_handle, gfp_t gfp,
+			   unsigned long attrs)
+{
+	struct ntb_sim_host *host = dev_host(dev);
+	struct ntb_sim_alloc *alloc;
+	unsigned int i, n;
+	struct page **pages;
+
+	/* A buffer a window can bind is remapped later: that may sleep. */
+	if (!host || !gfpflags_allow_blocking(gfp))
+		return NULL;
+
+	alloc = kzalloc(sizeof(*alloc), GFP_KERNEL);
+	if (!alloc)
+		return NULL;
+	alloc->size = PAGE_ALIGN(size);
+	n = alloc->size >> PAGE_SHIFT;
+	/* Buddy blocks are aligned to their size, as Intel windows want. */
+	alloc->pages = alloc_pages_exact(alloc->size, gfp | __GFP_ZERO);
+	if (!alloc->pages)
+		goto err_alloc;
+	pages = kmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		goto err_pages;
+	for (i = 0; i < n; i++)
+		pages[i] = virt_to_page(alloc->pages + i * PAGE_SIZE);
+	alloc->vaddr = vmap(pages, n, VM_MAP, PAGE_KERNEL);
+	kfree(pages);
+	if (!alloc->vaddr)
+		goto err_pages;
+	alloc->dma = virt_to_phys(alloc->pages);
+
+	mutex_lock(&host->fabric->mw_lock);
+	list_add(&alloc->node, &host->allocs);
+	mutex_unlock(&host->fabric->mw_lock);
+
+	*dma_handle = alloc->dma;
+	return alloc->vaddr;
+
+err_pages:
+	free_pages_exact(alloc->pages, alloc->size);
+err_alloc:
+	kfree(alloc);
+	return NULL;
+}
+
+static void free_alloc(struct ntb_sim_alloc *alloc)
+{
+	if (alloc->bound)
+		unbind(alloc->bound);
+	list_del(&alloc->node);
+	vunmap(alloc->vaddr);
+	free_pages_exact(alloc->pages, alloc->size);
+	kfree(alloc);
+}
+
+static void sim_dma_free(struct device *dev, size_t size, void *vaddr,
+			 dma_addr_t dma_handle, unsigned long attrs)
+{
+	struct ntb_sim_host *host = dev_host(dev);
+	struct ntb_sim_alloc *alloc;
+
+	mutex_lock(&host->fabric->mw_lock);
+	list_for_each_entry(alloc, &host->allocs, node) {
+		if (alloc->vaddr == vaddr) {
+			free_alloc(alloc);
+			break;
+		}
+	}
+	mutex_unlock(&host->fabric->mw_lock);
+}
+
+/* Streaming mappings: the adapter reaches memory directly. */
+static dma_addr_t sim_dma_map_page(struct device *dev, struct page *page,
+				   unsigned long offset, size_t size,
+				   enum dma_data_direction dir,
+				   unsigned long attrs)
+{
+	return page_to_phys(page) + offset;
+}
+
+static int sim_dma_map_sg(struct device *dev, struct scatterlist *sgl,
+			  int nents, enum dma_data_direction dir,
+			  unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i) {
+		sg->dma_address = sg_phys(sg);
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+}
+
+static dma_addr_t sim_dma_map_resource(struct device *dev,
+				       phys_addr_t phys_addr, size_t size,
+				       enum dma_data_direction dir,
+				       unsigned long attrs)
+{
+	return phys_addr;
+}
+
+const struct dma_map_ops ntb_sim_dma_ops = {
+	.alloc		= sim_dma_alloc,
+	.free		= sim_dma_free,
+	.map_page	= sim_dma_map_page,
+	.map_sg		= sim_dma_map_sg,
+	.map_resource	= sim_dma_map_resource,
+};
+
+/* --- per host ---------------------------------------------------------------- */
+
+/**
+ * ntb_sim_mw_init() - give a new host its windows' apertures
+ * @host: the host, not yet visible to its peers
+ *
+ * Return: 0, or -ENOMEM if the arena is exhausted.
+ */
+int ntb_sim_mw_init(struct ntb_sim_host *host)
+{
+	const struct ntb_sim_profile *profile = host->fabric->profile;
+	struct ntb_sim_mw *mw;
+	int widx;
+
+	INIT_LIST_HEAD(&host->allocs);
+	for (widx = 0; widx < profile->mw_count; widx++) {
+		mw = &host->mw[widx];
+		mw->target = -1;
+		mw->aperture_size = min_t(resource_size_t, profile->mw_size,
+					  ntb_sim_mw_backing);
+		mw->aperture_virt = ntb_sim_arena_alloc(mw->aperture_size,
+							&mw->aperture);
+		if (!mw->aperture_virt)
+			mw->aperture_size = 0;
+	}
+	return 0;
+}
+
+/**
+ * ntb_sim_mw_exit() - drop every window to or from a host going away
+ * @host: the host, already unregistered from the NTB core
+ */
+void ntb_sim_mw_exit(struct ntb_sim_host *host)
+{
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_alloc *alloc, *tmp;
+	struct ntb_sim_host *other;
+	int port, widx;
+
+	mutex_lock(&fabric->mw_lock);
+	/* Windows of others into this host, then this host's own windows. */
+	for (port = 0; port < NTB_SIM_MAX_PORTS; port++) {
+		other = fabric->hosts[port];
+		for (widx = 0; other && widx < fabric->profile->mw_count; widx++)
+			if (other->mw[widx].target == host->port)
+				unbind(&other->mw[widx]);
+	}
+	for (widx = 0; widx < fabric->profile->mw_count; widx++) {
+		unbind(&host->mw[widx]);
+		if (host->mw[widx].aperture_size)
+			ntb_sim_arena_free(host->mw[widx].aperture_virt,
+					   host->mw[widx].aperture_size);
+	}
+	/* Buffers a client did not free: the adapter goes, so do they. */
+	list_for_each_entry_safe(alloc, tmp, &host->allocs, node) {
+		dev_warn(&host->edu->dev, "freeing a DMA buffer its client leaked\n");
+		free_alloc(alloc);
+	}
+	mutex_unlock(&fabric->mw_lock);
+}

@@ -1,0 +1,616 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntb_sim: ports, link, doorbells, scratchpads and message registers.
+ *
+ * Every register write that crosses the fabric lands in the target host's
+ * state under the fabric lock, and the target learns of it the way
+ * hardware tells it: doorbells and messages by its adapter's interrupt
+ * (the edu raise register, so a device can ring a doorbell too), link
+ * changes by a work item. No event is ever delivered on the caller's stack.
+ */
+
+#include <linux/io.h>
+#include <linux/interrupt.h>
+
+#include "sim.h"
+
+/* Ports of a fabric are 0..nports-1; a host's peers are all the others. */
+static int fabric_ports(struct ntb_sim_fabric *fabric)
+{
+	return fabric->nports;
+}
+
+int ntb_sim_peer_port(struct ntb_sim_host *host, int pidx)
+{
+	return pidx < host->port ? pidx : pidx + 1;
+}
+
+int ntb_sim_peer_idx(struct ntb_sim_host *host, int port)
+{
+	return port < host->port ? port : port - 1;
+}
+
+static bool valid_pidx(struct ntb_sim_host *host, int pidx)
+{
+	return pidx >= 0 && pidx < fabric_ports(host->fabric) - 1;
+}
+
+/**
+ * ntb_sim_link_up() - whether the link between two ports is up
+ * @fabric: the fabric
+ * @a: one port
+ * @b: the other port
+ *
+ * Up when both hosts exist, both enabled their link and no fault holds it
+ * down. Caller holds &ntb_sim_fabric.lock.
+ *
+ * Return: true if the link is up.
+ */
+bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b)
+{
+	struct ntb_sim_host *ha = fabric->hosts[a], *hb = fabric->hosts[b];
+
+	lockdep_assert_held(&fabric->lock);
+	return ha && hb && ha->link_enabled && hb->link_enabled &&
+	       !test_bit(a * NTB_SIM_MAX_PORTS + b, fabric->fault.link_down);
+}
+
+/* The peer host at @pidx if the link to it is up; caller holds the lock. */
+static struct ntb_sim_host *linked_peer(struct ntb_sim_host *host, int pidx)
+{
+	struct ntb_sim_fabric *fabric = host->fabric;
+	int port;
+
+	if (!valid_pidx(host, pidx))
+		return NULL;
+	port = ntb_sim_peer_port(host, pidx);
+	if (!ntb_sim_link_up(fabric, host->port, port))
+		return NULL;
+	return fabric->hosts[port];
+}
+
+/**
+ * ntb_sim_links_changed() - tell every host of a fabric to re-read its link
+ * @fabric: the fabric whose link state changed
+ *
+ * Link events are delivered from each host's work item; hosts whose state
+ * did not change get a harmless extra event, as hardware may send.
+ */
+void ntb_sim_links_changed(struct ntb_sim_fabric *fabric)
+{
+	unsigned long flags;
+	int port;
+
+	spin_lock_irqsave(&fabric->lock, flags);
+	for (port = 0; port < NTB_SIM_MAX_PORTS; port++)
+		if (fabric->hosts[port])
+			schedule_work(&fabric->hosts[port]->link_work);
+	spin_unlock_irqrestore(&fabric->lock, flags);
+}
+
+/* Raise interrupt causes on a host's adapter, as a device write would. */
+static void raise(struct ntb_sim_host *host, u32 causes)
+{
+	writel(causes, host->regs + EDU_REG_IRQ_RAISE);
+}
+
+/* --- ports ---------------------------------------------------------------- */
+
+static int sim_port_number(struct ntb_dev *ntb)
+{
+	return ntb_sim_host(ntb)->port;
+}
+
+static int sim_peer_port_count(struct ntb_dev *ntb)
+{
+	return fabric_ports(ntb_sim_host(ntb)->fabric) - 1;
+}
+
+static int sim_peer_port_number(struct ntb_dev *ntb, int pidx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (!valid_pidx(host, pidx))
+		return -EINVAL;
+	return ntb_sim_peer_port(host, pidx);
+}
+
+static int sim_peer_port_idx(struct ntb_dev *ntb, int port)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (port < 0 || port >= fabric_ports(host->fabric) || port == host->port)
+		return -EINVAL;
+	return ntb_sim_peer_idx(host, port);
+}
+
+/* --- link ----------------------------------------------------------------- */
+
+static u64 sim_link_is_up(struct ntb_dev *ntb, enum ntb_speed *speed,
+			  enum ntb_width *width)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	unsigned long flags;
+	u64 up = 0;
+	int pidx;
+
+	spin_lock_irqsave(&fabric->lock, flags);
+	for (pidx = 0; pidx < fabric_ports(fabric) - 1; pidx++)
+		if (ntb_sim_link_up(fabric, host->port,
+				    ntb_sim_peer_port(host, pidx)))
+			up |= BIT_ULL(pidx);
+	spin_unlock_irqrestore(&fabric->lock, flags);
+
+	if (speed)
+		*speed = up ? NTB_SPEED_GEN3 : NTB_SPEED_NONE;
+	if (width)
+		*width = up ? NTB_WIDTH_4 : NTB_WIDTH_NONE;
+	return up;
+}
+
+static int set_link(struct ntb_dev *ntb, bool enable)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	unsigned long flags;
+
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	host->link_enabled = enable;
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	ntb_sim_links_changed(host->fabric);
+	return 0;
+}
+
+static int sim_link_enable(struct ntb_dev *ntb, enum ntb_speed max_speed,
+			   enum ntb_width max_width)
+{
+	return set_link(ntb, true);
+}
+
+static int sim_link_disable(struct ntb_dev *ntb)
+{
+	return set_link(ntb, false);
+}
+
+/* --- doorbells ------------------------------------------------------------ */
+
+static u64 db_valid(struct ntb_sim_host *host)
+{
+	return GENMASK_ULL(host->fabric->profile->db_bits - 1, 0);
+}
+
+static u64 sim_db_valid_mask(struct ntb_dev *ntb)
+{
+	return db_valid(ntb_sim_host(ntb));
+}
+
+static int sim_db_vector_count(struct ntb_dev *ntb)
+{
+	return 1;
+}
+
+static u64 sim_db_vector_mask(struct ntb_dev *ntb, int db_vector)
+{
+	return db_vector == 0 ? db_valid(ntb_sim_host(ntb)) : 0;
+}
+
+/* Read-modify-write of a register under the fabric lock. */
+static u64 reg_update(struct ntb_sim_host *host, u64 *reg, u64 set, u64 clear)
+{
+	unsigned long flags;
+	u64 val;
+
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	*reg = (*reg | set) & ~clear;
+	val = *reg;
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	return val;
+}
+
+static u64 sim_db_read(struct ntb_dev *ntb)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	return reg_update(host, &host->db, 0, 0);
+}
+
+static int sim_db_set(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+	raise(host, db_bits);
+	return 0;
+}
+
+static int sim_db_clear(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+	reg_update(host, &host->db, 0, db_bits);
+	return 0;
+}
+
+static u64 sim_db_read_mask(struct ntb_dev *ntb)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	return reg_update(host, &host->db_mask, 0, 0);
+}
+
+static int sim_db_set_mask(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+	reg_update(host, &host->db_mask, db_bits, 0);
+	return 0;
+}
+
+static int sim_db_clear_mask(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+	reg_update(host, &host->db_mask, 0, db_bits);
+	/* Bits that were pending while masked interrupt now, as on hardware. */
+	raise(host, NTB_SIM_IRQ_REPLAY);
+	return 0;
+}
+
+/* Whether the next fault counted by @counter fires; caller holds the lock. */
+static bool inject(u32 *counter)
+{
+	if (!*counter)
+		return false;
+	(*counter)--;
+	return true;
+}
+
+static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	unsigned long flags;
+	int pidx;
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+
+	/* A switch (multi-port) rings every peer; a two-port NTB its one. */
+	spin_lock_irqsave(&fabric->lock, flags);
+	for (pidx = 0; pidx < fabric_ports(fabric) - 1; pidx++) {
+		peer = linked_peer(host, pidx);
+		if (peer && !inject(&fabric->fault.drop_db))
+			raise(peer, db_bits);
+	}
+	spin_unlock_irqrestore(&fabric->lock, flags);
+	return 0;
+}
+
+static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
+			    resource_size_t *db_size, u64 *db_data, int db_bit)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	unsigned long flags;
+	int ret = 0;
+
+	if (db_data && (db_bit < 0 || db_bit >= fabric->profile->db_bits))
+		return -EINVAL;
+
+	/*
+	 * The peer adapter's raise register: a write of BIT(db_bit) there,
+	 * by the CPU or by any device, rings that doorbell bit.
+	 */
+	spin_lock_irqsave(&fabric->lock, flags);
+	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
+	if (peer) {
+		if (db_addr)
+			*db_addr = peer->regs_phys + EDU_REG_IRQ_RAISE;
+		if (db_size)
+			*db_size = sizeof(u32);
+		if (db_data)
+			*db_data = BIT_ULL(db_bit);
+	} else {
+		ret = -ENODEV;
+	}
+	spin_unlock_irqrestore(&fabric->lock, flags);
+	return ret;
+}
+
+/* --- scratchpads ------------------------------------------------------------ */
+
+static int sim_spad_count(struct ntb_dev *ntb)
+{
+	return ntb_sim_host(ntb)->fabric->profile->spad_count;
+}
+
+static bool valid_sidx(struct ntb_sim_host *host, int sidx)
+{
+	return sidx >= 0 && sidx < host->fabric->profile->spad_count;
+}
+
+static u32 sim_spad_read(struct ntb_dev *ntb, int sidx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	unsigned long flags;
+	u32 val;
+
+	if (!valid_sidx(host, sidx))
+		return 0;
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	val = host->spad[sidx];
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	return val;
+}
+
+static int sim_spad_write(struct ntb_dev *ntb, int sidx, u32 val)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	unsigned long flags;
+
+	if (!valid_sidx(host, sidx))
+		return -EINVAL;
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	host->spad[sidx] = val;
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	return 0;
+}
+
+static u32 sim_peer_spad_read(struct ntb_dev *ntb, int pidx, int sidx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_host *peer;
+	unsigned long flags;
+	u32 val = ~0U;	/* what a read across a dead link returns */
+
+	if (!valid_sidx(host, sidx))
+		return 0;
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	peer = linked_peer(host, pidx);
+	if (peer)
+		val = peer->spad[sidx];
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	return val;
+}
+
+static int sim_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
+			       u32 val)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	unsigned long flags;
+
+	if (!valid_sidx(host, sidx) || !valid_pidx(host, pidx))
+		return -EINVAL;
+	/* Like a posted write over the link: lost when the link is down. */
+	spin_lock_irqsave(&fabric->lock, flags);
+	peer = linked_peer(host, pidx);
+	if (peer && !inject(&fabric->fault.drop_spad)) {
+		if (inject(&fabric->fault.corrupt_spad))
+			val ^= BIT(0);
+		peer->spad[sidx] = val;
+	}
+	spin_unlock_irqrestore(&fabric->lock, flags);
+	return 0;
+}
+
+/* --- message registers --------------------------------------------------- */
+
+static int msg_count(struct ntb_sim_host *host)
+{
+	return host->fabric->profile->msg_count;
+}
+
+static int sim_msg_count(struct ntb_dev *ntb)
+{
+	return msg_count(ntb_sim_host(ntb));
+}
+
+static u64 sim_msg_inbits(struct ntb_dev *ntb)
+{
+	return GENMASK_ULL(msg_count(ntb_sim_host(ntb)) - 1, 0);
+}
+
+static u64 sim_msg_outbits(struct ntb_dev *ntb)
+{
+	int n = msg_count(ntb_sim_host(ntb));
+
+	return GENMASK_ULL(2 * n - 1, n);
+}
+
+static u64 sim_msg_read_sts(struct ntb_dev *ntb)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	return reg_update(host, &host->msg_sts, 0, 0);
+}
+
+static int sim_msg_clear_sts(struct ntb_dev *ntb, u64 sts_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (sts_bits & ~GENMASK_ULL(2 * msg_count(host) - 1, 0))
+		return -EINVAL;
+	reg_update(host, &host->msg_sts, 0, sts_bits);
+	return 0;
+}
+
+static int sim_msg_set_mask(struct ntb_dev *ntb, u64 mask_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	reg_update(host, &host->msg_mask, mask_bits, 0);
+	return 0;
+}
+
+static int sim_msg_clear_mask(struct ntb_dev *ntb, u64 mask_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	reg_update(host, &host->msg_mask, 0, mask_bits);
+	raise(host, NTB_SIM_IRQ_MSG);
+	return 0;
+}
+
+static u32 sim_msg_read(struct ntb_dev *ntb, int *pidx, int midx)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	unsigned long flags;
+	u32 msg;
+
+	if (midx < 0 || midx >= msg_count(host))
+		return ~0U;
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	msg = host->msg[midx];
+	if (pidx)
+		*pidx = host->msg_src[midx];
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	return msg;
+}
+
+static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	unsigned long flags;
+	int ret = 0;
+
+	if (midx < 0 || midx >= msg_count(host) || !valid_pidx(host, pidx))
+		return -EINVAL;
+
+	spin_lock_irqsave(&fabric->lock, flags);
+	peer = linked_peer(host, pidx);
+	if (!peer || peer->msg_sts & BIT_ULL(midx)) {
+		/* Undeliverable or the peer's register is still full. */
+		host->msg_sts |= BIT_ULL(msg_count(host) + midx);
+		ret = peer ? -EBUSY : -ENOLINK;
+	} else if (!inject(&fabric->fault.drop_msg)) {
+		if (inject(&fabric->fault.corrupt_msg))
+			msg ^= BIT(0);
+		peer->msg[midx] = msg;
+		peer->msg_src[midx] = ntb_sim_peer_idx(peer, host->port);
+		peer->msg_sts |= BIT_ULL(midx);
+		raise(peer, NTB_SIM_IRQ_MSG);
+	}
+	spin_unlock_irqrestore(&fabric->lock, flags);
+	return ret;
+}
+
+/* --- the adapter's interrupt ------------------------------------------------ */
+
+/**
+ * ntb_sim_irq() - interrupt handler of a host's adapter (its edu's MSI)
+ * @irq: the interrupt
+ * @data: the &struct ntb_sim_host
+ *
+ * Latches the doorbell bits that CPUs or devices wrote to the raise
+ * register and signals the NTB core, in hard interrupt context as NTB
+ * hardware drivers do. Only the causes read are acknowledged, so a cause
+ * raised meanwhile interrupts again and no bit is lost.
+ *
+ * Return: IRQ_HANDLED if the adapter had a cause pending.
+ */
+irqreturn_t ntb_sim_irq(int irq, void *data)
+{
+	struct ntb_sim_host *host = data;
+	struct ntb_sim_fabric *fabric = host->fabric;
+	bool db_event, msg_event;
+	u32 causes;
+
+	causes = readl(host->regs + EDU_REG_IRQ_STATUS);
+	if (!causes)
+		return IRQ_NONE;
+	writel(causes, host->regs + EDU_REG_IRQ_ACK);
+
+	spin_lock(&fabric->lock);
+	host->db |= causes & db_valid(host);
+	db_event = host->registered && (host->db & ~host->db_mask);
+	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
+		    (host->msg_sts & ~host->msg_mask &
+		     GENMASK_ULL(2 * msg_count(host) - 1, 0));
+	spin_unlock(&fabric->lock);
+
+	if (db_event)
+		ntb_db_event(&host->ntb, 0);
+	if (msg_event)
+		ntb_msg_event(&host->ntb);
+	return IRQ_HANDLED;
+}
+
+/* --- ops tables ----------------------------------------------------------- */
+
+/* Intel/AMD-like: two hosts, scratchpads, receiver-set translations. */
+const struct ntb_dev_ops ntb_sim_ops_2port = {
+	.link_is_up		= sim_link_is_up,
+	.link_enable		= sim_link_enable,
+	.link_disable		= sim_link_disable,
+	.mw_count		= ntb_sim_mw_count,
+	.mw_get_align		= ntb_sim_mw_get_align,
+	.mw_set_trans		= ntb_sim_mw_set_trans,
+	.mw_clear_trans		= ntb_sim_mw_clear_trans,
+	.peer_mw_count		= ntb_sim_peer_mw_count,
+	.peer_mw_get_addr	= ntb_sim_peer_mw_get_addr,
+	.db_valid_mask		= sim_db_valid_mask,
+	.db_vector_count	= sim_db_vector_count,
+	.db_vector_mask		= sim_db_vector_mask,
+	.db_read		= sim_db_read,
+	.db_set			= sim_db_set,
+	.db_clear		= sim_db_clear,
+	.db_read_mask		= sim_db_read_mask,
+	.db_set_mask		= sim_db_set_mask,
+	.db_clear_mask		= sim_db_clear_mask,
+	.peer_db_addr		= sim_peer_db_addr,
+	.peer_db_set		= sim_peer_db_set,
+	.spad_count		= sim_spad_count,
+	.spad_read		= sim_spad_read,
+	.spad_write		= sim_spad_write,
+	.peer_spad_read		= sim_peer_spad_read,
+	.peer_spad_write	= sim_peer_spad_write,
+};
+
+/* IDT-like switch: any number of ports, messages, sender-set translations. */
+const struct ntb_dev_ops ntb_sim_ops_multiport = {
+	.port_number		= sim_port_number,
+	.peer_port_count	= sim_peer_port_count,
+	.peer_port_number	= sim_peer_port_number,
+	.peer_port_idx		= sim_peer_port_idx,
+	.link_is_up		= sim_link_is_up,
+	.link_enable		= sim_link_enable,
+	.link_disable		= sim_link_disable,
+	.mw_count		= ntb_sim_mw_count,
+	.mw_get_align		= ntb_sim_mw_get_align,
+	.peer_mw_count		= ntb_sim_peer_mw_count,
+	.peer_mw_get_addr	= ntb_sim_peer_mw_get_addr,
+	.peer_mw_set_trans	= ntb_sim_peer_mw_set_trans,
+	.peer_mw_clear_trans	= ntb_sim_peer_mw_clear_trans,
+	.db_valid_mask		= sim_db_valid_mask,
+	.db_vector_count	= sim_db_vector_count,
+	.db_vector_mask		= sim_db_vector_mask,
+	.db_read		= sim_db_read,
+	.db_set			= sim_db_set,
+	.db_clear		= sim_db_clear,
+	.db_read_mask		= sim_db_read_mask,
+	.db_set_mask		= sim_db_set_mask,
+	.db_clear_mask		= sim_db_clear_mask,
+	.peer_db_set		= sim_peer_db_set,
+	.msg_count		= sim_msg_count,
+	.msg_inbits		= sim_msg_inbits,
+	.msg_outbits		= sim_msg_outbits,
+	.msg_read_sts		= sim_msg_read_sts,
+	.msg_clear_sts		= sim_msg_clear_sts,
+	.msg_set_mask		= sim_msg_set_mask,
+	.msg_clear_mask		= sim_msg_clear_mask,
+	.msg_read		= sim_msg_read,
+	.peer_msg_write		= sim_peer_msg_write,
+};

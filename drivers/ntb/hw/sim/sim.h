@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntb_sim: a simulated NTB fabric of several hosts inside one kernel.
+ * See Documentation/ntb-lending/ntb_sim.rst for the model.
+ */
+#ifndef _NTB_SIM_H
+#define _NTB_SIM_H
+
+#include <linux/genalloc.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/ntb.h>
+#include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#define NTB_SIM_MAX_PORTS	16
+#define NTB_SIM_MAX_MWS		4
+#define NTB_SIM_MAX_SPADS	16
+#define NTB_SIM_MAX_MSGS	4
+
+/*
+ * The edu device's status register gives 32 interrupt causes on one MSI.
+ * Doorbell bits use the low ones; two more causes carry the events that
+ * hardware signals by interrupt too, so that they arrive the same way.
+ */
+#define NTB_SIM_DB_BITS_MAX	30
+#define NTB_SIM_IRQ_REPLAY	BIT(30)	/* re-evaluate doorbells after unmask */
+#define NTB_SIM_IRQ_MSG		BIT(31)	/* a message arrived */
+
+/* QEMU edu registers (BAR0), see QEMU docs/specs/edu.rst. */
+#define EDU_REG_ID		0x00
+#define EDU_REG_IRQ_STATUS	0x24
+#define EDU_REG_IRQ_RAISE	0x60
+#define EDU_REG_IRQ_ACK		0x64
+#define EDU_ID_MAGIC		0xed
+
+/**
+ * struct ntb_sim_profile - what kind of NTB hardware a fabric imitates
+ * @name: name given to new_fabric
+ * @multiport: IDT/Switchtec-like port numbering, any number of peers;
+ *	otherwise Intel/AMD-like, exactly two hosts
+ * @outbound_xlat: translations are set by the sender (peer_mw_set_trans,
+ *	IDT-like); otherwise by the receiver (mw_set_trans, Intel-like)
+ * @max_ports: most hosts a fabric of this profile takes
+ * @mw_count: memory windows per peer
+ * @mw_size: largest translation a window takes (size_max)
+ * @mw_addr_align: translation address alignment; 0 means the window size,
+ *	as Intel hardware requires of its BAR-sized windows
+ * @db_bits: doorbell bits
+ * @spad_count: scratchpads, 0 for none
+ * @msg_count: message registers, 0 for none
+ */
+struct ntb_sim_profile {
+	const char *name;
+	bool multiport;
+	bool outbound_xlat;
+	int max_ports;
+	int mw_count;
+	resource_size_t mw_size;
+	resource_size_t mw_addr_align;
+	int db_bits;
+	int spad_count;
+	int msg_count;
+};
+
+struct ntb_sim_fabric;
+
+/**
+ * struct ntb_sim_alloc - a coherent buffer allocated through a host's
+ *	adapter, which a memory window can bind
+ * @node: entry in &ntb_sim_host.allocs
+ * @vaddr: the kernel mapping handed to the client; rewritten while bound
+ * @pages: the buffer's own pages, mapped at @vaddr while not bound
+ * @dma: the buffer's DMA (physical) address
+ * @size: page-aligned size
+ * @bound: the window bound to this buffer, or NULL
+ */
+struct ntb_sim_alloc {
+	struct list_head node;
+	void *vaddr;
+	void *pages;
+	dma_addr_t dma;
+	size_t size;
+	struct ntb_sim_mw *bound;
+};
+
+/**
+ * struct ntb_sim_mw - one outbound memory window of a host
+ * @aperture: physical base the sender maps (peer_mw_get_addr), in the
+ *	fabric arena; 0 when the fabric has no arena
+ * @aperture_virt: kernel mapping of the aperture
+ * @aperture_size: bytes of arena behind @aperture
+ * @target: receiving host of the current translation, or -1
+ * @xlat: current translation (receiver's DMA address)
+ * @xlat_size: size of the current translation
+ * @alloc: receiver's buffer shown through the aperture (memory mode), or
+ *	NULL: then the window is address-transparent and the sender's
+ *	peer_mw_get_addr() returns @xlat itself
+ * @xlat_offset: offset of @xlat in @alloc
+ */
+struct ntb_sim_mw {
+	phys_addr_t aperture;
+	void *aperture_virt;
+	resource_size_t aperture_size;
+	int target;
+	dma_addr_t xlat;
+	resource_size_t xlat_size;
+	struct ntb_sim_alloc *alloc;
+	size_t xlat_offset;
+};
+
+/**
+ * struct ntb_sim_host - one simulated host: its adapter and registers
+ * @ntb: the NTB device registered for this host
+ * @fabric: the fabric this host is part of
+ * @port: port number, the host's NodeId on the fabric
+ * @edu: the PCI function that stands for this host's adapter
+ * @regs: the edu's BAR0: doorbell interrupt register and status
+ * @regs_phys: physical address of @regs, what a device writes to
+ * @link_work: delivers link events from process context
+ * @registered: the NTB core knows @ntb, so events may be delivered
+ * @debugfs: the host's debugfs directory
+ * @link_enabled: the host's clients enabled the link
+ * @spad: scratchpads, written by peers and by the host itself
+ * @db: doorbell bits set
+ * @db_mask: doorbell bits masked
+ * @msg: inbound message registers
+ * @msg_src: port index (in this host's view) of each message's sender
+ * @msg_sts: message status: inbound bits 0..n-1, outbound failures n..2n-1
+ * @msg_mask: masked message status bits
+ * @mw: outbound windows, one per index
+ * @allocs: coherent buffers allocated through the adapter, under
+ *	&ntb_sim_fabric.mw_lock
+ *
+ * @registered, @link_enabled, @spad, @db, @db_mask and the msg registers
+ * are protected
+ * by &ntb_sim_fabric.lock; @mw by &ntb_sim_fabric.mw_lock.
+ */
+struct ntb_sim_host {
+	struct ntb_dev ntb;
+	struct ntb_sim_fabric *fabric;
+	int port;
+	struct pci_dev *edu;
+	void __iomem *regs;
+	phys_addr_t regs_phys;
+	struct work_struct link_work;
+	bool registered;
+	struct dentry *debugfs;
+
+	bool link_enabled;
+	u32 spad[NTB_SIM_MAX_SPADS];
+	u64 db;
+	u64 db_mask;
+	u32 msg[NTB_SIM_MAX_MSGS];
+	int msg_src[NTB_SIM_MAX_MSGS];
+	u64 msg_sts;
+	u64 msg_mask;
+
+	struct ntb_sim_mw mw[NTB_SIM_MAX_MWS];
+	struct list_head allocs;
+};
+
+/**
+ * struct ntb_sim_fault - fault injection settings of a fabric
+ * @link_down: pairs of ports whose link is held down, bit (a * MAX + b)
+ * @drop_db: doorbell rings to drop
+ * @drop_msg: messages to drop
+ * @drop_spad: scratchpad writes to drop
+ * @corrupt_msg: messages to deliver with one bit flipped
+ * @corrupt_spad: scratchpad writes to store with one bit flipped
+ * @fail_mw: window translations to refuse with -EIO
+ *
+ * The counters count down as faults are injected. Protected by
+ * &ntb_sim_fabric.lock.
+ */
+struct ntb_sim_fault {
+	DECLARE_BITMAP(link_down, NTB_SIM_MAX_PORTS * NTB_SIM_MAX_PORTS);
+	u32 drop_db;
+	u32 drop_msg;
+	u32 drop_spad;
+	u32 corrupt_msg;
+	u32 corrupt_spad;
+	u32 fail_mw;
+};
+
+/**
+ * struct ntb_sim_fabric - hosts joined by one simulated NTB
+ * @node: entry in &ntb_sim.fabrics
+ * @id: fabric number given to new_fabric
+ * @profile: the hardware this fabric imitates
+ * @nports: ports of the fabric, numbered 0..nports-1 (2 unless multiport)
+ * @lock: protects @hosts, every host's registers and link state, @fault
+ * @mw_lock: protects every host's windows and buffers; taken before @lock
+ * @hosts: hosts by port number
+ * @fault: fault injection settings
+ * @debugfs: the fabric's debugfs directory
+ */
+struct ntb_sim_fabric {
+	struct list_head node;
+	int id;
+	const struct ntb_sim_profile *profile;
+	int nports;
+	spinlock_t lock;		/* registers: see above */
+	struct mutex mw_lock;		/* windows: see above */
+	struct ntb_sim_host *hosts[NTB_SIM_MAX_PORTS];
+	struct ntb_sim_fault fault;
+	struct dentry *debugfs;
+};
+
+static inline struct ntb_sim_host *ntb_sim_host(struct ntb_dev *ntb)
+{
+	return container_of(ntb, struct ntb_sim_host, ntb);
+}
+
+/* ops.c */
+extern const struct ntb_dev_ops ntb_sim_ops_2port;
+extern const struct ntb_dev_ops ntb_sim_ops_multiport;
+int ntb_sim_peer_port(struct ntb_sim_host *host, int pidx);
+int ntb_sim_peer_idx(struct ntb_sim_host *host, int port);
+bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b);
+void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
+irqreturn_t ntb_sim_irq(int irq, void *data);
+
+/* mw.c */
+extern const struct dma_map_ops ntb_sim_dma_ops;
+int ntb_sim_mw_init(struct ntb_sim_host *host);
+void ntb_sim_mw_exit(struct ntb_sim_host *host);
+int ntb_sim_mw_count(struct ntb_dev *ntb, int pidx);
+int ntb_sim_mw_get_align(struct ntb_dev *ntb, int pidx, int widx,
+			 resource_size_t *addr_align,
+			 resource_size_t *size_align,
+			 resource_size_t *size_max);
+int ntb_sim_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
+			 dma_addr_t addr, resource_size_t size);
+int ntb_sim_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx);
+int ntb_sim_peer_mw_count(struct ntb_dev *ntb);
+int ntb_sim_peer_mw_get_addr(struct ntb_dev *ntb, int widx,
+			     phys_addr_t *base, resource_size_t *size);
+int ntb_sim_peer_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
+			      u64 addr, resource_size_t size);
+int ntb_sim_peer_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx);
+
+/* main.c */
+extern unsigned long ntb_sim_mw_backing;
+void *ntb_sim_arena_alloc(size_t size, phys_addr_t *phys);
+void ntb_sim_arena_free(void *virt, size_t size);
+
+/* debugfs.c */
+void ntb_sim_debugfs_init(void);
+void ntb_sim_debugfs_exit(void);
+void ntb_sim_debugfs_add_fabric(struct ntb_sim_fabric *fabric);
+void ntb_sim_debugfs_add_host(struct ntb_sim_host *host);
+
+#endif /* _NTB_SIM_H */
