@@ -543,7 +543,7 @@ static struct pci_driver ntb_sim_driver = {
 	.id_table = ntb_sim_ids,
 	.probe = ntb_sim_probe,
 	.remove = ntb_sim_remove,
-	.driver.groups = ntb_sim_drv_groups,
+	.groups = ntb_sim_drv_groups,
 };
 
 static int __init create_load_fabric(void)

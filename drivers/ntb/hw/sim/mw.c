@@ -345,18 +345,36 @@ static void free_alloc(struct ntb_sim_alloc *alloc)
 	kfree(alloc);
 }
 
+/*
+ * Buffers freed by a client stay mapped for a while: ntb_transport writes
+ * into its receive buffer after freeing it when a link goes down twice
+ * (ntb_qp_link_down_reset() after ntb_free_mw()). Through the direct map
+ * of real hardware's buffers that write lands in a freed page unnoticed;
+ * through this vmap() it would oops the fabric's test run.
+ */
+#define NTB_SIM_FREED_KEEP	4
+
 static void sim_dma_free(struct device *dev, size_t size, void *vaddr,
 			 dma_addr_t dma_handle, unsigned long attrs)
 {
 	struct ntb_sim_host *host = dev_host(dev);
-	struct ntb_sim_alloc *alloc;
+	struct ntb_sim_alloc *alloc, *oldest;
 
 	mutex_lock(&host->fabric->mw_lock);
 	list_for_each_entry(alloc, &host->allocs, node) {
 		if (alloc->vaddr == vaddr) {
-			free_alloc(alloc);
+			if (alloc->bound)
+				unbind(alloc->bound);
+			list_move_tail(&alloc->node, &host->freed);
+			host->nr_freed++;
 			break;
 		}
+	}
+	if (host->nr_freed > NTB_SIM_FREED_KEEP) {
+		oldest = list_first_entry(&host->freed, struct ntb_sim_alloc,
+					  node);
+		free_alloc(oldest);
+		host->nr_freed--;
 	}
 	mutex_unlock(&host->fabric->mw_lock);
 }
@@ -415,6 +433,7 @@ int ntb_sim_mw_init(struct ntb_sim_host *host)
 	int widx;
 
 	INIT_LIST_HEAD(&host->allocs);
+	INIT_LIST_HEAD(&host->freed);
 	for (widx = 0; widx < profile->mw_count; widx++) {
 		mw = &host->mw[widx];
 		mw->target = -1;
@@ -458,5 +477,8 @@ void ntb_sim_mw_exit(struct ntb_sim_host *host)
 		dev_warn(&host->edu->dev, "freeing a DMA buffer its client leaked\n");
 		free_alloc(alloc);
 	}
+	list_for_each_entry_safe(alloc, tmp, &host->freed, node)
+		free_alloc(alloc);
+	host->nr_freed = 0;
 	mutex_unlock(&fabric->mw_lock);
 }

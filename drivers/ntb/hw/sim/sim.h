@@ -130,12 +130,14 @@ struct ntb_sim_mw {
  * @msg_sts: message status: inbound bits 0..n-1, outbound failures n..2n-1
  * @msg_mask: masked message status bits
  * @mw: outbound windows, one per index
- * @allocs: coherent buffers allocated through the adapter, under
- *	&ntb_sim_fabric.mw_lock
+ * @allocs: coherent buffers allocated through the adapter
+ * @freed: buffers the client freed, kept mapped a while (see mw.c)
+ * @nr_freed: length of @freed
  *
  * @registered, @link_enabled, @spad, @db, @db_mask and the msg registers
  * are protected
- * by &ntb_sim_fabric.lock; @mw by &ntb_sim_fabric.mw_lock.
+ * by &ntb_sim_fabric.lock; @mw, @allocs, @freed and @nr_freed by
+ * &ntb_sim_fabric.mw_lock.
  */
 struct ntb_sim_host {
 	struct ntb_dev ntb;
@@ -159,6 +161,8 @@ struct ntb_sim_host {
 
 	struct ntb_sim_mw mw[NTB_SIM_MAX_MWS];
 	struct list_head allocs;
+	struct list_head freed;
+	unsigned int nr_freed;
 };
 
 /**

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/upstream/ktap_helpers.sh"
 
 # The modules of this tree and the upstream NTB ones they stand on.
-NTB_MODULES="ntb_lending ntb_sim ntb_tool ntb_perf ntb_pingpong ntb_transport ntb_netdev ntb_msi_test ntb"
+NTB_MODULES="ntb_lending ntb_netdev ntb_transport ntb_tool ntb_perf ntb_pingpong ntb_msi_test ntb_sim ntb"
 
 # True if module $1 is loaded as a module (not built in, not absent).
 module_loaded() {
@@ -28,6 +28,18 @@ sim_prepare_adapters() {
 	for dev in /sys/bus/pci/devices/*; do
 		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
 		echo identity >"$dev/iommu_group/type" || return 1
+	done
+}
+
+# Make fabric $1 with profile $2 and hosts on ports 0..$3-1; for a
+# multi-port profile the fabric gets $4 ports (default $3).
+SIM_SYSFS=/sys/bus/pci/drivers/ntb_sim
+sim_fabric() {
+	echo "$1 $2 ${4:-$3}" >"$SIM_SYSFS/new_fabric" || return 1
+	port=0
+	while [ "$port" -lt "$3" ]; do
+		echo "$1 $port" >"$SIM_SYSFS/new_host" || return 1
+		port=$((port + 1))
 	done
 }
 

@@ -136,6 +136,9 @@ build_base_root() {
 	cp -a /usr/lib/bats-core "$ROOT/usr/lib/"
 	cp -a /usr/libexec/bats-core "$ROOT/usr/libexec/"
 	cp -p /usr/share/misc/pci.ids "$ROOT/usr/share/misc/"
+	# Tests run in bash as sh: busybox's sh would prefer its own applets
+	# (ip, cmp, modprobe) to the real programs carried here.
+	ln -s bash "$ROOT/usr/bin/sh"
 	for t in modprobe insmod rmmod lsmod modinfo depmod; do
 		ln -s ../bin/kmod "$ROOT/usr/sbin/$t"
 	done
