@@ -12,10 +12,18 @@
  *                             its clients: "spad PIDX SIDX VAL",
  *                             "msg PIDX MIDX VAL", "db BITS",
  *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX)
+ *     <edu BDF>/ring          two-port profiles: "device BIT" has the edu's
+ *                             DMA engine write the peer's doorbell BIT at
+ *                             its peer_db_addr(), "cpu BIT" the CPU; read:
+ *                             "cpu|device LATENCY_NS" of the last ring
  */
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
 #include <linux/io.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
 #include "sim.h"
@@ -136,6 +144,126 @@ static int hostile_mw(struct ntb_sim_host *host, int widx, u64 offset, u32 val)
 	return 0;
 }
 
+/* Run one transfer of the edu's DMA engine and wait for it to finish. */
+static int edu_dma(struct ntb_sim_host *host, u64 src, u64 dst, u32 cmd)
+{
+	unsigned long timeout = jiffies + 2 * HZ;
+
+	writeq(src, host->regs + EDU_REG_DMA_SRC);
+	writeq(dst, host->regs + EDU_REG_DMA_DST);
+	writeq(sizeof(u32), host->regs + EDU_REG_DMA_COUNT);
+	writeq(cmd | EDU_DMA_START, host->regs + EDU_REG_DMA_CMD);
+	while (readq(host->regs + EDU_REG_DMA_CMD) & EDU_DMA_START) {
+		if (time_after(jiffies, timeout))
+			return -ETIMEDOUT;
+		usleep_range(1000, 2000);
+	}
+	return 0;
+}
+
+/*
+ * Ring doorbell @bit of the peer the way a lent device's MSI-X write
+ * would: the edu's DMA engine, not the CPU, writes the doorbell data to
+ * the peer_db_addr() address. A CPU write to the same address is timed
+ * the same way, for the benchmark.
+ */
+static int ring(struct ntb_sim_host *host, bool device, int bit)
+{
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	resource_size_t size;
+	phys_addr_t addr;
+	void __iomem *io;
+	dma_addr_t dma;
+	u64 data, t0, t1 = 0;
+	u32 *val;
+	int ret, i;
+
+	ret = ntb_peer_db_addr(&host->ntb, &addr, &size, &data, bit);
+	if (ret)
+		return ret;
+	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
+	if (!peer)
+		return -ENOLINK;
+
+	val = kmalloc(sizeof(*val), GFP_KERNEL);
+	if (!val)
+		return -ENOMEM;
+	*val = data;
+	dma = dma_map_single(&host->edu->dev, val, sizeof(*val), DMA_TO_DEVICE);
+	if (device) {
+		/* Stage the data in the device, then the timed write. */
+		ret = edu_dma(host, dma, EDU_DMA_BUFFER, 0);
+		t0 = ktime_get_ns();
+		if (!ret)
+			ret = edu_dma(host, EDU_DMA_BUFFER, addr, EDU_DMA_TO_BUS);
+	} else {
+		io = ioremap(addr, size);
+		t0 = ktime_get_ns();
+		if (io)
+			writel(data, io);
+		else
+			ret = -ENOMEM;
+		iounmap(io);
+	}
+	dma_unmap_single(&host->edu->dev, dma, sizeof(*val), DMA_TO_DEVICE);
+	kfree(val);
+
+	for (i = 0; !ret && i < 2000; i++) {
+		spin_lock_irq(&fabric->lock);
+		if (peer->db_irq_ns >= t0 && peer->db & data)
+			t1 = peer->db_irq_ns;
+		spin_unlock_irq(&fabric->lock);
+		if (t1)
+			break;
+		usleep_range(10, 20);
+	}
+	if (!ret && !t1)
+		ret = -ETIMEDOUT;
+	host->ring.how = device ? "device" : "cpu";
+	host->ring.latency_ns = ret ? 0 : t1 - t0;
+	return ret;
+}
+
+static int ring_show(struct seq_file *s, void *unused)
+{
+	struct ntb_sim_host *host = s->private;
+
+	if (host->ring.how)
+		seq_printf(s, "%s %llu\n", host->ring.how, host->ring.latency_ns);
+	return 0;
+}
+
+static int ring_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, ring_show, inode->i_private);
+}
+
+static ssize_t ring_write(struct file *file, const char __user *ubuf,
+			  size_t count, loff_t *ppos)
+{
+	struct ntb_sim_host *host = file_inode(file)->i_private;
+	char buf[32], how[8];
+	int bit, ret;
+
+	ret = read_cmd(ubuf, count, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	if (sscanf(buf, "%7s %d", how, &bit) != 2 ||
+	    (strcmp(how, "cpu") && strcmp(how, "device")))
+		return -EINVAL;
+	ret = ring(host, !strcmp(how, "device"), bit);
+	return ret ?: count;
+}
+
+static const struct file_operations ring_fops = {
+	.open = ring_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = ring_write,
+};
+
 static ssize_t hostile_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -178,6 +306,9 @@ void ntb_sim_debugfs_add_host(struct ntb_sim_host *host)
 	debugfs_create_file("port", 0444, host->debugfs, host, &port_fops);
 	debugfs_create_file("hostile", 0200, host->debugfs, host,
 			    &hostile_fops);
+	if (!host->fabric->profile->multiport)
+		debugfs_create_file("ring", 0600, host->debugfs, host,
+				    &ring_fops);
 }
 
 /**

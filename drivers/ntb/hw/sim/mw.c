@@ -410,12 +410,28 @@ static dma_addr_t sim_dma_map_resource(struct device *dev,
 	return phys_addr;
 }
 
+/* Nothing to undo; the DMA core calls these unconditionally. */
+static void sim_dma_unmap_page(struct device *dev, dma_addr_t dma_handle,
+			       size_t size, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+}
+
+static void sim_dma_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			     int nents, enum dma_data_direction dir,
+			     unsigned long attrs)
+{
+}
+
 const struct dma_map_ops ntb_sim_dma_ops = {
 	.alloc		= sim_dma_alloc,
 	.free		= sim_dma_free,
 	.map_page	= sim_dma_map_page,
+	.unmap_page	= sim_dma_unmap_page,
 	.map_sg		= sim_dma_map_sg,
+	.unmap_sg	= sim_dma_unmap_sg,
 	.map_resource	= sim_dma_map_resource,
+	.unmap_resource	= sim_dma_unmap_page,
 };
 
 /* --- per host ---------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 
 #include <linux/io.h>
 #include <linux/interrupt.h>
+#include <linux/timekeeping.h>
 
 #include "sim.h"
 
@@ -540,6 +541,8 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	writel(causes, host->regs + EDU_REG_IRQ_ACK);
 
 	spin_lock(&fabric->lock);
+	if (causes & db_valid(host))
+		host->db_irq_ns = ktime_get_ns();
 	host->db |= causes & db_valid(host);
 	db_event = host->registered && (host->db & ~host->db_mask);
 	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&

@@ -33,6 +33,13 @@
 #define EDU_REG_IRQ_STATUS	0x24
 #define EDU_REG_IRQ_RAISE	0x60
 #define EDU_REG_IRQ_ACK		0x64
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_COUNT	0x90
+#define EDU_REG_DMA_CMD		0x98
+#define EDU_DMA_START		BIT(0)
+#define EDU_DMA_TO_BUS		BIT(1)	/* from the device's buffer to a bus address */
+#define EDU_DMA_BUFFER		0x40000	/* the device's buffer, as DMA sees it */
 #define EDU_ID_MAGIC		0xed
 
 /**
@@ -111,6 +118,16 @@ struct ntb_sim_mw {
 };
 
 /**
+ * struct ntb_sim_ring - the last doorbell rung through debugfs "ring"
+ * @how: "cpu" or "device"
+ * @latency_ns: from the ring to the peer's doorbell interrupt
+ */
+struct ntb_sim_ring {
+	const char *how;
+	u64 latency_ns;
+};
+
+/**
  * struct ntb_sim_host - one simulated host: its adapter and registers
  * @ntb: the NTB device registered for this host
  * @fabric: the fabric this host is part of
@@ -121,6 +138,7 @@ struct ntb_sim_mw {
  * @link_work: delivers link events from process context
  * @registered: the NTB core knows @ntb, so events may be delivered
  * @debugfs: the host's debugfs directory
+ * @ring: result of the last debugfs ring, serialized by the debugfs file
  * @link_enabled: the host's clients enabled the link
  * @spad: scratchpads, written by peers and by the host itself
  * @db: doorbell bits set
@@ -129,6 +147,7 @@ struct ntb_sim_mw {
  * @msg_src: port index (in this host's view) of each message's sender
  * @msg_sts: message status: inbound bits 0..n-1, outbound failures n..2n-1
  * @msg_mask: masked message status bits
+ * @db_irq_ns: when the adapter last took a doorbell interrupt (ktime ns)
  * @mw: outbound windows, one per index
  * @allocs: coherent buffers allocated through the adapter
  * @freed: buffers the client freed, kept mapped a while (see mw.c)
@@ -149,6 +168,7 @@ struct ntb_sim_host {
 	struct work_struct link_work;
 	bool registered;
 	struct dentry *debugfs;
+	struct ntb_sim_ring ring;
 
 	bool link_enabled;
 	u32 spad[NTB_SIM_MAX_SPADS];
@@ -158,6 +178,7 @@ struct ntb_sim_host {
 	int msg_src[NTB_SIM_MAX_MSGS];
 	u64 msg_sts;
 	u64 msg_mask;
+	u64 db_irq_ns;
 
 	struct ntb_sim_mw mw[NTB_SIM_MAX_MWS];
 	struct list_head allocs;

@@ -191,7 +191,8 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -device e1000e,netdev=net$n"
 		;;
 	edu)
-		qemu_devices="$qemu_devices -device edu"
+		# A 64-bit DMA mask lets its DMA engine reach any bus address.
+		qemu_devices="$qemu_devices -device edu,dma_mask=0xffffffffffffffff"
 		;;
 	arena)
 		qemu_devices="$qemu_devices -object memory-backend-ram,id=arena$n,size=256M,share=on"
