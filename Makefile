@@ -7,6 +7,7 @@
 #   make demo          boot the VM and show the subsystem at work
 #   make lint          checkpatch, sparse, shellcheck and rst checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
+#   make bench         print the simulated fabric's figures
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
 #
 # The modules are built for the Debian 6.12 kernel that the VM boots, never
@@ -42,10 +43,13 @@ demo: modules
 vm: modules
 	@$(SELFTESTS)/vm.sh $(SCRIPT)
 
+bench: modules
+	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_sim.sh
+
 debug-kernel: deps
 	@$(SH)/debug-kernel
 
 clean:
 	rm -rf build
 
-.PHONY: all deps modules lint check demo vm debug-kernel clean
+.PHONY: all deps modules lint check demo vm bench debug-kernel clean
