@@ -567,6 +567,11 @@ static int __init ntb_sim_init(void)
 {
 	int ret;
 
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_DMA_OPS)) {
+		pr_err("needs a kernel with per-device DMA ops (CONFIG_GART_IOMMU on x86)\n");
+		return -EOPNOTSUPP;
+	}
+
 	mutex_init(&sim.lock);
 	INIT_LIST_HEAD(&sim.adapters);
 	INIT_LIST_HEAD(&sim.fabrics);
