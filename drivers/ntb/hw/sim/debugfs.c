@@ -5,8 +5,9 @@
  *   /sys/kernel/debug/ntb_sim/fabric<ID>/
  *     profile, ports          what the fabric imitates
  *     link_down               "A B 1" holds the A-B link down, "A B 0" lets go
- *     drop_db, drop_msg, drop_spad, corrupt_msg, corrupt_spad, fail_mw
- *                             how many of the next such operations to fault
+ *     drop_db, drop_msg, drop_spad, corrupt_db, corrupt_msg, corrupt_spad,
+ *     fail_mw                 how many of the next such operations to fault
+ *     delay_ms                hold every doorbell, message, scratchpad write
  *     <edu BDF>/port          the port of the host on that adapter
  *     <edu BDF>/hostile       raw register writes as that host, bypassing
  *                             its clients: "spad PIDX SIDX VAL",
@@ -104,7 +105,10 @@ void ntb_sim_debugfs_add_fabric(struct ntb_sim_fabric *fabric)
 			    &ports_fops);
 	debugfs_create_file("link_down", 0200, fabric->debugfs, fabric,
 			    &link_down_fops);
+	debugfs_create_u32("delay_ms", 0600, fabric->debugfs, &fault->delay_ms);
 	debugfs_create_u32("drop_db", 0600, fabric->debugfs, &fault->drop_db);
+	debugfs_create_u32("corrupt_db", 0600, fabric->debugfs,
+			   &fault->corrupt_db);
 	debugfs_create_u32("drop_msg", 0600, fabric->debugfs, &fault->drop_msg);
 	debugfs_create_u32("drop_spad", 0600, fabric->debugfs, &fault->drop_spad);
 	debugfs_create_u32("corrupt_msg", 0600, fabric->debugfs,

@@ -305,6 +305,7 @@ static int fabric_create(int id, const struct ntb_sim_profile *profile,
 	fabric->nports = nports;
 	spin_lock_init(&fabric->lock);
 	mutex_init(&fabric->mw_lock);
+	INIT_LIST_HEAD(&fabric->delayed);
 	list_add_tail(&fabric->node, &sim.fabrics);
 	ntb_sim_debugfs_add_fabric(fabric);
 	if (!sim.arena)
@@ -320,6 +321,7 @@ static void fabric_destroy(struct ntb_sim_fabric *fabric)
 	for (port = 0; port < fabric->nports; port++)
 		if (fabric->hosts[port])
 			host_destroy(fabric->hosts[port]);
+	ntb_sim_cancel_delayed(fabric);
 	debugfs_remove_recursive(fabric->debugfs);
 	list_del(&fabric->node);
 	mutex_destroy(&fabric->mw_lock);

@@ -11,6 +11,7 @@
 
 #include <linux/io.h>
 #include <linux/interrupt.h>
+#include <linux/slab.h>
 #include <linux/timekeeping.h>
 
 #include "sim.h"
@@ -93,6 +94,11 @@ void ntb_sim_links_changed(struct ntb_sim_fabric *fabric)
 static void raise(struct ntb_sim_host *host, u32 causes)
 {
 	writel(causes, host->regs + EDU_REG_IRQ_RAISE);
+}
+
+static int msg_count(struct ntb_sim_host *host)
+{
+	return host->fabric->profile->msg_count;
 }
 
 /* --- ports ---------------------------------------------------------------- */
@@ -273,6 +279,121 @@ static bool inject(u32 *counter)
 	return true;
 }
 
+/* --- delivery across the fabric, possibly delayed by a fault ------------- */
+
+typedef void (*deliver_fn)(struct ntb_sim_host *from, struct ntb_sim_host *to,
+			   int idx, u64 val);
+
+/**
+ * struct ntb_sim_delayed - a write held back by the delay_ms fault
+ * @work: delivers it
+ * @node: entry in &ntb_sim_fabric.delayed
+ * @fabric: the fabric
+ * @from: sending port
+ * @to: receiving port
+ * @deliver: how it lands
+ * @idx: register index
+ * @val: value or doorbell bits
+ * @done: delivered or dropped; the entry may be freed
+ */
+struct ntb_sim_delayed {
+	struct delayed_work work;
+	struct list_head node;
+	struct ntb_sim_fabric *fabric;
+	int from;
+	int to;
+	deliver_fn deliver;
+	int idx;
+	u64 val;
+	bool done;
+};
+
+static void delayed_deliver(struct work_struct *work)
+{
+	struct ntb_sim_delayed *d = container_of(to_delayed_work(work),
+						 struct ntb_sim_delayed, work);
+	struct ntb_sim_fabric *fabric = d->fabric;
+
+	/* Like a write still in flight: lost if the link dropped meanwhile. */
+	spin_lock_irq(&fabric->lock);
+	if (ntb_sim_link_up(fabric, d->from, d->to))
+		d->deliver(fabric->hosts[d->from], fabric->hosts[d->to],
+			   d->idx, d->val);
+	d->done = true;
+	spin_unlock_irq(&fabric->lock);
+}
+
+/* Deliver now, or after delay_ms; caller holds the fabric lock. */
+static void send(struct ntb_sim_host *from, struct ntb_sim_host *to,
+		 deliver_fn deliver, int idx, u64 val)
+{
+	struct ntb_sim_fabric *fabric = from->fabric;
+	struct ntb_sim_delayed *d, *tmp;
+
+	lockdep_assert_held(&fabric->lock);
+	list_for_each_entry_safe(d, tmp, &fabric->delayed, node) {
+		if (d->done) {
+			list_del(&d->node);
+			kfree(d);
+		}
+	}
+	d = fabric->fault.delay_ms ? kzalloc(sizeof(*d), GFP_ATOMIC) : NULL;
+	if (!d) {
+		deliver(from, to, idx, val);
+		return;
+	}
+	INIT_DELAYED_WORK(&d->work, delayed_deliver);
+	d->fabric = fabric;
+	d->from = from->port;
+	d->to = to->port;
+	d->deliver = deliver;
+	d->idx = idx;
+	d->val = val;
+	list_add_tail(&d->node, &fabric->delayed);
+	schedule_delayed_work(&d->work, msecs_to_jiffies(fabric->fault.delay_ms));
+}
+
+/**
+ * ntb_sim_cancel_delayed() - drop every write a fault still holds back
+ * @fabric: the fabric going away
+ */
+void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric)
+{
+	struct ntb_sim_delayed *d, *tmp;
+
+	list_for_each_entry_safe(d, tmp, &fabric->delayed, node) {
+		cancel_delayed_work_sync(&d->work);
+		list_del(&d->node);
+		kfree(d);
+	}
+}
+
+static void deliver_db(struct ntb_sim_host *from, struct ntb_sim_host *to,
+		       int idx, u64 bits)
+{
+	raise(to, bits);
+}
+
+static void deliver_spad(struct ntb_sim_host *from, struct ntb_sim_host *to,
+			 int sidx, u64 val)
+{
+	to->spad[sidx] = val;
+}
+
+static void deliver_msg(struct ntb_sim_host *from, struct ntb_sim_host *to,
+			int midx, u64 msg)
+{
+	if (to->msg_sts & BIT_ULL(midx)) {
+		/* The peer's register is still full: the send failed. */
+		from->msg_sts |= BIT_ULL(msg_count(from) + midx);
+		return;
+	}
+	to->msg[midx] = msg;
+	to->msg_src[midx] = ntb_sim_peer_idx(to, from->port);
+	to->msg_sts |= BIT_ULL(midx);
+	raise(to, NTB_SIM_IRQ_MSG);
+}
+
 static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
@@ -288,8 +409,10 @@ static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
 	spin_lock_irqsave(&fabric->lock, flags);
 	for (pidx = 0; pidx < fabric_ports(fabric) - 1; pidx++) {
 		peer = linked_peer(host, pidx);
-		if (peer && !inject(&fabric->fault.drop_db))
-			raise(peer, db_bits);
+		if (!peer || inject(&fabric->fault.drop_db))
+			continue;
+		send(host, peer, deliver_db, 0,
+		     inject(&fabric->fault.corrupt_db) ? db_bits ^ BIT(0) : db_bits);
 	}
 	spin_unlock_irqrestore(&fabric->lock, flags);
 	return 0;
@@ -399,18 +522,13 @@ static int sim_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
 	if (peer && !inject(&fabric->fault.drop_spad)) {
 		if (inject(&fabric->fault.corrupt_spad))
 			val ^= BIT(0);
-		peer->spad[sidx] = val;
+		send(host, peer, deliver_spad, sidx, val);
 	}
 	spin_unlock_irqrestore(&fabric->lock, flags);
 	return 0;
 }
 
 /* --- message registers --------------------------------------------------- */
-
-static int msg_count(struct ntb_sim_host *host)
-{
-	return host->fabric->profile->msg_count;
-}
 
 static int sim_msg_count(struct ntb_dev *ntb)
 {
@@ -499,16 +617,12 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 	/* As on IDT hardware a failure shows in the status, not the return. */
 	spin_lock_irqsave(&fabric->lock, flags);
 	peer = linked_peer(host, pidx);
-	if (!peer || peer->msg_sts & BIT_ULL(midx)) {
-		/* Undeliverable or the peer's register is still full. */
+	if (!peer) {
 		host->msg_sts |= BIT_ULL(msg_count(host) + midx);
 	} else if (!inject(&fabric->fault.drop_msg)) {
 		if (inject(&fabric->fault.corrupt_msg))
 			msg ^= BIT(0);
-		peer->msg[midx] = msg;
-		peer->msg_src[midx] = ntb_sim_peer_idx(peer, host->port);
-		peer->msg_sts |= BIT_ULL(midx);
-		raise(peer, NTB_SIM_IRQ_MSG);
+		send(host, peer, deliver_msg, midx, msg);
 	}
 	spin_unlock_irqrestore(&fabric->lock, flags);
 	return 0;

@@ -189,7 +189,9 @@ struct ntb_sim_host {
 /**
  * struct ntb_sim_fault - fault injection settings of a fabric
  * @link_down: pairs of ports whose link is held down, bit (a * MAX + b)
+ * @delay_ms: hold doorbell rings, messages and scratchpad writes this long
  * @drop_db: doorbell rings to drop
+ * @corrupt_db: doorbell rings to deliver with bit 0 flipped
  * @drop_msg: messages to drop
  * @drop_spad: scratchpad writes to drop
  * @corrupt_msg: messages to deliver with one bit flipped
@@ -201,7 +203,9 @@ struct ntb_sim_host {
  */
 struct ntb_sim_fault {
 	DECLARE_BITMAP(link_down, NTB_SIM_MAX_PORTS * NTB_SIM_MAX_PORTS);
+	u32 delay_ms;
 	u32 drop_db;
+	u32 corrupt_db;
 	u32 drop_msg;
 	u32 drop_spad;
 	u32 corrupt_msg;
@@ -215,10 +219,12 @@ struct ntb_sim_fault {
  * @id: fabric number given to new_fabric
  * @profile: the hardware this fabric imitates
  * @nports: ports of the fabric, numbered 0..nports-1 (2 unless multiport)
- * @lock: protects @hosts, every host's registers and link state, @fault
+ * @lock: protects @hosts, every host's registers and link state, @fault,
+ *	@delayed
  * @mw_lock: protects every host's windows and buffers; taken before @lock
  * @hosts: hosts by port number
  * @fault: fault injection settings
+ * @delayed: writes held back by the delay fault (struct ntb_sim_delayed)
  * @debugfs: the fabric's debugfs directory
  */
 struct ntb_sim_fabric {
@@ -230,6 +236,7 @@ struct ntb_sim_fabric {
 	struct mutex mw_lock;		/* windows: see above */
 	struct ntb_sim_host *hosts[NTB_SIM_MAX_PORTS];
 	struct ntb_sim_fault fault;
+	struct list_head delayed;
 	struct dentry *debugfs;
 };
 
@@ -245,6 +252,7 @@ int ntb_sim_peer_port(struct ntb_sim_host *host, int pidx);
 int ntb_sim_peer_idx(struct ntb_sim_host *host, int port);
 bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b);
 void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
+void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric);
 irqreturn_t ntb_sim_irq(int irq, void *data);
 
 /* mw.c */

@@ -11,7 +11,7 @@ FAB=/sys/kernel/debug/ntb_sim/fabric0
 TOOL=/sys/kernel/debug/ntb_tool
 
 ktap_print_header
-ktap_set_plan 16
+ktap_set_plan 18
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -75,6 +75,37 @@ dropped_doorbell() {
 	[ "$(db_of_b)" -eq 1 ] && [ "$(cat "$FAB/drop_db")" -eq 0 ]
 }
 ktap_test_result "drop_db_drops_exactly_one_ring" dropped_doorbell
+
+delayed_and_corrupted_doorbells() {
+	clear_db_b
+	echo 500 >"$FAB/delay_ms"
+	echo "s 0x4" >"$TOOL/$A/peer_db"
+	early=$(db_of_b)
+	sleep 1
+	late=$(db_of_b)
+	echo 0 >"$FAB/delay_ms"
+	[ "$early" -eq 0 ] && [ "$late" -eq 4 ] || return 1
+	clear_db_b
+	echo 1 >"$FAB/corrupt_db"
+	echo "s 0x2" >"$TOOL/$A/peer_db"
+	sleep 0.2
+	[ "$(db_of_b)" -eq 3 ]
+}
+ktap_test_result "delay_ms_holds_a_ring_and_corrupt_db_flips_bit0" \
+	delayed_and_corrupted_doorbells
+
+delayed_write_lost_with_the_link() {
+	echo 300 >"$FAB/delay_ms"
+	echo 200 >"$TOOL/$A/peer0/spad4"
+	echo "0 1 1" >"$FAB/link_down"
+	sleep 0.6
+	echo "0 1 0" >"$FAB/link_down"
+	echo 0 >"$FAB/delay_ms"
+	sleep 0.5
+	[ $(($(cat "$TOOL/$B/spad4"))) -ne 200 ]
+}
+ktap_test_result "delayed_write_in_flight_is_lost_when_the_link_drops" \
+	delayed_write_lost_with_the_link
 
 spad_faults() {
 	echo 1 >"$FAB/drop_spad"
