@@ -214,6 +214,15 @@ static u64 reg_update(struct ntb_sim_host *host, u64 *reg, u64 set, u64 clear)
 	return val;
 }
 
+/* A client's write of doorbell bits into one of its registers. */
+static int db_write(struct ntb_sim_host *host, u64 *reg, u64 set, u64 clear)
+{
+	if ((set | clear) & ~db_valid(host))
+		return -EINVAL;
+	reg_update(host, reg, set, clear);
+	return 0;
+}
+
 static u64 sim_db_read(struct ntb_dev *ntb)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
@@ -235,10 +244,7 @@ static int sim_db_clear(struct ntb_dev *ntb, u64 db_bits)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	if (db_bits & ~db_valid(host))
-		return -EINVAL;
-	reg_update(host, &host->db, 0, db_bits);
-	return 0;
+	return db_write(host, &host->db, 0, db_bits);
 }
 
 static u64 sim_db_read_mask(struct ntb_dev *ntb)
@@ -252,22 +258,19 @@ static int sim_db_set_mask(struct ntb_dev *ntb, u64 db_bits)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	if (db_bits & ~db_valid(host))
-		return -EINVAL;
-	reg_update(host, &host->db_mask, db_bits, 0);
-	return 0;
+	return db_write(host, &host->db_mask, db_bits, 0);
 }
 
 static int sim_db_clear_mask(struct ntb_dev *ntb, u64 db_bits)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	int ret;
 
-	if (db_bits & ~db_valid(host))
-		return -EINVAL;
-	reg_update(host, &host->db_mask, 0, db_bits);
+	ret = db_write(host, &host->db_mask, 0, db_bits);
 	/* Bits that were pending while masked interrupt now, as on hardware. */
-	raise(host, NTB_SIM_IRQ_REPLAY);
-	return 0;
+	if (!ret)
+		raise(host, NTB_SIM_IRQ_REPLAY);
+	return ret;
 }
 
 /* Whether the next fault counted by @counter fires; caller holds the lock. */
