@@ -118,9 +118,10 @@ copy_guest_modules() {
 	done
 }
 
-# The part of the initramfs that does not change between runs, built once.
+# The part of the initramfs that does not change between runs, built once
+# per harness and kernel build (a rebuilt debug kernel keeps its release).
 build_base_root() {
-	stamp=$ROOT/.base-$(sha256sum <"$HERE/vm.sh" | cut -c1-12)
+	stamp=$ROOT/.base-$({ cat "$HERE/vm.sh"; stat -c %Y "$KIMAGE"; } | sha256sum | cut -c1-12)
 	[ -e "$stamp" ] && return 0
 	rm -rf "$ROOT"
 	mkdir -p "$ROOT"
