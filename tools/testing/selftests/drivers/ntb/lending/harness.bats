@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The VM harness checks itself: a run must fail on a kernel WARN, on a guest
 # that does not finish, and on a failing test, and must pass a clean one; a
-# test's declarations and extra QEMU arguments must reach the guest.
+# test's declarations and extra QEMU arguments must reach the guest; a kernel
+# that dies before the test starts is booted once more, and no more.
 
 VM=$BATS_TEST_DIRNAME/vm.sh
 H=$BATS_TEST_DIRNAME/harness
@@ -46,4 +47,13 @@ H=$BATS_TEST_DIRNAME/harness
 	[[ "$output" == *"guest kernel log clean"* ]]
 	[ -s "$BATS_TEST_TMPDIR/out/console.log" ]
 	grep -q 'Linux version' "$BATS_TEST_TMPDIR/out/dmesg.log"
+}
+
+@test "vm_run_boots_once_more_when_the_kernel_dies_before_the_test" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" -c "rdinit=/nonexistent" "$H/test_fails.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(echo "$output" | grep -c 'guest died before the test started, booting again')" -eq 1 ]
+	[[ "$output" == *"Kernel panic"* ]]
+	[ -s "$BATS_TEST_TMPDIR/out/console.first-boot.log" ]
 }

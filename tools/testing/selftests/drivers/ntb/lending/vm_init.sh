@@ -27,6 +27,7 @@ for word in $cmdline; do
 done
 
 cd /tests || exit 1
+echo "# vm-start" >/dev/ttyS1
 # shellcheck disable=SC2086 # args is a word list
 "./$test" $args >/dev/ttyS1 2>&1
 echo "# vm-exit: $?" >/dev/ttyS1
