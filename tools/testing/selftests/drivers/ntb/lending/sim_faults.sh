@@ -149,7 +149,7 @@ unplug_replug_under_traffic() {
 	echo "0 1" >"$SIM_SYSFS/del_host" || return 1
 	sleep 1
 	echo "0 1" >"$SIM_SYSFS/new_host" || return 1
-	sleep 3
+	sleep 5
 	[ "$(pp_count)" -gt "$before" ]
 }
 ktap_test_result "host_unplug_and_replug_under_pingpong_traffic" unplug_replug_under_traffic
