@@ -174,6 +174,7 @@ static int edu_dma(struct ntb_sim_host *host, u64 src, u64 dst, u32 cmd)
 static int ring(struct ntb_sim_host *host, bool device, int bit)
 {
 	struct ntb_sim_fabric *fabric = host->fabric;
+	int peer_port = ntb_sim_peer_port(host, 0);
 	struct ntb_sim_host *peer;
 	resource_size_t size;
 	phys_addr_t addr;
@@ -186,10 +187,6 @@ static int ring(struct ntb_sim_host *host, bool device, int bit)
 	ret = ntb_peer_db_addr(&host->ntb, &addr, &size, &data, bit);
 	if (ret)
 		return ret;
-	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
-	if (!peer)
-		return -ENOLINK;
-
 	val = kmalloc(sizeof(*val), GFP_KERNEL);
 	if (!val)
 		return -ENOMEM;
@@ -214,8 +211,10 @@ static int ring(struct ntb_sim_host *host, bool device, int bit)
 	kfree(val);
 
 	for (i = 0; !ret && i < 2000; i++) {
+		/* Under the lock: the peer may be unplugged meanwhile. */
 		spin_lock_irq(&fabric->lock);
-		if (peer->db_irq_ns >= t0 && peer->db & data)
+		peer = fabric->hosts[peer_port];
+		if (peer && peer->db_irq_ns >= t0 && peer->db & data)
 			t1 = peer->db_irq_ns;
 		spin_unlock_irq(&fabric->lock);
 		if (t1)

@@ -154,7 +154,7 @@ static struct ntb_sim_mw *window(struct ntb_sim_host *sender, int widx)
 
 static struct ntb_sim_host *peer_host(struct ntb_sim_host *host, int pidx)
 {
-	if (pidx < 0 || pidx >= host->fabric->nports - 1)
+	if (!ntb_sim_valid_pidx(host, pidx))
 		return NULL;
 	return host->fabric->hosts[ntb_sim_peer_port(host, pidx)];
 }

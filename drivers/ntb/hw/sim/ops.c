@@ -16,12 +16,6 @@
 
 #include "sim.h"
 
-/* Ports of a fabric are 0..nports-1; a host's peers are all the others. */
-static int fabric_ports(struct ntb_sim_fabric *fabric)
-{
-	return fabric->nports;
-}
-
 int ntb_sim_peer_port(struct ntb_sim_host *host, int pidx)
 {
 	return pidx < host->port ? pidx : pidx + 1;
@@ -32,9 +26,16 @@ int ntb_sim_peer_idx(struct ntb_sim_host *host, int port)
 	return port < host->port ? port : port - 1;
 }
 
-static bool valid_pidx(struct ntb_sim_host *host, int pidx)
+/**
+ * ntb_sim_valid_pidx() - whether @pidx names a peer of @host
+ * @host: the host
+ * @pidx: peer index; the peers are every other port of the fabric
+ *
+ * Return: true if valid.
+ */
+bool ntb_sim_valid_pidx(struct ntb_sim_host *host, int pidx)
 {
-	return pidx >= 0 && pidx < fabric_ports(host->fabric) - 1;
+	return pidx >= 0 && pidx < host->fabric->nports - 1;
 }
 
 /**
@@ -63,7 +64,7 @@ static struct ntb_sim_host *linked_peer(struct ntb_sim_host *host, int pidx)
 	struct ntb_sim_fabric *fabric = host->fabric;
 	int port;
 
-	if (!valid_pidx(host, pidx))
+	if (!ntb_sim_valid_pidx(host, pidx))
 		return NULL;
 	port = ntb_sim_peer_port(host, pidx);
 	if (!ntb_sim_link_up(fabric, host->port, port))
@@ -110,14 +111,14 @@ static int sim_port_number(struct ntb_dev *ntb)
 
 static int sim_peer_port_count(struct ntb_dev *ntb)
 {
-	return fabric_ports(ntb_sim_host(ntb)->fabric) - 1;
+	return ntb_sim_host(ntb)->fabric->nports - 1;
 }
 
 static int sim_peer_port_number(struct ntb_dev *ntb, int pidx)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	if (!valid_pidx(host, pidx))
+	if (!ntb_sim_valid_pidx(host, pidx))
 		return -EINVAL;
 	return ntb_sim_peer_port(host, pidx);
 }
@@ -126,7 +127,7 @@ static int sim_peer_port_idx(struct ntb_dev *ntb, int port)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	if (port < 0 || port >= fabric_ports(host->fabric) || port == host->port)
+	if (port < 0 || port >= host->fabric->nports || port == host->port)
 		return -EINVAL;
 	return ntb_sim_peer_idx(host, port);
 }
@@ -143,7 +144,7 @@ static u64 sim_link_is_up(struct ntb_dev *ntb, enum ntb_speed *speed,
 	int pidx;
 
 	spin_lock_irqsave(&fabric->lock, flags);
-	for (pidx = 0; pidx < fabric_ports(fabric) - 1; pidx++)
+	for (pidx = 0; pidx < fabric->nports - 1; pidx++)
 		if (ntb_sim_link_up(fabric, host->port,
 				    ntb_sim_peer_port(host, pidx)))
 			up |= BIT_ULL(pidx);
@@ -410,7 +411,7 @@ static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
 
 	/* A switch (multi-port) rings every peer; a two-port NTB its one. */
 	spin_lock_irqsave(&fabric->lock, flags);
-	for (pidx = 0; pidx < fabric_ports(fabric) - 1; pidx++) {
+	for (pidx = 0; pidx < fabric->nports - 1; pidx++) {
 		peer = linked_peer(host, pidx);
 		if (!peer || inject(&fabric->fault.drop_db))
 			continue;
@@ -517,7 +518,7 @@ static int sim_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
 	struct ntb_sim_host *peer;
 	unsigned long flags;
 
-	if (!valid_sidx(host, sidx) || !valid_pidx(host, pidx))
+	if (!valid_sidx(host, sidx) || !ntb_sim_valid_pidx(host, pidx))
 		return -EINVAL;
 	/* Like a posted write over the link: lost when the link is down. */
 	spin_lock_irqsave(&fabric->lock, flags);
@@ -614,7 +615,7 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 	struct ntb_sim_host *peer;
 	unsigned long flags;
 
-	if (midx < 0 || midx >= msg_count(host) || !valid_pidx(host, pidx))
+	if (midx < 0 || midx >= msg_count(host) || !ntb_sim_valid_pidx(host, pidx))
 		return -EINVAL;
 
 	/* As on IDT hardware a failure shows in the status, not the return. */

@@ -250,6 +250,7 @@ extern const struct ntb_dev_ops ntb_sim_ops_2port;
 extern const struct ntb_dev_ops ntb_sim_ops_multiport;
 int ntb_sim_peer_port(struct ntb_sim_host *host, int pidx);
 int ntb_sim_peer_idx(struct ntb_sim_host *host, int port);
+bool ntb_sim_valid_pidx(struct ntb_sim_host *host, int pidx);
 bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b);
 void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric);
