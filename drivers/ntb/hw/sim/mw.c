@@ -27,7 +27,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
 #include <linux/mm.h>
-#include <linux/sched/task.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <asm/tlbflush.h>
@@ -41,12 +41,32 @@ static struct ntb_sim_host *dev_host(struct device *dev)
 
 /* --- kernel mapping of a buffer ---------------------------------------------- */
 
-static int set_pfn(pte_t *pte, unsigned long addr, void *data)
+/*
+ * The PTE that maps @addr, a page of a vmap() area, in the kernel page
+ * tables. On x86-64 every mm shares the kernel half of its page tables,
+ * so the current one reaches them (&init_mm is not exported). No lock is
+ * taken, as vmalloc takes none for its own PTEs: the area is the caller's,
+ * and nobody else changes its mapping.
+ */
+static pte_t *kernel_pte(unsigned long addr)
 {
-	unsigned long *pfn = data;
+	pgd_t *pgd = pgd_offset(current->active_mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
 
-	set_pte(pte, pfn_pte((*pfn)++, PAGE_KERNEL));
-	return 0;
+	if (pgd_none(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_leaf(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	if (pmd_none(*pmd) || pmd_leaf(*pmd))
+		return NULL;
+	return pte_offset_kernel(pmd, addr);
 }
 
 static void flush_tlb_local(void *unused)
@@ -54,17 +74,22 @@ static void flush_tlb_local(void *unused)
 	__flush_tlb_all();
 }
 
-/*
- * Point the kernel mapping at @vaddr to the pages from @pfn on. Kernel page
- * tables are shared by every mm on x86-64, so the current one reaches them.
- */
+/* Point the kernel mapping at @vaddr to the pages from @pfn on. */
 static int remap(void *vaddr, size_t size, unsigned long pfn)
 {
-	int ret;
+	unsigned long addr = (unsigned long)vaddr;
+	unsigned long end = addr + size;
+	int ret = 0;
+	pte_t *pte;
 
-	ret = apply_to_existing_page_range(current->active_mm,
-					   (unsigned long)vaddr, size,
-					   set_pfn, &pfn);
+	for (; addr < end; addr += PAGE_SIZE, pfn++) {
+		pte = kernel_pte(addr);
+		if (WARN_ON_ONCE(!pte || pte_none(ptep_get(pte)))) {
+			ret = -EFAULT;
+			break;
+		}
+		set_pte(pte, pfn_pte(pfn, PAGE_KERNEL));
+	}
 	on_each_cpu(flush_tlb_local, NULL, 1);
 	return ret;
 }
