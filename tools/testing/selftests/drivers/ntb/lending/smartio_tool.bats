@@ -1,0 +1,796 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# smartio_tool on the host, against a fake ntb_lending tree: plain
+# directories and one-line files in BATS_TEST_TMPDIR, shaped as
+# Documentation/ntb-lending/configfs.rst shows the kernel's. Where a test
+# needs the kernel's side of a mkdir, rmdir or write (a refusal, or the
+# attributes a new group comes with), a stub of that command on PATH plays it.
+
+bats_require_minimum_version 1.5.0
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../../../../../.." && pwd)
+TOOL=$TOP/scripts/smartio_tool
+
+# ---- The fake tree ----
+
+# put FILE VALUE: an attribute, one line as configfs shows it.
+put() {
+	mkdir -p "${1%/*}"
+	printf '%s\n' "$2" >"$1"
+}
+
+# adapter NAME NODEID: an adapter's group with its empty subgroups.
+adapter() {
+	mkdir -p "$CFS/$1"/{connections,lends,offers,borrows}
+	put "$CFS/$1/node_id" "$2"
+}
+
+# lend BDF ID STATE BORROWER VENDOR DEVICE CLASS: a lend entry of adapter A.
+lend() {
+	local d=$A/lends/$1 available=1
+	[ "$3" != local ] || available=0
+	put "$d/id" "$2"
+	put "$d/state" "$3"
+	put "$d/available" "$available"
+	put "$d/borrower" "$4"
+	put "$d/vendor" "$5"
+	put "$d/device" "$6"
+	put "$d/class" "$7"
+}
+
+# offer ID LENDER BDF VENDOR DEVICE CLASS STATE: an offer to adapter A.
+offer() {
+	local d=$A/offers/$1
+	put "$d/lender" "$2"
+	put "$d/bdf" "$3"
+	put "$d/vendor" "$4"
+	put "$d/device" "$5"
+	put "$d/class" "$6"
+	put "$d/state" "$7"
+}
+
+# borrow ID STATE LOCAL_BDF: adapter A's borrow of offer ID.
+borrow() {
+	put "$A/borrows/$1/state" "$2"
+	put "$A/borrows/$1/local_bdf" "$3"
+}
+
+# A few vendors and devices, a subsystem line to skip, a name that JSON
+# must escape, and a class section that must not be taken for a vendor.
+write_pci_ids() {
+	printf '%s\n' \
+		'# a small pci.ids for smartio_tool.bats' \
+		'1b36  Red Hat, Inc.' \
+		$'\t0010  QEMU NVM Express Controller' \
+		'8086  Intel Corporation' \
+		$'\t10d3  82574L Gigabit Network Connection' \
+		$'\t\t8086 a01f  Gigabit CT Desktop Adapter' \
+		$'\t1533  I210 Gigabit Network Connection' \
+		'abcd  Acme "Quoted" \ Devices' \
+		$'\t0001  Widget' \
+		'C 12  Processing accelerators' \
+		$'\t00  Processing accelerators' >"$SMARTIO_PCI_IDS"
+}
+
+# This host is node 2 on adapter 0000:00:05.0, connected to nodes 1 and 3.
+# It lends one device to node 1, offers one more and keeps one local;
+# node 1 offers two (one borrowed here), node 3 one that another node has,
+# and a borrow from node 3 was lost with its offer.
+setup() {
+	CFS=$BATS_TEST_TMPDIR/ntb_lending
+	A=$CFS/0000:00:05.0
+	BIN=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$BIN"
+	export SMARTIO_CONFIGFS=$CFS SMARTIO_PCI_IDS=$BATS_TEST_TMPDIR/pci.ids
+	unset SMARTIO_ADAPTER
+	write_pci_ids
+	adapter 0000:00:05.0 2
+	mkdir "$A/connections/1" "$A/connections/3"
+	lend 0000:03:00.0 20000 available "" 0x8086 0x10d3 0x020000
+	lend 0000:04:00.0 20001 borrowed 1 0x1b36 0x0010 0x010802
+	lend 0000:05:00.0 20002 local "" 0xabcd 0x0001 0x120000
+	offer 10000 1 0000:03:00.0 0x8086 0x1533 0x020000 available
+	offer 10001 1 0000:81:00.0 0x1b36 0x0010 0x010802 borrowed
+	borrow 10001 borrowed 10000:00:00.0
+	offer 30000 3 0000:00:04.0 0x1234 0x11e8 0x00ff00 borrowed
+	borrow 30001 lost ""
+}
+
+# ---- Running the tool ----
+
+# run_tool ARGS: the tool with the stubs in BIN first on PATH; stdout in
+# $output, stderr in $stderr.
+run_tool() {
+	run --separate-stderr env PATH="$BIN:$PATH" "$TOOL" "$@"
+}
+
+# fails_with CODE PATTERN: the tool exited CODE, printed nothing on stdout
+# and one line on stderr matching the glob PATTERN.
+fails_with() {
+	echo "status $status, stdout '$output', stderr '$stderr'"
+	[ "$status" -eq "$1" ]
+	[ -z "$output" ]
+	# shellcheck disable=SC2154 # run --separate-stderr sets it
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	# shellcheck disable=SC2053 # $2 is a glob on purpose
+	[[ $stderr == smartio_tool:\ $2 ]]
+}
+
+succeeds() {
+	echo "status $status, stdout '$output', stderr '$stderr'"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+}
+
+# refuse COMMAND REASON: the kernel refuses every COMMAND (mkdir, rmdir or
+# dd) with strerror text REASON.
+refuse() {
+	printf '#!/bin/sh\necho "%s: cannot do it to %s: %s" >&2\nexit 1\n' \
+		"$1" "'x'" "$2" >"$BIN/$1"
+	chmod +x "$BIN/$1"
+}
+
+# configfs_like: mkdir and rmdir as configfs does them: a new lend entry or
+# borrow comes with its attributes, and rmdir takes them along.
+configfs_like() {
+	local real_mkdir real_rmdir
+	real_mkdir=$(command -v mkdir)
+	real_rmdir=$(command -v rmdir)
+	cat >"$BIN/mkdir" <<-EOF
+	#!/bin/sh
+	[ "\$1" = -- ] && shift
+	$real_mkdir "\$1" || exit
+	put() { printf '%s\n' "\$2" >"\$1/\$3"; }
+	case \$1 in
+	*/lends/*)
+		put "\$1" 20003 id; put "\$1" local state; put "\$1" 0 available
+		put "\$1" "" borrower; put "\$1" 0x8086 vendor; put "\$1" 0x10d3 device
+		put "\$1" 0x020000 class ;;
+	*/borrows/*)
+		put "\$1" borrowed state; put "\$1" 10000:00:01.0 local_bdf ;;
+	esac
+	EOF
+	cat >"$BIN/rmdir" <<-EOF
+	#!/bin/sh
+	[ "\$1" = -- ] && shift
+	rm -f "\$1"/*
+	exec $real_rmdir "\$1"
+	EOF
+	chmod +x "$BIN/mkdir" "$BIN/rmdir"
+}
+
+# as_uid UID: id -u says UID, and the tool looks for the real tree.
+as_uid() {
+	printf '#!/bin/sh\necho %s\n' "$1" >"$BIN/id"
+	chmod +x "$BIN/id"
+	unset SMARTIO_CONFIGFS
+}
+
+# stub COMMAND STATUS [MESSAGE]: COMMAND prints MESSAGE on stderr and exits STATUS.
+stub() {
+	printf '#!/bin/sh\n[ -z "%s" ] || echo "%s" >&2\nexit %s\n' "${3:-}" "${3:-}" "$2" \
+		>"$BIN/$1"
+	chmod +x "$BIN/$1"
+}
+
+real_tree_absent() {
+	[ ! -d /sys/kernel/config/ntb_lending ] ||
+		skip "this host has ntb_lending loaded"
+}
+
+# ---- Parsing ----
+
+@test "bdf_every_spelling_names_the_same_lend_entry" {
+	for bdf in 05:00.0 0000:05:00.0 0000:05:00:0 05:00:0 5:0.0 0:5:0:0 0000:05.00.0; do
+		put "$A/lends/0000:05:00.0/available" 0
+		run_tool available "$bdf"
+		succeeds
+		[ "$(cat "$A/lends/0000:05:00.0/available")" = 1 ]
+	done
+}
+
+@test "bdf_is_lowercased_and_its_domain_padded_or_kept_wide" {
+	lend 0001:0a:1f.7 20004 local "" 0x8086 0x10d3 0x020000
+	run_tool available 1:0A:1F.7
+	succeeds
+	[ "$(cat "$A/lends/0001:0a:1f.7/available")" = 1 ]
+	lend 10000:00:00.0 20005 local "" 0x8086 0x10d3 0x020000
+	run_tool available 10000:00:00.0
+	succeeds
+	[ "$(cat "$A/lends/10000:00:00.0/available")" = 1 ]
+}
+
+@test "bad_bdfs_are_usage_errors_that_show_the_right_form" {
+	for bdf in "" 3 03:00 0000:03:00 0000:03:00.8 03:20.0 100:00.0 xx:00.0 \
+		0000:03:00.0.1 :03:00.0 03:00.0: 03::00.0 123456789:00:00.0 "03:00.*" \
+		"0000:03:00.0 " 03:00.00; do
+		run_tool available "$bdf"
+		fails_with 2 "'$bdf' is not a PCI address: use [[]domain:]bus:dev.fn as lspci -D prints it*"
+	done
+}
+
+@test "ids_with_and_without_0x_or_leading_zeros_name_the_same_device" {
+	for id in 10000 0x10000 0X10000 010000 0x010000; do
+		run_tool show "$id"
+		succeeds
+		[ "${lines[0]}" = "id:          10000" ]
+	done
+	lend 0000:06:00.0 2000a local "" 0x8086 0x10d3 0x020000
+	run_tool show 0x2000A
+	succeeds
+	[ "${lines[0]}" = "id:          2000a" ]
+}
+
+@test "ids_the_kernel_pads_with_zeros_are_found_by_value" {
+	offer 00001 0 0000:02:00.0 0x8086 0x10d3 0x020000 available
+	configfs_like
+	run_tool borrow 1
+	succeeds
+	[ -d "$A/borrows/00001" ]
+	run_tool show 0x1
+	succeeds
+	[ "${lines[0]}" = "id:          00001" ]
+	run_tool list
+	[[ ${lines[1]} == "00001  0 "* ]]
+	run_tool return 01
+	succeeds
+	[ ! -e "$A/borrows/00001" ]
+}
+
+@test "bad_ids_are_usage_errors" {
+	for id in "" 0x xyz 10000g 123456789 10000.0 " 10000"; do
+		run_tool show "$id"
+		fails_with 2 "'$id' is not a device Id: use the hex Id that smartio_tool list shows*"
+	done
+	run_tool borrow -5
+	fails_with 2 "unknown option '-5'; see smartio_tool help"
+}
+
+@test "node_ids_are_decimal_and_lose_leading_zeros" {
+	for node in 1x 0x1 a "" 1234567890; do
+		run_tool connect "$node"
+		fails_with 2 "'$node' is not a NodeId*"
+	done
+	run_tool connect 007
+	succeeds
+	[ -d "$A/connections/7" ]
+	[ ! -e "$A/connections/007" ]
+}
+
+@test "unknown_command_is_a_usage_error" {
+	run_tool lend 03:00.0
+	fails_with 2 "unknown command 'lend'; see smartio_tool help"
+	for cmd in lspci status diag; do
+		run_tool "$cmd"
+		fails_with 2 "unknown command '$cmd'; see smartio_tool help"
+	done
+}
+
+@test "missing_and_extra_arguments_are_usage_errors" {
+	for cmd in connect disconnect; do
+		run_tool "$cmd"
+		fails_with 2 "$cmd needs a NodeId; see smartio_tool help"
+	done
+	for cmd in add available unavailable remove; do
+		run_tool "$cmd"
+		fails_with 2 "$cmd needs a BDF; see smartio_tool help"
+	done
+	for cmd in show borrow return; do
+		run_tool "$cmd"
+		fails_with 2 "$cmd needs an Id; see smartio_tool help"
+	done
+	run_tool list 10000
+	fails_with 2 "list takes no argument; see smartio_tool help"
+	run_tool borrow 10000 10001
+	fails_with 2 "too many arguments: '10001'; see smartio_tool help"
+}
+
+@test "options_are_refused_where_they_mean_nothing" {
+	run_tool connect 1 --json
+	fails_with 2 "--json: connect prints no data; see smartio_tool help"
+	run_tool borrow 10000 --force
+	fails_with 2 "--force: borrow has nothing to force; see smartio_tool help"
+	run_tool list --verbose
+	fails_with 2 "unknown option '--verbose'; see smartio_tool help"
+	run_tool list --adapter
+	fails_with 2 "--adapter needs an adapter name; see smartio_tool help"
+	run_tool list --adapter=
+	fails_with 2 "--adapter needs an adapter name; see smartio_tool help"
+}
+
+@test "no_command_prints_usage_on_stderr_and_fails" {
+	run_tool
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[[ $stderr == "usage: smartio_tool "* ]]
+}
+
+@test "help_lists_the_commands_and_no_others" {
+	for help in help --help -h "list --help"; do
+		# shellcheck disable=SC2086 # "list --help" is two words
+		run_tool $help
+		succeeds
+		[[ ${lines[0]} == "usage: smartio_tool "* ]]
+	done
+	for cmd in connect disconnect add available unavailable remove list show borrow return; do
+		echo "$output" | grep -qE "^  $cmd "
+	done
+	[ "$(echo "$output" | grep -cE '^  [a-z]+ ')" -eq 11 ]	# and help
+	[ "$(echo "$output" | grep -cE '^ +(lspci|status|diag)( |$)')" -eq 0 ]
+	echo "$output" | grep -q '6 fabric down or ntb_lending not loaded'
+}
+
+@test "version_prints_name_and_version" {
+	run_tool --version
+	succeeds
+	[[ $output =~ ^smartio_tool\ [0-9]+\.[0-9]+$ ]]
+}
+
+# ---- Adapters and the tree ----
+
+@test "the_only_adapter_is_used_without_asking" {
+	run_tool borrow 10000
+	succeeds
+	[ -d "$A/borrows/10000" ]
+}
+
+@test "several_adapters_need_a_choice_and_are_named_in_one_line" {
+	adapter 0000:00:06.0 0
+	run_tool list
+	fails_with 2 "several NTB adapters (0000:00:05.0 0000:00:06.0): choose one with --adapter NAME or SMARTIO_ADAPTER=NAME; see smartio_tool help"
+}
+
+@test "adapter_comes_from_the_option_before_the_environment" {
+	adapter 0000:00:06.0 0
+	run_tool connect 9 --adapter 0000:00:06.0
+	succeeds
+	[ -d "$CFS/0000:00:06.0/connections/9" ]
+	SMARTIO_ADAPTER=0000:00:06.0 run_tool connect 8
+	succeeds
+	[ -d "$CFS/0000:00:06.0/connections/8" ]
+	SMARTIO_ADAPTER=0000:00:06.0 run_tool --adapter=0000:00:05.0 connect 7
+	succeeds
+	[ -d "$A/connections/7" ]
+	[ ! -e "$CFS/0000:00:06.0/connections/7" ]
+}
+
+@test "unknown_adapter_is_not_found_and_the_adapters_are_named" {
+	run_tool --adapter 0000:00:09.0 list
+	fails_with 3 "no NTB adapter 0000:00:09.0; the adapters are: 0000:00:05.0"
+	run_tool --adapter ../x list
+	fails_with 2 "'../x' is not an adapter name; see smartio_tool help"
+}
+
+@test "no_adapter_means_the_fabric_is_down" {
+	rm -rf "$A"
+	run_tool list
+	fails_with 6 "no NTB adapter in $CFS: load the NTB hardware driver (or ntb_sim) and check dmesg"
+}
+
+@test "a_missing_tree_means_the_module_is_not_loaded" {
+	SMARTIO_CONFIGFS=$BATS_TEST_TMPDIR/none run_tool list
+	fails_with 6 "SMARTIO_CONFIGFS=$BATS_TEST_TMPDIR/none is not a directory"
+}
+
+@test "changes_need_root_and_reading_does_not" {
+	real_tree_absent
+	as_uid 1000
+	for cmd in "connect 1" "disconnect 1" "add 03:00.0" "available 03:00.0" \
+		"unavailable 03:00.0" "remove 03:00.0" "borrow 10000" "return 10000"; do
+		# shellcheck disable=SC2086 # command and argument
+		run_tool $cmd
+		fails_with 5 "${cmd% *} changes the lending setup and needs root: run it with sudo"
+	done
+	# list may read the tree as anyone; only loading it needs root.
+	run_tool list
+	fails_with 5 "/sys/kernel/config/ntb_lending does not exist: run smartio_tool as root to load ntb_lending"
+}
+
+@test "a_module_that_will_not_load_is_reported_with_how_to_load_it" {
+	real_tree_absent
+	as_uid 0
+	stub modprobe 1 "modprobe: FATAL: Module ntb_lending not found in directory /lib/modules/6.12.0"
+	stub mount 0
+	run_tool list
+	fails_with 6 "ntb_lending is not loaded and modprobe ntb_lending failed (Module ntb_lending not found in directory /lib/modules/6.12.0): install it (Documentation/ntb-lending/build.rst) or insmod ntb_lending.ko"
+}
+
+@test "configfs_that_will_not_mount_is_reported" {
+	real_tree_absent
+	! grep -q ' /sys/kernel/config configfs ' /proc/mounts ||
+		skip "configfs is mounted on this host"
+	as_uid 0
+	stub modprobe 0
+	stub mount 32 "mount: /sys/kernel/config: mount point does not exist."
+	run_tool list
+	fails_with 6 "configfs is not mounted and mount -t configfs none /sys/kernel/config failed: the kernel needs CONFIG_CONFIGFS_FS"
+}
+
+@test "a_loaded_module_without_its_tree_is_reported" {
+	real_tree_absent
+	as_uid 0
+	stub modprobe 0
+	stub mount 0
+	run_tool list
+	fails_with 6 "ntb_lending is loaded but /sys/kernel/config/ntb_lending did not appear: check dmesg"
+}
+
+# ---- Output ----
+
+@test "list_prints_a_header_and_one_aligned_row_per_device_in_id_order" {
+	run_tool list
+	succeeds
+	diff -u - <(printf '%s\n' "$output") <<-'EOF'
+	ID     LENDER  BDF           DESCRIPTION                                          STATE
+	10000  1       0000:03:00.0  Intel Corporation I210 Gigabit Network Connection    available
+	10001  1       0000:81:00.0  Red Hat, Inc. QEMU NVM Express Controller            borrowed-here
+	20000  2       0000:03:00.0  Intel Corporation 82574L Gigabit Network Connection  available
+	20001  2       0000:04:00.0  Red Hat, Inc. QEMU NVM Express Controller            borrowed
+	20002  2       0000:05:00.0  Acme "Quoted" \ Devices Widget                       local
+	30000  3       0000:00:04.0  1234:11e8                                            borrowed
+	30001  -       -             -                                                    lost
+	EOF
+}
+
+@test "list_names_devices_as_lspci_does_or_falls_back_to_hex_ids" {
+	offer 10002 1 0000:82:00.0 0x8086 0xffff 0x020000 available
+	run_tool list
+	succeeds
+	[[ $output == *"10002  1       0000:82:00.0  Intel Corporation Device ffff "* ]]
+	for db in "$BATS_TEST_TMPDIR/none" ""; do
+		SMARTIO_PCI_IDS=$db run_tool list
+		succeeds
+		[[ ${lines[1]} == "10000  1       0000:03:00.0  8086:1533  "*" available" ]]
+		[[ ${lines[4]} == "20000  2       0000:03:00.0  8086:10d3  "*" available" ]]
+	done
+}
+
+@test "list_of_nothing_is_a_header_or_an_empty_json_array" {
+	rm -rf "$A"/{lends,offers,borrows}/*
+	run_tool list
+	succeeds
+	[ "$output" = "ID  LENDER  BDF  DESCRIPTION  STATE" ]
+	run_tool list --json
+	succeeds
+	[ "$output" = "[]" ]
+}
+
+@test "list_json_is_valid_and_has_every_field_of_every_device" {
+	command -v jq >/dev/null || skip "no jq"
+	run_tool list --json
+	succeeds
+	[ "$(jq length <<<"$output")" -eq 7 ]
+	[ "$(jq -r '.[0] | keys_unsorted | join(" ")' <<<"$output")" = \
+		"id lender bdf vendor device class description state borrower local_bdf" ]
+	[ "$(jq -r '.[1] | .id + " " + .state + " " + .local_bdf' <<<"$output")" = \
+		"10001 borrowed-here 10000:00:00.0" ]
+	[ "$(jq -r '.[3] | .borrower + " " + .bdf' <<<"$output")" = "1 0000:04:00.0" ]
+	[ "$(jq -r '.[4].description' <<<"$output")" = 'Acme "Quoted" \ Devices Widget' ]
+	[ "$(jq -r '.[6] | .state + "," + .lender' <<<"$output")" = "lost," ]
+}
+
+@test "show_a_device_borrowed_here_includes_its_local_bdf" {
+	run_tool show 10001
+	succeeds
+	diff -u - <(printf '%s\n' "$output") <<-'EOF'
+	id:          10001
+	lender:      1
+	bdf:         0000:81:00.0
+	vendor:      0x1b36
+	device:      0x0010
+	class:       0x010802
+	description: Red Hat, Inc. QEMU NVM Express Controller
+	state:       borrowed-here
+	local_bdf:   10000:00:00.0
+	EOF
+}
+
+@test "show_a_device_this_host_lends_includes_its_borrower" {
+	run_tool show 0x20001
+	succeeds
+	[[ $output == *"bdf:         0000:04:00.0"* ]]
+	[[ $output == *"state:       borrowed"* ]]
+	[[ $output == *"borrower:    1"* ]]
+	[[ $output != *local_bdf* ]]
+}
+
+@test "show_json_is_one_object_with_every_field" {
+	command -v jq >/dev/null || skip "no jq"
+	run_tool show 30000 --json
+	succeeds
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(jq -r '[.id, .lender, .description, .state, .local_bdf] | join(",")' <<<"$output")" = \
+		"30000,3,1234:11e8,borrowed," ]
+}
+
+@test "show_of_an_unknown_id_is_not_found" {
+	run_tool show 40000
+	fails_with 3 "no device 40000 on 0000:00:05.0: smartio_tool list shows the Ids"
+}
+
+# ---- Lending ----
+
+@test "connect_makes_the_connection_and_again_changes_nothing" {
+	run_tool connect 4
+	succeeds
+	[ -d "$A/connections/4" ]
+	refuse mkdir "File exists"
+	run_tool connect 4
+	succeeds
+}
+
+@test "connect_to_this_host_or_a_node_not_on_the_fabric_is_refused" {
+	run_tool connect 2
+	fails_with 2 "2 is this host's own NodeId on 0000:00:05.0; see smartio_tool help"
+	refuse mkdir "Invalid argument"
+	run_tool connect 9
+	fails_with 3 "cannot connect node 9: there is no node 9 on the fabric of 0000:00:05.0 (Invalid argument)"
+}
+
+@test "disconnect_removes_the_connection" {
+	run_tool disconnect 3
+	succeeds
+	[ ! -e "$A/connections/3" ]
+	run_tool disconnect 3
+	fails_with 3 "node 3 is not connected on 0000:00:05.0"
+}
+
+@test "disconnect_of_a_borrowing_node_needs_force" {
+	run_tool disconnect 1
+	fails_with 4 "cannot disconnect node 1: it borrows 0000:04:00.0; have it returned first, or add --force to revoke the borrow"
+	[ -d "$A/connections/1" ]
+	run_tool disconnect --force 1
+	succeeds
+	[ ! -e "$A/connections/1" ]
+}
+
+@test "add_makes_a_lend_entry_and_prints_its_id" {
+	configfs_like
+	run_tool add 06:00.0
+	succeeds
+	[ "$output" = 20003 ]
+	[ -d "$A/lends/0000:06:00.0" ]
+	run_tool add 0000:06:00.0 --json
+	succeeds
+	[[ $output == '{"id": "20003", "lender": "2", "bdf": "0000:06:00.0", '* ]]
+}
+
+@test "add_refused_by_the_kernel_says_why_and_leaves_nothing" {
+	refuse mkdir "No such device"
+	run_tool add 07:00.0
+	fails_with 3 "cannot add 0000:07:00.0: this host has no PCI function 0000:07:00.0; lspci -D lists them (No such device)"
+	refuse mkdir "Operation not permitted"
+	run_tool add 07:00.0
+	fails_with 5 "cannot add 0000:07:00.0: bridges and the NTB adapter itself cannot be lent (Operation not permitted)"
+	refuse mkdir "File exists"
+	run_tool add 07:00.0
+	fails_with 4 "cannot add 0000:07:00.0: it has a lend entry on another adapter; remove it there first (File exists)"
+	[ ! -e "$A/lends/0000:07:00.0" ]
+}
+
+@test "available_offers_the_device" {
+	run_tool available 05:00.0
+	succeeds
+	[ "$(cat "$A/lends/0000:05:00.0/available")" = 1 ]
+}
+
+@test "available_when_offered_or_borrowed_writes_nothing" {
+	refuse dd "Device or resource busy"
+	run_tool available 03:00.0
+	succeeds
+	run_tool available 04:00.0
+	succeeds
+}
+
+@test "available_without_a_lend_entry_is_not_found" {
+	run_tool available 07:00.0
+	fails_with 3 "0000:07:00.0 has no lend entry on 0000:00:05.0: smartio_tool add 0000:07:00.0 first"
+}
+
+@test "available_with_bars_too_big_for_the_windows_says_so" {
+	refuse dd "Argument list too long"
+	run_tool available 05:00.0
+	fails_with 1 "cannot make 0000:05:00.0 available: its BARs do not fit the memory windows of 0000:00:05.0; enlarge the adapter's prefetch window (Argument list too long)"
+	[ "$(cat "$A/lends/0000:05:00.0/available")" = 0 ]
+}
+
+@test "unavailable_withdraws_the_offer_and_local_needs_nothing" {
+	run_tool unavailable 0000:03:00:0
+	succeeds
+	[ "$(cat "$A/lends/0000:03:00.0/available")" = 0 ]
+	refuse dd "Device or resource busy"
+	run_tool unavailable 05:00.0
+	succeeds
+}
+
+@test "unavailable_of_a_borrowed_device_is_busy_and_changes_nothing" {
+	run_tool unavailable 04:00.0
+	fails_with 4 "cannot withdraw 0000:04:00.0: node 1 borrows it; have it returned first, or add --force to revoke the borrow"
+	[ "$(cat "$A/lends/0000:04:00.0/available")" = 1 ]
+	[ "$(cat "$A/lends/0000:04:00.0/id")" = 20001 ]
+}
+
+@test "unavailable_refused_as_busy_by_the_kernel_is_busy" {
+	refuse dd "Device or resource busy"
+	run_tool unavailable 03:00.0
+	fails_with 4 "cannot withdraw 0000:03:00.0: it is borrowed; have it returned first, or add --force to revoke the borrow"
+}
+
+@test "unavailable_force_revokes_by_making_the_lend_entry_again" {
+	configfs_like
+	run_tool unavailable --force 04:00.0
+	succeeds
+	[ "$(cat "$A/lends/0000:04:00.0/state")" = local ]
+	[ "$(cat "$A/lends/0000:04:00.0/borrower")" = "" ]
+}
+
+@test "unavailable_force_that_cannot_add_again_says_how_to" {
+	configfs_like
+	refuse mkdir "Operation not permitted"
+	run_tool unavailable --force 04:00.0
+	fails_with 5 "revoked the borrow of 0000:04:00.0 and gave it back to its local driver, but could not make its lend entry again (Operation not permitted): smartio_tool add 0000:04:00.0"
+}
+
+@test "remove_deletes_the_lend_entry" {
+	configfs_like
+	run_tool remove 05:00.0
+	succeeds
+	[ ! -e "$A/lends/0000:05:00.0" ]
+	run_tool remove 05:00.0
+	fails_with 3 "0000:05:00.0 has no lend entry on 0000:00:05.0: smartio_tool add 0000:05:00.0 first"
+}
+
+@test "remove_of_a_borrowed_device_needs_force" {
+	configfs_like
+	run_tool remove 04:00.0
+	fails_with 4 "cannot remove 0000:04:00.0: node 1 borrows it; have it returned first, or add --force to revoke the borrow"
+	[ -d "$A/lends/0000:04:00.0" ]
+	run_tool remove --force 04:00.0
+	succeeds
+	[ ! -e "$A/lends/0000:04:00.0" ]
+}
+
+# ---- Borrowing ----
+
+@test "borrow_makes_the_borrow_and_prints_the_local_bdf" {
+	configfs_like
+	run_tool borrow 0x10000
+	succeeds
+	[ "$output" = 10000:00:01.0 ]
+	[ -d "$A/borrows/10000" ]
+}
+
+@test "borrow_again_of_a_device_borrowed_here_prints_it_again" {
+	refuse mkdir "File exists"
+	run_tool borrow 10001
+	succeeds
+	[ "$output" = 10000:00:00.0 ]
+	run_tool borrow 10001 --json
+	succeeds
+	[[ $output == '{"id": "10001", '*'"state": "borrowed-here", "borrower": "", "local_bdf": "10000:00:00.0"}' ]]
+}
+
+@test "borrow_of_an_id_not_offered_is_not_found" {
+	run_tool borrow 20000
+	fails_with 3 "nothing offers 20000 to 0000:00:05.0: smartio_tool list shows the offers; the lender must connect node 2 and make the device available"
+	[ ! -e "$A/borrows/20000" ]
+}
+
+@test "borrow_of_a_device_another_node_has_is_busy" {
+	run_tool borrow 30000
+	fails_with 4 "30000 is borrowed by another node: borrow it when it is returned"
+	[ ! -e "$A/borrows/30000" ]
+}
+
+@test "borrow_of_a_lost_device_says_to_return_it_first" {
+	run_tool borrow 30001
+	fails_with 4 "30001 was lost when its lender became unreachable: smartio_tool return 30001 forgets it, then borrow it again"
+}
+
+@test "borrow_refused_by_the_kernel_says_why_and_leaves_nothing" {
+	refuse mkdir "Device or resource busy"
+	run_tool borrow 10000
+	fails_with 4 "cannot borrow 10000: another node borrowed it first (Device or resource busy)"
+	refuse mkdir "Link has been severed"
+	run_tool borrow 10000
+	fails_with 6 "cannot borrow 10000: its lender cannot be reached; check the fabric and the lender (Link has been severed)"
+	refuse mkdir "No such file or directory"
+	run_tool borrow 10000
+	fails_with 3 "cannot borrow 10000: it is no longer offered; smartio_tool list shows the offers (No such file or directory)"
+	[ ! -e "$A/borrows/10000" ]
+}
+
+@test "return_removes_the_borrow" {
+	configfs_like
+	run_tool return 10001
+	succeeds
+	[ ! -e "$A/borrows/10001" ]
+	run_tool return 30001
+	succeeds
+	[ ! -e "$A/borrows/30001" ]
+}
+
+@test "return_of_an_id_not_borrowed_here_is_not_found" {
+	run_tool return 10000
+	fails_with 3 "10000 is not borrowed by this host on 0000:00:05.0: smartio_tool list shows what is borrowed-here"
+}
+
+# ---- Refusals ----
+
+@test "every_kernel_refusal_maps_to_its_exit_code_and_advice" {
+	while IFS=: read -r reason code advice; do
+		refuse rmdir "$reason"
+		run_tool return 10001
+		fails_with "$code" "cannot return 10001: $advice ($reason)"
+		[ -d "$A/borrows/10001" ]
+	done <<-EOF
+	Device or resource busy:4:it is in use; smartio_tool list shows its state
+	File exists:4:it exists already; smartio_tool list shows it
+	No such file or directory:3:it is gone; smartio_tool list shows what there is
+	Operation not permitted:5:the kernel does not permit it; dmesg may say why
+	Permission denied:5:the kernel does not permit it; dmesg may say why
+	Link has been severed:6:the fabric link is down; check the cables and the other host
+	No such device:6:the adapter or the device went away; check the NTB link and lspci
+	Invalid argument:1:the kernel refused the value; dmesg says what it expected
+	Argument list too long:1:the device's BARs do not fit the adapter's memory windows
+	Input/output error:1:dmesg may say why
+	EOF
+}
+
+@test "a_failed_write_keeps_its_errno_in_dash_bash_and_busybox" {
+	# The kernel's refusal is a failed write(2); /dev/full fails every one.
+	rm "$A/lends/0000:05:00.0/available"
+	ln -s /dev/full "$A/lends/0000:05:00.0/available"
+	for sh in dash bash busybox; do
+		command -v "$sh" >/dev/null || continue
+		if [ "$sh" = busybox ]; then set -- busybox sh; else set -- "$sh"; fi
+		run --separate-stderr "$@" "$TOOL" available 05:00.0
+		fails_with 1 "cannot make 0000:05:00.0 available: dmesg may say why (No space left on device)"
+	done
+}
+
+# ---- Portability ----
+
+# busybox_only DIR: DIR holds every busybox applet and nothing else, as the
+# test VM's initramfs does.
+busybox_only() {
+	local applet
+	mkdir -p "$1"
+	for applet in $(busybox --list); do
+		ln -s "$(command -v busybox)" "$1/$applet"
+	done
+}
+
+@test "list_and_show_read_the_same_under_dash_bash_as_sh_and_busybox" {
+	local want sh_dir=$BATS_TEST_TMPDIR/bash-as-sh bb=$BATS_TEST_TMPDIR/busybox
+	run_tool list
+	want=$output
+	mkdir -p "$sh_dir"
+	ln -s "$(command -v bash)" "$sh_dir/sh"
+	run dash "$TOOL" list
+	[ "$output" = "$want" ]
+	run "$sh_dir/sh" "$TOOL" list
+	[ "$output" = "$want" ]
+	command -v busybox >/dev/null || skip "no busybox"
+	busybox_only "$bb"
+	run env PATH="$bb" "$bb/sh" "$TOOL" list
+	[ "$output" = "$want" ]
+	run env PATH="$bb" "$bb/sh" "$TOOL" show 10001 --json
+	[ "$status" -eq 0 ]
+	[[ $output == *'"local_bdf": "10000:00:00.0"}' ]]
+}
+
+@test "changes_and_refusals_work_with_busybox_alone" {
+	command -v busybox >/dev/null || skip "no busybox"
+	busybox_only "$BATS_TEST_TMPDIR/busybox"
+	local bb=(env PATH="$BATS_TEST_TMPDIR/busybox" "$BATS_TEST_TMPDIR/busybox/sh" "$TOOL")
+	run "${bb[@]}" unavailable 03:00.0
+	[ "$status" -eq 0 ]
+	[ "$(cat "$A/lends/0000:03:00.0/available")" = 0 ]
+	run "${bb[@]}" connect 4
+	[ "$status" -eq 0 ]
+	[ -d "$A/connections/4" ]
+	# A fake tree's rmdir refuses a group that still has attributes.
+	run --separate-stderr "${bb[@]}" return 10001
+	fails_with 1 "cannot return 10001: dmesg may say why (Directory not empty)"
+}
