@@ -10,6 +10,7 @@ bats_require_minimum_version 1.5.0
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../../../../../.." && pwd)
 TOOL=$TOP/scripts/smartio_tool
+COMPLETION=$TOP/scripts/smartio_tool.bash-completion
 
 # ---- The fake tree ----
 
@@ -793,4 +794,57 @@ busybox_only() {
 	# A fake tree's rmdir refuses a group that still has attributes.
 	run --separate-stderr "${bb[@]}" return 10001
 	fails_with 1 "cannot return 10001: dmesg may say why (Directory not empty)"
+}
+
+# ---- Bash completion ----
+
+# complete LINE: COMPREPLY for the cursor at the end of LINE, one a line.
+complete_line() {
+	# shellcheck source=scripts/smartio_tool.bash-completion
+	source "$COMPLETION"
+	COMP_LINE=$1
+	COMP_POINT=${#1}
+	COMP_WORDBREAKS=$' \t\n"\x27><=;|&(:'
+	COMPREPLY=()
+	_smartio_tool
+	printf '%s\n' "${COMPREPLY[@]}" | sort
+}
+
+@test "completion_offers_commands_and_options" {
+	[ "$(complete_line 'smartio_tool ' | tr '\n' ' ')" = \
+		"add available borrow connect disconnect help list remove return show unavailable " ]
+	[ "$(complete_line 'smartio_tool un' | tr '\n' ' ')" = "unavailable " ]
+	[ "$(complete_line 'smartio_tool list --' | tr '\n' ' ')" = \
+		"--adapter --force --help --json --version " ]
+}
+
+@test "completion_offers_ids_from_offers_and_borrows" {
+	[ "$(complete_line 'smartio_tool borrow ' | tr '\n' ' ')" = "10000 10001 30000 " ]
+	[ "$(complete_line 'smartio_tool return ' | tr '\n' ' ')" = "10001 30001 " ]
+	[ "$(complete_line 'smartio_tool show 2' | tr '\n' ' ')" = "20000 20001 20002 " ]
+}
+
+@test "completion_offers_bdfs_after_the_last_colon_and_node_ids" {
+	[ "$(complete_line 'smartio_tool unavailable ' | tr '\n' ' ')" = \
+		"0000:03:00.0 0000:04:00.0 0000:05:00.0 " ]
+	# bash replaces only what follows the last ':' of the word.
+	[ "$(complete_line 'smartio_tool remove 0000:04' | tr '\n' ' ')" = "04:00.0 " ]
+	[ "$(complete_line 'smartio_tool disconnect ' | tr '\n' ' ')" = "1 3 " ]
+	[ -z "$(complete_line 'smartio_tool borrow 10000 ')" ]
+}
+
+@test "completion_offers_adapters_and_uses_the_chosen_one" {
+	adapter 0000:00:06.0 0
+	mkdir "$CFS/0000:00:06.0/connections/5"
+	[ "$(complete_line 'smartio_tool --adapter ' | tr '\n' ' ')" = "0000:00:05.0 0000:00:06.0 " ]
+	[ "$(complete_line 'smartio_tool --adapter 0000:00:0' | tr '\n' ' ')" = "05.0 06.0 " ]
+	[ -z "$(complete_line 'smartio_tool disconnect ')" ]
+	[ "$(complete_line 'smartio_tool --adapter 0000:00:06.0 disconnect ')" = 5 ]
+}
+
+@test "completion_offers_local_pci_functions_to_add" {
+	[ -d /sys/bus/pci/devices ] || skip "no PCI in sysfs"
+	local first
+	for first in /sys/bus/pci/devices/*; do break; done
+	complete_line 'smartio_tool add ' | grep -qxF "${first##*/}"
 }
