@@ -675,6 +675,10 @@ real_tree_absent() {
 	run_tool borrow 20000
 	fails_with 3 "nothing offers 20000 to 0000:00:05.0: smartio_tool list shows the offers; the lender must connect node 2 and make the device available"
 	[ ! -e "$A/borrows/20000" ]
+	# node_id is empty while the adapter is gone.
+	put "$A/node_id" ""
+	run_tool borrow 20000
+	fails_with 3 "nothing offers 20000 to 0000:00:05.0: smartio_tool list shows the offers; the lender must connect this host and make the device available"
 }
 
 @test "borrow_of_a_device_another_node_has_is_busy" {
