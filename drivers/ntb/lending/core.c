@@ -3,60 +3,438 @@
  * NTB device lending: the NTB client that lends local PCIe devices to the
  * peers of an NTB fabric and borrows theirs.
  *
- * One &struct ntb_lending_adapter is bound to each local NTB device (each
- * adapter on the fabric); nothing is shared between adapters, so a second
- * fabric or a second adapter never meets the state of the first.
+ * One &struct nl_adapter holds the lending state of each local NTB device
+ * (each adapter on the fabric); nothing is shared between adapters, so a
+ * second fabric or a second adapter never meets the state of the first.
+ * This file follows the link to every peer and runs the protocol; see
+ * Documentation/ntb-lending/protocol.rst.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/ntb.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
 
-static int ntb_lending_probe(struct ntb_client *client, struct ntb_dev *ntb)
+#define HELLO_WANT_REPLY	BIT(0)
+
+static void send_hello(struct nl_peer *peer, bool want_reply)
 {
-	struct ntb_lending_adapter *adapter;
+	struct nl_msg msg = {
+		.type = NL_MSG_HELLO,
+		.len = 3,
+		.w = { NL_PROTO_VERSION, peer->adapter->port,
+		       want_reply ? HELLO_WANT_REPLY : 0 },
+	};
 
-	adapter = kzalloc(sizeof(*adapter), GFP_KERNEL);
-	if (!adapter)
-		return -ENOMEM;
+	nl_chan_send(peer, &msg);
+}
 
-	adapter->ntb = ntb;
-	dev_set_drvdata(&ntb->dev, adapter);
+/* Forget what @peer offered us: it went away or started over. */
+static void forget_peer(struct nl_peer *peer)
+{
+	struct nl_offer *offer;
 
+	list_for_each_entry(offer, &peer->adapter->offers, node)
+		if (offer->lender == peer->port)
+			offer->gone = true;
+}
+
+static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
+{
+	struct pci_dev *pdev = lend->pdev;
+	struct nl_msg msg = { .type = NL_MSG_WITHDRAW, .len = 1,
+			      .w = { lend->index } };
+
+	if (lend->state != NL_LEND_LOCAL) {
+		msg.type = NL_MSG_OFFER;
+		msg.len = 6;
+		msg.w[1] = lend->state == NL_LEND_BORROWED;
+		msg.w[2] = pci_domain_nr(pdev->bus) << 16 |
+			   pdev->bus->number << 8 | pdev->devfn;
+		msg.w[3] = pdev->vendor << 16 | pdev->device;
+		msg.w[4] = pdev->class;
+		msg.w[5] = lend->borrower;
+	}
+	nl_chan_send(peer, &msg);
+}
+
+/**
+ * nl_send_offers() - tell connected peers the state of lend entries
+ * @adapter: the adapter, locked
+ * @only: the entry that changed, or NULL for all of them
+ * @node: the peer to tell, or -1 for every connected peer
+ *
+ * An entry in local use is sent as withdrawn.
+ */
+void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
+		    int node)
+{
+	struct nl_lend *lend;
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		struct nl_peer *peer = &adapter->peers[i];
+
+		if (!peer->up || (node >= 0 && peer->port != node) ||
+		    !nl_is_connected(adapter, peer->port))
+			continue;
+		if (only) {
+			send_offer(peer, only);
+			continue;
+		}
+		list_for_each_entry(lend, &adapter->lends, node)
+			if (lend->state != NL_LEND_LOCAL)
+				send_offer(peer, lend);
+	}
+}
+
+/**
+ * nl_withdraw_all() - withdraw every offer from a node no longer connected
+ * @adapter: the adapter, locked
+ * @node: the node
+ */
+void nl_withdraw_all(struct nl_adapter *adapter, int node)
+{
+	struct nl_lend *lend;
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		struct nl_peer *peer = &adapter->peers[i];
+		struct nl_msg msg = { .type = NL_MSG_WITHDRAW, .len = 1 };
+
+		if (!peer->up || peer->port != node)
+			continue;
+		list_for_each_entry(lend, &adapter->lends, node) {
+			msg.w[0] = lend->index;
+			nl_chan_send(peer, &msg);
+		}
+	}
+}
+
+/* --- messages from peers ---------------------------------------------------- */
+
+static void bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	dev_warn_ratelimited(&peer->ntb->dev,
+			     "node %d sent a malformed message of type %u: ignored\n",
+			     peer->port, msg->type);
+}
+
+static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_adapter *adapter = peer->adapter;
+
+	if (msg->len < 3)
+		return bad_msg(peer, msg);
+	if (msg->w[0] != NL_PROTO_VERSION) {
+		dev_warn(&adapter->ntb->dev,
+			 "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both\n",
+			 peer->port, msg->w[0], NL_PROTO_VERSION);
+		return;
+	}
+	if (msg->w[1] != peer->port) {
+		dev_warn(&adapter->ntb->dev,
+			 "peer on port %d calls itself node %u: not using it\n",
+			 peer->port, msg->w[1]);
+		return;
+	}
+	if (!(msg->w[2] & HELLO_WANT_REPLY)) {
+		/* The answer to ours. */
+		if (peer->up)
+			return;
+	} else {
+		/* The peer (re)started: what it offered before is stale. */
+		forget_peer(peer);
+		send_hello(peer, false);
+	}
+	if (!peer->up)
+		dev_info(&adapter->ntb->dev, "node %d is up\n", peer->port);
+	peer->up = true;
+	nl_send_offers(adapter, NULL, peer->port);
+}
+
+static void rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_adapter *adapter = peer->adapter;
+	struct nl_offer *offer = NULL, *o;
+	u32 index = msg->w[0], state = msg->w[1], borrower = msg->w[5];
+
+	if (msg->len < 6 || index > 0xffff || state > 1 ||
+	    msg->w[4] > 0xffffff ||
+	    (borrower != (u32)-1 && borrower > 0xffff))
+		return bad_msg(peer, msg);
+	list_for_each_entry(o, &adapter->offers, node)
+		if (o->lender == peer->port && o->index == index && !o->gone)
+			offer = o;
+	if (!offer) {
+		offer = nl_offer_new(adapter, peer->port, index);
+		if (!offer)
+			return;
+	}
+	offer->borrowed = state;
+	offer->bdf = msg->w[2];
+	offer->vendor = msg->w[3] >> 16;
+	offer->device = msg->w[3] & 0xffff;
+	offer->class = msg->w[4];
+}
+
+static void rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_offer *offer;
+
+	if (msg->len < 1)
+		return bad_msg(peer, msg);
+	list_for_each_entry(offer, &peer->adapter->offers, node)
+		if (offer->lender == peer->port && offer->index == msg->w[0])
+			offer->gone = true;
+}
+
+static void rx_work(struct work_struct *work)
+{
+	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
+						  rx_work);
+	struct nl_peer *peer;
+	struct nl_msg msg;
+
+	mutex_lock(&adapter->lock);
+	while (adapter->ntb && nl_chan_next(adapter, &peer, &msg)) {
+		if (msg.type != NL_MSG_HELLO && !peer->up)
+			continue;	/* not introduced yet */
+		switch (msg.type) {
+		case NL_MSG_HELLO:
+			rx_hello(peer, &msg);
+			break;
+		case NL_MSG_OFFER:
+			rx_offer(peer, &msg);
+			break;
+		case NL_MSG_WITHDRAW:
+			rx_withdraw(peer, &msg);
+			break;
+		default:
+			bad_msg(peer, &msg);
+		}
+	}
+	mutex_unlock(&adapter->lock);
+	nl_offers_sync(adapter);
+}
+
+/* --- link and doorbell events ---------------------------------------------- */
+
+static void link_work(struct work_struct *work)
+{
+	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
+						  link_work);
+	u64 up;
+	int i;
+
+	mutex_lock(&adapter->lock);
+	if (!adapter->ntb) {
+		mutex_unlock(&adapter->lock);
+		return;
+	}
+	up = ntb_link_is_up(adapter->ntb, NULL, NULL);
+	for (i = 0; i < adapter->npeers; i++) {
+		struct nl_peer *peer = &adapter->peers[i];
+		bool link = up & BIT_ULL(peer->pidx);
+
+		if (link == peer->linked)
+			continue;
+		/*
+		 * Whatever was in flight is stale, and so is a hello that
+		 * came in before this work ran: start over.
+		 */
+		nl_chan_reset(peer);
+		forget_peer(peer);
+		if (!link && peer->up)
+			dev_info(&adapter->ntb->dev, "node %d is down\n",
+				 peer->port);
+		peer->up = false;
+		if (link)
+			send_hello(peer, true);
+		peer->linked = link;
+	}
+	mutex_unlock(&adapter->lock);
+	nl_offers_sync(adapter);
+}
+
+static void nl_link_event(void *ctx)
+{
+	struct nl_adapter *adapter = ctx;
+
+	queue_work(adapter->wq, &adapter->link_work);
+}
+
+static void nl_db_event(void *ctx, int vector)
+{
+	struct nl_adapter *adapter = ctx;
+	u64 db = ntb_db_read(adapter->ntb);
+
+	ntb_db_clear(adapter->ntb, db & NL_DB_CTRL);
+	nl_chan_db(adapter, db);
+}
+
+static const struct ntb_ctx_ops nl_ctx_ops = {
+	.link_event = nl_link_event,
+	.db_event = nl_db_event,
+};
+
+/**
+ * nl_adapter_init() - set up the parts of a new adapter that are not configfs
+ * @adapter: the adapter
+ */
+void nl_adapter_init(struct nl_adapter *adapter)
+{
+	mutex_init(&adapter->lock);
+	INIT_LIST_HEAD(&adapter->connections);
+	INIT_LIST_HEAD(&adapter->lends);
+	INIT_LIST_HEAD(&adapter->offers);
+	INIT_WORK(&adapter->rx_work, rx_work);
+	INIT_WORK(&adapter->link_work, link_work);
+}
+
+/* --- the NTB client ---------------------------------------------------------- */
+
+static int nl_check_hw(struct ntb_dev *ntb)
+{
+	if (ntb_peer_port_count(ntb) != 1) {
+		dev_info(&ntb->dev,
+			 "not used for lending: multi-port NTB is not supported yet\n");
+		return -EOPNOTSUPP;
+	}
+	if (ntb_spad_count(ntb) < NL_SPADS ||
+	    (ntb_db_valid_mask(ntb) & NL_DB_CTRL) != NL_DB_CTRL) {
+		dev_info(&ntb->dev,
+			 "not used for lending: needs %d scratchpads and 2 doorbell bits, has %d and %d\n",
+			 NL_SPADS, ntb_spad_count(ntb),
+			 (int)hweight64(ntb_db_valid_mask(ntb)));
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
-static void ntb_lending_remove(struct ntb_client *client, struct ntb_dev *ntb)
+static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 {
-	struct ntb_lending_adapter *adapter = dev_get_drvdata(&ntb->dev);
+	struct nl_adapter *adapter;
+	struct nl_peer *peers;
+	int i, n, ret;
 
-	dev_set_drvdata(&ntb->dev, NULL);
-	kfree(adapter);
+	ret = nl_check_hw(ntb);
+	if (ret)
+		return ret;
+
+	adapter = nl_adapter_get(dev_name(&ntb->dev));
+	if (IS_ERR(adapter))
+		return PTR_ERR(adapter);
+
+	n = ntb_peer_port_count(ntb);
+	peers = kcalloc(n, sizeof(*peers), GFP_KERNEL);
+	if (!peers)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		peers[i].adapter = adapter;
+		peers[i].pidx = i;
+		peers[i].port = ntb_peer_port_number(ntb, i);
+		peers[i].ntb = ntb;
+		nl_chan_init(&peers[i]);
+	}
+
+	mutex_lock(&adapter->lock);
+	adapter->peers = peers;
+	adapter->npeers = n;
+	adapter->port = ntb_port_number(ntb);
+	adapter->ntb = ntb;
+	mutex_unlock(&adapter->lock);
+
+	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
+	if (ret)
+		goto err_unbind;
+	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
+	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
+	ntb_db_clear_mask(ntb, NL_DB_CTRL);
+	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
+	if (ret)
+		goto err_ctx;
+	queue_work(adapter->wq, &adapter->link_work);
+	dev_info(&ntb->dev, "lending on node %d\n", adapter->port);
+	return 0;
+
+err_ctx:
+	ntb_clear_ctx(ntb);
+err_unbind:
+	mutex_lock(&adapter->lock);
+	adapter->ntb = NULL;
+	adapter->peers = NULL;
+	adapter->npeers = 0;
+	mutex_unlock(&adapter->lock);
+	kfree(peers);
+	return ret;
 }
 
-static struct ntb_client ntb_lending_client = {
+static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
+{
+	struct nl_adapter *adapter = ntb->ctx;
+	struct nl_peer *peers;
+	int i;
+
+	ntb_link_disable(ntb);
+	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
+	ntb_clear_ctx(ntb);
+
+	mutex_lock(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		nl_chan_reset(&adapter->peers[i]);
+		forget_peer(&adapter->peers[i]);
+	}
+	adapter->ntb = NULL;
+	mutex_unlock(&adapter->lock);
+
+	for (i = 0; i < adapter->npeers; i++)
+		cancel_work_sync(&adapter->peers[i].chan.tx_work);
+	flush_workqueue(adapter->wq);
+	nl_offers_sync(adapter);
+
+	mutex_lock(&adapter->lock);
+	peers = adapter->peers;
+	adapter->peers = NULL;
+	adapter->npeers = 0;
+	mutex_unlock(&adapter->lock);
+	kfree(peers);
+}
+
+static struct ntb_client nl_client = {
 	.ops = {
-		.probe = ntb_lending_probe,
-		.remove = ntb_lending_remove,
+		.probe = nl_probe,
+		.remove = nl_remove,
 	},
 };
 
 static int __init ntb_lending_init(void)
 {
+	int ret;
+
 	/* The application note's check that the module is up. */
 	pr_info("smartio initializing\n");
 
-	return ntb_register_client(&ntb_lending_client);
+	ret = nl_configfs_init();
+	if (ret)
+		return ret;
+	ret = ntb_register_client(&nl_client);
+	if (ret)
+		nl_configfs_exit();
+	return ret;
 }
 module_init(ntb_lending_init);
 
 static void __exit ntb_lending_exit(void)
 {
-	ntb_unregister_client(&ntb_lending_client);
+	ntb_unregister_client(&nl_client);
+	nl_configfs_exit();
 }
 module_exit(ntb_lending_exit);
 

@@ -1,18 +1,259 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * NTB device lending: state shared by the files of ntb_lending.ko.
+ *
+ * Lifetimes: an &struct nl_adapter is made when its configfs group is, at
+ * the first probe of an NTB device of that name, and lives until the module
+ * unloads or the device goes away with nothing configured on it. The NTB
+ * device itself (@ntb) is bound and unbound in between; everything that
+ * needs the hardware checks @ntb under @lock.
+ *
+ * Locking: @lock (a mutex) protects every list and state field of the
+ * adapter, its peers, lends, offers and borrows. It is never held across
+ * configfs_register_group() or configfs_unregister_group(), which take the
+ * configfs subsystem mutex that configfs holds around our mkdir and rmdir
+ * callbacks. Channel state has its own spinlock (see chan.c), taken in
+ * interrupt context.
  */
 #ifndef _NTB_LENDING_H
 #define _NTB_LENDING_H
 
+#include <linux/configfs.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
 struct ntb_dev;
+struct nl_lent;
+
+/* Protocol version: peers speaking another major version are not used. */
+#define NL_PROTO_VERSION	1
+
+/* Doorbell bits of the control channel; the others carry device vectors. */
+#define NL_DB_FRAME		BIT_ULL(0)
+#define NL_DB_ACK		BIT_ULL(1)
+#define NL_DB_CTRL		(NL_DB_FRAME | NL_DB_ACK)
+
+/* A message is up to NL_MSG_FRAGS frames of three payload words each. */
+#define NL_MSG_FRAGS		4
+#define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
+
+/* Scratchpads: frame words, then the sequence number acknowledged. */
+#define NL_SPAD_FRAME		0
+#define NL_SPAD_ACK		4
+#define NL_SPADS		5
+
+enum nl_msg_type {
+	NL_MSG_HELLO = 1,	/* version, node */
+	NL_MSG_OFFER,		/* index, state, bdf, ids, class, borrower */
+	NL_MSG_WITHDRAW,	/* index */
+	NL_MSG_TYPES
+};
 
 /**
- * struct ntb_lending_adapter - lending state of one local NTB adapter
- * @ntb: the NTB device this state is bound to; set at probe, constant after
+ * struct nl_msg - one protocol message
+ * @type: &enum nl_msg_type
+ * @len: number of valid words in @w
+ * @w: payload; every word from a peer is untrusted
  */
-struct ntb_lending_adapter {
-	struct ntb_dev *ntb;
+struct nl_msg {
+	u8 type;
+	u8 len;
+	u32 w[NL_MSG_WORDS];
 };
+
+/**
+ * struct nl_chan - reliable, ordered message channel to one peer
+ * @lock: protects every field below; taken in interrupt context
+ * @txq: messages waiting to be sent (&struct nl_txmsg)
+ * @tx_seq: sequence number of the frame in flight
+ * @acked: sequence number the peer acknowledged last
+ * @rx_seq: sequence number of the last frame received, -1 after reset
+ * @rx: message being assembled from received frames
+ * @rx_frag: index of the next fragment expected
+ * @rxq: complete messages waiting for the adapter's work (&struct nl_rxmsg)
+ * @ackq: woken when @acked changes
+ * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
+ * @epoch: bumped by every reset, so a sender notices that its peer went away
+ */
+struct nl_chan {
+	spinlock_t lock;	/* see above */
+	struct list_head txq;
+	u8 tx_seq;
+	u8 acked;
+	int rx_seq;
+	struct nl_msg rx;
+	unsigned int rx_frag;
+	struct list_head rxq;
+	wait_queue_head_t ackq;
+	struct work_struct tx_work;
+	unsigned int epoch;
+};
+
+/**
+ * struct nl_peer - what this adapter knows of one peer on the fabric
+ * @adapter: owner
+ * @ntb: the NTB device; valid as long as the peer exists
+ * @pidx: peer index of the NTB API
+ * @port: the peer's port number, its NodeId
+ * @linked: the link to it is up
+ * @up: @linked, and the peer said hello with our protocol version
+ * @chan: the control channel to it
+ *
+ * @linked and @up are protected by &nl_adapter.lock.
+ */
+struct nl_peer {
+	struct nl_adapter *adapter;
+	struct ntb_dev *ntb;
+	int pidx;
+	int port;
+	bool linked;
+	bool up;
+	struct nl_chan chan;
+};
+
+/**
+ * struct nl_connection - a node allowed to borrow (connections/<NodeId>)
+ * @group: configfs group
+ * @adapter: owner
+ * @node: the NodeId
+ * @node_list: entry in &nl_adapter.connections
+ */
+struct nl_connection {
+	struct config_group group;
+	struct nl_adapter *adapter;
+	int node;
+	struct list_head node_list;
+};
+
+enum nl_lend_state {
+	NL_LEND_LOCAL,
+	NL_LEND_AVAILABLE,
+	NL_LEND_BORROWED,
+};
+
+/**
+ * struct nl_lend - a lend entry (lends/<D:B:D.F>)
+ * @group: configfs group
+ * @adapter: owner
+ * @pdev: the local function, referenced
+ * @lent: the device held for lending, while not in local use
+ * @index: the entry's index on this adapter, the low half of its Id
+ * @state: &enum nl_lend_state
+ * @borrower: NodeId of the borrower, or -1
+ * @node: entry in &nl_adapter.lends
+ */
+struct nl_lend {
+	struct config_group group;
+	struct nl_adapter *adapter;
+	struct pci_dev *pdev;
+	struct nl_lent *lent;
+	unsigned int index;
+	enum nl_lend_state state;
+	int borrower;
+	struct list_head node;
+};
+
+/**
+ * struct nl_offer - a device a peer offers us (offers/<Id>)
+ * @group: configfs group, registered from the adapter's work only
+ * @adapter: owner
+ * @lender: NodeId of the lender
+ * @index: the lender's lend entry index
+ * @bdf: the device's address on the lender: domain << 16 | bus << 8 | devfn
+ * @vendor: PCI vendor id
+ * @device: PCI device id
+ * @class: PCI class code
+ * @borrowed: borrowed by some node
+ * @registered: @group is in configfs
+ * @gone: withdrawn; the adapter's work removes it
+ * @node: entry in &nl_adapter.offers
+ */
+struct nl_offer {
+	struct config_group group;
+	struct nl_adapter *adapter;
+	int lender;
+	unsigned int index;
+	u32 bdf;
+	u16 vendor;
+	u16 device;
+	u32 class;
+	bool borrowed;
+	bool registered;
+	bool gone;
+	struct list_head node;
+};
+
+/**
+ * struct nl_adapter - lending state of one local NTB adapter
+ * @group: configfs group ntb_lending/<name>
+ * @connections_group: connections/
+ * @lends_group: lends/
+ * @offers_group: offers/
+ * @borrows_group: borrows/
+ * @lock: see the top of this file
+ * @ntb: the bound NTB device, NULL while it is gone
+ * @port: our NodeId while @ntb is bound
+ * @peers: one per peer index while @ntb is bound
+ * @npeers: entries in @peers
+ * @connections: &struct nl_connection
+ * @lends: &struct nl_lend
+ * @offers: &struct nl_offer
+ * @wq: ordered: runs received messages and every offer group change
+ * @rx_work: handles the messages the channels received
+ * @link_work: follows the link state of every peer
+ * @node: entry in the module's adapter list
+ */
+struct nl_adapter {
+	struct config_group group;
+	struct config_group connections_group;
+	struct config_group lends_group;
+	struct config_group offers_group;
+	struct config_group borrows_group;
+
+	struct mutex lock;	/* see the top of this file */
+	struct ntb_dev *ntb;
+	int port;
+	struct nl_peer *peers;
+	int npeers;
+	struct list_head connections;
+	struct list_head lends;
+	struct list_head offers;
+
+	struct workqueue_struct *wq;
+	struct work_struct rx_work;
+	struct work_struct link_work;
+	struct list_head node;
+};
+
+/* chan.c */
+void nl_chan_init(struct nl_peer *peer);
+void nl_chan_reset(struct nl_peer *peer);
+int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
+void nl_chan_db(struct nl_adapter *adapter, u64 db);
+bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
+		  struct nl_msg *msg);
+
+/* core.c */
+void nl_adapter_init(struct nl_adapter *adapter);
+void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
+		    int node);
+void nl_withdraw_all(struct nl_adapter *adapter, int node);
+bool nl_is_adapter_pdev(struct pci_dev *pdev);
+
+/* lend.c */
+int nl_lend_offer(struct nl_lend *lend);
+int nl_lend_withdraw(struct nl_lend *lend, bool force);
+
+/* configfs.c */
+int nl_configfs_init(void);
+void nl_configfs_exit(void);
+struct nl_adapter *nl_adapter_get(const char *name);
+struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
+			      unsigned int index);
+void nl_offers_sync(struct nl_adapter *adapter);
+bool nl_is_connected(struct nl_adapter *adapter, int node);
 
 #endif /* _NTB_LENDING_H */

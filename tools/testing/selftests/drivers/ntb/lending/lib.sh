@@ -61,3 +61,11 @@ kernel_log_count() {
 have_kmemleak() {
 	[ -e /sys/kernel/debug/kmemleak ]
 }
+
+# PCI name of the first function of class $1 (as sysfs shows it: 0x020000).
+pci_find() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = "$1" ] && basename "$dev" && return 0
+	done
+	return 1
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: the control channel to a peer.
+ *
+ * Every NTB hardware driver has doorbells and scratchpads (or message
+ * registers), and nothing else is common to all of them, so messages go
+ * through the peer's scratchpads: a frame of four words (a header and
+ * three payload words) is written to the peer's NL_SPAD_FRAME..+3 and
+ * announced with doorbell NL_DB_FRAME; the peer writes the frame's
+ * sequence number to our NL_SPAD_ACK and rings NL_DB_ACK. One frame is in
+ * flight per direction (stop and wait): a frame that is lost, corrupted
+ * (its checksum fails) or unacknowledged is sent again, and a duplicate
+ * is acknowledged and dropped. Messages longer than three words travel as
+ * up to NL_MSG_FRAGS fragments. Frames are received in interrupt context
+ * and complete messages run in the adapter's ordered work queue.
+ *
+ * Header word: type[31:24] seq[23:16] frag[15:12] last[11] len[10:8]
+ * csum[7:0], where len counts the payload words of this frame and csum
+ * makes the bytes of all four words sum to zero.
+ */
+
+#include <linux/ntb.h>
+#include <linux/slab.h>
+
+#include "ntb_lending.h"
+
+#define HDR_TYPE(h)	((h) >> 24)
+#define HDR_SEQ(h)	(((h) >> 16) & 0xff)
+#define HDR_FRAG(h)	(((h) >> 12) & 0xf)
+#define HDR_LAST	BIT(11)
+#define HDR_LEN(h)	(((h) >> 8) & 0x7)
+
+/* A lost frame is sent again after this long, for about two seconds. */
+#define ACK_TIMEOUT	msecs_to_jiffies(50)
+#define TX_TRIES	40
+
+struct nl_txmsg {
+	struct list_head node;
+	struct nl_msg msg;
+};
+
+struct nl_rxmsg {
+	struct list_head node;
+	struct nl_peer *peer;
+	struct nl_msg msg;
+};
+
+static u8 csum(const u32 *w)
+{
+	u8 sum = 0;
+	int i, b;
+
+	for (i = 0; i < 4; i++)
+		for (b = 0; b < 32; b += 8)
+			sum += w[i] >> b;
+	return sum;
+}
+
+/* Wait until the peer acknowledged @seq; false if it did not or went away. */
+static bool wait_ack(struct nl_chan *chan, u8 seq, unsigned int epoch)
+{
+	bool acked;
+
+	wait_event_timeout(chan->ackq,
+			   READ_ONCE(chan->acked) == seq ||
+			   READ_ONCE(chan->epoch) != epoch, ACK_TIMEOUT);
+	spin_lock_irq(&chan->lock);
+	acked = chan->acked == seq && chan->epoch == epoch;
+	spin_unlock_irq(&chan->lock);
+	return acked;
+}
+
+static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
+{
+	struct ntb_dev *ntb = peer->ntb;
+	int i, try;
+
+	for (try = 0; try < TX_TRIES; try++) {
+		if (READ_ONCE(peer->chan.epoch) != epoch)
+			return -ENOLINK;
+		/* Payload first: the header makes the frame valid. */
+		for (i = 3; i >= 0; i--)
+			ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_FRAME + i,
+					    w[i]);
+		ntb_peer_db_set(ntb, NL_DB_FRAME);
+		if (wait_ack(&peer->chan, HDR_SEQ(w[0]), epoch))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+static int send_msg(struct nl_peer *peer, const struct nl_msg *msg,
+		    unsigned int epoch)
+{
+	unsigned int frag, nfrags = max(1, DIV_ROUND_UP(msg->len, 3));
+	u32 w[4];
+	u8 seq;
+	int i, n, ret;
+
+	for (frag = 0; frag < nfrags; frag++) {
+		n = min(3, msg->len - frag * 3);
+		memset(w, 0, sizeof(w));
+		for (i = 0; i < n; i++)
+			w[1 + i] = msg->w[frag * 3 + i];
+		spin_lock_irq(&peer->chan.lock);
+		seq = ++peer->chan.tx_seq;
+		spin_unlock_irq(&peer->chan.lock);
+		w[0] = msg->type << 24 | seq << 16 | frag << 12 |
+		       (frag == nfrags - 1 ? HDR_LAST : 0) | n << 8;
+		w[0] |= (u8)-csum(w);
+		ret = send_frame(peer, w, epoch);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void tx_work(struct work_struct *work)
+{
+	struct nl_chan *chan = container_of(work, struct nl_chan, tx_work);
+	struct nl_peer *peer = container_of(chan, struct nl_peer, chan);
+	struct nl_txmsg *tx;
+	unsigned int epoch;
+	int ret;
+
+	for (;;) {
+		spin_lock_irq(&chan->lock);
+		tx = list_first_entry_or_null(&chan->txq, struct nl_txmsg,
+					      node);
+		if (tx)
+			list_del(&tx->node);
+		epoch = chan->epoch;
+		spin_unlock_irq(&chan->lock);
+		if (!tx)
+			return;
+
+		ret = send_msg(peer, &tx->msg, epoch);
+		if (ret == -ETIMEDOUT)
+			dev_warn(&peer->ntb->dev,
+				 "node %d does not acknowledge messages; check the link to it\n",
+				 peer->port);
+		kfree(tx);
+	}
+}
+
+static void free_list(struct list_head *head, size_t offset)
+{
+	struct list_head *pos, *n;
+
+	list_for_each_safe(pos, n, head) {
+		list_del(pos);
+		kfree((void *)pos - offset);
+	}
+}
+
+/**
+ * nl_chan_init() - set up the channel of a peer that was just created
+ * @peer: the peer
+ */
+void nl_chan_init(struct nl_peer *peer)
+{
+	struct nl_chan *chan = &peer->chan;
+
+	spin_lock_init(&chan->lock);
+	INIT_LIST_HEAD(&chan->txq);
+	INIT_LIST_HEAD(&chan->rxq);
+	init_waitqueue_head(&chan->ackq);
+	INIT_WORK(&chan->tx_work, tx_work);
+	chan->rx_seq = -1;
+}
+
+/**
+ * nl_chan_reset() - forget everything in flight, after the link changed
+ * @peer: the peer
+ *
+ * Messages not yet sent or received are dropped: the hello exchange that
+ * follows a link-up resynchronises the state they carried.
+ */
+void nl_chan_reset(struct nl_peer *peer)
+{
+	struct nl_chan *chan = &peer->chan;
+	LIST_HEAD(tx);
+	LIST_HEAD(rx);
+
+	spin_lock_irq(&chan->lock);
+	chan->epoch++;
+	chan->rx_seq = -1;
+	chan->rx_frag = 0;
+	list_splice_init(&chan->txq, &tx);
+	list_splice_init(&chan->rxq, &rx);
+	spin_unlock_irq(&chan->lock);
+	wake_up_all(&chan->ackq);
+	free_list(&tx, offsetof(struct nl_txmsg, node));
+	free_list(&rx, offsetof(struct nl_rxmsg, node));
+}
+
+/**
+ * nl_chan_send() - queue a message to a peer
+ * @peer: the peer
+ * @msg: the message; copied
+ *
+ * Context: any; the message is sent from a work item.
+ * Return: 0, or -ENOMEM.
+ */
+int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_txmsg *tx;
+
+	if (WARN_ON_ONCE(msg->len > NL_MSG_WORDS))
+		return -EINVAL;
+	tx = kmalloc(sizeof(*tx), GFP_KERNEL);
+	if (!tx)
+		return -ENOMEM;
+	tx->msg = *msg;
+	spin_lock_irq(&peer->chan.lock);
+	list_add_tail(&tx->node, &peer->chan.txq);
+	spin_unlock_irq(&peer->chan.lock);
+	queue_work(system_unbound_wq, &peer->chan.tx_work);
+	return 0;
+}
+
+/* Take one frame from our scratchpads; true if a message is complete. */
+static bool rx_frame(struct nl_peer *peer, const u32 *w)
+{
+	struct nl_chan *chan = &peer->chan;
+	unsigned int frag = HDR_FRAG(w[0]), len = HDR_LEN(w[0]);
+	int i;
+
+	if (frag >= NL_MSG_FRAGS || len > 3 || frag != chan->rx_frag) {
+		chan->rx_frag = 0;	/* out of step: drop the message */
+		return false;
+	}
+	if (frag == 0) {
+		chan->rx.type = HDR_TYPE(w[0]);
+		chan->rx.len = 0;
+	} else if (chan->rx.type != HDR_TYPE(w[0])) {
+		chan->rx_frag = 0;
+		return false;
+	}
+	for (i = 0; i < len; i++)
+		chan->rx.w[chan->rx.len++] = w[1 + i];
+	chan->rx_frag = w[0] & HDR_LAST ? 0 : frag + 1;
+	return w[0] & HDR_LAST;
+}
+
+static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
+{
+	struct ntb_dev *ntb = adapter->ntb;
+	struct nl_chan *chan = &peer->chan;
+	struct nl_rxmsg *msg = NULL;
+	u32 w[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		w[i] = ntb_spad_read(ntb, NL_SPAD_FRAME + i);
+	if (csum(w))
+		return;		/* corrupted: the peer sends it again */
+
+	spin_lock(&chan->lock);
+	if (chan->rx_seq != HDR_SEQ(w[0])) {
+		chan->rx_seq = HDR_SEQ(w[0]);
+		if (rx_frame(peer, w)) {
+			msg = kmalloc(sizeof(*msg), GFP_ATOMIC);
+			if (msg) {
+				msg->peer = peer;
+				msg->msg = chan->rx;
+				list_add_tail(&msg->node, &chan->rxq);
+			}
+		}
+	}
+	spin_unlock(&chan->lock);
+
+	/* New, duplicate or fragment: acknowledge it all the same. */
+	ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_ACK, HDR_SEQ(w[0]));
+	ntb_peer_db_set(ntb, NL_DB_ACK);
+	if (msg)
+		queue_work(adapter->wq, &adapter->rx_work);
+}
+
+/**
+ * nl_chan_db() - handle the control doorbells
+ * @adapter: the adapter whose doorbell rang
+ * @db: the doorbell bits that were set
+ *
+ * Context: interrupt; the NTB device is bound.
+ */
+void nl_chan_db(struct nl_adapter *adapter, u64 db)
+{
+	struct nl_peer *peer = &adapter->peers[0];
+	struct nl_chan *chan = &peer->chan;
+
+	if (db & NL_DB_ACK) {
+		spin_lock(&chan->lock);
+		chan->acked = ntb_spad_read(adapter->ntb, NL_SPAD_ACK);
+		spin_unlock(&chan->lock);
+		wake_up_all(&chan->ackq);
+	}
+	if (db & NL_DB_FRAME)
+		rx(adapter, peer);
+}
+
+/**
+ * nl_chan_next() - take the next message any peer sent
+ * @adapter: the adapter
+ * @peer: set to the sender
+ * @msg: filled with the message
+ *
+ * Context: the adapter's work queue.
+ * Return: false when no message is waiting.
+ */
+bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
+		  struct nl_msg *msg)
+{
+	struct nl_rxmsg *rxm = NULL;
+	int i;
+
+	for (i = 0; i < adapter->npeers && !rxm; i++) {
+		struct nl_chan *chan = &adapter->peers[i].chan;
+
+		spin_lock_irq(&chan->lock);
+		rxm = list_first_entry_or_null(&chan->rxq, struct nl_rxmsg,
+					       node);
+		if (rxm)
+			list_del(&rxm->node);
+		spin_unlock_irq(&chan->lock);
+	}
+	if (!rxm)
+		return false;
+	*peer = rxm->peer;
+	*msg = rxm->msg;
+	kfree(rxm);
+	return true;
+}

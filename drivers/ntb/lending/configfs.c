@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: the configfs ABI, Documentation/ntb-lending/configfs.rst.
+ *
+ * ntb_lending/<adapter> groups are made by the kernel when an NTB device
+ * of that name first probes, and stay, with what the operator configured
+ * in them, until the module unloads (configfs cannot remove a group that
+ * holds the operator's directories): an adapter that goes away and comes
+ * back finds its configuration again. offers/<Id> groups are made and
+ * removed by the kernel as peers change their offers, always from the
+ * adapter's ordered work queue and never under &nl_adapter.lock, because
+ * configfs holds its subsystem mutex around our mkdir and rmdir callbacks,
+ * which take that lock.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ntb.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "ntb_lending.h"
+
+/* The module's adapters: the lookup by name and the checks across them. */
+static LIST_HEAD(nl_adapters);
+static DEFINE_MUTEX(nl_adapters_lock);
+
+static struct nl_adapter *to_adapter(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct nl_adapter, group);
+}
+
+static int parse_bool(const char *page, bool *val)
+{
+	return kstrtobool(page, val) ? -EINVAL : 0;
+}
+
+/* --- connections/<NodeId> ------------------------------------------------- */
+
+static struct nl_connection *to_connection(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct nl_connection,
+			    group);
+}
+
+static void connection_release(struct config_item *item)
+{
+	kfree(to_connection(item));
+}
+
+static struct configfs_item_operations connection_item_ops = {
+	.release = connection_release,
+};
+
+static const struct config_item_type connection_type = {
+	.ct_item_ops = &connection_item_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+/**
+ * nl_is_connected() - whether a node may see this adapter's offers
+ * @adapter: the adapter, locked
+ * @node: the node
+ *
+ * Return: true if connections/<node> exists.
+ */
+bool nl_is_connected(struct nl_adapter *adapter, int node)
+{
+	struct nl_connection *conn;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(conn, &adapter->connections, node_list)
+		if (conn->node == node)
+			return true;
+	return false;
+}
+
+static bool is_peer_node(struct nl_adapter *adapter, int node)
+{
+	int i;
+
+	for (i = 0; i < adapter->npeers; i++)
+		if (adapter->peers[i].port == node)
+			return true;
+	return false;
+}
+
+static struct config_group *connections_make(struct config_group *group,
+					     const char *name)
+{
+	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	struct nl_connection *conn;
+	int node, ret;
+
+	ret = kstrtoint(name, 10, &node);
+	if (ret || node < 0 || node > 0xffff) {
+		pr_err("%s: connections/%s: the name must be a NodeId, a decimal number\n",
+		       config_item_name(&adapter->group.cg_item), name);
+		return ERR_PTR(-EINVAL);
+	}
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return ERR_PTR(-ENOMEM);
+	conn->adapter = adapter;
+	conn->node = node;
+	config_group_init_type_name(&conn->group, name, &connection_type);
+
+	mutex_lock(&adapter->lock);
+	if (adapter->ntb && !is_peer_node(adapter, node)) {
+		mutex_unlock(&adapter->lock);
+		pr_err("%s: connections/%s: node %d is not a peer on this fabric\n",
+		       config_item_name(&adapter->group.cg_item), name, node);
+		kfree(conn);
+		return ERR_PTR(-EINVAL);
+	}
+	list_add_tail(&conn->node_list, &adapter->connections);
+	nl_send_offers(adapter, NULL, node);
+	mutex_unlock(&adapter->lock);
+	return &conn->group;
+}
+
+static void connections_drop(struct config_group *group,
+			     struct config_item *item)
+{
+	struct nl_connection *conn = to_connection(item);
+	struct nl_adapter *adapter = conn->adapter;
+
+	mutex_lock(&adapter->lock);
+	list_del(&conn->node_list);
+	nl_withdraw_all(adapter, conn->node);
+	mutex_unlock(&adapter->lock);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations connections_group_ops = {
+	.make_group = connections_make,
+	.drop_item = connections_drop,
+};
+
+static const struct config_item_type connections_type = {
+	.ct_group_ops = &connections_group_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+/* --- lends/<D:B:D.F> ---------------------------------------------------- */
+
+static struct nl_lend *to_lend(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct nl_lend, group);
+}
+
+static const char *const lend_states[] = {
+	[NL_LEND_LOCAL] = "local",
+	[NL_LEND_AVAILABLE] = "available",
+	[NL_LEND_BORROWED] = "borrowed",
+};
+
+static u32 offer_id(int node, unsigned int index)
+{
+	return node << 16 | index;
+}
+
+static ssize_t lend_show(struct config_item *item, char *page,
+			 ssize_t (*show)(struct nl_lend *, char *))
+{
+	struct nl_lend *lend = to_lend(item);
+	ssize_t ret;
+
+	mutex_lock(&lend->adapter->lock);
+	ret = show(lend, page);
+	mutex_unlock(&lend->adapter->lock);
+	return ret;
+}
+
+#define LEND_ATTR_RO(_name, fmt, ...)					\
+static ssize_t lend_##_name##_get(struct nl_lend *lend, char *page)	\
+{									\
+	return sysfs_emit(page, fmt, __VA_ARGS__);			\
+}									\
+static ssize_t lend_##_name##_show(struct config_item *item, char *page)\
+{									\
+	return lend_show(item, page, lend_##_name##_get);		\
+}									\
+CONFIGFS_ATTR_RO(lend_, _name)
+
+LEND_ATTR_RO(state, "%s\n", lend_states[lend->state]);
+LEND_ATTR_RO(vendor, "0x%04x\n", lend->pdev->vendor);
+LEND_ATTR_RO(device, "0x%04x\n", lend->pdev->device);
+LEND_ATTR_RO(class, "0x%06x\n", lend->pdev->class);
+
+static ssize_t lend_id_get(struct nl_lend *lend, char *page)
+{
+	if (!lend->adapter->ntb)
+		return sysfs_emit(page, "\n");
+	return sysfs_emit(page, "%05x\n",
+			  offer_id(lend->adapter->port, lend->index));
+}
+
+static ssize_t lend_id_show(struct config_item *item, char *page)
+{
+	return lend_show(item, page, lend_id_get);
+}
+CONFIGFS_ATTR_RO(lend_, id);
+
+static ssize_t lend_borrower_get(struct nl_lend *lend, char *page)
+{
+	if (lend->borrower < 0)
+		return sysfs_emit(page, "\n");
+	return sysfs_emit(page, "%d\n", lend->borrower);
+}
+
+static ssize_t lend_borrower_show(struct config_item *item, char *page)
+{
+	return lend_show(item, page, lend_borrower_get);
+}
+CONFIGFS_ATTR_RO(lend_, borrower);
+
+static ssize_t lend_available_get(struct nl_lend *lend, char *page)
+{
+	return sysfs_emit(page, "%d\n", lend->state != NL_LEND_LOCAL);
+}
+
+static ssize_t lend_available_show(struct config_item *item, char *page)
+{
+	return lend_show(item, page, lend_available_get);
+}
+
+static ssize_t lend_available_store(struct config_item *item,
+				    const char *page, size_t count)
+{
+	struct nl_lend *lend = to_lend(item);
+	bool available;
+	int ret;
+
+	ret = parse_bool(page, &available);
+	if (ret) {
+		pr_err("lends/%s/available: write 1 to offer the device, 0 to take it back\n",
+		       config_item_name(item));
+		return ret;
+	}
+	mutex_lock(&lend->adapter->lock);
+	ret = available ? nl_lend_offer(lend) : nl_lend_withdraw(lend, false);
+	mutex_unlock(&lend->adapter->lock);
+	return ret ?: count;
+}
+CONFIGFS_ATTR(lend_, available);
+
+static struct configfs_attribute *lend_attrs[] = {
+	&lend_attr_available,
+	&lend_attr_state,
+	&lend_attr_id,
+	&lend_attr_borrower,
+	&lend_attr_vendor,
+	&lend_attr_device,
+	&lend_attr_class,
+	NULL,
+};
+
+static void lend_release(struct config_item *item)
+{
+	struct nl_lend *lend = to_lend(item);
+
+	pci_dev_put(lend->pdev);
+	kfree(lend);
+}
+
+static struct configfs_item_operations lend_item_ops = {
+	.release = lend_release,
+};
+
+static const struct config_item_type lend_type = {
+	.ct_item_ops = &lend_item_ops,
+	.ct_attrs = lend_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+/* The entry of @pdev on any adapter; takes each adapter's lock. */
+static bool is_lent(struct pci_dev *pdev)
+{
+	struct nl_adapter *adapter;
+	struct nl_lend *lend;
+	bool found = false;
+
+	lockdep_assert_held(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		mutex_lock(&adapter->lock);
+		list_for_each_entry(lend, &adapter->lends, node)
+			found |= lend->pdev == pdev;
+		mutex_unlock(&adapter->lock);
+	}
+	return found;
+}
+
+/**
+ * nl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
+ * @pdev: the function
+ *
+ * Return: true if a bound adapter's NTB device sits on @pdev.
+ */
+bool nl_is_adapter_pdev(struct pci_dev *pdev)
+{
+	struct nl_adapter *adapter;
+	bool found = false;
+
+	lockdep_assert_held(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		mutex_lock(&adapter->lock);
+		found |= adapter->ntb && adapter->ntb->pdev == pdev;
+		mutex_unlock(&adapter->lock);
+	}
+	return found;
+}
+
+static unsigned int free_index(struct nl_adapter *adapter)
+{
+	struct nl_lend *lend;
+	unsigned int index = 0;
+	bool used;
+
+	do {
+		used = false;
+		list_for_each_entry(lend, &adapter->lends, node)
+			used |= lend->index == index;
+	} while (used && ++index);
+	return index;
+}
+
+static struct pci_dev *parse_bdf(const char *name)
+{
+	unsigned int domain, bus, dev, fn;
+	char canon[16];
+
+	if (sscanf(name, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4 ||
+	    domain > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+		return ERR_PTR(-EINVAL);
+	snprintf(canon, sizeof(canon), "%04x:%02x:%02x.%x",
+		 domain, bus, dev, fn);
+	if (strcmp(canon, name))
+		return ERR_PTR(-EINVAL);
+	return pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(dev, fn)) ?:
+	       ERR_PTR(-ENODEV);
+}
+
+static struct config_group *lends_make(struct config_group *group,
+				       const char *name)
+{
+	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	const char *aname = config_item_name(&adapter->group.cg_item);
+	struct pci_dev *pdev;
+	struct nl_lend *lend;
+	int ret = 0;
+
+	pdev = parse_bdf(name);
+	if (IS_ERR(pdev)) {
+		if (PTR_ERR(pdev) == -EINVAL)
+			pr_err("%s: lends/%s: name the device as lspci -D does, e.g. 0000:03:00.0\n",
+			       aname, name);
+		else
+			pr_err("%s: lends/%s: no such PCI device\n",
+			       aname, name);
+		return ERR_CAST(pdev);
+	}
+
+	mutex_lock(&nl_adapters_lock);
+	if (pci_is_bridge(pdev)) {
+		pr_err("%s: lends/%s: a bridge cannot be lent\n", aname, name);
+		ret = -EPERM;
+	} else if (nl_is_adapter_pdev(pdev)) {
+		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",
+		       aname, name);
+		ret = -EPERM;
+	} else if (is_lent(pdev)) {
+		pr_err("%s: lends/%s: the device already has a lend entry\n",
+		       aname, name);
+		ret = -EEXIST;
+	}
+	if (ret)
+		goto err;
+
+	lend = kzalloc(sizeof(*lend), GFP_KERNEL);
+	if (!lend) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	lend->adapter = adapter;
+	lend->pdev = pdev;
+	lend->borrower = -1;
+	config_group_init_type_name(&lend->group, name, &lend_type);
+	mutex_lock(&adapter->lock);
+	lend->index = free_index(adapter);
+	list_add_tail(&lend->node, &adapter->lends);
+	mutex_unlock(&adapter->lock);
+	mutex_unlock(&nl_adapters_lock);
+	return &lend->group;
+
+err:
+	mutex_unlock(&nl_adapters_lock);
+	pci_dev_put(pdev);
+	return ERR_PTR(ret);
+}
+
+static void lends_drop(struct config_group *group, struct config_item *item)
+{
+	struct nl_lend *lend = to_lend(item);
+	struct nl_adapter *adapter = lend->adapter;
+
+	mutex_lock(&adapter->lock);
+	nl_lend_withdraw(lend, true);
+	list_del(&lend->node);
+	mutex_unlock(&adapter->lock);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations lends_group_ops = {
+	.make_group = lends_make,
+	.drop_item = lends_drop,
+};
+
+static const struct config_item_type lends_type = {
+	.ct_group_ops = &lends_group_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+/* --- offers/<Id> -------------------------------------------------------- */
+
+static struct nl_offer *to_offer(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct nl_offer, group);
+}
+
+static ssize_t offer_show(struct config_item *item, char *page,
+			  ssize_t (*show)(struct nl_offer *, char *))
+{
+	struct nl_offer *offer = to_offer(item);
+	ssize_t ret;
+
+	mutex_lock(&offer->adapter->lock);
+	ret = show(offer, page);
+	mutex_unlock(&offer->adapter->lock);
+	return ret;
+}
+
+#define OFFER_ATTR_RO(_name, fmt, ...)					\
+static ssize_t offer_##_name##_get(struct nl_offer *offer, char *page)	\
+{									\
+	return sysfs_emit(page, fmt, __VA_ARGS__);			\
+}									\
+static ssize_t offer_##_name##_show(struct config_item *item, char *page)\
+{									\
+	return offer_show(item, page, offer_##_name##_get);		\
+}									\
+CONFIGFS_ATTR_RO(offer_, _name)
+
+OFFER_ATTR_RO(lender, "%d\n", offer->lender);
+OFFER_ATTR_RO(bdf, "%04x:%02x:%02x.%x\n", offer->bdf >> 16,
+	      (offer->bdf >> 8) & 0xff, PCI_SLOT(offer->bdf & 0xff),
+	      PCI_FUNC(offer->bdf & 0xff));
+OFFER_ATTR_RO(vendor, "0x%04x\n", offer->vendor);
+OFFER_ATTR_RO(device, "0x%04x\n", offer->device);
+OFFER_ATTR_RO(class, "0x%06x\n", offer->class);
+OFFER_ATTR_RO(state, "%s\n", offer->borrowed ? "borrowed" : "available");
+
+static struct configfs_attribute *offer_attrs[] = {
+	&offer_attr_lender,
+	&offer_attr_bdf,
+	&offer_attr_vendor,
+	&offer_attr_device,
+	&offer_attr_class,
+	&offer_attr_state,
+	NULL,
+};
+
+static void offer_release(struct config_item *item)
+{
+	kfree(to_offer(item));
+}
+
+static struct configfs_item_operations offer_item_ops = {
+	.release = offer_release,
+};
+
+static const struct config_item_type offer_type = {
+	.ct_item_ops = &offer_item_ops,
+	.ct_attrs = offer_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static const struct config_item_type offers_type = {
+	.ct_owner = THIS_MODULE,
+};
+
+/**
+ * nl_offer_new() - record a new offer of a peer
+ * @adapter: the adapter, locked
+ * @lender: the peer's NodeId
+ * @index: the peer's lend entry index
+ *
+ * The offer's group appears in configfs at the next nl_offers_sync().
+ *
+ * Return: the offer, on &nl_adapter.offers, or NULL.
+ */
+struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
+			      unsigned int index)
+{
+	struct nl_offer *offer;
+	char name[16];
+
+	lockdep_assert_held(&adapter->lock);
+	offer = kzalloc(sizeof(*offer), GFP_KERNEL);
+	if (!offer)
+		return NULL;
+	offer->adapter = adapter;
+	offer->lender = lender;
+	offer->index = index;
+	snprintf(name, sizeof(name), "%05x", offer_id(lender, index));
+	config_group_init_type_name(&offer->group, name, &offer_type);
+	list_add_tail(&offer->node, &adapter->offers);
+	return offer;
+}
+
+/* Take one offer whose group must change: gone ones first. */
+static struct nl_offer *next_change(struct nl_adapter *adapter)
+{
+	struct nl_offer *offer;
+
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->gone) {
+			list_del(&offer->node);
+			return offer;
+		}
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (!offer->registered) {
+			offer->registered = true;
+			return offer;
+		}
+	return NULL;
+}
+
+/**
+ * nl_offers_sync() - make offers/ show the adapter's offers
+ * @adapter: the adapter, not locked
+ *
+ * Context: the adapter's work queue, or after it was flushed.
+ */
+void nl_offers_sync(struct nl_adapter *adapter)
+{
+	struct nl_offer *offer;
+	int ret;
+
+	for (;;) {
+		mutex_lock(&adapter->lock);
+		offer = next_change(adapter);
+		mutex_unlock(&adapter->lock);
+		if (!offer)
+			return;
+		if (offer->gone) {
+			if (offer->registered)
+				configfs_unregister_group(&offer->group);
+			config_group_put(&offer->group);
+			continue;
+		}
+		ret = configfs_register_group(&adapter->offers_group,
+					      &offer->group);
+		if (ret) {
+			pr_err("%s: offers/%s cannot be shown: %d\n",
+			       config_item_name(&adapter->group.cg_item),
+			       config_item_name(&offer->group.cg_item), ret);
+			mutex_lock(&adapter->lock);
+			offer->registered = false;
+			offer->gone = true;
+			mutex_unlock(&adapter->lock);
+		}
+	}
+}
+
+/* --- ntb_lending/<adapter> ------------------------------------------------- */
+
+static ssize_t adapter_node_id_show(struct config_item *item, char *page)
+{
+	struct nl_adapter *adapter = to_adapter(item);
+	ssize_t ret;
+
+	mutex_lock(&adapter->lock);
+	if (adapter->ntb)
+		ret = sysfs_emit(page, "%d\n", adapter->port);
+	else
+		ret = sysfs_emit(page, "\n");
+	mutex_unlock(&adapter->lock);
+	return ret;
+}
+CONFIGFS_ATTR_RO(adapter_, node_id);
+
+static struct configfs_attribute *adapter_attrs[] = {
+	&adapter_attr_node_id,
+	NULL,
+};
+
+static void adapter_release(struct config_item *item)
+{
+	struct nl_adapter *adapter = to_adapter(item);
+
+	destroy_workqueue(adapter->wq);
+	kfree(adapter);
+}
+
+static struct configfs_item_operations adapter_item_ops = {
+	.release = adapter_release,
+};
+
+static const struct config_item_type adapter_type = {
+	.ct_item_ops = &adapter_item_ops,
+	.ct_attrs = adapter_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static const struct config_item_type root_type = {
+	.ct_owner = THIS_MODULE,
+};
+
+static struct configfs_subsystem nl_subsys = {
+	.su_group = {
+		.cg_item = {
+			.ci_namebuf = "ntb_lending",
+			.ci_type = &root_type,
+		},
+	},
+};
+
+/**
+ * nl_adapter_get() - the adapter of an NTB device, made on first use
+ * @name: the NTB device's name
+ *
+ * Context: process; takes the configfs subsystem mutex.
+ * Return: the adapter, or an ERR_PTR().
+ */
+struct nl_adapter *nl_adapter_get(const char *name)
+{
+	struct nl_adapter *adapter;
+	int ret;
+
+	mutex_lock(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		if (!strcmp(config_item_name(&adapter->group.cg_item), name)) {
+			mutex_unlock(&nl_adapters_lock);
+			return adapter;
+		}
+	}
+	mutex_unlock(&nl_adapters_lock);
+
+	adapter = kzalloc(sizeof(*adapter), GFP_KERNEL);
+	if (!adapter)
+		return ERR_PTR(-ENOMEM);
+	nl_adapter_init(adapter);
+	adapter->wq = alloc_ordered_workqueue("ntb_lending/%s", 0, name);
+	if (!adapter->wq) {
+		kfree(adapter);
+		return ERR_PTR(-ENOMEM);
+	}
+	/* From here on, the last config_group_put() frees the adapter. */
+	config_group_init_type_name(&adapter->group, name, &adapter_type);
+	config_group_init_type_name(&adapter->connections_group, "connections",
+				    &connections_type);
+	configfs_add_default_group(&adapter->connections_group,
+				   &adapter->group);
+	config_group_init_type_name(&adapter->lends_group, "lends",
+				    &lends_type);
+	configfs_add_default_group(&adapter->lends_group, &adapter->group);
+	config_group_init_type_name(&adapter->offers_group, "offers",
+				    &offers_type);
+	configfs_add_default_group(&adapter->offers_group, &adapter->group);
+
+	/* Not under nl_adapters_lock: mkdir takes it under configfs' mutex. */
+	ret = configfs_register_group(&nl_subsys.su_group, &adapter->group);
+	if (ret) {
+		pr_err("%s: cannot add ntb_lending/%s to configfs: %d\n",
+		       name, name, ret);
+		configfs_remove_default_groups(&adapter->group);
+		config_group_put(&adapter->group);
+		return ERR_PTR(ret);
+	}
+	mutex_lock(&nl_adapters_lock);
+	list_add_tail(&adapter->node, &nl_adapters);
+	mutex_unlock(&nl_adapters_lock);
+	return adapter;
+}
+
+/**
+ * nl_configfs_init() - register the configfs subsystem
+ *
+ * Return: 0 or a negative errno.
+ */
+int nl_configfs_init(void)
+{
+	int ret;
+
+	config_group_init(&nl_subsys.su_group);
+	mutex_init(&nl_subsys.su_mutex);
+	ret = configfs_register_subsystem(&nl_subsys);
+	if (ret)
+		pr_err("cannot register with configfs: %d\n", ret);
+	return ret;
+}
+
+/**
+ * nl_configfs_exit() - remove every adapter and the subsystem
+ *
+ * Context: every NTB device is unbound; configfs holds no directory of
+ * the operator (each would hold a reference to the module).
+ */
+void nl_configfs_exit(void)
+{
+	struct nl_adapter *adapter, *n;
+
+	list_for_each_entry_safe(adapter, n, &nl_adapters, node) {
+		list_del(&adapter->node);
+		configfs_unregister_group(&adapter->group);
+		configfs_remove_default_groups(&adapter->group);
+		config_group_put(&adapter->group);
+	}
+	configfs_unregister_subsystem(&nl_subsys);
+}
