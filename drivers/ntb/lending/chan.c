@@ -247,7 +247,8 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 {
 	struct ntb_dev *ntb = adapter->ntb;
 	struct nl_chan *chan = &peer->chan;
-	struct nl_rxmsg *msg = NULL;
+	struct nl_rxmsg *msg;
+	bool done = false;
 	u32 w[4];
 	int i;
 
@@ -256,24 +257,29 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 	if (csum(w))
 		return;		/* corrupted: the peer sends it again */
 
+	/* Unacknowledged, the frame comes again if this fails. */
+	msg = kmalloc(sizeof(*msg), GFP_ATOMIC);
+	if (!msg)
+		return;
+
 	spin_lock(&chan->lock);
 	if (chan->rx_seq != HDR_SEQ(w[0])) {
 		chan->rx_seq = HDR_SEQ(w[0]);
-		if (rx_frame(peer, w)) {
-			msg = kmalloc(sizeof(*msg), GFP_ATOMIC);
-			if (msg) {
-				msg->peer = peer;
-				msg->msg = chan->rx;
-				list_add_tail(&msg->node, &chan->rxq);
-			}
+		done = rx_frame(peer, w);
+		if (done) {
+			msg->peer = peer;
+			msg->msg = chan->rx;
+			list_add_tail(&msg->node, &chan->rxq);
 		}
 	}
 	spin_unlock(&chan->lock);
+	if (!done)
+		kfree(msg);
 
 	/* New, duplicate or fragment: acknowledge it all the same. */
 	ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_ACK, HDR_SEQ(w[0]));
 	ntb_peer_db_set(ntb, NL_DB_ACK);
-	if (msg)
+	if (done)
 		queue_work(adapter->wq, &adapter->rx_work);
 }
 

@@ -380,30 +380,31 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 {
 	struct nl_adapter *adapter = ntb->ctx;
 	struct nl_peer *peers;
-	int i;
+	int i, n;
 
 	ntb_link_disable(ntb);
 	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_clear_ctx(ntb);
 
-	mutex_lock(&adapter->lock);
-	for (i = 0; i < adapter->npeers; i++) {
-		nl_chan_reset(&adapter->peers[i]);
-		forget_peer(&adapter->peers[i]);
-	}
-	adapter->ntb = NULL;
-	mutex_unlock(&adapter->lock);
-
-	for (i = 0; i < adapter->npeers; i++)
-		cancel_work_sync(&adapter->peers[i].chan.tx_work);
-	flush_workqueue(adapter->wq);
-	nl_offers_sync(adapter);
-
+	/* From here on nothing reaches the peers: configfs sees none. */
 	mutex_lock(&adapter->lock);
 	peers = adapter->peers;
+	n = adapter->npeers;
+	for (i = 0; i < n; i++) {
+		nl_chan_reset(&peers[i]);
+		forget_peer(&peers[i]);
+		peers[i].up = false;
+		peers[i].linked = false;
+	}
+	adapter->ntb = NULL;
 	adapter->peers = NULL;
 	adapter->npeers = 0;
 	mutex_unlock(&adapter->lock);
+
+	for (i = 0; i < n; i++)
+		cancel_work_sync(&peers[i].chan.tx_work);
+	flush_workqueue(adapter->wq);
+	nl_offers_sync(adapter);
 	kfree(peers);
 }
 
