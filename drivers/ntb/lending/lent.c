@@ -1,0 +1,1350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: the lender's side of one lent PCI function.
+ *
+ * While a function is lent, a PCI driver of ours owns it on the lender
+ * (as pci-stub and vfio-pci own theirs), so that nothing else binds it and
+ * nothing of the lender's driver is left behind. The lender serves the
+ * borrower's config accesses through a vfio-pci-like virtualization, and
+ * confines the function's DMA to an IOMMU domain of its own that maps only
+ * the window into the borrower's memory and the borrower's doorbells.
+ * Documentation/ntb-lending/dataplane.rst says what is virtualized.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/iommu.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/unaligned.h>
+
+#include "dataplane.h"
+
+#define LENT_DRIVER_NAME	"ntb_lending"
+
+/* Doorbell pages one function may reach: one per doorbell bit at most. */
+#define LENT_MAX_DB_PAGES	64
+
+/* Not in the 6.12 uapi headers: VF Resizable BAR. */
+#define LENT_EXT_CAP_ID_VF_REBAR	0x24
+
+/* Most standard capabilities a config space can hold, as the PCI core counts. */
+#define LENT_CAP_TTL		48
+
+#define LENT_STATUS_RW1C	(PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | \
+				 PCI_STATUS_REC_TARGET_ABORT | \
+				 PCI_STATUS_REC_MASTER_ABORT | \
+				 PCI_STATUS_SIG_SYSTEM_ERROR | \
+				 PCI_STATUS_DETECTED_PARITY)
+
+/**
+ * struct lent_db_page - a doorbell page mapped into the function's domain
+ * @phys: lender physical address of the page
+ * @dev_addr: where the function sees it
+ */
+struct lent_db_page {
+	phys_addr_t phys;
+	u64 dev_addr;
+};
+
+/**
+ * struct ntb_lent - one lent PCI function on the lender
+ * @pdev: the function; a reference is held
+ * @orig_drv: driver bound before the claim, rebound at release; a
+ *	reference to its module is held
+ * @orig_override: driver_override before the claim
+ * @saved: config state at the claim, restored at release
+ * @lock: serializes the mapping calls and release, which sleep
+ * @group: IOMMU group of @pdev, or NULL when the lender has no IOMMU
+ * @domain: the paging domain @pdev is attached to while lent
+ * @mem_size: bytes mapped at device address @mem_dev_addr, 0 for none
+ * @mem_dev_addr: where the function sees the window into the borrower
+ * @db_next: next doorbell address to hand out, growing down from the top
+ *	of @domain's aperture
+ * @cfg_lock: protects @vconfig, @db, @nr_db and @state against config
+ *	accesses, which come in any context; writers of @db and @nr_db also
+ *	hold @lock
+ * @db: doorbell pages mapped, in the order they were mapped
+ * @nr_db: entries in @db
+ * @state: LENT_ACTIVE, LENT_STOPPED (quiesced: config writes refused) or
+ *	LENT_GONE (the function was removed: every access refused)
+ * @releasing: release is unbinding our driver; not a surprise removal
+ * @cfg_size: bytes of config space the function has
+ * @msi_pos: offset of the MSI capability, 0 if none
+ * @msi_64: the MSI capability takes 64-bit addresses
+ * @vconfig: the borrower's view of bits marked in @virt
+ * @virt: per byte, bits read from @vconfig instead of the function
+ * @write: per byte, bits the borrower may write
+ * @rw1c: per byte, write-1-to-clear bits among @write
+ *
+ * @cfg_size, @msi_pos, @msi_64, @virt, @write and @rw1c are set at the
+ * claim and constant after.
+ */
+struct ntb_lent {
+	struct pci_dev *pdev;
+	struct device_driver *orig_drv;
+	char *orig_override;
+	struct pci_saved_state *saved;
+
+	struct mutex lock;		/* mappings and release */
+	struct iommu_group *group;
+	struct iommu_domain *domain;
+	u64 mem_size;
+	u64 mem_dev_addr;
+	u64 db_next;
+
+	spinlock_t cfg_lock;		/* config state: see above */
+	struct lent_db_page db[LENT_MAX_DB_PAGES];
+	unsigned int nr_db;
+	enum { LENT_ACTIVE, LENT_STOPPED, LENT_GONE } state;
+	bool releasing;
+
+	unsigned int cfg_size;
+	u8 msi_pos;
+	bool msi_64;
+	u8 vconfig[PCI_CFG_SPACE_EXP_SIZE];
+	u8 virt[PCI_CFG_SPACE_EXP_SIZE];
+	u8 write[PCI_CFG_SPACE_EXP_SIZE];
+	u8 rw1c[PCI_CFG_SPACE_EXP_SIZE];
+};
+
+/* --- the driver that owns lent functions ------------------------------------ */
+
+static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	/*
+	 * Bind only what ntb_lent_claim() hands over: driver_override names
+	 * this driver, but anyone could have written that.
+	 */
+	return pci_get_drvdata(pdev) ? 0 : -ENODEV;
+}
+
+static void lent_remove(struct pci_dev *pdev)
+{
+	struct ntb_lent *lent = pci_get_drvdata(pdev);
+	unsigned long flags;
+
+	if (lent->releasing)
+		return;
+	/* The function is going away under the borrower. */
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	lent->state = LENT_GONE;
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	pci_warn(pdev, "removed while lent; the borrower loses it\n");
+}
+
+static struct pci_driver lent_driver = {
+	.name = LENT_DRIVER_NAME,
+	.probe = lent_probe,
+	.remove = lent_remove,
+	/* The claim attaches the function to a domain of its own. */
+	.driver_managed_dma = true,
+	/* Unbinding goes through ntb_lent_release() only. */
+	.driver.suppress_bind_attrs = true,
+};
+
+/*
+ * The driver is registered while at least one function is lent, so that
+ * the module's init needs no hook for it. PCI driver names are global, so
+ * this is the one piece of state every fabric shares.
+ */
+static DEFINE_MUTEX(lent_driver_lock);
+static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
+
+static int lent_driver_get(void)
+{
+	int ret = 0;
+
+	mutex_lock(&lent_driver_lock);
+	if (!lent_driver_users)
+		ret = pci_register_driver(&lent_driver);
+	if (!ret)
+		lent_driver_users++;
+	mutex_unlock(&lent_driver_lock);
+	return ret;
+}
+
+static void lent_driver_put(void)
+{
+	mutex_lock(&lent_driver_lock);
+	if (!--lent_driver_users)
+		pci_unregister_driver(&lent_driver);
+	mutex_unlock(&lent_driver_lock);
+}
+
+/* --- config space: permission tables ------------------------------------ */
+
+/**
+ * struct lent_perm - how the borrower sees one register
+ * @off: offset from the start of the capability (or header)
+ * @size: 1, 2 or 4
+ * @virt: bits served from the virtual copy, not the function
+ * @write: bits the borrower may write: to the copy where virtual, to the
+ *	function otherwise
+ * @rw1c: write-1-to-clear bits among @write
+ *
+ * Bits of a register not listed are read from the function and not
+ * written; so are registers not listed.
+ */
+struct lent_perm {
+	u16 off;
+	u8 size;
+	u32 virt;
+	u32 write;
+	u32 rw1c;
+};
+
+static const struct lent_perm lent_header_perms[] = {
+	/* INTx is never lent: the real INTx disable stays set. */
+	{ PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_INTX_DISABLE,
+	  PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY |
+	  PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE, 0 },
+	{ PCI_STATUS, 2, PCI_STATUS_INTERRUPT | PCI_STATUS_CAP_LIST,
+	  LENT_STATUS_RW1C, LENT_STATUS_RW1C },
+	{ PCI_CACHE_LINE_SIZE, 1, 0xff, 0xff, 0 },
+	{ PCI_LATENCY_TIMER, 1, 0xff, 0xff, 0 },
+	{ PCI_BIST, 1, 0xff, 0, 0 },
+	{ PCI_CAPABILITY_LIST, 1, 0xff, 0, 0 },
+	{ PCI_INTERRUPT_LINE, 1, 0xff, 0xff, 0 },
+	{ PCI_INTERRUPT_PIN, 1, 0xff, 0, 0 },
+};
+
+static const struct lent_perm lent_pm_perms[] = {
+	/*
+	 * Power states are virtual: D3hot to D0 resets a function without
+	 * No_Soft_Reset, BARs included, behind the lender's back.
+	 */
+	{ PCI_PM_CTRL, 2, PCI_PM_CTRL_STATE_MASK,
+	  PCI_PM_CTRL_STATE_MASK | PCI_PM_CTRL_PME_ENABLE |
+	  PCI_PM_CTRL_PME_STATUS, PCI_PM_CTRL_PME_STATUS },
+};
+
+/*
+ * MSI: one vector only (a multi-message function varies the data's low
+ * bits, which would ring other doorbells); address and data are virtual
+ * and reach the function only when they name a doorbell, see
+ * lent_msi_commit().
+ */
+static const struct lent_perm lent_msi_perms[] = {
+	{ PCI_MSI_FLAGS, 2,
+	  PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QMASK | PCI_MSI_FLAGS_QSIZE,
+	  PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE, 0 },
+	{ PCI_MSI_ADDRESS_LO, 4, ~0U, ~0U, 0 },
+};
+
+static const struct lent_perm lent_msi32_perms[] = {
+	{ PCI_MSI_DATA_32, 2, 0xffff, 0xffff, 0 },
+	{ PCI_MSI_MASK_32, 4, 0, ~0U, 0 },
+};
+
+static const struct lent_perm lent_msi64_perms[] = {
+	{ PCI_MSI_ADDRESS_HI, 4, ~0U, ~0U, 0 },
+	{ PCI_MSI_DATA_64, 2, 0xffff, 0xffff, 0 },
+	{ PCI_MSI_MASK_64, 4, 0, ~0U, 0 },
+};
+
+/* The table is programmed through the BAR; the IOMMU confines it. */
+static const struct lent_perm lent_msix_perms[] = {
+	{ PCI_MSIX_FLAGS, 2, 0, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 0 },
+};
+
+#define LENT_DEVSTA_RW1C	(PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_NFED | \
+				 PCI_EXP_DEVSTA_FED | PCI_EXP_DEVSTA_URD)
+
+static const struct lent_perm lent_exp_perms[] = {
+	/* No FLR: a function reset clears the BARs the window points at. */
+	{ PCI_EXP_DEVCAP, 4, PCI_EXP_DEVCAP_FLR, 0, 0 },
+	/* Max payload is the fabric's business, not the borrower's. */
+	{ PCI_EXP_DEVCTL, 2,
+	  PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_PHANTOM |
+	  PCI_EXP_DEVCTL_AUX_PME | PCI_EXP_DEVCTL_BCR_FLR,
+	  PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE |
+	  PCI_EXP_DEVCTL_URRE | PCI_EXP_DEVCTL_RELAX_EN |
+	  PCI_EXP_DEVCTL_EXT_TAG | PCI_EXP_DEVCTL_NOSNOOP_EN |
+	  PCI_EXP_DEVCTL_READRQ | PCI_EXP_DEVCTL_PAYLOAD |
+	  PCI_EXP_DEVCTL_PHANTOM | PCI_EXP_DEVCTL_AUX_PME, 0 },
+	{ PCI_EXP_DEVSTA, 2, 0, LENT_DEVSTA_RW1C, LENT_DEVSTA_RW1C },
+	/* The link is the lender's: link control is virtual. */
+	{ PCI_EXP_LNKCTL, 2, 0xffff, 0xffff, 0 },
+};
+
+static const struct lent_perm lent_exp_v2_perms[] = {
+	{ PCI_EXP_DEVCTL2, 2, 0xffff, 0xffff, 0 },
+	{ PCI_EXP_LNKCTL2, 2, 0xffff, 0xffff, 0 },
+};
+
+/* Capabilities the borrower never sees. */
+static const u8 lent_hidden_caps[] = {
+	PCI_CAP_ID_AF,		/* FLR, see lent_exp_perms */
+	PCI_CAP_ID_EA,		/* fixed BAR addresses of the lender */
+};
+
+static const u16 lent_hidden_ext_caps[] = {
+	PCI_EXT_CAP_ID_ATS,	/* translation requests to the lender's IOMMU */
+	PCI_EXT_CAP_ID_SRIOV,	/* VFs would be the lender's devices */
+	PCI_EXT_CAP_ID_PRI,
+	PCI_EXT_CAP_ID_REBAR,	/* BAR sizes are fixed by the window */
+	PCI_EXT_CAP_ID_PASID,
+	LENT_EXT_CAP_ID_VF_REBAR,
+};
+
+static void lent_apply(struct ntb_lent *lent, unsigned int pos,
+		       const struct lent_perm *perm, unsigned int n)
+{
+	unsigned int i, b, at;
+
+	for (i = 0; i < n; i++) {
+		for (b = 0; b < perm[i].size; b++) {
+			at = pos + perm[i].off + b;
+			if (at >= lent->cfg_size)
+				break;
+			lent->virt[at] = perm[i].virt >> (8 * b);
+			lent->write[at] = perm[i].write >> (8 * b);
+			lent->rw1c[at] = perm[i].rw1c >> (8 * b);
+		}
+	}
+}
+
+/* Bytes [pos, pos + len) read as 0 and ignore writes. */
+static void lent_hide(struct ntb_lent *lent, unsigned int pos,
+		      unsigned int len)
+{
+	len = min(len, lent->cfg_size - pos);
+	memset(&lent->vconfig[pos], 0, len);
+	memset(&lent->virt[pos], 0xff, len);
+	memset(&lent->write[pos], 0, len);
+	memset(&lent->rw1c[pos], 0, len);
+}
+
+static void lent_vclear(struct ntb_lent *lent, unsigned int pos, u16 bits)
+{
+	put_unaligned_le16(get_unaligned_le16(&lent->vconfig[pos]) & ~bits,
+			   &lent->vconfig[pos]);
+}
+
+/* End of the capability at @pos: where the next one above it starts. */
+static unsigned int lent_cap_end(const u16 *pos, unsigned int n,
+				 unsigned int at, unsigned int limit)
+{
+	unsigned int i, end = limit;
+
+	for (i = 0; i < n; i++)
+		if (pos[i] > at && pos[i] < end)
+			end = pos[i];
+	return end;
+}
+
+static bool lent_cap_hidden(u8 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lent_hidden_caps); i++)
+		if (lent_hidden_caps[i] == id)
+			return true;
+	return false;
+}
+
+static bool lent_ext_cap_hidden(u16 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lent_hidden_ext_caps); i++)
+		if (lent_hidden_ext_caps[i] == id)
+			return true;
+	return false;
+}
+
+static void lent_cap_perms(struct ntb_lent *lent, unsigned int pos, u8 id)
+{
+	u16 flags = get_unaligned_le16(&lent->vconfig[pos + PCI_CAP_FLAGS]);
+
+	switch (id) {
+	case PCI_CAP_ID_PM:
+		lent_apply(lent, pos, lent_pm_perms, ARRAY_SIZE(lent_pm_perms));
+		lent_vclear(lent, pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
+		break;
+	case PCI_CAP_ID_MSI:
+		lent->msi_pos = pos;
+		lent->msi_64 = flags & PCI_MSI_FLAGS_64BIT;
+		lent_apply(lent, pos, lent_msi_perms, ARRAY_SIZE(lent_msi_perms));
+		if (lent->msi_64)
+			lent_apply(lent, pos, lent_msi64_perms,
+				   ARRAY_SIZE(lent_msi64_perms));
+		else
+			lent_apply(lent, pos, lent_msi32_perms,
+				   ARRAY_SIZE(lent_msi32_perms));
+		lent_vclear(lent, pos + PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE |
+			    PCI_MSI_FLAGS_QMASK | PCI_MSI_FLAGS_QSIZE);
+		break;
+	case PCI_CAP_ID_MSIX:
+		lent_apply(lent, pos, lent_msix_perms, ARRAY_SIZE(lent_msix_perms));
+		break;
+	case PCI_CAP_ID_EXP:
+		lent_apply(lent, pos, lent_exp_perms, ARRAY_SIZE(lent_exp_perms));
+		if ((flags & PCI_EXP_FLAGS_VERS) >= 2)
+			lent_apply(lent, pos, lent_exp_v2_perms,
+				   ARRAY_SIZE(lent_exp_v2_perms));
+		put_unaligned_le32(get_unaligned_le32(&lent->vconfig[pos + PCI_EXP_DEVCAP]) &
+				   ~PCI_EXP_DEVCAP_FLR, &lent->vconfig[pos + PCI_EXP_DEVCAP]);
+		lent_vclear(lent, pos + PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR);
+		break;
+	}
+}
+
+/* The standard capability list, with hidden capabilities unlinked. */
+static void lent_std_caps(struct ntb_lent *lent)
+{
+	u16 pos[LENT_CAP_TTL];
+	u8 id[LENT_CAP_TTL];
+	unsigned int n = 0, i, link = PCI_CAPABILITY_LIST;
+	u8 at;
+
+	if (get_unaligned_le16(&lent->vconfig[PCI_STATUS]) & PCI_STATUS_CAP_LIST) {
+		at = lent->vconfig[PCI_CAPABILITY_LIST] & ~3;
+		while (at >= PCI_STD_HEADER_SIZEOF && n < LENT_CAP_TTL &&
+		       lent->vconfig[at] != 0xff) {
+			pos[n] = at;
+			id[n++] = lent->vconfig[at];
+			at = lent->vconfig[at + PCI_CAP_LIST_NEXT] & ~3;
+		}
+	}
+
+	for (i = 0; i < n; i++) {
+		if (lent_cap_hidden(id[i])) {
+			lent_hide(lent, pos[i], lent_cap_end(pos, n, pos[i],
+							     PCI_CFG_SPACE_SIZE) - pos[i]);
+			continue;
+		}
+		lent->vconfig[link] = pos[i];
+		link = pos[i] + PCI_CAP_LIST_NEXT;
+		lent->virt[link] = 0xff;
+		lent_cap_perms(lent, pos[i], id[i]);
+	}
+	lent->vconfig[link] = 0;
+	if (link == PCI_CAPABILITY_LIST)
+		lent_vclear(lent, PCI_STATUS, PCI_STATUS_CAP_LIST);
+}
+
+static void lent_ext_set_next(struct ntb_lent *lent, unsigned int pos,
+			      unsigned int next)
+{
+	u32 header = get_unaligned_le32(&lent->vconfig[pos]);
+
+	header = (header & 0x000fffff) | (next << 20);
+	put_unaligned_le32(header, &lent->vconfig[pos]);
+}
+
+/* The extended capability list, with hidden capabilities unlinked. */
+static void lent_ext_caps(struct ntb_lent *lent)
+{
+	u16 pos[(PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8];
+	u16 id[ARRAY_SIZE(pos)];
+	unsigned int n = 0, i, at = PCI_CFG_SPACE_SIZE;
+	int prev = -1;
+	u32 header;
+
+	if (lent->cfg_size <= PCI_CFG_SPACE_SIZE)
+		return;
+	header = get_unaligned_le32(&lent->vconfig[at]);
+	while (header && header != ~0U && n < ARRAY_SIZE(pos)) {
+		pos[n] = at;
+		id[n++] = PCI_EXT_CAP_ID(header);
+		at = PCI_EXT_CAP_NEXT(header);
+		if (at < PCI_CFG_SPACE_SIZE)
+			break;
+		header = get_unaligned_le32(&lent->vconfig[at]);
+	}
+
+	for (i = 0; i < n; i++) {
+		if (lent_ext_cap_hidden(id[i])) {
+			lent_hide(lent, pos[i], lent_cap_end(pos, n, pos[i],
+							     lent->cfg_size) - pos[i]);
+			continue;
+		}
+		if (prev >= 0)
+			lent_ext_set_next(lent, prev, pos[i]);
+		else if (pos[i] != PCI_CFG_SPACE_SIZE)
+			/* The list must start at 0x100: an empty header there. */
+			lent_ext_set_next(lent, PCI_CFG_SPACE_SIZE, pos[i]);
+		prev = pos[i];
+		lent->virt[prev + 2] |= 0xf0;
+		lent->virt[prev + 3] = 0xff;
+	}
+	if (prev >= 0)
+		lent_ext_set_next(lent, prev, 0);
+}
+
+/* Snapshot the function and build the borrower's view of it. */
+static void lent_cfg_init(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	unsigned int at;
+	u32 val;
+
+	lent->cfg_size = pdev->cfg_size;
+	for (at = 0; at < lent->cfg_size; at += 4) {
+		if (pci_read_config_dword(pdev, at, &val))
+			val = 0;
+		put_unaligned_le32(val, &lent->vconfig[at]);
+	}
+
+	lent_apply(lent, 0, lent_header_perms, ARRAY_SIZE(lent_header_perms));
+	/* The borrower emulates BARs and has no ROM or CardBus CIS. */
+	lent_hide(lent, PCI_BASE_ADDRESS_0, PCI_SUBSYSTEM_VENDOR_ID - PCI_BASE_ADDRESS_0);
+	lent_hide(lent, PCI_ROM_ADDRESS, 4);
+	lent_hide(lent, PCI_CAPABILITY_LIST + 1, PCI_INTERRUPT_LINE - PCI_CAPABILITY_LIST - 1);
+	lent_vclear(lent, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_INTX_DISABLE);
+	lent_vclear(lent, PCI_STATUS, PCI_STATUS_INTERRUPT);
+	lent->vconfig[PCI_INTERRUPT_PIN] = 0;
+	lent->vconfig[PCI_BIST] = 0;
+
+	lent_std_caps(lent);
+	lent_ext_caps(lent);
+}
+
+/* --- config space: access ------------------------------------------------- */
+
+static bool lent_cfg_access_ok(unsigned int where, unsigned int size)
+{
+	return (size == 1 || size == 2 || size == 4) && IS_ALIGNED(where, size) &&
+	       where + size <= PCI_CFG_SPACE_EXP_SIZE;
+}
+
+static int lent_hw_read(struct pci_dev *pdev, unsigned int where,
+			unsigned int size, u32 *val)
+{
+	u16 w;
+	u8 b;
+	int ret;
+
+	switch (size) {
+	case 1:
+		ret = pci_read_config_byte(pdev, where, &b);
+		*val = b;
+		break;
+	case 2:
+		ret = pci_read_config_word(pdev, where, &w);
+		*val = w;
+		break;
+	default:
+		ret = pci_read_config_dword(pdev, where, val);
+		break;
+	}
+	return pcibios_err_to_errno(ret);
+}
+
+static int lent_hw_write(struct pci_dev *pdev, unsigned int where,
+			 unsigned int size, u32 val)
+{
+	int ret;
+
+	switch (size) {
+	case 1:
+		ret = pci_write_config_byte(pdev, where, val);
+		break;
+	case 2:
+		ret = pci_write_config_word(pdev, where, val);
+		break;
+	default:
+		ret = pci_write_config_dword(pdev, where, val);
+		break;
+	}
+	return pcibios_err_to_errno(ret);
+}
+
+/**
+ * ntb_lent_cfg_read() - serve a borrower's config read
+ * @lent: the lent function
+ * @where: offset, aligned to @size
+ * @size: 1, 2 or 4
+ * @val: OUT - the value the borrower sees
+ *
+ * BARs and the expansion ROM read as 0 (the borrower emulates them), the
+ * rest as Documentation/ntb-lending/dataplane.rst describes. Offsets past
+ * the function's config space read as all ones, as on the bus.
+ *
+ * Context: any; takes a spinlock with interrupts saved.
+ *
+ * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
+ * gone, or the config access error.
+ */
+int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
+		      unsigned int size, u32 *val)
+{
+	unsigned long flags;
+	u32 raw = 0, out = 0, virt = 0;
+	unsigned int i;
+	int ret = 0;
+
+	if (!lent_cfg_access_ok(where, size))
+		return -EINVAL;
+	if (where + size > lent->cfg_size) {
+		*val = size == 4 ? ~0U : (1U << (8 * size)) - 1;
+		return 0;
+	}
+
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
+	for (i = 0; i < size; i++)
+		virt |= (u32)lent->virt[where + i] << (8 * i);
+	if (virt != (size == 4 ? ~0U : (1U << (8 * size)) - 1)) {
+		ret = lent_hw_read(lent->pdev, where, size, &raw);
+		if (ret)
+			goto unlock;
+	}
+	for (i = 0; i < size; i++)
+		out |= (u32)lent->vconfig[where + i] << (8 * i);
+	*val = (raw & ~virt) | (out & virt);
+unlock:
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
+
+/* Whether [addr, addr + len) lies in a doorbell page; cfg_lock held. */
+static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, unsigned int len)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&lent->cfg_lock);
+	for (i = 0; i < lent->nr_db; i++)
+		if (addr >= lent->db[i].dev_addr &&
+		    addr + len <= lent->db[i].dev_addr + PAGE_SIZE)
+			return true;
+	return false;
+}
+
+/*
+ * Program the function's MSI from the borrower's virtual capability: the
+ * address must be a doorbell of this function's domain, or MSI stays off.
+ * cfg_lock held.
+ */
+static void lent_msi_commit(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	unsigned int pos = lent->msi_pos;
+	u16 vflags, ctrl, data;
+	bool enable;
+	u64 addr;
+
+	vflags = get_unaligned_le16(&lent->vconfig[pos + PCI_MSI_FLAGS]);
+	addr = get_unaligned_le32(&lent->vconfig[pos + PCI_MSI_ADDRESS_LO]);
+	if (lent->msi_64) {
+		addr |= (u64)get_unaligned_le32(&lent->vconfig[pos + PCI_MSI_ADDRESS_HI]) << 32;
+		data = get_unaligned_le16(&lent->vconfig[pos + PCI_MSI_DATA_64]);
+	} else {
+		data = get_unaligned_le16(&lent->vconfig[pos + PCI_MSI_DATA_32]);
+	}
+
+	enable = vflags & PCI_MSI_FLAGS_ENABLE;
+	if (enable && !lent_is_doorbell(lent, addr, sizeof(u32))) {
+		dev_warn_ratelimited(&pdev->dev, "borrower's MSI address %#llx is not a doorbell of this device; MSI left disabled\n",
+				     addr);
+		enable = false;
+	}
+
+	pci_read_config_word(pdev, pos + PCI_MSI_FLAGS, &ctrl);
+	ctrl &= ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+	if (enable) {
+		pci_write_config_dword(pdev, pos + PCI_MSI_ADDRESS_LO,
+				       lower_32_bits(addr));
+		if (lent->msi_64) {
+			pci_write_config_dword(pdev, pos + PCI_MSI_ADDRESS_HI,
+					       upper_32_bits(addr));
+			pci_write_config_word(pdev, pos + PCI_MSI_DATA_64, data);
+		} else {
+			pci_write_config_word(pdev, pos + PCI_MSI_DATA_32, data);
+		}
+		ctrl |= PCI_MSI_FLAGS_ENABLE;
+	}
+	pci_write_config_word(pdev, pos + PCI_MSI_FLAGS, ctrl);
+}
+
+static bool lent_touches(unsigned int where, unsigned int size,
+			 unsigned int reg, unsigned int len)
+{
+	return where < reg + len && reg < where + size;
+}
+
+/**
+ * ntb_lent_cfg_write() - serve a borrower's config write, validated
+ * @lent: the lent function
+ * @where: offset, aligned to @size
+ * @size: 1, 2 or 4
+ * @val: the value the borrower wrote
+ *
+ * Virtual bits change the borrower's view only, writable bits reach the
+ * function, everything else is dropped (Documentation/ntb-lending/
+ * dataplane.rst). MSI reaches the function only with an address that is
+ * one of its doorbells (ntb_lent_map_doorbell()).
+ *
+ * Context: any; takes a spinlock with interrupts saved.
+ *
+ * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
+ * gone, -ENOLINK after ntb_lent_quiesce(), or the config access error.
+ */
+int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
+		       unsigned int size, u32 val)
+{
+	u32 hw_bits = 0, rw1c = 0, raw;
+	unsigned long flags;
+	unsigned int i, at;
+	int ret = 0;
+	u8 vw;
+
+	if (!lent_cfg_access_ok(where, size))
+		return -EINVAL;
+	if (where + size > lent->cfg_size)
+		return 0;
+
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	if (lent->state != LENT_ACTIVE) {
+		ret = lent->state == LENT_GONE ? -ENODEV : -ENOLINK;
+		goto unlock;
+	}
+	for (i = 0; i < size; i++) {
+		at = where + i;
+		vw = lent->virt[at] & lent->write[at];
+		lent->vconfig[at] = (lent->vconfig[at] & ~vw) | ((val >> (8 * i)) & vw);
+		hw_bits |= (u32)(lent->write[at] & ~lent->virt[at]) << (8 * i);
+		rw1c |= (u32)lent->rw1c[at] << (8 * i);
+	}
+	if (hw_bits) {
+		ret = lent_hw_read(lent->pdev, where, size, &raw);
+		if (ret)
+			goto unlock;
+		/* Write-1-to-clear bits are written as given, never as read. */
+		raw = (raw & ~hw_bits & ~rw1c) | (val & hw_bits);
+		ret = lent_hw_write(lent->pdev, where, size, raw);
+		if (ret)
+			goto unlock;
+	}
+	if (lent->msi_pos &&
+	    (lent_touches(where, size, lent->msi_pos + PCI_MSI_FLAGS, 2) ||
+	     lent_touches(where, size, lent->msi_pos + (lent->msi_64 ?
+			  PCI_MSI_DATA_64 : PCI_MSI_DATA_32), 2)))
+		lent_msi_commit(lent);
+unlock:
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_write, NTB_LENDING);
+
+/* --- BARs ------------------------------------------------------------------- */
+
+/**
+ * ntb_lent_bars() - describe the memory BARs for the borrower
+ * @lent: the lent function
+ * @align: alignment the window translation needs (ntb_mw_get_align()'s
+ *	addr_align); the span is aligned to it and to PAGE_SIZE
+ * @bars: OUT - the span and each BAR's offset, size and flags
+ *
+ * I/O BARs are not lent: their index reads as size 0. The span covers
+ * everything between the lowest and the highest memory BAR, so it can
+ * reach other functions' registers that lie between them; the claim warns
+ * when it does.
+ *
+ * Context: any.
+ *
+ * Return: 0, -EINVAL for an @align that is not a power of two, -ENODEV if
+ * the function has no memory BAR with an address.
+ */
+int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
+{
+	struct pci_dev *pdev = lent->pdev;
+	resource_size_t lo = ~(resource_size_t)0, hi = 0;
+	struct resource *r;
+	int i;
+
+	if (align && !is_power_of_2(align))
+		return -EINVAL;
+	align = max_t(u64, align, PAGE_SIZE);
+	memset(bars, 0, sizeof(*bars));
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		r = &pdev->resource[i];
+		if (!(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
+		    (r->flags & IORESOURCE_UNSET))
+			continue;
+		lo = min(lo, r->start);
+		hi = max(hi, r->end);
+		bars->bar[i].size = resource_size(r);
+		if (r->flags & IORESOURCE_MEM_64)
+			bars->bar[i].flags |= NTB_DP_BAR_64;
+		if (r->flags & IORESOURCE_PREFETCH)
+			bars->bar[i].flags |= NTB_DP_BAR_PREFETCH;
+	}
+	if (!hi)
+		return -ENODEV;
+
+	bars->span_phys = round_down(lo, align);
+	bars->span_size = round_up((u64)hi + 1, align) - bars->span_phys;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (bars->bar[i].size)
+			bars->bar[i].offset = pdev->resource[i].start - bars->span_phys;
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_bars, NTB_LENDING);
+
+/* Warn about what a window onto the span would also reach. */
+static void lent_check_bars(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev, *other = NULL;
+	struct ntb_dp_bars bars;
+	struct resource *r;
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (pci_resource_flags(pdev, i) & IORESOURCE_IO)
+			pci_warn(pdev, "I/O BAR %d is not lent; a driver that needs it fails on the borrower\n",
+				 i);
+	if (ntb_lent_bars(lent, PAGE_SIZE, &bars))
+		return;
+	for_each_pci_dev(other) {
+		if (other == pdev)
+			continue;
+		pci_dev_for_each_resource(other, r) {
+			if ((r->flags & IORESOURCE_MEM) && resource_size(r) &&
+			    r->start < bars.span_phys + bars.span_size &&
+			    r->end >= bars.span_phys) {
+				pci_warn(pdev, "a window onto its BARs also reaches %s; lend both or move them apart\n",
+					 pci_name(other));
+				break;
+			}
+		}
+	}
+}
+
+/* --- IOMMU ------------------------------------------------------------------ */
+
+/* Whether [iova, iova + size) meets a reserved region of the group. */
+static bool lent_iova_reserved(struct ntb_lent *lent, u64 iova, u64 size)
+{
+	struct iommu_resv_region *region, *tmp;
+	LIST_HEAD(regions);
+	bool hit = false;
+
+	iommu_get_group_resv_regions(lent->group, &regions);
+	list_for_each_entry_safe(region, tmp, &regions, list) {
+		if (!hit && region->start < iova + size &&
+		    iova < region->start + region->length) {
+			pci_err(lent->pdev, "device addresses %#llx-%#llx meet the IOMMU's reserved %#llx-%#llx; use a smaller window\n",
+				iova, iova + size - 1, (u64)region->start,
+				(u64)(region->start + region->length - 1));
+			hit = true;
+		}
+		kfree(region);
+	}
+	return hit;
+}
+
+static int lent_iommu_init(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	struct iommu_domain *domain;
+	int ret;
+
+	lent->group = iommu_group_get(&pdev->dev);
+	if (!lent->group) {
+		pci_warn(pdev, "no IOMMU: the device reaches the borrower by physical address and nothing confines its DMA\n");
+		return 0;
+	}
+	ret = iommu_device_claim_dma_owner(&pdev->dev, lent);
+	if (ret) {
+		pci_err(pdev, "IOMMU group %d is in use by other devices; lend them all or none (%d)\n",
+			iommu_group_id(lent->group), ret);
+		goto err_put;
+	}
+	domain = iommu_paging_domain_alloc(&pdev->dev);
+	if (IS_ERR(domain)) {
+		ret = PTR_ERR(domain);
+		pci_err(pdev, "cannot allocate an IOMMU domain for it (%d)\n", ret);
+		goto err_owner;
+	}
+	ret = iommu_attach_group(domain, lent->group);
+	if (ret) {
+		pci_err(pdev, "cannot attach it to an IOMMU domain of its own (%d)\n", ret);
+		goto err_free;
+	}
+	lent->domain = domain;
+	lent->db_next = domain->geometry.aperture_end & PAGE_MASK;
+	return 0;
+
+err_free:
+	iommu_domain_free(domain);
+err_owner:
+	iommu_device_release_dma_owner(&pdev->dev);
+err_put:
+	iommu_group_put(lent->group);
+	lent->group = NULL;
+	return ret;
+}
+
+static void lent_iommu_exit(struct ntb_lent *lent)
+{
+	if (!lent->group)
+		return;
+	iommu_detach_group(lent->domain, lent->group);
+	iommu_domain_free(lent->domain);
+	iommu_device_release_dma_owner(&lent->pdev->dev);
+	iommu_group_put(lent->group);
+	lent->domain = NULL;
+	lent->group = NULL;
+}
+
+/**
+ * ntb_lent_map_memory() - let the function reach the borrower's memory
+ * @lent: the lent function
+ * @phys: lender physical address of the outbound window into the
+ *	borrower's memory (ntb_peer_mw_get_addr() once the borrower has set
+ *	its inbound translation), page aligned
+ * @size: bytes of the window, page aligned
+ * @dev_addr: OUT - where the function sees @phys: 0 with an IOMMU, which
+ *	maps [0, @size) onto the window and nothing else of the lender's
+ *	memory; @phys itself without one
+ *
+ * One range per function; ntb_lent_unmap_memory() before mapping another.
+ *
+ * Context: process; sleeps.
+ *
+ * Return: 0, -EINVAL for a misaligned range or one meeting a reserved
+ * IOMMU region, -EBUSY if a range is mapped, -ENOSPC if it does not fit
+ * the domain, or the IOMMU's error.
+ */
+int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
+			u64 *dev_addr)
+{
+	struct pci_dev *pdev = lent->pdev;
+	int ret = 0;
+
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+
+	mutex_lock(&lent->lock);
+	if (lent->mem_size) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if (!lent->domain) {
+		lent->mem_dev_addr = phys;
+		goto done;
+	}
+	if (size > lent->db_next) {
+		pci_err(pdev, "a %#llx-byte window does not fit its IOMMU domain; use a smaller one\n",
+			size);
+		ret = -ENOSPC;
+		goto unlock;
+	}
+	if (lent_iova_reserved(lent, 0, size)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	ret = iommu_map(lent->domain, 0, phys, size, IOMMU_READ | IOMMU_WRITE,
+			GFP_KERNEL);
+	if (ret) {
+		pci_err(pdev, "cannot map the window into its IOMMU domain (%d)\n", ret);
+		goto unlock;
+	}
+	lent->mem_dev_addr = 0;
+done:
+	lent->mem_size = size;
+	*dev_addr = lent->mem_dev_addr;
+unlock:
+	mutex_unlock(&lent->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_map_memory, NTB_LENDING);
+
+static void __lent_unmap_memory(struct ntb_lent *lent)
+{
+	lockdep_assert_held(&lent->lock);
+	if (lent->mem_size && lent->domain)
+		iommu_unmap(lent->domain, lent->mem_dev_addr, lent->mem_size);
+	lent->mem_size = 0;
+}
+
+/**
+ * ntb_lent_unmap_memory() - undo ntb_lent_map_memory()
+ * @lent: the lent function
+ *
+ * The function's DMA into the window faults in the IOMMU from now on.
+ *
+ * Context: process; sleeps.
+ */
+void ntb_lent_unmap_memory(struct ntb_lent *lent)
+{
+	mutex_lock(&lent->lock);
+	__lent_unmap_memory(lent);
+	mutex_unlock(&lent->lock);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_memory, NTB_LENDING);
+
+/**
+ * ntb_lent_map_doorbell() - let the function ring a borrower's doorbell
+ * @lent: the lent function
+ * @phys: lender physical address of the doorbell register
+ *	(ntb_peer_db_addr())
+ * @size: bytes of the register; it must not cross a page
+ * @dev_addr: OUT - the address the function writes to ring it: an address
+ *	at the top of its IOMMU domain, or @phys without an IOMMU
+ *
+ * Mapping a register twice (doorbell bits that share one, as most NTB
+ * hardware has) gives the same address. The borrower programs the
+ * function's MSI and MSI-X messages with it, and only MSI addresses that
+ * are a mapped doorbell reach the function (ntb_lent_cfg_write()).
+ *
+ * Context: process; sleeps.
+ *
+ * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when
+ * LENT_MAX_DB_PAGES are mapped or the domain is full, or the IOMMU's error.
+ */
+int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
+			  u64 *dev_addr)
+{
+	phys_addr_t page = phys & PAGE_MASK;
+	unsigned long flags;
+	unsigned int i;
+	u64 iova;
+	int ret = 0;
+
+	if (!size || (phys + size - 1) / PAGE_SIZE != phys / PAGE_SIZE)
+		return -EINVAL;
+
+	mutex_lock(&lent->lock);
+	for (i = 0; i < lent->nr_db; i++) {
+		if (lent->db[i].phys == page) {
+			*dev_addr = lent->db[i].dev_addr + offset_in_page(phys);
+			goto unlock;
+		}
+	}
+	if (lent->nr_db == LENT_MAX_DB_PAGES) {
+		ret = -ENOSPC;
+		goto unlock;
+	}
+	if (lent->domain) {
+		iova = lent->db_next;
+		if (iova < lent->mem_size + PAGE_SIZE) {
+			ret = -ENOSPC;
+			goto unlock;
+		}
+		if (lent_iova_reserved(lent, iova, PAGE_SIZE)) {
+			ret = -EINVAL;
+			goto unlock;
+		}
+		ret = iommu_map(lent->domain, iova, page, PAGE_SIZE,
+				IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
+		if (ret) {
+			pci_err(lent->pdev, "cannot map a doorbell into its IOMMU domain (%d)\n",
+				ret);
+			goto unlock;
+		}
+		lent->db_next -= PAGE_SIZE;
+	} else {
+		iova = page;
+	}
+
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	lent->db[lent->nr_db].phys = page;
+	lent->db[lent->nr_db].dev_addr = iova;
+	lent->nr_db++;
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	*dev_addr = iova + offset_in_page(phys);
+unlock:
+	mutex_unlock(&lent->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_map_doorbell, NTB_LENDING);
+
+static void __lent_unmap_doorbells(struct ntb_lent *lent)
+{
+	unsigned long flags;
+	unsigned int i, n;
+
+	lockdep_assert_held(&lent->lock);
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	n = lent->nr_db;
+	lent->nr_db = 0;
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	for (i = 0; lent->domain && i < n; i++)
+		iommu_unmap(lent->domain, lent->db[i].dev_addr, PAGE_SIZE);
+	if (lent->domain)
+		lent->db_next = lent->domain->geometry.aperture_end & PAGE_MASK;
+}
+
+/**
+ * ntb_lent_unmap_doorbells() - undo every ntb_lent_map_doorbell()
+ * @lent: the lent function
+ *
+ * Context: process; sleeps.
+ */
+void ntb_lent_unmap_doorbells(struct ntb_lent *lent)
+{
+	mutex_lock(&lent->lock);
+	__lent_unmap_doorbells(lent);
+	mutex_unlock(&lent->lock);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_doorbells, NTB_LENDING);
+
+/* --- claim and release --------------------------------------------------- */
+
+static bool lent_has_mem_bar(struct pci_dev *pdev)
+{
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if ((pci_resource_flags(pdev, i) & IORESOURCE_MEM) &&
+		    pci_resource_len(pdev, i))
+			return true;
+	return false;
+}
+
+/* Stop the function's DMA and interrupts; cfg_lock held or not yet shared. */
+static void lent_hw_stop(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	u16 cmd, ctrl;
+
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	pci_write_config_word(pdev, PCI_COMMAND,
+			      (cmd & ~PCI_COMMAND_MASTER) | PCI_COMMAND_INTX_DISABLE);
+	if (pdev->msi_cap) {
+		pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &ctrl);
+		pci_write_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS,
+				      ctrl & ~PCI_MSI_FLAGS_ENABLE);
+	}
+	if (pdev->msix_cap) {
+		pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &ctrl);
+		pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
+				      ctrl & ~PCI_MSIX_FLAGS_ENABLE);
+	}
+}
+
+/**
+ * ntb_lent_quiesce() - stop the function at once, e.g. on link loss
+ * @lent: the lent function
+ *
+ * Clears bus mastering and MSI/MSI-X on the function and refuses further
+ * config writes, so that a borrower that is gone can no longer be written
+ * to. ntb_lent_release() is still needed.
+ *
+ * Context: any; takes a spinlock with interrupts saved.
+ */
+void ntb_lent_quiesce(struct ntb_lent *lent)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&lent->cfg_lock, flags);
+	if (lent->state == LENT_ACTIVE) {
+		lent->state = LENT_STOPPED;
+		lent_hw_stop(lent);
+	}
+	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_quiesce, NTB_LENDING);
+
+/* Remember the function's driver_override, if any, to put it back. */
+static int lent_save_override(struct ntb_lent *lent)
+{
+	struct device *dev = &lent->pdev->dev;
+	int ret = 0;
+
+	spin_lock(&dev->driver_override.lock);
+	if (dev->driver_override.name) {
+		lent->orig_override = kstrdup(dev->driver_override.name, GFP_ATOMIC);
+		if (!lent->orig_override)
+			ret = -ENOMEM;
+	}
+	spin_unlock(&dev->driver_override.lock);
+	return ret;
+}
+
+/* Take the function from its driver and bind ours. */
+static int lent_take(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	struct device *dev = &pdev->dev;
+	struct device_driver *drv;
+	int ret;
+
+	device_lock(dev);
+	drv = dev->driver;
+	if (drv == &lent_driver.driver) {
+		device_unlock(dev);
+		pci_err(pdev, "is lent already\n");
+		return -EBUSY;
+	}
+	if (drv && !try_module_get(drv->owner)) {
+		device_unlock(dev);
+		pci_err(pdev, "its driver %s is unloading; try again\n", drv->name);
+		return -EBUSY;
+	}
+	lent->orig_drv = drv;
+	ret = lent_save_override(lent);
+	device_unlock(dev);
+	if (ret)
+		goto err_module;
+
+	/* From here on only our driver may bind the function. */
+	ret = device_set_driver_override(dev, LENT_DRIVER_NAME);
+	if (ret)
+		goto err_override;
+	device_release_driver(dev);
+
+	pci_set_drvdata(pdev, lent);
+	ret = device_driver_attach(&lent_driver.driver, dev);
+	if (ret) {
+		pci_err(pdev, "cannot bind it to %s (%d)\n", LENT_DRIVER_NAME, ret);
+		goto err_attach;
+	}
+	return 0;
+
+err_attach:
+	pci_set_drvdata(pdev, NULL);
+	device_set_driver_override(dev, lent->orig_override ?: "");
+	if (lent->orig_drv && device_driver_attach(lent->orig_drv, dev))
+		pci_err(pdev, "cannot rebind %s; bind it by hand\n", lent->orig_drv->name);
+err_override:
+	kfree(lent->orig_override);
+err_module:
+	if (lent->orig_drv)
+		module_put(lent->orig_drv->owner);
+	return ret;
+}
+
+/* Unbind our driver and give the function back to the one it had. */
+static void lent_give_back(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	struct device *dev = &pdev->dev;
+	int ret;
+
+	lent->releasing = true;
+	device_release_driver(dev);
+	device_set_driver_override(dev, lent->orig_override ?: "");
+	if (lent->orig_drv && lent->state != LENT_GONE) {
+		ret = device_driver_attach(lent->orig_drv, dev);
+		if (ret)
+			pci_err(pdev, "%s did not take it back (%d); bind it by hand\n",
+				lent->orig_drv->name, ret);
+	}
+	if (lent->orig_drv)
+		module_put(lent->orig_drv->owner);
+	kfree(lent->orig_override);
+}
+
+/**
+ * ntb_lent_claim() - take a local PCI function for lending
+ * @pdev: the function: an endpoint with at least one memory BAR
+ *
+ * Unbinds the function's driver (remembered for ntb_lent_release()), binds
+ * the function to ntb_lending's PCI driver through driver_override so that
+ * nothing else binds it, resets it where it can be reset, and attaches it
+ * to an IOMMU domain of its own that maps nothing yet. INTx and bus
+ * mastering are off until the borrower turns mastering on.
+ *
+ * Context: process; sleeps. Takes the device lock of @pdev: do not hold it.
+ *
+ * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
+ * function without memory BARs, -EBUSY if it is lent already or its
+ * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
+ */
+struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
+{
+	struct ntb_lent *lent;
+	int ret;
+
+	if (pdev->hdr_type != PCI_HEADER_TYPE_NORMAL) {
+		pci_err(pdev, "is a bridge; only endpoints can be lent\n");
+		return ERR_PTR(-EINVAL);
+	}
+	if (!lent_has_mem_bar(pdev)) {
+		pci_err(pdev, "has no memory BAR; nothing to lend\n");
+		return ERR_PTR(-EINVAL);
+	}
+
+	lent = kvzalloc(sizeof(*lent), GFP_KERNEL);
+	if (!lent)
+		return ERR_PTR(-ENOMEM);
+	lent->pdev = pci_dev_get(pdev);
+	mutex_init(&lent->lock);
+	spin_lock_init(&lent->cfg_lock);
+
+	ret = lent_driver_get();
+	if (ret)
+		goto err_free;
+	ret = lent_take(lent);
+	if (ret)
+		goto err_driver;
+	ret = lent_iommu_init(lent);
+	if (ret)
+		goto err_give_back;
+
+	pci_set_power_state(pdev, PCI_D0);
+	/* A fresh function, as vfio-pci hands out; not every one can reset. */
+	ret = pci_reset_function(pdev);
+	if (ret && ret != -ENOTTY)
+		pci_warn(pdev, "reset failed (%d); lending it as it is\n", ret);
+	lent_hw_stop(lent);
+	pci_save_state(pdev);
+	lent->saved = pci_store_saved_state(pdev);
+	lent_cfg_init(lent);
+	lent_check_bars(lent);
+	return lent;
+
+err_give_back:
+	lent_give_back(lent);
+err_driver:
+	lent_driver_put();
+err_free:
+	pci_dev_put(pdev);
+	mutex_destroy(&lent->lock);
+	kvfree(lent);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_claim, NTB_LENDING);
+
+/**
+ * ntb_lent_release() - give a lent function back to its own driver
+ * @lent: the lent function, which is freed
+ *
+ * Stops and resets the function, removes its IOMMU domain with every
+ * mapping, restores the config state it had at the claim and rebinds the
+ * driver it had then, in working order. The borrower must be done with the
+ * function (or gone): its accesses fail from here on.
+ *
+ * Context: process; sleeps. Takes the device lock of the function.
+ */
+void ntb_lent_release(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+
+	mutex_lock(&lent->lock);
+	ntb_lent_quiesce(lent);
+	if (lent->state != LENT_GONE) {
+		/* Whatever the borrower left running stops here. */
+		pci_reset_function(pdev);
+		lent_hw_stop(lent);
+	}
+	__lent_unmap_doorbells(lent);
+	__lent_unmap_memory(lent);
+	lent_iommu_exit(lent);
+	if (lent->state != LENT_GONE) {
+		pci_load_and_free_saved_state(pdev, &lent->saved);
+		pci_restore_state(pdev);
+	}
+	kfree(lent->saved);
+	lent_give_back(lent);
+	mutex_unlock(&lent->lock);
+
+	lent_driver_put();
+	pci_dev_put(pdev);
+	mutex_destroy(&lent->lock);
+	kvfree(lent);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_release, NTB_LENDING);

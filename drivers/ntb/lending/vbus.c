@@ -1,0 +1,783 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: the borrower's virtual PCI host bridge.
+ *
+ * Each borrowed function sits alone on a root bus of its own, in a PCI
+ * domain above the hardware's (from 0x10000, like vmd), where the stock
+ * driver probes it as after a hot-add. The pieces, in the order they are
+ * set up:
+ *
+ * - BARs: the lender's memory BARs keep their offsets in the outbound NTB
+ *   window the lender translated to its BAR span; the bus emulates the BAR
+ *   registers with those addresses, and the bus's memory window is the NTB
+ *   window, so the driver's MMIO goes straight to the device.
+ * - MSI domain: a PCI/MSI domain whose message is a doorbell write on the
+ *   lender's side, so the PCI core's own MSI-X write puts the doorbell
+ *   address into the device's table (through the BAR mapping) and the
+ *   device rings the borrower's doorbell with no CPU on the lender's side.
+ *   The doorbell handler runs the vectors on each bit it sees.
+ * - Config space: everything but the BARs and the ROM is forwarded to the
+ *   lender, which virtualizes it (lent.c).
+ * - DMA: the IOMMU does not know this domain, so the device gets DMA
+ *   operations of its own that turn a borrower physical address into the
+ *   address at which the device reaches it through the fabric.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-map-ops.h>
+#include <linux/irq.h>
+#include <linux/irqdomain.h>
+#include <linux/module.h>
+#include <linux/msi.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "dataplane.h"
+
+/* PCI domains of virtual buses start above the 16-bit hardware ones. */
+#define VBUS_FIRST_DOMAIN	0x10000
+
+/**
+ * struct ntb_vbus - a virtual PCI host bridge holding one borrowed function
+ * @sysdata: the x86 PCI host data of the root bus; holds the PCI domain
+ * @parent: device the host bridge hangs under
+ * @ops: config space access to the lender
+ * @priv: passed to @ops
+ * @bar: the lender's BAR description, validated
+ * @win_phys: borrower address of the window onto the lender's BAR span
+ * @dma_phys: start of the inbound translation, borrower physical address
+ * @dma_size: bytes of the inbound translation
+ * @dma_dev_addr: where the device sees @dma_phys
+ * @db: the doorbell write of each bit
+ * @nr_db: entries in @db
+ * @shared: the device has more vectors than @nr_db, so vectors share bits
+ * @busn: bus number range of the root bus
+ * @mem: memory window of the root bus: the NTB window
+ * @fwnode: names the MSI domain
+ * @domain: the MSI domain; RCU-published for ntb_vbus_doorbell()
+ * @chip: the MSI domain's irq chip
+ * @msi_ops: the MSI domain's ops
+ * @msi_info: the MSI domain's info
+ * @nr_hwirq: one more than the highest vector allocated so far (vectors
+ *	are numbered by MSI index); only grows, read without lock
+ * @bus: the root bus
+ * @pdev: the borrowed function, a reference held; NULL after removal
+ * @bar_lock: protects @bar_reg; a raw lock because config accessors may
+ *	run under the PCI core's raw pci_lock
+ * @bar_reg: the emulated BAR registers
+ * @dead: the link is lost: config reads fail, DMA mappings are refused
+ * @removed: ntb_vbus_remove() has run
+ *
+ * Everything but @domain, @nr_hwirq, @bar_reg, @dead, @pdev and @removed is
+ * set at creation and constant after.
+ */
+struct ntb_vbus {
+	struct pci_sysdata sysdata;
+	struct device *parent;
+	const struct ntb_vbus_ops *ops;
+	void *priv;
+	struct ntb_dp_bar bar[PCI_STD_NUM_BARS];
+	phys_addr_t win_phys;
+	phys_addr_t dma_phys;
+	u64 dma_size;
+	u64 dma_dev_addr;
+	struct ntb_dp_doorbell *db;
+	unsigned int nr_db;
+	bool shared;
+
+	struct resource busn;
+	struct resource mem;
+	struct fwnode_handle *fwnode;
+	struct irq_domain __rcu *domain;
+	struct irq_chip chip;
+	struct msi_domain_ops msi_ops;
+	struct msi_domain_info msi_info;
+	unsigned int nr_hwirq;
+	struct pci_bus *bus;
+	struct pci_dev *pdev;
+
+	raw_spinlock_t bar_lock;	/* bar_reg */
+	u32 bar_reg[PCI_STD_NUM_BARS];
+	bool dead;
+	bool removed;
+};
+
+static struct ntb_vbus *bus_vbus(struct pci_bus *bus)
+{
+	return container_of(bus->sysdata, struct ntb_vbus, sysdata);
+}
+
+static struct ntb_vbus *dev_vbus(struct device *dev)
+{
+	return bus_vbus(to_pci_dev(dev)->bus);
+}
+
+/* --- BARs ------------------------------------------------------------------- */
+
+/* Check the lender's BARs against the window and place them in it. */
+static int vbus_place_bars(struct ntb_vbus *vbus, u64 win_size)
+{
+	struct ntb_dp_bar *bar;
+	phys_addr_t addr;
+	int i, j, found = 0;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		bar = &vbus->bar[i];
+		if (!bar->size)
+			continue;
+		if ((bar->flags & ~NTB_DP_BAR_FLAGS) || !is_power_of_2(bar->size) ||
+		    bar->size < 16 || ((bar->flags & NTB_DP_BAR_64) &&
+		    (i == PCI_STD_NUM_BARS - 1 || vbus->bar[i + 1].size))) {
+			dev_err(vbus->parent, "lender sent a malformed BAR %d (size %#llx, flags %#x); refusing the device\n",
+				i, bar->size, bar->flags);
+			return -EINVAL;
+		}
+		if (bar->offset > win_size || bar->size > win_size - bar->offset) {
+			dev_err(vbus->parent, "BAR %d (%#llx bytes at offset %#llx) does not fit the %#llx-byte window; the window onto the lender is too small\n",
+				i, bar->size, bar->offset, win_size);
+			return -ENOSPC;
+		}
+		addr = vbus->win_phys + bar->offset;
+		if (!IS_ALIGNED(addr, bar->size)) {
+			dev_err(vbus->parent, "BAR %d would sit at %pa, not aligned to its size %#llx; align the window to the BAR size\n",
+				i, &addr, bar->size);
+			return -EINVAL;
+		}
+		if (!(bar->flags & NTB_DP_BAR_64) &&
+		    upper_32_bits(addr + bar->size - 1)) {
+			dev_err(vbus->parent, "32-bit BAR %d would sit at %pa, above 4 GiB; use a window below 4 GiB\n",
+				i, &addr);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (vbus->bar[j].size &&
+			    bar->offset < vbus->bar[j].offset + vbus->bar[j].size &&
+			    vbus->bar[j].offset < bar->offset + bar->size) {
+				dev_err(vbus->parent, "lender sent overlapping BARs %d and %d; refusing the device\n",
+					j, i);
+				return -EINVAL;
+			}
+		}
+		vbus->bar_reg[i] = lower_32_bits(addr) |
+			((bar->flags & NTB_DP_BAR_64) ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) |
+			((bar->flags & NTB_DP_BAR_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
+		if (bar->flags & NTB_DP_BAR_64)
+			vbus->bar_reg[i + 1] = upper_32_bits(addr);
+		found++;
+	}
+	if (!found) {
+		dev_err(vbus->parent, "lender sent no memory BAR; refusing the device\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool vbus_emulated(int where)
+{
+	return (where >= PCI_BASE_ADDRESS_0 && where < PCI_BASE_ADDRESS_5 + 4) ||
+	       (where >= PCI_ROM_ADDRESS && where < PCI_ROM_ADDRESS + 4);
+}
+
+/*
+ * A write to BAR register @idx: all ones sizes it, anything else puts the
+ * placed address back, since the window cannot follow a BAR that moves.
+ * bar_lock held.
+ */
+static void vbus_bar_write(struct ntb_vbus *vbus, int idx, u32 val)
+{
+	struct ntb_dp_bar *bar = &vbus->bar[idx], *low;
+	phys_addr_t addr;
+	u32 mask;
+
+	if (bar->size) {
+		mask = lower_32_bits(~(bar->size - 1)) & PCI_BASE_ADDRESS_MEM_MASK;
+		addr = vbus->win_phys + bar->offset;
+		vbus->bar_reg[idx] &= ~PCI_BASE_ADDRESS_MEM_MASK;
+		vbus->bar_reg[idx] |= (val & mask) == mask ? mask : lower_32_bits(addr);
+		return;
+	}
+	if (idx == 0 || !(vbus->bar[idx - 1].flags & NTB_DP_BAR_64))
+		return;
+	low = &vbus->bar[idx - 1];
+	mask = upper_32_bits(~(low->size - 1));
+	addr = vbus->win_phys + low->offset;
+	vbus->bar_reg[idx] = val == mask ? mask : upper_32_bits(addr);
+}
+
+/* --- config space ------------------------------------------------------------ */
+
+static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
+			 int size, u32 *val)
+{
+	struct ntb_vbus *vbus = bus_vbus(bus);
+	unsigned long flags;
+	u32 dword = 0;
+	int idx;
+
+	if (devfn || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE ||
+	    READ_ONCE(vbus->dead)) {
+		*val = ~0U;
+		return PCIBIOS_DEVICE_NOT_FOUND;
+	}
+	if (!vbus_emulated(where)) {
+		if (vbus->ops->cfg_read(vbus->priv, where, size, val)) {
+			*val = ~0U;
+			return PCIBIOS_DEVICE_NOT_FOUND;
+		}
+		return PCIBIOS_SUCCESSFUL;
+	}
+
+	/* No expansion ROM: the lender's is not lent. */
+	if (where < PCI_ROM_ADDRESS) {
+		idx = (where - PCI_BASE_ADDRESS_0) / 4;
+		raw_spin_lock_irqsave(&vbus->bar_lock, flags);
+		dword = vbus->bar_reg[idx];
+		raw_spin_unlock_irqrestore(&vbus->bar_lock, flags);
+	}
+	dword >>= 8 * (where & 3);
+	*val = size == 4 ? dword : dword & ((1U << (8 * size)) - 1);
+	return PCIBIOS_SUCCESSFUL;
+}
+
+static int vbus_cfg_write(struct pci_bus *bus, unsigned int devfn, int where,
+			  int size, u32 val)
+{
+	struct ntb_vbus *vbus = bus_vbus(bus);
+	unsigned long flags;
+	unsigned int shift;
+	u32 dword, mask;
+	int idx;
+
+	if (devfn || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE ||
+	    READ_ONCE(vbus->dead))
+		return PCIBIOS_DEVICE_NOT_FOUND;
+	if (!vbus_emulated(where)) {
+		if (vbus->ops->cfg_write(vbus->priv, where, size, val))
+			return PCIBIOS_DEVICE_NOT_FOUND;
+		return PCIBIOS_SUCCESSFUL;
+	}
+	if (where >= PCI_ROM_ADDRESS)
+		return PCIBIOS_SUCCESSFUL;
+
+	idx = (where - PCI_BASE_ADDRESS_0) / 4;
+	shift = 8 * (where & 3);
+	mask = size == 4 ? ~0U : ((1U << (8 * size)) - 1) << shift;
+	raw_spin_lock_irqsave(&vbus->bar_lock, flags);
+	dword = (vbus->bar_reg[idx] & ~mask) | ((val << shift) & mask);
+	vbus_bar_write(vbus, idx, dword);
+	raw_spin_unlock_irqrestore(&vbus->bar_lock, flags);
+	return PCIBIOS_SUCCESSFUL;
+}
+
+static struct pci_ops vbus_pci_ops = {
+	.read = vbus_cfg_read,
+	.write = vbus_cfg_write,
+};
+
+/* --- DMA -------------------------------------------------------------------- */
+
+/*
+ * The address at which the device reaches [phys, phys + size) through the
+ * fabric, or DMA_MAPPING_ERROR if that is outside the inbound translation
+ * or above @limit.
+ */
+static dma_addr_t vbus_dma_addr(struct device *dev, phys_addr_t phys,
+				size_t size, u64 limit)
+{
+	struct ntb_vbus *vbus = dev_vbus(dev);
+	dma_addr_t addr;
+
+	if (READ_ONCE(vbus->dead))
+		return DMA_MAPPING_ERROR;
+	if (phys < vbus->dma_phys || size > vbus->dma_size ||
+	    phys - vbus->dma_phys > vbus->dma_size - size) {
+		dev_err_ratelimited(dev, "DMA to %pa is outside the fabric's window onto this host; enlarge the inbound translation\n",
+				    &phys);
+		return DMA_MAPPING_ERROR;
+	}
+	addr = vbus->dma_dev_addr + (phys - vbus->dma_phys);
+	if (size && addr + size - 1 > min_not_zero(limit, dev->bus_dma_limit))
+		return DMA_MAPPING_ERROR;
+	return addr;
+}
+
+static void *vbus_dma_alloc(struct device *dev, size_t size,
+			    dma_addr_t *dma_handle, gfp_t gfp,
+			    unsigned long attrs)
+{
+	void *vaddr;
+
+	size = PAGE_ALIGN(size);
+	vaddr = alloc_pages_exact(size, gfp | __GFP_ZERO);
+	if (!vaddr)
+		return NULL;
+	*dma_handle = vbus_dma_addr(dev, virt_to_phys(vaddr), size,
+				    dev->coherent_dma_mask);
+	if (*dma_handle == DMA_MAPPING_ERROR) {
+		free_pages_exact(vaddr, size);
+		return NULL;
+	}
+	return vaddr;
+}
+
+static void vbus_dma_free(struct device *dev, size_t size, void *vaddr,
+			  dma_addr_t dma_handle, unsigned long attrs)
+{
+	free_pages_exact(vaddr, PAGE_ALIGN(size));
+}
+
+static dma_addr_t vbus_dma_map_page(struct device *dev, struct page *page,
+				    unsigned long offset, size_t size,
+				    enum dma_data_direction dir,
+				    unsigned long attrs)
+{
+	return vbus_dma_addr(dev, page_to_phys(page) + offset, size,
+			     *dev->dma_mask);
+}
+
+static int vbus_dma_map_sg(struct device *dev, struct scatterlist *sgl,
+			   int nents, enum dma_data_direction dir,
+			   unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i) {
+		sg->dma_address = vbus_dma_addr(dev, sg_phys(sg), sg->length,
+						*dev->dma_mask);
+		if (sg->dma_address == DMA_MAPPING_ERROR)
+			return -EIO;
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+}
+
+static dma_addr_t vbus_dma_map_resource(struct device *dev,
+					phys_addr_t phys_addr, size_t size,
+					enum dma_data_direction dir,
+					unsigned long attrs)
+{
+	return vbus_dma_addr(dev, phys_addr, size, *dev->dma_mask);
+}
+
+/* Mappings are a fixed translation: nothing to undo or to sync on x86. */
+static void vbus_dma_unmap_page(struct device *dev, dma_addr_t dma_handle,
+				size_t size, enum dma_data_direction dir,
+				unsigned long attrs)
+{
+}
+
+static void vbus_dma_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			      int nents, enum dma_data_direction dir,
+			      unsigned long attrs)
+{
+}
+
+static u64 vbus_dma_required_mask(struct device *dev)
+{
+	struct ntb_vbus *vbus = dev_vbus(dev);
+
+	return DMA_BIT_MASK(fls64(vbus->dma_dev_addr + vbus->dma_size - 1));
+}
+
+static const struct dma_map_ops vbus_dma_ops = {
+	.alloc			= vbus_dma_alloc,
+	.free			= vbus_dma_free,
+	.map_page		= vbus_dma_map_page,
+	.unmap_page		= vbus_dma_unmap_page,
+	.map_sg			= vbus_dma_map_sg,
+	.unmap_sg		= vbus_dma_unmap_sg,
+	.map_resource		= vbus_dma_map_resource,
+	.unmap_resource		= vbus_dma_unmap_page,
+	.get_required_mask	= vbus_dma_required_mask,
+};
+
+/* --- MSI domain ------------------------------------------------------------- */
+
+/* A vector's message: the doorbell write of the bit it rings. */
+static void vbus_compose_msi_msg(struct irq_data *d, struct msi_msg *msg)
+{
+	struct ntb_vbus *vbus = irq_data_get_irq_chip_data(d);
+	const struct ntb_dp_doorbell *db = &vbus->db[irqd_to_hwirq(d) % vbus->nr_db];
+
+	msg->address_lo = lower_32_bits(db->addr);
+	msg->address_hi = upper_32_bits(db->addr);
+	msg->data = db->data;
+}
+
+static int vbus_msi_init(struct irq_domain *domain,
+			 struct msi_domain_info *info, unsigned int virq,
+			 irq_hw_number_t hwirq, msi_alloc_info_t *arg)
+{
+	struct ntb_vbus *vbus = info->data;
+
+	irq_domain_set_info(domain, virq, hwirq, info->chip, vbus,
+			    handle_simple_irq, NULL, NULL);
+	/*
+	 * A vector that shares its doorbell bit runs whenever the other one
+	 * fires: its IRQ_NONE says nothing about a stuck line.
+	 */
+	if (vbus->shared)
+		irq_set_status_flags(virq, IRQ_IS_POLLED);
+	/* Allocation is serialized by the domain; the doorbell reads it. */
+	if (hwirq >= vbus->nr_hwirq)
+		WRITE_ONCE(vbus->nr_hwirq, hwirq + 1);
+	return 0;
+}
+
+/* One function per domain: its MSI index is a unique hardware number. */
+static void vbus_msi_set_desc(msi_alloc_info_t *arg, struct msi_desc *desc)
+{
+	arg->desc = desc;
+	arg->hwirq = desc->msi_index;
+}
+
+static int vbus_create_irq_domain(struct ntb_vbus *vbus)
+{
+	struct irq_domain *domain;
+
+	vbus->chip.name = "NTB-VBUS";
+	vbus->chip.irq_compose_msi_msg = vbus_compose_msi_msg;
+	vbus->msi_ops.msi_init = vbus_msi_init;
+	vbus->msi_ops.set_desc = vbus_msi_set_desc;
+	/*
+	 * Masking goes through the BAR mapping to the device's own table:
+	 * a function comes out of reset with its vectors masked, and only
+	 * the core's unmask opens them. No affinity: a doorbell interrupts
+	 * wherever the NTB adapter's interrupt goes.
+	 */
+	vbus->msi_info.flags = MSI_FLAG_USE_DEF_DOM_OPS |
+			       MSI_FLAG_USE_DEF_CHIP_OPS |
+			       MSI_FLAG_NO_AFFINITY | MSI_FLAG_PCI_MSIX;
+	vbus->msi_info.ops = &vbus->msi_ops;
+	vbus->msi_info.chip = &vbus->chip;
+	vbus->msi_info.data = vbus;
+
+	vbus->fwnode = irq_domain_alloc_named_id_fwnode("NTB-VBUS-MSI",
+							vbus->sysdata.domain);
+	if (!vbus->fwnode)
+		return -ENOMEM;
+	domain = pci_msi_create_irq_domain(vbus->fwnode, &vbus->msi_info, NULL);
+	if (!domain) {
+		irq_domain_free_fwnode(vbus->fwnode);
+		return -ENOMEM;
+	}
+	rcu_assign_pointer(vbus->domain, domain);
+	return 0;
+}
+
+static void vbus_remove_irq_domain(struct ntb_vbus *vbus)
+{
+	struct irq_domain *domain = rcu_dereference_protected(vbus->domain, true);
+
+	RCU_INIT_POINTER(vbus->domain, NULL);
+	/* Doorbell handlers that saw the domain are done with it after this. */
+	synchronize_rcu();
+	irq_domain_remove(domain);
+	irq_domain_free_fwnode(vbus->fwnode);
+}
+
+/**
+ * ntb_vbus_doorbell() - run the vectors of the doorbell bits that fired
+ * @vbus: the virtual bus
+ * @bits: bit i set for each entry i of &ntb_vbus_info.db that rang
+ *
+ * Runs every allocated vector on each bit: vector v rings bit
+ * v % &ntb_vbus_info.nr_db. The caller reads and clears its doorbell
+ * register first, so that a ring during the handlers is not lost.
+ *
+ * Context: any, typically the NTB adapter's doorbell interrupt. Safe
+ * against a concurrent ntb_vbus_remove(), after which it does nothing; not
+ * to be called after ntb_vbus_free().
+ */
+void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits)
+{
+	struct irq_domain *domain;
+	unsigned int bit, hwirq, n;
+
+	bits &= vbus->nr_db < 64 ? BIT_ULL(vbus->nr_db) - 1 : ~0ULL;
+	rcu_read_lock();
+	domain = rcu_dereference(vbus->domain);
+	n = READ_ONCE(vbus->nr_hwirq);
+	while (domain && bits) {
+		bit = __ffs64(bits);
+		bits &= bits - 1;
+		for (hwirq = bit; hwirq < n; hwirq += vbus->nr_db)
+			generic_handle_domain_irq_safe(domain, hwirq);
+	}
+	rcu_read_unlock();
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_doorbell, NTB_LENDING);
+
+/* --- the root bus ------------------------------------------------------------- */
+
+/*
+ * PCI domain numbers are global to the kernel: pick a free one and create
+ * the bus under one lock, so that two buses never pick the same number.
+ */
+static DEFINE_MUTEX(vbus_domain_lock);
+
+static int vbus_free_domain(void)
+{
+	struct pci_bus *bus = NULL;
+	int domain = VBUS_FIRST_DOMAIN - 1;
+
+	while ((bus = pci_find_next_bus(bus)))
+		domain = max(domain, pci_domain_nr(bus));
+	return domain + 1;
+}
+
+static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
+{
+	LIST_HEAD(resources);
+
+	vbus->busn = (struct resource) {
+		.name = "NTB-VBUS bus",
+		.start = 0,
+		.end = 0,
+		.flags = IORESOURCE_BUS | IORESOURCE_PCI_FIXED,
+	};
+	/* The NTB window; not inserted in iomem, like vmd's windows. */
+	vbus->mem = (struct resource) {
+		.name = "NTB-VBUS window",
+		.start = vbus->win_phys,
+		.end = vbus->win_phys + win_size - 1,
+		.flags = IORESOURCE_MEM,
+	};
+	pci_add_resource(&resources, &vbus->busn);
+	pci_add_resource(&resources, &vbus->mem);
+
+	vbus->bus = pci_create_root_bus(vbus->parent, 0, &vbus_pci_ops,
+					&vbus->sysdata, &resources);
+	if (!vbus->bus) {
+		pci_free_resource_list(&resources);
+		dev_err(vbus->parent, "cannot create PCI domain %04x for the borrowed device\n",
+			vbus->sysdata.domain);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* Scan the function and give it our DMA ops and its BARs. */
+static int vbus_scan(struct ntb_vbus *vbus)
+{
+	struct pci_dev *pdev;
+	struct resource *r;
+	int i, msix, ret = 0;
+
+	pci_lock_rescan_remove();
+	pci_scan_child_bus(vbus->bus);
+	pdev = pci_get_slot(vbus->bus, PCI_DEVFN(0, 0));
+	if (!pdev) {
+		dev_err(vbus->parent, "borrowed device does not answer on %04x:00:00.0; check the link to the lender\n",
+			vbus->sysdata.domain);
+		ret = -ENODEV;
+		goto unlock;
+	}
+
+	/* The IOMMU ignores this domain; these ops must be in place for probe. */
+	set_dma_ops(&pdev->dev, &vbus_dma_ops);
+	msix = pci_msix_vec_count(pdev);
+	vbus->shared = max(msix, pdev->msi_cap ? 1 : 0) > vbus->nr_db;
+
+	/* Keep the BARs where the window has them; the core must not move them. */
+	pci_bus_claim_resources(vbus->bus);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		r = &pdev->resource[i];
+		if (vbus->bar[i].size && !r->parent) {
+			pci_err(pdev, "BAR %d %pR could not be claimed in the window\n", i, r);
+			ret = -EBUSY;
+			goto put;
+		}
+	}
+	vbus->pdev = pdev;
+	goto unlock;
+
+put:
+	pci_stop_and_remove_bus_device(pdev);
+	pci_dev_put(pdev);
+unlock:
+	pci_unlock_rescan_remove();
+	return ret;
+}
+
+/**
+ * ntb_vbus_create() - build a virtual host bridge for a borrowed function
+ * @info: what the borrower knows of the function; copied
+ *
+ * Validates what the lender sent, places the BARs in the window, creates
+ * the MSI domain and a root bus in a free PCI domain from 0x10000, and
+ * scans the function. No driver sees it until ntb_vbus_add().
+ *
+ * Context: process; sleeps.
+ *
+ * Return: the virtual bus, or an ERR_PTR: -EINVAL for malformed info or
+ * BARs that cannot be placed, -ENOSPC for a window too small, -ENODEV if
+ * the function does not answer, -EBUSY if its BARs cannot be claimed,
+ * -ENOMEM.
+ */
+struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
+{
+	struct ntb_vbus *vbus;
+	int ret;
+
+	if (!info->parent || !info->ops || !info->ops->cfg_read ||
+	    !info->ops->cfg_write || !info->db || !info->nr_db ||
+	    info->nr_db > 64 || !info->win_size || !info->dma_size ||
+	    info->dma_phys + info->dma_size < info->dma_phys)
+		return ERR_PTR(-EINVAL);
+
+	vbus = kzalloc(sizeof(*vbus), GFP_KERNEL);
+	if (!vbus)
+		return ERR_PTR(-ENOMEM);
+	vbus->parent = info->parent;
+	vbus->ops = info->ops;
+	vbus->priv = info->priv;
+	memcpy(vbus->bar, info->bar, sizeof(vbus->bar));
+	vbus->win_phys = info->win_phys;
+	vbus->dma_phys = info->dma_phys;
+	vbus->dma_size = info->dma_size;
+	vbus->dma_dev_addr = info->dma_dev_addr;
+	vbus->nr_db = info->nr_db;
+	vbus->sysdata.node = dev_to_node(info->parent);
+	raw_spin_lock_init(&vbus->bar_lock);
+	vbus->db = kmemdup_array(info->db, info->nr_db, sizeof(*info->db),
+				 GFP_KERNEL);
+	if (!vbus->db) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+
+	ret = vbus_place_bars(vbus, info->win_size);
+	if (ret)
+		goto err_free;
+
+	mutex_lock(&vbus_domain_lock);
+	vbus->sysdata.domain = vbus_free_domain();
+	ret = vbus_create_root_bus(vbus, info->win_size);
+	mutex_unlock(&vbus_domain_lock);
+	if (ret)
+		goto err_free;
+
+	ret = vbus_create_irq_domain(vbus);
+	if (ret)
+		goto err_bus;
+	dev_set_msi_domain(&vbus->bus->dev,
+			   rcu_dereference_protected(vbus->domain, true));
+
+	ret = vbus_scan(vbus);
+	if (ret)
+		goto err_irq;
+	return vbus;
+
+err_irq:
+	vbus_remove_irq_domain(vbus);
+err_bus:
+	pci_lock_rescan_remove();
+	pci_remove_root_bus(vbus->bus);
+	pci_unlock_rescan_remove();
+err_free:
+	kfree(vbus->db);
+	kfree(vbus);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_create, NTB_LENDING);
+
+/**
+ * ntb_vbus_add() - hot-add the borrowed function: its driver probes it
+ * @vbus: the virtual bus from ntb_vbus_create()
+ *
+ * The driver may probe asynchronously, as after any hot-add.
+ *
+ * Context: process; sleeps. Takes the PCI rescan/remove lock. The caller
+ * delivers its doorbells to ntb_vbus_doorbell() from before this call (the
+ * driver's probe needs its interrupts) until ntb_vbus_remove() returns.
+ */
+void ntb_vbus_add(struct ntb_vbus *vbus)
+{
+	pci_lock_rescan_remove();
+	pci_bus_add_devices(vbus->bus);
+	pci_unlock_rescan_remove();
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_add, NTB_LENDING);
+
+/**
+ * ntb_vbus_pci_dev() - the borrowed function in this host's PCI tree
+ * @vbus: the virtual bus
+ *
+ * Context: any.
+ *
+ * Return: the function, or NULL once ntb_vbus_remove() has run.
+ */
+struct pci_dev *ntb_vbus_pci_dev(struct ntb_vbus *vbus)
+{
+	return vbus->removed ? NULL : vbus->pdev;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_pci_dev, NTB_LENDING);
+
+/**
+ * ntb_vbus_link_lost() - the lender can no longer be reached
+ * @vbus: the virtual bus
+ *
+ * From now on config reads fail with all ones, config writes are dropped
+ * and DMA mappings are refused, so the driver sees a device that is gone
+ * and its removal fails outstanding I/O instead of waiting for it. Call
+ * ntb_vbus_remove() next.
+ *
+ * Context: any.
+ */
+void ntb_vbus_link_lost(struct ntb_vbus *vbus)
+{
+	WRITE_ONCE(vbus->dead, true);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_link_lost, NTB_LENDING);
+
+/**
+ * ntb_vbus_remove() - hot-remove the borrowed function and its bus
+ * @vbus: the virtual bus
+ *
+ * Unbinds the driver and removes the function (an orderly return: the
+ * driver may still talk to the device, so doorbells must keep reaching
+ * ntb_vbus_doorbell() until this returns), then the root bus and the MSI
+ * domain. After ntb_vbus_link_lost() the driver sees the device gone. A
+ * second call does nothing.
+ *
+ * Context: process; sleeps. Takes the PCI rescan/remove lock.
+ */
+void ntb_vbus_remove(struct ntb_vbus *vbus)
+{
+	if (vbus->removed)
+		return;
+	pci_stop_and_remove_bus_device_locked(vbus->pdev);
+	pci_dev_put(vbus->pdev);
+	vbus->pdev = NULL;
+
+	pci_lock_rescan_remove();
+	pci_remove_root_bus(vbus->bus);
+	pci_unlock_rescan_remove();
+	vbus->bus = NULL;
+	vbus_remove_irq_domain(vbus);
+	vbus->removed = true;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove, NTB_LENDING);
+
+/**
+ * ntb_vbus_free() - free a virtual bus
+ * @vbus: the virtual bus, removed or not
+ *
+ * Removes it first if ntb_vbus_remove() has not run.
+ *
+ * Context: process; sleeps. The caller must have stopped calling
+ * ntb_vbus_doorbell() for @vbus, and waited for calls in progress.
+ */
+void ntb_vbus_free(struct ntb_vbus *vbus)
+{
+	ntb_vbus_remove(vbus);
+	kfree(vbus->db);
+	kfree(vbus);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_free, NTB_LENDING);
