@@ -1,0 +1,224 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The data plane of device lending over a two-host ntb_sim fabric, driven
+# by the lending_dataplane test client with direct calls in place of the
+# control protocol: host A lends the VM's nvme to host B, where the stock
+# nvme driver runs it on a virtual host bridge; fio verifies data written
+# through it; its interrupts are doorbells the device itself writes, and
+# none reaches the lender; the return gives A's nvme driver the device back
+# with the data B wrote; a link loss removes it from B without a hang.
+# vm-devices: nvme edu edu
+# vm-timeout: 1200
+. "$(dirname "$0")/lib.sh"
+
+DP=/sys/kernel/debug/lending_dataplane
+
+ktap_print_header
+ktap_set_plan 18
+
+# Wait up to $1 half-seconds for the command that follows to succeed.
+wait_for() {
+	n=$1
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.5
+	done
+}
+
+nvme_function() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = 0x010802 ] && basename "$dev" && return 0
+	done
+	return 1
+}
+
+# The block device of the nvme function $1, once its namespace is up.
+disk_of() {
+	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n1; do
+		[ -e "$ns" ] && [ -b "/dev/${ns##*/}" ] && echo "/dev/${ns##*/}" && return 0
+	done
+	return 1
+}
+
+has_disk() {
+	disk_of "$1" >/dev/null
+}
+
+driver_of() {
+	basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+}
+
+override_of() {
+	override=$(cat "/sys/bus/pci/devices/$1/driver_override")
+	[ "$override" = "(null)" ] || echo "$override"
+}
+
+# Interrupts taken by the vectors of PCI function $1 (its msi_irqs).
+vector_irqs() {
+	total=0
+	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
+		[ -e "$irq" ] || continue
+		n=$(awk -v irq="${irq##*/}:" '$1 == irq { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s }' /proc/interrupts)
+		total=$((total + ${n:-0}))
+	done
+	echo "$total"
+}
+
+# Interrupts on every /proc/interrupts line that names $1.
+named_irqs() {
+	grep -F "$1" /proc/interrupts |
+		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+}
+
+NVME=$(nvme_function)
+RAM_END=$(grep 'System RAM' /proc/iomem | tail -n 1 | sed 's/^ *[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
+RAM_SIZE=$(((0x$RAM_END + 4096) / 4096 * 4096))
+echo "# lent function $NVME; host B exposes $RAM_SIZE bytes of memory"
+
+# Two 4 MiB patterns: P1 written by the lender before it lends, read by the
+# borrower; P2 written by the borrower, read by the lender after the return.
+P1_MIB=200
+P2_MIB=220
+head -c 4194304 /dev/urandom >/tmp/p1
+head -c 4194304 /dev/urandom >/tmp/p2
+
+lender_writes_pattern() {
+	modprobe nvme && wait_for 40 has_disk "$NVME" || return 1
+	dd if=/tmp/p1 of="$(disk_of "$NVME")" bs=1M seek=$P1_MIB conv=fsync 2>/dev/null
+}
+ktap_test_result "lender_nvme_up_and_pattern_written" lender_writes_pattern
+
+# The test client takes both hosts: ntb_lending (which it links against)
+# must not, so the NTB bus binds nothing by itself.
+fabric_up() {
+	sim_prepare_adapters && modprobe ntb &&
+		echo 0 >/sys/bus/ntb/drivers_autoprobe &&
+		modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		modprobe lending_dataplane bdf="$NVME" ram_size="$RAM_SIZE" || return 1
+	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	echo "$A" >/sys/bus/ntb/drivers/lending_dataplane/bind &&
+		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
+}
+ktap_test_result "two_host_intel_32g_fabric_bound_to_test_client" fabric_up
+
+borrow() {
+	echo 1 >"$DP/borrow" || return 1
+	VBDF=$(cat "$DP/borrow")
+	echo "# borrowed as $VBDF"
+	[ -d "/sys/bus/pci/devices/$VBDF" ] && [ "${VBDF%%:*}" != 0000 ]
+}
+ktap_test_result "borrow_hot_adds_function_in_a_new_pci_domain" borrow
+
+lender_function_owned() {
+	[ "$(driver_of "$NVME")" = ntb_lending ] &&
+		[ "$(override_of "$NVME")" = ntb_lending ]
+}
+ktap_test_result "lender_function_owned_by_ntb_lending" lender_function_owned
+
+stock_driver_binds() {
+	wait_for 60 has_disk "$VBDF" || return 1
+	DISK=$(disk_of "$VBDF")
+	echo "# $VBDF: driver $(driver_of "$VBDF"), disk $DISK"
+	[ "$(driver_of "$VBDF")" = nvme ]
+}
+ktap_test_result "stock_nvme_driver_binds_borrowed_function" stock_driver_binds
+
+borrower_reads_lender_data() {
+	dd if="$DISK" of=/tmp/got bs=1M skip=$P1_MIB count=4 2>/dev/null &&
+		cmp /tmp/p1 /tmp/got
+}
+ktap_test_result "borrower_reads_what_the_lender_wrote" borrower_reads_lender_data
+
+A_IRQS0=$(named_irqs "$A")
+B_IRQS0=$(named_irqs "$B")
+V_IRQS0=$(vector_irqs "$VBDF")
+
+# fio NAME RW BS: four jobs (two queues on two CPUs), each on its own 8 MiB,
+# written then verified with crc32c.
+fio_verified() {
+	out=$(fio --name="$1" --filename="$DISK" --rw="$2" --bs="$3" \
+		--direct=1 --ioengine=libaio --iodepth=16 --numjobs=4 \
+		--size=8M --offset_increment=8M --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --group_reporting 2>&1)
+	rc=$?
+	echo "$out" | grep -E 'IOPS=|err=|verify' | sed 's/^ */# /'
+	[ $rc -eq 0 ] && ! echo "$out" | grep -qE 'err= *[1-9]|verify: bad'
+}
+ktap_test_result "fio_randwrite_4k_4jobs_crc32c_verified" fio_verified rand4k randwrite 4k
+ktap_test_result "fio_seqwrite_128k_4jobs_crc32c_verified" fio_verified seq128k write 128k
+ktap_test_result "fio_randwrite_128k_4jobs_crc32c_verified" fio_verified rand128k randwrite 128k
+ktap_test_result "fio_seqwrite_4k_4jobs_crc32c_verified" fio_verified seq4k write 4k
+
+interrupts_are_doorbells() {
+	v=$(($(vector_irqs "$VBDF") - V_IRQS0))
+	b=$(($(named_irqs "$B") - B_IRQS0))
+	a=$(($(named_irqs "$A") - A_IRQS0))
+	l=$(named_irqs "$NVME")
+	echo "# during fio: borrower's vectors $v, B's doorbell interrupts $b, A's adapter $a, lender's nvme $l"
+	grep -E "NTB-VBUS|$NVME" /proc/interrupts | sed 's/^/# /'
+	[ "$v" -gt 0 ] && [ "$b" -gt 0 ] && [ "$a" -eq 0 ] && [ "$l" -eq 0 ] &&
+		[ ! -d "/sys/bus/pci/devices/$NVME/msi_irqs" ]
+}
+ktap_test_result "interrupts_arrive_as_doorbells_lender_takes_none" interrupts_are_doorbells
+
+borrower_writes_pattern() {
+	dd if=/tmp/p2 of="$DISK" bs=1M seek=$P2_MIB conv=fsync 2>/dev/null
+}
+ktap_test_result "borrower_writes_pattern" borrower_writes_pattern
+
+returned() {
+	echo 0 >"$DP/borrow" || return 1
+	[ -z "$(cat "$DP/borrow")" ] && [ ! -e "/sys/bus/pci/devices/$VBDF" ]
+}
+ktap_test_result "return_hot_removes_function_and_bus" returned
+
+lender_driver_back() {
+	wait_for 60 has_disk "$NVME" || return 1
+	echo "# $NVME: driver $(driver_of "$NVME"), disk $(disk_of "$NVME")"
+	[ "$(driver_of "$NVME")" = nvme ] &&
+		[ -z "$(override_of "$NVME")" ]
+}
+ktap_test_result "lender_nvme_driver_rebinds" lender_driver_back
+
+lender_reads_borrower_data() {
+	dd if="$(disk_of "$NVME")" of=/tmp/got bs=1M skip=$P2_MIB count=4 2>/dev/null &&
+		cmp /tmp/p2 /tmp/got
+}
+ktap_test_result "lender_reads_what_the_borrower_wrote" lender_reads_borrower_data
+
+# A link loss in the middle of I/O: the lender stops the function, the
+# borrower removes it by surprise; fio ends with errors, nothing hangs.
+link_loss_mid_io() {
+	echo 1 >"$DP/borrow" || return 1
+	VBDF=$(cat "$DP/borrow")
+	wait_for 60 has_disk "$VBDF" || return 1
+	fio --name=loss --filename="$(disk_of "$VBDF")" --rw=randread --bs=4k \
+		--direct=1 --ioengine=libaio --iodepth=16 --numjobs=2 \
+		--time_based --runtime=60 >/tmp/loss.out 2>&1 &
+	pid=$!
+	sleep 3
+	t0=$(date +%s)
+	echo 1 >"$DP/lost" || return 1
+	wait $pid
+	rc=$?
+	echo "# fio exited $rc $(($(date +%s) - t0)) s after the link loss"
+	[ $rc -ne 0 ] && [ ! -e "/sys/bus/pci/devices/$VBDF" ]
+}
+ktap_test_result "link_loss_mid_io_removes_function_without_hang" link_loss_mid_io
+
+lender_back_after_loss() {
+	wait_for 60 has_disk "$NVME" &&
+		dd if="$(disk_of "$NVME")" of=/tmp/got bs=1M skip=$P2_MIB count=4 2>/dev/null &&
+		cmp /tmp/p2 /tmp/got
+}
+ktap_test_result "lender_nvme_works_after_link_loss" lender_back_after_loss
+
+teardown() {
+	rmmod lending_dataplane && echo 0 >"$SIM_SYSFS/del_fabric" &&
+		echo 1 >/sys/bus/ntb/drivers_autoprobe && unload_ntb_modules
+}
+ktap_test_result "test_client_and_fabric_unload" teardown
+
+ktap_finished
