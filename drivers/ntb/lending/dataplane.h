@@ -11,6 +11,21 @@
  * doorbells. The two sides never call each other: the control plane
  * carries every value below across the fabric. See
  * Documentation/ntb-lending/dataplane.rst.
+ *
+ * A borrow, in order (L: lender, B: borrower):
+ *
+ *   L  lent = ntb_lent_claim(pdev); ntb_lent_bars(lent, addr_align, &bars)
+ *   L  ntb_mw_set_trans() of an inbound window to bars.span_phys/span_size
+ *   B  ntb_mw_set_trans() of an inbound window onto its memory
+ *   L  ntb_lent_map_memory() of the outbound window into B's memory
+ *   L  ntb_lent_map_doorbell() of ntb_peer_db_addr() for each bit B gives
+ *   B  ntb_peer_mw_get_addr() of the window onto the BARs, then
+ *      ntb_vbus_create(), publish the bus to the doorbell handler,
+ *      ntb_vbus_add()
+ *
+ * and a return: B ntb_vbus_remove(), unpublish, ntb_vbus_free(), clear
+ * its translation; L clear its translation, ntb_lent_release(). On link
+ * loss L calls ntb_lent_quiesce() and B ntb_vbus_link_lost() first.
  */
 #ifndef _NTB_LENDING_DATAPLANE_H
 #define _NTB_LENDING_DATAPLANE_H
@@ -66,19 +81,167 @@ struct ntb_dp_doorbell {
 
 /* Lender: lent.c */
 
+/**
+ * ntb_lent_claim() - take a local PCI function for lending
+ * @pdev: the function: an endpoint with at least one memory BAR
+ *
+ * Unbinds the function's driver (remembered for ntb_lent_release()), binds
+ * the function to ntb_lending's PCI driver through driver_override so that
+ * nothing else binds it, resets it where it can be reset, and attaches it
+ * to an IOMMU domain of its own that maps nothing yet. INTx and bus
+ * mastering are off until the borrower turns mastering on.
+ *
+ * Context: process; sleeps. Takes the device lock of @pdev: do not hold it.
+ *
+ * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
+ * function without memory BARs, -EBUSY if it is lent already or its
+ * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
+ */
 struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev);
+
+/**
+ * ntb_lent_release() - give a lent function back to its own driver
+ * @lent: the lent function, which is freed
+ *
+ * Stops and resets the function, removes its IOMMU domain with every
+ * mapping, restores the config state it had at the claim and rebinds the
+ * driver it had then, in working order. The borrower must be done with the
+ * function (or gone): its accesses fail from here on.
+ *
+ * Context: process; sleeps. Takes the device lock of the function.
+ */
 void ntb_lent_release(struct ntb_lent *lent);
+
+/**
+ * ntb_lent_quiesce() - stop the function at once, e.g. on link loss
+ * @lent: the lent function
+ *
+ * Clears bus mastering and MSI/MSI-X on the function and refuses further
+ * config writes, so that a borrower that is gone can no longer be written
+ * to. ntb_lent_release() is still needed.
+ *
+ * Context: any; takes a raw spinlock with interrupts saved.
+ */
 void ntb_lent_quiesce(struct ntb_lent *lent);
+
+/**
+ * ntb_lent_bars() - describe the memory BARs for the borrower
+ * @lent: the lent function
+ * @align: alignment the window translation needs (ntb_mw_get_align()'s
+ *	addr_align); the span is aligned to it and to PAGE_SIZE
+ * @bars: OUT - the span and each BAR's offset, size and flags
+ *
+ * I/O BARs are not lent: their index reads as size 0. The span covers
+ * everything between the lowest and the highest memory BAR, so it can
+ * reach other functions' registers that lie between them; the claim warns
+ * when it does.
+ *
+ * Context: any.
+ *
+ * Return: 0, -EINVAL for an @align that is not a power of two, -ENODEV if
+ * the function has no memory BAR with an address.
+ */
 int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars);
+
+/**
+ * ntb_lent_cfg_read() - serve a borrower's config read
+ * @lent: the lent function
+ * @where: offset, aligned to @size
+ * @size: 1, 2 or 4
+ * @val: OUT - the value the borrower sees
+ *
+ * BARs and the expansion ROM read as 0 (the borrower emulates them), the
+ * rest as Documentation/ntb-lending/dataplane.rst describes. Offsets past
+ * the function's config space read as all ones, as on the bus.
+ *
+ * Context: any; takes a raw spinlock with interrupts saved.
+ *
+ * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
+ * gone, or the config access error.
+ */
 int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 		      unsigned int size, u32 *val);
+
+/**
+ * ntb_lent_cfg_write() - serve a borrower's config write, validated
+ * @lent: the lent function
+ * @where: offset, aligned to @size
+ * @size: 1, 2 or 4
+ * @val: the value the borrower wrote
+ *
+ * Virtual bits change the borrower's view only, writable bits reach the
+ * function, everything else is dropped (Documentation/ntb-lending/
+ * dataplane.rst). MSI reaches the function only with an address that is
+ * one of its doorbells (ntb_lent_map_doorbell()).
+ *
+ * Context: any; takes a raw spinlock with interrupts saved.
+ *
+ * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
+ * gone, -ENOLINK after ntb_lent_quiesce(), or the config access error.
+ */
 int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 		       unsigned int size, u32 val);
+
+/**
+ * ntb_lent_map_memory() - let the function reach the borrower's memory
+ * @lent: the lent function
+ * @phys: lender physical address of the outbound window into the
+ *	borrower's memory (ntb_peer_mw_get_addr() once the borrower has set
+ *	its inbound translation), page aligned
+ * @size: bytes of the window, page aligned
+ * @dev_addr: OUT - where the function sees @phys: 0 with an IOMMU, which
+ *	maps [0, @size) onto the window and nothing else of the lender's
+ *	memory; @phys itself without one
+ *
+ * One range per function; ntb_lent_unmap_memory() before mapping another.
+ *
+ * Context: process; sleeps.
+ *
+ * Return: 0, -EINVAL for a misaligned range or one meeting a reserved
+ * IOMMU region, -EBUSY if a range is mapped, -ENOSPC if it does not fit
+ * the domain, or the IOMMU's error.
+ */
 int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 			u64 *dev_addr);
+
+/**
+ * ntb_lent_unmap_memory() - undo ntb_lent_map_memory()
+ * @lent: the lent function
+ *
+ * The function's DMA into the window faults in the IOMMU from now on.
+ *
+ * Context: process; sleeps.
+ */
 void ntb_lent_unmap_memory(struct ntb_lent *lent);
+
+/**
+ * ntb_lent_map_doorbell() - let the function ring a borrower's doorbell
+ * @lent: the lent function
+ * @phys: lender physical address of the doorbell register
+ *	(ntb_peer_db_addr())
+ * @size: bytes of the register; it must not cross a page
+ * @dev_addr: OUT - the address the function writes to ring it: an address
+ *	at the top of its IOMMU domain, or @phys without an IOMMU
+ *
+ * Mapping a register twice (doorbell bits that share one, as most NTB
+ * hardware has) gives the same address. The borrower programs the
+ * function's MSI and MSI-X messages with it, and only MSI addresses that
+ * are a mapped doorbell reach the function (ntb_lent_cfg_write()).
+ *
+ * Context: process; sleeps.
+ *
+ * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when
+ * LENT_MAX_DB_PAGES are mapped or the domain is full, or the IOMMU's error.
+ */
 int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 			  u64 *dev_addr);
+
+/**
+ * ntb_lent_unmap_doorbells() - undo every ntb_lent_map_doorbell()
+ * @lent: the lent function
+ *
+ * Context: process; sleeps.
+ */
 void ntb_lent_unmap_doorbells(struct ntb_lent *lent);
 
 /* Borrower: vbus.c */
@@ -92,10 +255,12 @@ void ntb_lent_unmap_doorbells(struct ntb_lent *lent);
  * The lender answers with ntb_lent_cfg_read() and ntb_lent_cfg_write().
  * Both are called in any context the PCI core's config accessors are
  * called in: on x86 (CONFIG_PCI_LOCKLESS_CONFIG) that is wherever a driver
- * calls pci_read_config_*(), including interrupt handlers and code under
- * spinlocks. They must not sleep and must return in bounded time, with an
- * error if the lender cannot be reached. Never called for the BAR and
- * expansion ROM registers, which the virtual bus emulates.
+ * calls pci_read_config_*(), including interrupt handlers, code under
+ * spinlocks and, for user accesses (sysfs config, lspci), under the PCI
+ * core's raw pci_lock. They must not sleep, must take only raw spinlocks
+ * and must return in bounded time, with an error if the lender cannot be
+ * reached. Never called for the BAR and expansion ROM registers, which the
+ * virtual bus emulates.
  */
 struct ntb_vbus_ops {
 	int (*cfg_read)(void *priv, unsigned int where, unsigned int size,
@@ -139,12 +304,96 @@ struct ntb_vbus_info {
 	unsigned int nr_db;
 };
 
+/**
+ * ntb_vbus_create() - build a virtual host bridge for a borrowed function
+ * @info: what the borrower knows of the function; copied
+ *
+ * Validates what the lender sent, places the BARs in the window, creates
+ * the MSI domain and a root bus in a free PCI domain from 0x10000, and
+ * scans the function. No driver sees it until ntb_vbus_add().
+ *
+ * Context: process; sleeps.
+ *
+ * Return: the virtual bus, or an ERR_PTR: -EINVAL for malformed info or
+ * BARs that cannot be placed, -ENOSPC for a window too small, -ENODEV if
+ * the function does not answer, -EBUSY if its BARs cannot be claimed,
+ * -ENOMEM.
+ */
 struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info);
+
+/**
+ * ntb_vbus_add() - hot-add the borrowed function: its driver probes it
+ * @vbus: the virtual bus from ntb_vbus_create()
+ *
+ * The driver may probe asynchronously, as after any hot-add.
+ *
+ * Context: process; sleeps. Takes the PCI rescan/remove lock. The caller
+ * delivers its doorbells to ntb_vbus_doorbell() from before this call (the
+ * driver's probe needs its interrupts) until ntb_vbus_remove() returns.
+ */
 void ntb_vbus_add(struct ntb_vbus *vbus);
+
+/**
+ * ntb_vbus_link_lost() - the lender can no longer be reached
+ * @vbus: the virtual bus
+ *
+ * From now on config reads fail with all ones, config writes are dropped
+ * and DMA mappings are refused, so the driver sees a device that is gone
+ * and its removal fails outstanding I/O instead of waiting for it. Call
+ * ntb_vbus_remove() next.
+ *
+ * Context: any.
+ */
 void ntb_vbus_link_lost(struct ntb_vbus *vbus);
+
+/**
+ * ntb_vbus_remove() - hot-remove the borrowed function and its bus
+ * @vbus: the virtual bus
+ *
+ * Unbinds the driver and removes the function (an orderly return: the
+ * driver may still talk to the device, so doorbells must keep reaching
+ * ntb_vbus_doorbell() until this returns), then the root bus and the MSI
+ * domain. After ntb_vbus_link_lost() the driver sees the device gone. A
+ * second call does nothing.
+ *
+ * Context: process; sleeps. Takes the PCI rescan/remove lock.
+ */
 void ntb_vbus_remove(struct ntb_vbus *vbus);
+
+/**
+ * ntb_vbus_free() - free a virtual bus
+ * @vbus: the virtual bus, removed or not
+ *
+ * Removes it first if ntb_vbus_remove() has not run.
+ *
+ * Context: process; sleeps. The caller must have stopped calling
+ * ntb_vbus_doorbell() for @vbus, and waited for calls in progress.
+ */
 void ntb_vbus_free(struct ntb_vbus *vbus);
+
+/**
+ * ntb_vbus_doorbell() - run the vectors of the doorbell bits that fired
+ * @vbus: the virtual bus
+ * @bits: bit i set for each entry i of &ntb_vbus_info.db that rang
+ *
+ * Runs every allocated vector on each bit: vector v rings bit
+ * v % &ntb_vbus_info.nr_db. The caller reads and clears its doorbell
+ * register first, so that a ring during the handlers is not lost.
+ *
+ * Context: any, typically the NTB adapter's doorbell interrupt. Safe
+ * against a concurrent ntb_vbus_remove(), after which it does nothing; not
+ * to be called after ntb_vbus_free().
+ */
 void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits);
+
+/**
+ * ntb_vbus_pci_dev() - the borrowed function in this host's PCI tree
+ * @vbus: the virtual bus
+ *
+ * Context: any.
+ *
+ * Return: the function, or NULL once ntb_vbus_remove() has run.
+ */
 struct pci_dev *ntb_vbus_pci_dev(struct ntb_vbus *vbus);
 
 #endif /* _NTB_LENDING_DATAPLANE_H */

@@ -34,6 +34,9 @@
 /* Most standard capabilities a config space can hold, as the PCI core counts. */
 #define LENT_CAP_TTL		48
 
+/* Extended capabilities shown at most; real functions have a dozen or two. */
+#define LENT_EXT_CAP_MAX	64
+
 #define LENT_STATUS_RW1C	(PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | \
 				 PCI_STATUS_REC_TARGET_ABORT | \
 				 PCI_STATUS_REC_MASTER_ABORT | \
@@ -65,8 +68,9 @@ struct lent_db_page {
  * @db_next: next doorbell address to hand out, growing down from the top
  *	of @domain's aperture
  * @cfg_lock: protects @vconfig, @db, @nr_db and @state against config
- *	accesses, which come in any context; writers of @db and @nr_db also
- *	hold @lock
+ *	accesses, which come in any context, even under the PCI core's raw
+ *	pci_lock (user config accesses), hence a raw lock; writers of @db and
+ *	@nr_db also hold @lock
  * @db: doorbell pages mapped, in the order they were mapped
  * @nr_db: entries in @db
  * @state: LENT_ACTIVE, LENT_STOPPED (quiesced: config writes refused) or
@@ -96,7 +100,7 @@ struct ntb_lent {
 	u64 mem_dev_addr;
 	u64 db_next;
 
-	spinlock_t cfg_lock;		/* config state: see above */
+	raw_spinlock_t cfg_lock;	/* config state: see above */
 	struct lent_db_page db[LENT_MAX_DB_PAGES];
 	unsigned int nr_db;
 	enum { LENT_ACTIVE, LENT_STOPPED, LENT_GONE } state;
@@ -130,9 +134,9 @@ static void lent_remove(struct pci_dev *pdev)
 	if (lent->releasing)
 		return;
 	/* The function is going away under the borrower. */
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	lent->state = LENT_GONE;
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	pci_warn(pdev, "removed while lent; the borrower loses it\n");
 }
 
@@ -440,8 +444,8 @@ static void lent_ext_set_next(struct ntb_lent *lent, unsigned int pos,
 /* The extended capability list, with hidden capabilities unlinked. */
 static void lent_ext_caps(struct ntb_lent *lent)
 {
-	u16 pos[(PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8];
-	u16 id[ARRAY_SIZE(pos)];
+	u16 pos[LENT_EXT_CAP_MAX];
+	u16 id[LENT_EXT_CAP_MAX];
 	unsigned int n = 0, i, at = PCI_CFG_SPACE_SIZE;
 	int prev = -1;
 	u32 header;
@@ -555,22 +559,6 @@ static int lent_hw_write(struct pci_dev *pdev, unsigned int where,
 	return pcibios_err_to_errno(ret);
 }
 
-/**
- * ntb_lent_cfg_read() - serve a borrower's config read
- * @lent: the lent function
- * @where: offset, aligned to @size
- * @size: 1, 2 or 4
- * @val: OUT - the value the borrower sees
- *
- * BARs and the expansion ROM read as 0 (the borrower emulates them), the
- * rest as Documentation/ntb-lending/dataplane.rst describes. Offsets past
- * the function's config space read as all ones, as on the bus.
- *
- * Context: any; takes a spinlock with interrupts saved.
- *
- * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, or the config access error.
- */
 int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 		      unsigned int size, u32 *val)
 {
@@ -586,7 +574,7 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 		return 0;
 	}
 
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	if (lent->state == LENT_GONE) {
 		ret = -ENODEV;
 		goto unlock;
@@ -602,7 +590,7 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 		out |= (u32)lent->vconfig[where + i] << (8 * i);
 	*val = (raw & ~virt) | (out & virt);
 unlock:
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
@@ -672,23 +660,6 @@ static bool lent_touches(unsigned int where, unsigned int size,
 	return where < reg + len && reg < where + size;
 }
 
-/**
- * ntb_lent_cfg_write() - serve a borrower's config write, validated
- * @lent: the lent function
- * @where: offset, aligned to @size
- * @size: 1, 2 or 4
- * @val: the value the borrower wrote
- *
- * Virtual bits change the borrower's view only, writable bits reach the
- * function, everything else is dropped (Documentation/ntb-lending/
- * dataplane.rst). MSI reaches the function only with an address that is
- * one of its doorbells (ntb_lent_map_doorbell()).
- *
- * Context: any; takes a spinlock with interrupts saved.
- *
- * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, -ENOLINK after ntb_lent_quiesce(), or the config access error.
- */
 int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 		       unsigned int size, u32 val)
 {
@@ -703,7 +674,7 @@ int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 	if (where + size > lent->cfg_size)
 		return 0;
 
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	if (lent->state != LENT_ACTIVE) {
 		ret = lent->state == LENT_GONE ? -ENODEV : -ENOLINK;
 		goto unlock;
@@ -731,30 +702,13 @@ int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 			  PCI_MSI_DATA_64 : PCI_MSI_DATA_32), 2)))
 		lent_msi_commit(lent);
 unlock:
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_write, NTB_LENDING);
 
 /* --- BARs ------------------------------------------------------------------- */
 
-/**
- * ntb_lent_bars() - describe the memory BARs for the borrower
- * @lent: the lent function
- * @align: alignment the window translation needs (ntb_mw_get_align()'s
- *	addr_align); the span is aligned to it and to PAGE_SIZE
- * @bars: OUT - the span and each BAR's offset, size and flags
- *
- * I/O BARs are not lent: their index reads as size 0. The span covers
- * everything between the lowest and the highest memory BAR, so it can
- * reach other functions' registers that lie between them; the claim warns
- * when it does.
- *
- * Context: any.
- *
- * Return: 0, -EINVAL for an @align that is not a power of two, -ENODEV if
- * the function has no memory BAR with an address.
- */
 int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
 {
 	struct pci_dev *pdev = lent->pdev;
@@ -898,25 +852,6 @@ static void lent_iommu_exit(struct ntb_lent *lent)
 	lent->group = NULL;
 }
 
-/**
- * ntb_lent_map_memory() - let the function reach the borrower's memory
- * @lent: the lent function
- * @phys: lender physical address of the outbound window into the
- *	borrower's memory (ntb_peer_mw_get_addr() once the borrower has set
- *	its inbound translation), page aligned
- * @size: bytes of the window, page aligned
- * @dev_addr: OUT - where the function sees @phys: 0 with an IOMMU, which
- *	maps [0, @size) onto the window and nothing else of the lender's
- *	memory; @phys itself without one
- *
- * One range per function; ntb_lent_unmap_memory() before mapping another.
- *
- * Context: process; sleeps.
- *
- * Return: 0, -EINVAL for a misaligned range or one meeting a reserved
- * IOMMU region, -EBUSY if a range is mapped, -ENOSPC if it does not fit
- * the domain, or the IOMMU's error.
- */
 int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 			u64 *dev_addr)
 {
@@ -969,14 +904,6 @@ static void __lent_unmap_memory(struct ntb_lent *lent)
 	lent->mem_size = 0;
 }
 
-/**
- * ntb_lent_unmap_memory() - undo ntb_lent_map_memory()
- * @lent: the lent function
- *
- * The function's DMA into the window faults in the IOMMU from now on.
- *
- * Context: process; sleeps.
- */
 void ntb_lent_unmap_memory(struct ntb_lent *lent)
 {
 	mutex_lock(&lent->lock);
@@ -985,25 +912,6 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent)
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_memory, NTB_LENDING);
 
-/**
- * ntb_lent_map_doorbell() - let the function ring a borrower's doorbell
- * @lent: the lent function
- * @phys: lender physical address of the doorbell register
- *	(ntb_peer_db_addr())
- * @size: bytes of the register; it must not cross a page
- * @dev_addr: OUT - the address the function writes to ring it: an address
- *	at the top of its IOMMU domain, or @phys without an IOMMU
- *
- * Mapping a register twice (doorbell bits that share one, as most NTB
- * hardware has) gives the same address. The borrower programs the
- * function's MSI and MSI-X messages with it, and only MSI addresses that
- * are a mapped doorbell reach the function (ntb_lent_cfg_write()).
- *
- * Context: process; sleeps.
- *
- * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when
- * LENT_MAX_DB_PAGES are mapped or the domain is full, or the IOMMU's error.
- */
 int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 			  u64 *dev_addr)
 {
@@ -1049,11 +957,11 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		iova = page;
 	}
 
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	lent->db[lent->nr_db].phys = page;
 	lent->db[lent->nr_db].dev_addr = iova;
 	lent->nr_db++;
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	*dev_addr = iova + offset_in_page(phys);
 unlock:
 	mutex_unlock(&lent->lock);
@@ -1067,22 +975,16 @@ static void __lent_unmap_doorbells(struct ntb_lent *lent)
 	unsigned int i, n;
 
 	lockdep_assert_held(&lent->lock);
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	n = lent->nr_db;
 	lent->nr_db = 0;
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	for (i = 0; lent->domain && i < n; i++)
 		iommu_unmap(lent->domain, lent->db[i].dev_addr, PAGE_SIZE);
 	if (lent->domain)
 		lent->db_next = lent->domain->geometry.aperture_end & PAGE_MASK;
 }
 
-/**
- * ntb_lent_unmap_doorbells() - undo every ntb_lent_map_doorbell()
- * @lent: the lent function
- *
- * Context: process; sleeps.
- */
 void ntb_lent_unmap_doorbells(struct ntb_lent *lent)
 {
 	mutex_lock(&lent->lock);
@@ -1125,26 +1027,16 @@ static void lent_hw_stop(struct ntb_lent *lent)
 	}
 }
 
-/**
- * ntb_lent_quiesce() - stop the function at once, e.g. on link loss
- * @lent: the lent function
- *
- * Clears bus mastering and MSI/MSI-X on the function and refuses further
- * config writes, so that a borrower that is gone can no longer be written
- * to. ntb_lent_release() is still needed.
- *
- * Context: any; takes a spinlock with interrupts saved.
- */
 void ntb_lent_quiesce(struct ntb_lent *lent)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&lent->cfg_lock, flags);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	if (lent->state == LENT_ACTIVE) {
 		lent->state = LENT_STOPPED;
 		lent_hw_stop(lent);
 	}
-	spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_quiesce, NTB_LENDING);
 
@@ -1238,22 +1130,6 @@ static void lent_give_back(struct ntb_lent *lent)
 	kfree(lent->orig_override);
 }
 
-/**
- * ntb_lent_claim() - take a local PCI function for lending
- * @pdev: the function: an endpoint with at least one memory BAR
- *
- * Unbinds the function's driver (remembered for ntb_lent_release()), binds
- * the function to ntb_lending's PCI driver through driver_override so that
- * nothing else binds it, resets it where it can be reset, and attaches it
- * to an IOMMU domain of its own that maps nothing yet. INTx and bus
- * mastering are off until the borrower turns mastering on.
- *
- * Context: process; sleeps. Takes the device lock of @pdev: do not hold it.
- *
- * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
- * function without memory BARs, -EBUSY if it is lent already or its
- * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
- */
 struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 {
 	struct ntb_lent *lent;
@@ -1273,7 +1149,7 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 		return ERR_PTR(-ENOMEM);
 	lent->pdev = pci_dev_get(pdev);
 	mutex_init(&lent->lock);
-	spin_lock_init(&lent->cfg_lock);
+	raw_spin_lock_init(&lent->cfg_lock);
 
 	ret = lent_driver_get();
 	if (ret)
@@ -1309,17 +1185,6 @@ err_free:
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_claim, NTB_LENDING);
 
-/**
- * ntb_lent_release() - give a lent function back to its own driver
- * @lent: the lent function, which is freed
- *
- * Stops and resets the function, removes its IOMMU domain with every
- * mapping, restores the config state it had at the claim and rebinds the
- * driver it had then, in working order. The borrower must be done with the
- * function (or gone): its accesses fail from here on.
- *
- * Context: process; sleeps. Takes the device lock of the function.
- */
 void ntb_lent_release(struct ntb_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;

@@ -481,19 +481,6 @@ static void vbus_remove_irq_domain(struct ntb_vbus *vbus)
 	irq_domain_free_fwnode(vbus->fwnode);
 }
 
-/**
- * ntb_vbus_doorbell() - run the vectors of the doorbell bits that fired
- * @vbus: the virtual bus
- * @bits: bit i set for each entry i of &ntb_vbus_info.db that rang
- *
- * Runs every allocated vector on each bit: vector v rings bit
- * v % &ntb_vbus_info.nr_db. The caller reads and clears its doorbell
- * register first, so that a ring during the handlers is not lost.
- *
- * Context: any, typically the NTB adapter's doorbell interrupt. Safe
- * against a concurrent ntb_vbus_remove(), after which it does nothing; not
- * to be called after ntb_vbus_free().
- */
 void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits)
 {
 	struct irq_domain *domain;
@@ -562,6 +549,18 @@ static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
 	return 0;
 }
 
+static void vbus_remove_root_bus(struct ntb_vbus *vbus)
+{
+	struct pci_host_bridge *bridge = to_pci_host_bridge(vbus->bus->bridge);
+
+	pci_lock_rescan_remove();
+	pci_remove_root_bus(vbus->bus);
+	pci_unlock_rescan_remove();
+	/* pci_create_root_bus() gave us the bridge's first reference. */
+	pci_free_host_bridge(bridge);
+	vbus->bus = NULL;
+}
+
 /* Scan the function and give it our DMA ops and its BARs. */
 static int vbus_scan(struct ntb_vbus *vbus)
 {
@@ -605,21 +604,6 @@ unlock:
 	return ret;
 }
 
-/**
- * ntb_vbus_create() - build a virtual host bridge for a borrowed function
- * @info: what the borrower knows of the function; copied
- *
- * Validates what the lender sent, places the BARs in the window, creates
- * the MSI domain and a root bus in a free PCI domain from 0x10000, and
- * scans the function. No driver sees it until ntb_vbus_add().
- *
- * Context: process; sleeps.
- *
- * Return: the virtual bus, or an ERR_PTR: -EINVAL for malformed info or
- * BARs that cannot be placed, -ENOSPC for a window too small, -ENODEV if
- * the function does not answer, -EBUSY if its BARs cannot be claimed,
- * -ENOMEM.
- */
 struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
 {
 	struct ntb_vbus *vbus;
@@ -677,9 +661,7 @@ struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
 err_irq:
 	vbus_remove_irq_domain(vbus);
 err_bus:
-	pci_lock_rescan_remove();
-	pci_remove_root_bus(vbus->bus);
-	pci_unlock_rescan_remove();
+	vbus_remove_root_bus(vbus);
 err_free:
 	kfree(vbus->db);
 	kfree(vbus);
@@ -687,16 +669,6 @@ err_free:
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_create, NTB_LENDING);
 
-/**
- * ntb_vbus_add() - hot-add the borrowed function: its driver probes it
- * @vbus: the virtual bus from ntb_vbus_create()
- *
- * The driver may probe asynchronously, as after any hot-add.
- *
- * Context: process; sleeps. Takes the PCI rescan/remove lock. The caller
- * delivers its doorbells to ntb_vbus_doorbell() from before this call (the
- * driver's probe needs its interrupts) until ntb_vbus_remove() returns.
- */
 void ntb_vbus_add(struct ntb_vbus *vbus)
 {
 	pci_lock_rescan_remove();
@@ -705,49 +677,18 @@ void ntb_vbus_add(struct ntb_vbus *vbus)
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_add, NTB_LENDING);
 
-/**
- * ntb_vbus_pci_dev() - the borrowed function in this host's PCI tree
- * @vbus: the virtual bus
- *
- * Context: any.
- *
- * Return: the function, or NULL once ntb_vbus_remove() has run.
- */
 struct pci_dev *ntb_vbus_pci_dev(struct ntb_vbus *vbus)
 {
 	return vbus->removed ? NULL : vbus->pdev;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_pci_dev, NTB_LENDING);
 
-/**
- * ntb_vbus_link_lost() - the lender can no longer be reached
- * @vbus: the virtual bus
- *
- * From now on config reads fail with all ones, config writes are dropped
- * and DMA mappings are refused, so the driver sees a device that is gone
- * and its removal fails outstanding I/O instead of waiting for it. Call
- * ntb_vbus_remove() next.
- *
- * Context: any.
- */
 void ntb_vbus_link_lost(struct ntb_vbus *vbus)
 {
 	WRITE_ONCE(vbus->dead, true);
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_link_lost, NTB_LENDING);
 
-/**
- * ntb_vbus_remove() - hot-remove the borrowed function and its bus
- * @vbus: the virtual bus
- *
- * Unbinds the driver and removes the function (an orderly return: the
- * driver may still talk to the device, so doorbells must keep reaching
- * ntb_vbus_doorbell() until this returns), then the root bus and the MSI
- * domain. After ntb_vbus_link_lost() the driver sees the device gone. A
- * second call does nothing.
- *
- * Context: process; sleeps. Takes the PCI rescan/remove lock.
- */
 void ntb_vbus_remove(struct ntb_vbus *vbus)
 {
 	if (vbus->removed)
@@ -756,24 +697,12 @@ void ntb_vbus_remove(struct ntb_vbus *vbus)
 	pci_dev_put(vbus->pdev);
 	vbus->pdev = NULL;
 
-	pci_lock_rescan_remove();
-	pci_remove_root_bus(vbus->bus);
-	pci_unlock_rescan_remove();
-	vbus->bus = NULL;
+	vbus_remove_root_bus(vbus);
 	vbus_remove_irq_domain(vbus);
 	vbus->removed = true;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove, NTB_LENDING);
 
-/**
- * ntb_vbus_free() - free a virtual bus
- * @vbus: the virtual bus, removed or not
- *
- * Removes it first if ntb_vbus_remove() has not run.
- *
- * Context: process; sleeps. The caller must have stopped calling
- * ntb_vbus_doorbell() for @vbus, and waited for calls in progress.
- */
 void ntb_vbus_free(struct ntb_vbus *vbus)
 {
 	ntb_vbus_remove(vbus);
