@@ -14,7 +14,7 @@
 DP=/sys/kernel/debug/lending_dataplane
 
 ktap_print_header
-ktap_set_plan 18
+ktap_set_plan 20
 
 # Wait up to $1 half-seconds for the command that follows to succeed.
 wait_for() {
@@ -124,6 +124,31 @@ stock_driver_binds() {
 	[ "$(driver_of "$VBDF")" = nvme ]
 }
 ktap_test_result "stock_nvme_driver_binds_borrowed_function" stock_driver_binds
+
+# What the control plane would carry; the lender's IOMMU puts the window
+# into B's memory at device address 0 and B's doorbells at the top of the
+# domain, not at the doorbell register's physical address.
+iommu_layout() {
+	sed 's/^/# /' "$DP/info"
+	db0=$(sed -n 's/^db0 addr \(0x[0-9a-f]*\) .*/\1/p' "$DP/info")
+	raise=$(($(head -n 1 "/sys/bus/pci/devices/$B/resource" | cut -d' ' -f1) + 0x60))
+	grep -q '^memory 0x0* size .* dev_addr 0x0$' "$DP/info" && [ -n "$db0" ] &&
+		[ $((db0)) -ne $raise ] && [ $((db0)) -gt "$RAM_SIZE" ]
+}
+ktap_test_result "lender_iommu_maps_memory_at_0_and_doorbells_apart" iommu_layout
+
+# The borrower's view of config space: BAR 0 where the lender has it (the
+# windows are address-transparent), no ROM, no INTx, no FLR, MSI-X on.
+config_virtualized() {
+	out=$(lspci -vvv -s "$VBDF") || return 1
+	echo "$out" | grep -E 'Region|Expansion|Interrupt:|Capabilities:|DevCap:|MSI-X:' |
+		sed 's/^[[:space:]]*/# /'
+	lender_bar=$(lspci -s "$NVME" -vv | sed -n 's/.*Region 0: Memory at \([0-9a-f]*\).*/\1/p')
+	echo "$out" | grep -q "Region 0: Memory at $lender_bar (64-bit" &&
+		! echo "$out" | grep -qE 'Expansion ROM|Interrupt: pin|FLReset\+' &&
+		echo "$out" | grep -q 'MSI-X: Enable+'
+}
+ktap_test_result "borrower_sees_virtualized_config_space" config_virtualized
 
 borrower_reads_lender_data() {
 	dd if="$DISK" of=/tmp/got bs=1M skip=$P1_MIB count=4 2>/dev/null &&

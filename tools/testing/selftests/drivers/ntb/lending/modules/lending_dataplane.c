@@ -11,7 +11,10 @@
  * it on a virtual host bridge; 0 returns it and A's driver takes it back.
  * Reading it gives the borrowed function's name on B, or an empty line.
  * Writing 1 to "lost" returns it as a link loss would: A stops the
- * function at once and B removes it by surprise.
+ * function at once and B removes it by surprise. "info" shows what the
+ * control plane would have carried: the BAR span and BARs, the window B
+ * sees them through, where the function sees B's memory, and the doorbell
+ * writes.
  *
  * The pieces, as the control plane would carry them:
  *   A: claims the function, translates its inbound window 0 to the BAR span
@@ -33,6 +36,7 @@
 #include <linux/ntb.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
+#include <linux/seq_file.h>
 
 #include "../../../../../../../drivers/ntb/lending/dataplane.h"
 
@@ -57,6 +61,8 @@ MODULE_PARM_DESC(ram_size, "Bytes of host B's memory, from 0, that the function 
  * @host: the NTB device of each port
  * @lent: A's lent function while lent
  * @vbus: B's virtual bus while borrowed
+ * @info: what B was told, for debugfs "info"
+ * @bars: what A described, for debugfs "info"
  * @db: B's doorbells as the function writes them
  * @dir: debugfs directory
  */
@@ -65,6 +71,8 @@ struct dp_state {
 	struct ntb_dev *host[2];
 	struct ntb_lent *lent;
 	struct ntb_vbus __rcu *vbus;
+	struct ntb_vbus_info info;
+	struct ntb_dp_bars bars;
 	struct ntb_dp_doorbell db[64];
 	struct dentry *dir;
 };
@@ -233,6 +241,8 @@ static int dp_borrow(void)
 	}
 	rcu_assign_pointer(dp.vbus, vbus);
 	ntb_vbus_add(vbus);
+	dp.info = info;
+	dp.bars = bars;
 	return 0;
 
 err_lend:
@@ -307,6 +317,32 @@ static const struct file_operations dp_borrow_fops = {
 	.write = dp_borrow_write,
 };
 
+static int dp_info_show(struct seq_file *m, void *unused)
+{
+	const struct ntb_vbus_info *info = &dp.info;
+	unsigned int i;
+
+	mutex_lock(&dp.lock);
+	if (!rcu_access_pointer(dp.vbus))
+		goto unlock;
+	seq_printf(m, "span %#llx size %#llx\n", dp.bars.span_phys, dp.bars.span_size);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (info->bar[i].size)
+			seq_printf(m, "bar%u offset %#llx size %#llx flags %#x\n", i,
+				   info->bar[i].offset, info->bar[i].size,
+				   info->bar[i].flags);
+	seq_printf(m, "window %pa size %#llx\n", &info->win_phys, info->win_size);
+	seq_printf(m, "memory %pa size %#llx dev_addr %#llx\n", &info->dma_phys,
+		   info->dma_size, info->dma_dev_addr);
+	for (i = 0; i < info->nr_db; i++)
+		seq_printf(m, "db%u addr %#llx data %#x\n", i, dp.db[i].addr,
+			   dp.db[i].data);
+unlock:
+	mutex_unlock(&dp.lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dp_info);
+
 static ssize_t dp_lost_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -378,6 +414,7 @@ static int __init dp_init(void)
 	dp.dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("borrow", 0600, dp.dir, NULL, &dp_borrow_fops);
 	debugfs_create_file("lost", 0200, dp.dir, NULL, &dp_lost_fops);
+	debugfs_create_file("info", 0400, dp.dir, NULL, &dp_info_fops);
 	ret = ntb_register_client(&dp_client);
 	if (ret)
 		debugfs_remove_recursive(dp.dir);
