@@ -50,6 +50,10 @@ static ulong ram_size;
 module_param(ram_size, ulong, 0444);
 MODULE_PARM_DESC(ram_size, "Bytes of host B's memory, from 0, that the function may reach");
 
+static uint db_bits;
+module_param(db_bits, uint, 0644);
+MODULE_PARM_DESC(db_bits, "Doorbell bits the borrowed function may use (default 0: all)");
+
 #define DP_PORT_A	0	/* the lender */
 #define DP_PORT_B	1	/* the borrower */
 #define DP_WIDX_BARS	0	/* B reaches A's BARs: A's inbound window 0 */
@@ -174,6 +178,8 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 		goto err_bars;
 
 	*nr_db = min_t(unsigned int, hweight64(ntb_db_valid_mask(a)), ARRAY_SIZE(dp.db));
+	if (db_bits)
+		*nr_db = min(*nr_db, db_bits);
 	for (i = 0; i < *nr_db; i++) {
 		ret = ntb_peer_db_addr(a, &db_addr, &size, &db_data, i);
 		if (ret)
