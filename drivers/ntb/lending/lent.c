@@ -153,7 +153,10 @@ static struct pci_driver lent_driver = {
 /*
  * The driver is registered while at least one function is lent, so that
  * the module's init needs no hook for it. PCI driver names are global, so
- * this is the one piece of state every fabric shares.
+ * this is the one piece of state every fabric shares. Its lock also
+ * serializes taking functions from their drivers and giving them back, so
+ * that two claims of one function (from two fabrics) cannot both unbind
+ * its driver.
  */
 static DEFINE_MUTEX(lent_driver_lock);
 static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
@@ -162,21 +165,19 @@ static int lent_driver_get(void)
 {
 	int ret = 0;
 
-	mutex_lock(&lent_driver_lock);
+	lockdep_assert_held(&lent_driver_lock);
 	if (!lent_driver_users)
 		ret = pci_register_driver(&lent_driver);
 	if (!ret)
 		lent_driver_users++;
-	mutex_unlock(&lent_driver_lock);
 	return ret;
 }
 
 static void lent_driver_put(void)
 {
-	mutex_lock(&lent_driver_lock);
+	lockdep_assert_held(&lent_driver_lock);
 	if (!--lent_driver_users)
 		pci_unregister_driver(&lent_driver);
-	mutex_unlock(&lent_driver_lock);
 }
 
 /* --- config space: permission tables ------------------------------------ */
@@ -241,12 +242,19 @@ static const struct lent_perm lent_msi_perms[] = {
 
 static const struct lent_perm lent_msi32_perms[] = {
 	{ PCI_MSI_DATA_32, 2, 0xffff, 0xffff, 0 },
-	{ PCI_MSI_MASK_32, 4, 0, ~0U, 0 },
 };
 
 static const struct lent_perm lent_msi64_perms[] = {
 	{ PCI_MSI_ADDRESS_HI, 4, ~0U, ~0U, 0 },
 	{ PCI_MSI_DATA_64, 2, 0xffff, 0xffff, 0 },
+};
+
+/* Only where the capability has per-vector masking: it ends before. */
+static const struct lent_perm lent_msi32_mask_perms[] = {
+	{ PCI_MSI_MASK_32, 4, 0, ~0U, 0 },
+};
+
+static const struct lent_perm lent_msi64_mask_perms[] = {
 	{ PCI_MSI_MASK_64, 4, 0, ~0U, 0 },
 };
 
@@ -380,6 +388,12 @@ static void lent_cap_perms(struct ntb_lent *lent, unsigned int pos, u8 id)
 		else
 			lent_apply(lent, pos, lent_msi32_perms,
 				   ARRAY_SIZE(lent_msi32_perms));
+		if ((flags & PCI_MSI_FLAGS_MASKBIT) && lent->msi_64)
+			lent_apply(lent, pos, lent_msi64_mask_perms,
+				   ARRAY_SIZE(lent_msi64_mask_perms));
+		else if (flags & PCI_MSI_FLAGS_MASKBIT)
+			lent_apply(lent, pos, lent_msi32_mask_perms,
+				   ARRAY_SIZE(lent_msi32_mask_perms));
 		lent_vclear(lent, pos + PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE |
 			    PCI_MSI_FLAGS_QMASK | PCI_MSI_FLAGS_QSIZE);
 		break;
@@ -1151,12 +1165,14 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 	mutex_init(&lent->lock);
 	raw_spin_lock_init(&lent->cfg_lock);
 
+	mutex_lock(&lent_driver_lock);
 	ret = lent_driver_get();
 	if (ret)
-		goto err_free;
+		goto err_unlock;
 	ret = lent_take(lent);
 	if (ret)
 		goto err_driver;
+	mutex_unlock(&lent_driver_lock);
 	ret = lent_iommu_init(lent);
 	if (ret)
 		goto err_give_back;
@@ -1174,10 +1190,12 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 	return lent;
 
 err_give_back:
+	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 err_driver:
 	lent_driver_put();
-err_free:
+err_unlock:
+	mutex_unlock(&lent_driver_lock);
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
 	kvfree(lent);
@@ -1204,10 +1222,12 @@ void ntb_lent_release(struct ntb_lent *lent)
 		pci_restore_state(pdev);
 	}
 	kfree(lent->saved);
+	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
+	lent_driver_put();
+	mutex_unlock(&lent_driver_lock);
 	mutex_unlock(&lent->lock);
 
-	lent_driver_put();
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
 	kvfree(lent);

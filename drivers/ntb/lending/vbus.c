@@ -612,7 +612,9 @@ struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
 	if (!info->parent || !info->ops || !info->ops->cfg_read ||
 	    !info->ops->cfg_write || !info->db || !info->nr_db ||
 	    info->nr_db > 64 || !info->win_size || !info->dma_size ||
-	    info->dma_phys + info->dma_size < info->dma_phys)
+	    info->win_phys + info->win_size - 1 < info->win_phys ||
+	    info->dma_phys + info->dma_size - 1 < info->dma_phys ||
+	    info->dma_dev_addr + info->dma_size - 1 < info->dma_dev_addr)
 		return ERR_PTR(-EINVAL);
 
 	vbus = kzalloc(sizeof(*vbus), GFP_KERNEL);
