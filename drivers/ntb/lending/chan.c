@@ -164,7 +164,9 @@ void nl_chan_init(struct nl_peer *peer)
 	spin_lock_init(&chan->lock);
 	INIT_LIST_HEAD(&chan->txq);
 	INIT_LIST_HEAD(&chan->rxq);
+	INIT_LIST_HEAD(&chan->replies);
 	init_waitqueue_head(&chan->ackq);
+	init_waitqueue_head(&chan->replyq);
 	INIT_WORK(&chan->tx_work, tx_work);
 	chan->rx_seq = -1;
 }
@@ -188,8 +190,11 @@ void nl_chan_reset(struct nl_peer *peer)
 	chan->rx_frag = 0;
 	list_splice_init(&chan->txq, &tx);
 	list_splice_init(&chan->rxq, &rx);
+	list_splice_init(&chan->replies, &rx);
+	chan->nr_replies = 0;
 	spin_unlock_irq(&chan->lock);
 	wake_up_all(&chan->ackq);
+	wake_up_all(&chan->replyq);
 	free_list(&tx, offsetof(struct nl_txmsg, node));
 	free_list(&rx, offsetof(struct nl_rxmsg, node));
 }
@@ -243,12 +248,30 @@ static bool rx_frame(struct nl_peer *peer, const u32 *w)
 	return w[0] & HDR_LAST;
 }
 
+/* Replies nobody waits for any more (the waiter timed out) are dropped. */
+#define MAX_REPLIES	8
+
+static void add_reply(struct nl_chan *chan, struct nl_rxmsg *msg)
+{
+	struct nl_rxmsg *old;
+
+	lockdep_assert_held(&chan->lock);
+	if (chan->nr_replies == MAX_REPLIES) {
+		old = list_first_entry(&chan->replies, struct nl_rxmsg, node);
+		list_del(&old->node);
+		kfree(old);
+		chan->nr_replies--;
+	}
+	list_add_tail(&msg->node, &chan->replies);
+	chan->nr_replies++;
+}
+
 static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 {
 	struct ntb_dev *ntb = adapter->ntb;
 	struct nl_chan *chan = &peer->chan;
 	struct nl_rxmsg *msg;
-	bool done = false;
+	bool done = false, reply = false;
 	u32 w[4];
 	int i;
 
@@ -269,7 +292,11 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 		if (done) {
 			msg->peer = peer;
 			msg->msg = chan->rx;
-			list_add_tail(&msg->node, &chan->rxq);
+			reply = msg->msg.type & NL_MSG_REPLY;
+			if (reply)
+				add_reply(chan, msg);
+			else
+				list_add_tail(&msg->node, &chan->rxq);
 		}
 	}
 	spin_unlock(&chan->lock);
@@ -279,7 +306,9 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 	/* New, duplicate or fragment: acknowledge it all the same. */
 	ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_ACK, HDR_SEQ(w[0]));
 	ntb_peer_db_set(ntb, NL_DB_ACK);
-	if (done)
+	if (done && reply)
+		wake_up_all(&chan->replyq);
+	else if (done)
 		queue_work(adapter->wq, &adapter->rx_work);
 }
 
@@ -336,4 +365,65 @@ bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 	*msg = rxm->msg;
 	kfree(rxm);
 	return true;
+}
+
+/**
+ * nl_chan_epoch() - the channel's current epoch, for nl_chan_wait_reply()
+ * @peer: the peer
+ *
+ * Return: the epoch, which every reset changes.
+ */
+unsigned int nl_chan_epoch(struct nl_peer *peer)
+{
+	return READ_ONCE(peer->chan.epoch);
+}
+
+static bool take_reply(struct nl_chan *chan, u8 type, u32 tag,
+		       struct nl_msg *reply)
+{
+	struct nl_rxmsg *msg;
+	bool found = false;
+
+	spin_lock_irq(&chan->lock);
+	list_for_each_entry(msg, &chan->replies, node) {
+		if (msg->msg.type == type && msg->msg.len && msg->msg.w[0] == tag) {
+			*reply = msg->msg;
+			list_del(&msg->node);
+			chan->nr_replies--;
+			kfree(msg);
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irq(&chan->lock);
+	return found;
+}
+
+/* Long enough for a lender that claims, maps and resets a device. */
+#define REPLY_TIMEOUT	(10 * HZ)
+
+/**
+ * nl_chan_wait_reply() - wait for a peer's reply to a request of ours
+ * @peer: the peer
+ * @epoch: nl_chan_epoch() from before the request was sent
+ * @type: the reply's type
+ * @tag: the request's tag, the reply's first word
+ * @reply: filled with the reply
+ *
+ * Context: process, without &nl_adapter.lock: replies come in interrupt
+ * context and need nothing of ours.
+ * Return: 0, -ENOLINK if the link went down, -ETIMEDOUT.
+ */
+int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
+		       u32 tag, struct nl_msg *reply)
+{
+	struct nl_chan *chan = &peer->chan;
+	bool found = false;
+
+	wait_event_timeout(chan->replyq,
+			   (found = take_reply(chan, type, tag, reply)) ||
+			   READ_ONCE(chan->epoch) != epoch, REPLY_TIMEOUT);
+	if (found)
+		return 0;
+	return READ_ONCE(chan->epoch) != epoch ? -ENOLINK : -ETIMEDOUT;
 }

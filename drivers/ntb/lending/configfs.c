@@ -388,6 +388,14 @@ static struct config_group *lends_make(struct config_group *group,
 	config_group_init_type_name(&lend->group, name, &lend_type);
 	mutex_lock(&adapter->lock);
 	lend->index = free_index(adapter);
+	if (lend->index > NL_MAX_LEND_INDEX) {
+		mutex_unlock(&adapter->lock);
+		pr_err("%s: lends/%s: an adapter has at most %d lend entries\n",
+		       aname, name, NL_MAX_LEND_INDEX + 1);
+		kfree(lend);
+		ret = -ENOSPC;
+		goto err;
+	}
 	list_add_tail(&lend->node, &adapter->lends);
 	mutex_unlock(&adapter->lock);
 	mutex_unlock(&nl_adapters_lock);
@@ -518,6 +526,27 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 	return offer;
 }
 
+/**
+ * nl_offer_find() - an offer that is shown, by lender and index
+ * @adapter: the adapter, locked
+ * @lender: the lender's NodeId
+ * @index: its lend entry index
+ *
+ * Return: the offer, or NULL.
+ */
+struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
+			       unsigned int index)
+{
+	struct nl_offer *offer;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->lender == lender && offer->index == index &&
+		    !offer->gone)
+			return offer;
+	return NULL;
+}
+
 /* Take one offer whose group must change: gone ones first. */
 static struct nl_offer *next_change(struct nl_adapter *adapter)
 {
@@ -572,6 +601,92 @@ void nl_offers_sync(struct nl_adapter *adapter)
 		}
 	}
 }
+
+/* --- borrows/<Id> ----------------------------------------------------------- */
+
+static struct nl_borrow *to_borrow(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct nl_borrow, group);
+}
+
+static ssize_t borrow_state_show(struct config_item *item, char *page)
+{
+	struct nl_borrow *borrow = to_borrow(item);
+	ssize_t ret;
+
+	mutex_lock(&borrow->adapter->lock);
+	ret = sysfs_emit(page, "%s\n", borrow->state == NL_BORROW_BORROWED ?
+			 "borrowed" : "lost");
+	mutex_unlock(&borrow->adapter->lock);
+	return ret;
+}
+CONFIGFS_ATTR_RO(borrow_, state);
+
+static ssize_t borrow_local_bdf_show(struct config_item *item, char *page)
+{
+	struct nl_borrow *borrow = to_borrow(item);
+	ssize_t ret;
+
+	mutex_lock(&borrow->adapter->lock);
+	ret = sysfs_emit(page, "%s\n", borrow->local_bdf);
+	mutex_unlock(&borrow->adapter->lock);
+	return ret;
+}
+CONFIGFS_ATTR_RO(borrow_, local_bdf);
+
+static struct configfs_attribute *borrow_attrs[] = {
+	&borrow_attr_state,
+	&borrow_attr_local_bdf,
+	NULL,
+};
+
+static void borrow_release(struct config_item *item)
+{
+	kfree(to_borrow(item));
+}
+
+static struct configfs_item_operations borrow_item_ops = {
+	.release = borrow_release,
+};
+
+static const struct config_item_type borrow_type = {
+	.ct_item_ops = &borrow_item_ops,
+	.ct_attrs = borrow_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static struct config_group *borrows_make(struct config_group *group,
+					 const char *name)
+{
+	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	struct nl_borrow *borrow;
+
+	borrow = nl_borrow_start(adapter, name);
+	if (IS_ERR(borrow))
+		return ERR_CAST(borrow);
+	config_group_init_type_name(&borrow->group, name, &borrow_type);
+	return &borrow->group;
+}
+
+static void borrows_drop(struct config_group *group, struct config_item *item)
+{
+	struct nl_borrow *borrow = to_borrow(item);
+
+	mutex_lock(&borrow->adapter->lock);
+	nl_borrow_return(borrow);
+	mutex_unlock(&borrow->adapter->lock);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations borrows_group_ops = {
+	.make_group = borrows_make,
+	.drop_item = borrows_drop,
+};
+
+static const struct config_item_type borrows_type = {
+	.ct_group_ops = &borrows_group_ops,
+	.ct_owner = THIS_MODULE,
+};
 
 /* --- ntb_lending/<adapter> ------------------------------------------------- */
 
@@ -668,6 +783,9 @@ struct nl_adapter *nl_adapter_get(const char *name)
 	config_group_init_type_name(&adapter->offers_group, "offers",
 				    &offers_type);
 	configfs_add_default_group(&adapter->offers_group, &adapter->group);
+	config_group_init_type_name(&adapter->borrows_group, "borrows",
+				    &borrows_type);
+	configfs_add_default_group(&adapter->borrows_group, &adapter->group);
 
 	/* Not under nl_adapters_lock: mkdir takes it under configfs' mutex. */
 	ret = configfs_register_group(&nl_subsys.su_group, &adapter->group);

@@ -33,6 +33,57 @@ static void send_hello(struct nl_peer *peer, bool want_reply)
 	nl_chan_send(peer, &msg);
 }
 
+/**
+ * nl_peer_by_node() - the peer with a NodeId
+ * @adapter: the adapter, locked
+ * @node: the NodeId
+ *
+ * Return: the peer, or NULL.
+ */
+struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
+{
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++)
+		if (adapter->peers[i].port == node)
+			return &adapter->peers[i];
+	return NULL;
+}
+
+/**
+ * nl_next_tag() - a tag for a request to a peer, to match its reply
+ * @peer: the peer; its adapter is locked
+ *
+ * Return: the tag.
+ */
+u32 nl_next_tag(struct nl_peer *peer)
+{
+	lockdep_assert_held(&peer->adapter->lock);
+	return ++peer->tag;
+}
+
+/**
+ * nl_reply() - answer a request with a status only
+ * @peer: the peer that asked
+ * @type: the reply's type
+ * @tag: the request's tag
+ * @status: 0 or a negative errno
+ */
+void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
+{
+	struct nl_msg msg = { .type = type, .len = 2, .w = { tag, status } };
+
+	nl_chan_send(peer, &msg);
+}
+
+/* The peer is gone or started over: undo what we lent it and borrowed. */
+static void peer_lost(struct nl_peer *peer)
+{
+	nl_borrow_peer_lost(peer);
+	nl_lend_peer_lost(peer);
+}
+
 /* Forget what @peer offered us: it went away or started over. */
 static void forget_peer(struct nl_peer *peer)
 {
@@ -150,6 +201,7 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 			return;
 	} else {
 		/* The peer (re)started: what it offered before is stale. */
+		peer_lost(peer);
 		forget_peer(peer);
 		send_hello(peer, false);
 	}
@@ -216,6 +268,12 @@ static void rx_work(struct work_struct *work)
 		case NL_MSG_WITHDRAW:
 			rx_withdraw(peer, &msg);
 			break;
+		case NL_MSG_BORROW:
+			nl_rx_borrow(peer, &msg);
+			break;
+		case NL_MSG_RETURN:
+			nl_rx_return(peer, &msg);
+			break;
 		default:
 			bad_msg(peer, &msg);
 		}
@@ -250,6 +308,7 @@ static void link_work(struct work_struct *work)
 		 * came in before this work ran: start over.
 		 */
 		nl_chan_reset(peer);
+		peer_lost(peer);
 		forget_peer(peer);
 		if (!link && peer->up)
 			dev_info(&adapter->ntb->dev, "node %d is down\n",
@@ -275,8 +334,14 @@ static void nl_db_event(void *ctx, int vector)
 	struct nl_adapter *adapter = ctx;
 	u64 db = ntb_db_read(adapter->ntb);
 
-	ntb_db_clear(adapter->ntb, db & NL_DB_CTRL);
-	nl_chan_db(adapter, db);
+	/* Cleared first: a ring during the handlers is not lost. */
+	ntb_db_clear(adapter->ntb, db);
+	if (db & NL_DB_CTRL)
+		nl_chan_db(adapter, db);
+	if (db & NL_DB_RPC)
+		nl_rpc_serve(&adapter->peers[0]);
+	if (db >> NL_DB_FIRST_VEC)
+		nl_borrow_db(&adapter->peers[0], db);
 }
 
 static const struct ntb_ctx_ops nl_ctx_ops = {
@@ -294,6 +359,8 @@ void nl_adapter_init(struct nl_adapter *adapter)
 	INIT_LIST_HEAD(&adapter->connections);
 	INIT_LIST_HEAD(&adapter->lends);
 	INIT_LIST_HEAD(&adapter->offers);
+	INIT_LIST_HEAD(&adapter->borrows);
+	init_waitqueue_head(&adapter->idle);
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
 }
@@ -341,6 +408,9 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		peers[i].pidx = i;
 		peers[i].port = ntb_peer_port_number(ntb, i);
 		peers[i].ntb = ntb;
+		raw_spin_lock_init(&peers[i].call_lock);
+		raw_spin_lock_init(&peers[i].serve_lock);
+		peers[i].rpc_last[0] = -1;
 		nl_chan_init(&peers[i]);
 	}
 
@@ -354,9 +424,8 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
 	if (ret)
 		goto err_unbind;
-	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
-	ntb_db_clear_mask(ntb, NL_DB_CTRL);
+	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret)
 		goto err_ctx;
@@ -386,14 +455,22 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_clear_ctx(ntb);
 
+	/* Wake whoever waits for a peer, let them finish, start no more. */
+	mutex_lock(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		nl_chan_reset(&adapter->peers[i]);
+		adapter->peers[i].up = false;
+	}
+	mutex_unlock(&adapter->lock);
+	wait_event(adapter->idle, !READ_ONCE(adapter->busy));
+
 	/* From here on nothing reaches the peers: configfs sees none. */
 	mutex_lock(&adapter->lock);
 	peers = adapter->peers;
 	n = adapter->npeers;
 	for (i = 0; i < n; i++) {
-		nl_chan_reset(&peers[i]);
+		peer_lost(&peers[i]);
 		forget_peer(&peers[i]);
-		peers[i].up = false;
 		peers[i].linked = false;
 	}
 	adapter->ntb = NULL;

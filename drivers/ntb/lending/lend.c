@@ -1,42 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * NTB device lending: the lender's lend entries, and their offers.
+ * NTB device lending: the lender's lend entries, their offers, and the
+ * borrows of them that peers ask for.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ntb.h>
 #include <linux/pci.h>
-#include <linux/slab.h>
 
 #include "ntb_lending.h"
-
-/*
- * Until the data plane owns a lent device with a driver of its own, the
- * lender holds it by unbinding the local driver, and a withdrawal lets the
- * driver core bind the matching driver again.
- */
-struct nl_lent {
-	struct pci_dev *pdev;
-};
-
-static struct nl_lent *nl_lent_claim(struct pci_dev *pdev)
-{
-	struct nl_lent *lent = kzalloc(sizeof(*lent), GFP_KERNEL);
-
-	if (!lent)
-		return ERR_PTR(-ENOMEM);
-	lent->pdev = pdev;
-	device_release_driver(&pdev->dev);
-	return lent;
-}
-
-static void nl_lent_release(struct nl_lent *lent)
-{
-	if (device_attach(&lent->pdev->dev) < 0)
-		pci_err(lent->pdev, "no driver could take the device back; bind one by hand\n");
-	kfree(lent);
-}
 
 /**
  * nl_lend_offer() - make a lend entry available to connected nodes
@@ -48,18 +21,72 @@ static void nl_lent_release(struct nl_lent *lent)
  */
 int nl_lend_offer(struct nl_lend *lend)
 {
-	struct nl_lent *lent;
+	struct ntb_lent *lent;
 
 	lockdep_assert_held(&lend->adapter->lock);
 	if (lend->state != NL_LEND_LOCAL)
 		return 0;
-	lent = nl_lent_claim(lend->pdev);
+	lent = ntb_lent_claim(lend->pdev);
 	if (IS_ERR(lent))
 		return PTR_ERR(lent);
 	lend->lent = lent;
 	lend->state = NL_LEND_AVAILABLE;
 	nl_send_offers(lend->adapter, lend, -1);
 	return 0;
+}
+
+static struct nl_peer *borrower_of(struct nl_lend *lend)
+{
+	struct nl_adapter *adapter = lend->adapter;
+	int i;
+
+	for (i = 0; i < adapter->npeers; i++)
+		if (adapter->peers[i].lent_to == lend)
+			return &adapter->peers[i];
+	return NULL;
+}
+
+/*
+ * Undo a borrow on this side: the device stops reaching the borrower, and
+ * goes through its own driver once (release, claim) so that the next
+ * borrower gets it reset. Returns the entry to available, or to local use
+ * if the device cannot be claimed again.
+ */
+static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
+{
+	unsigned long flags;
+
+	ntb_lent_quiesce(lend->lent);
+	raw_spin_lock_irqsave(&peer->serve_lock, flags);
+	peer->lent_to = NULL;
+	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
+	if (lend->adapter->ntb)
+		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_DEVICE);
+	ntb_lent_release(lend->lent);
+	lend->borrower = -1;
+	lend->lent = ntb_lent_claim(lend->pdev);
+	if (IS_ERR(lend->lent)) {
+		pci_err(lend->pdev, "cannot be lent again after its borrow (%ld); it stays in local use\n",
+			PTR_ERR(lend->lent));
+		lend->lent = NULL;
+		lend->state = NL_LEND_LOCAL;
+	} else {
+		lend->state = NL_LEND_AVAILABLE;
+	}
+	nl_send_offers(lend->adapter, lend, -1);
+}
+
+/*
+ * Back to local use: the driver the device had when it was claimed, or,
+ * if it had none by then (a borrow ended while the borrower still held
+ * the BARs, which only ntb_sim's one kernel can see), whichever matches.
+ */
+static void release_to_local(struct nl_lend *lend)
+{
+	ntb_lent_release(lend->lent);
+	lend->lent = NULL;
+	if (!lend->pdev->dev.driver && device_attach(&lend->pdev->dev) < 0)
+		pci_err(lend->pdev, "no driver took the device back; bind one by hand\n");
 }
 
 /**
@@ -71,18 +98,193 @@ int nl_lend_offer(struct nl_lend *lend)
  */
 int nl_lend_withdraw(struct nl_lend *lend, bool force)
 {
+	struct nl_peer *peer;
+
 	lockdep_assert_held(&lend->adapter->lock);
 	if (lend->state == NL_LEND_LOCAL)
 		return 0;
-	if (lend->state == NL_LEND_BORROWED && !force) {
-		pr_err("lends/%s: borrowed by node %d; it must return the device first\n",
-		       config_item_name(&lend->group.cg_item), lend->borrower);
-		return -EBUSY;
+	if (lend->state == NL_LEND_BORROWED) {
+		if (!force) {
+			pr_err("lends/%s: borrowed by node %d; it must return the device first\n",
+			       config_item_name(&lend->group.cg_item),
+			       lend->borrower);
+			return -EBUSY;
+		}
+		peer = borrower_of(lend);
+		if (peer)
+			end_borrow(lend, peer);
+		if (lend->state == NL_LEND_LOCAL)
+			return 0;
 	}
 	lend->state = NL_LEND_LOCAL;
-	lend->borrower = -1;
 	nl_send_offers(lend->adapter, lend, -1);
-	nl_lent_release(lend->lent);
-	lend->lent = NULL;
+	release_to_local(lend);
 	return 0;
+}
+
+/**
+ * nl_lend_peer_lost() - a borrower went away: take its borrow back
+ * @peer: the peer; its adapter is locked
+ */
+void nl_lend_peer_lost(struct nl_peer *peer)
+{
+	struct nl_lend *lend = peer->lent_to;
+
+	lockdep_assert_held(&peer->adapter->lock);
+	if (!lend)
+		return;
+	pci_info(lend->pdev, "node %d went away with the device; taking it back\n",
+		 peer->port);
+	end_borrow(lend, peer);
+}
+
+static struct nl_lend *find_lend(struct nl_adapter *adapter, u32 index)
+{
+	struct nl_lend *lend;
+
+	list_for_each_entry(lend, &adapter->lends, node)
+		if (lend->index == index)
+			return lend;
+	return NULL;
+}
+
+/* Map what the borrower's device needs; the answer's words into @bars. */
+static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
+		   struct nl_msg *bars, struct nl_msg *dbs)
+{
+	struct ntb_dev *ntb = peer->ntb;
+	resource_size_t align, size_max, size;
+	struct ntb_dp_bars dp;
+	phys_addr_t addr;
+	u64 dev_addr, data;
+	int bit, i, ret;
+
+	ret = ntb_mw_get_align(ntb, peer->pidx, NL_MW_DEVICE, &align, NULL,
+			       &size_max);
+	if (ret)
+		return ret;
+	ret = ntb_lent_bars(lend->lent, align, &dp);
+	if (ret)
+		return ret;
+	if (dp.span_size > size_max) {
+		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d has %llu: it cannot be lent through this adapter\n",
+			dp.span_size, NL_MW_DEVICE, (u64)size_max);
+		return -E2BIG;
+	}
+	ret = ntb_mw_set_trans(ntb, peer->pidx, NL_MW_DEVICE, dp.span_phys,
+			       dp.span_size);
+	if (ret)
+		return ret;
+
+	/* The borrower translated its window onto its memory before asking. */
+	ret = ntb_peer_mw_get_addr(ntb, NL_MW_MEMORY, &addr, &size);
+	if (!ret)
+		ret = ntb_lent_map_memory(lend->lent, addr, size, &dev_addr);
+	if (ret)
+		goto err;
+
+	bars->w[2] = lower_32_bits(dp.span_size);
+	bars->w[3] = upper_32_bits(dp.span_size);
+	bars->w[4] = lower_32_bits(dev_addr);
+	bars->w[5] = upper_32_bits(dev_addr);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		u32 *w = &bars->w[6 + 5 * i];
+
+		w[0] = lower_32_bits(dp.bar[i].offset);
+		w[1] = upper_32_bits(dp.bar[i].offset);
+		w[2] = lower_32_bits(dp.bar[i].size);
+		w[3] = upper_32_bits(dp.bar[i].size);
+		w[4] = dp.bar[i].flags;
+	}
+	bars->len = 6 + 5 * PCI_STD_NUM_BARS;
+
+	dbs->len = 1;
+	for_each_set_bit(bit, (unsigned long *)&vec_mask, 64) {
+		ret = ntb_peer_db_addr(ntb, &addr, &size, &data, bit);
+		if (!ret)
+			ret = ntb_lent_map_doorbell(lend->lent, addr, size,
+						    &dev_addr);
+		if (ret)
+			goto err_mem;
+		dbs->w[dbs->len++] = lower_32_bits(dev_addr);
+		dbs->w[dbs->len++] = upper_32_bits(dev_addr);
+		dbs->w[dbs->len++] = data;
+	}
+	return 0;
+
+err_mem:
+	ntb_lent_unmap_doorbells(lend->lent);
+	ntb_lent_unmap_memory(lend->lent);
+err:
+	ntb_mw_clear_trans(ntb, peer->pidx, NL_MW_DEVICE);
+	return ret;
+}
+
+/**
+ * nl_rx_borrow() - a peer asks to borrow one of our lend entries
+ * @peer: the peer; its adapter is locked
+ * @msg: index, vector doorbell bits (low, high), tag; untrusted
+ */
+void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_adapter *adapter = peer->adapter;
+	struct nl_msg bars = { .type = NL_MSG_BORROW_BARS, .len = 2 };
+	struct nl_msg dbs = { .type = NL_MSG_BORROW_DB };
+	u64 valid = ntb_db_valid_mask(peer->ntb);
+	struct nl_lend *lend;
+	u64 vec_mask;
+	int ret;
+
+	if (msg->len < 4)
+		return;
+	vec_mask = (u64)msg->w[2] << 32 | msg->w[1];
+	bars.w[0] = msg->w[3];
+	dbs.w[0] = msg->w[3];
+
+	lend = find_lend(adapter, msg->w[0]);
+	if (!lend || lend->state == NL_LEND_LOCAL ||
+	    !nl_is_connected(adapter, peer->port)) {
+		ret = -ENOENT;
+	} else if (lend->state == NL_LEND_BORROWED || peer->lent_to) {
+		ret = -EBUSY;
+	} else if (!vec_mask || vec_mask & ~valid ||
+		   vec_mask & GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0) ||
+		   hweight64(vec_mask) > NL_MAX_VEC) {
+		ret = -EINVAL;
+	} else {
+		ret = lend_to(peer, lend, vec_mask, &bars, &dbs);
+	}
+	bars.w[1] = ret;
+	if (!ret) {
+		nl_rpc_reset(peer);
+		raw_spin_lock_irq(&peer->serve_lock);
+		peer->lent_to = lend;
+		raw_spin_unlock_irq(&peer->serve_lock);
+		lend->state = NL_LEND_BORROWED;
+		lend->borrower = peer->port;
+		pci_info(lend->pdev, "lent to node %d\n", peer->port);
+	}
+	nl_chan_send(peer, &bars);
+	if (!ret) {
+		nl_chan_send(peer, &dbs);
+		nl_send_offers(adapter, lend, -1);
+	}
+}
+
+/**
+ * nl_rx_return() - a borrower gives a device back
+ * @peer: the peer; its adapter is locked
+ * @msg: index, tag; untrusted
+ */
+void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_lend *lend = peer->lent_to;
+
+	if (msg->len < 2)
+		return;
+	if (lend && lend->index == msg->w[0]) {
+		pci_info(lend->pdev, "returned by node %d\n", peer->port);
+		end_borrow(lend, peer);
+	}
+	nl_reply(peer, NL_MSG_RETURN_DONE, msg->w[1], 0);
 }

@@ -20,36 +20,64 @@
 
 #include <linux/configfs.h>
 #include <linux/list.h>
+#include <linux/pci_regs.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "dataplane.h"
+
 struct ntb_dev;
-struct nl_lent;
 
 /* Protocol version: peers speaking another major version are not used. */
 #define NL_PROTO_VERSION	1
 
-/* Doorbell bits of the control channel; the others carry device vectors. */
+/*
+ * Doorbell bits: the control channel's, the config requests of a borrower,
+ * then the borrowed devices' vectors.
+ */
 #define NL_DB_FRAME		BIT_ULL(0)
 #define NL_DB_ACK		BIT_ULL(1)
 #define NL_DB_CTRL		(NL_DB_FRAME | NL_DB_ACK)
+#define NL_DB_RPC		BIT_ULL(2)
+#define NL_DB_FIRST_VEC		3
+#define NL_MAX_VEC		15
 
 /* A message is up to NL_MSG_FRAGS frames of three payload words each. */
-#define NL_MSG_FRAGS		4
+#define NL_MSG_FRAGS		16
 #define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
 
-/* Scratchpads: frame words, then the sequence number acknowledged. */
+/*
+ * Scratchpads: frame words, the sequence number acknowledged, a config
+ * request from the peer (header, value, check) and the answer to ours.
+ */
 #define NL_SPAD_FRAME		0
 #define NL_SPAD_ACK		4
 #define NL_SPADS		5
+#define NL_SPAD_RPC_REQ		5
+#define NL_SPAD_RPC_RSP		8
+#define NL_SPADS_BORROW		11
+
+/* Config requests carry a lend entry's index in eight bits. */
+#define NL_MAX_LEND_INDEX	0xff
+
+/* Memory windows of a peer pair, by the host that translates them. */
+#define NL_MW_DEVICE		0	/* the lender's: the lent device's BARs */
+#define NL_MW_MEMORY		1	/* the borrower's: its memory */
+
+/* Replies reach their waiter from interrupt context, not the work queue. */
+#define NL_MSG_REPLY		0x80
 
 enum nl_msg_type {
-	NL_MSG_HELLO = 1,	/* version, node */
+	NL_MSG_HELLO = 1,	/* version, node, flags */
 	NL_MSG_OFFER,		/* index, state, bdf, ids, class, borrower */
 	NL_MSG_WITHDRAW,	/* index */
-	NL_MSG_TYPES
+	NL_MSG_BORROW,		/* index, vector bits, tag */
+	NL_MSG_RETURN,		/* index, tag */
+	NL_MSG_BORROW_BARS = NL_MSG_REPLY | NL_MSG_BORROW,
+	NL_MSG_BORROW_DB,
+	NL_MSG_RETURN_DONE,
 };
 
 /**
@@ -77,6 +105,9 @@ struct nl_msg {
  * @ackq: woken when @acked changes
  * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
  * @epoch: bumped by every reset, so a sender notices that its peer went away
+ * @replies: replies received and not yet taken (&struct nl_rxmsg)
+ * @nr_replies: entries in @replies
+ * @replyq: woken when a reply arrives or the channel is reset
  */
 struct nl_chan {
 	spinlock_t lock;	/* see above */
@@ -90,6 +121,9 @@ struct nl_chan {
 	wait_queue_head_t ackq;
 	struct work_struct tx_work;
 	unsigned int epoch;
+	struct list_head replies;
+	unsigned int nr_replies;
+	wait_queue_head_t replyq;
 };
 
 /**
@@ -101,8 +135,18 @@ struct nl_chan {
  * @linked: the link to it is up
  * @up: @linked, and the peer said hello with our protocol version
  * @chan: the control channel to it
+ * @tag: tag of our last request to it
+ * @borrow: what we borrow from it (one at a time: its window to the
+ *	device is one); the doorbell interrupt reads it under RCU
+ * @call_lock: serialises our config requests to it (rpc.c)
+ * @rpc_tag: tag of our last config request, under @call_lock
+ * @serve_lock: protects @lent_to and the @rpc_last answer, in interrupt
+ *	context (rpc.c)
+ * @lent_to: our lend entry it borrows, whose config requests we serve
+ * @rpc_last: tag, status and value of the last answer, sent again for a
+ *	repeated request; tag -1 after a reset
  *
- * @linked and @up are protected by &nl_adapter.lock.
+ * @linked, @up, @tag and the pointers are changed under &nl_adapter.lock.
  */
 struct nl_peer {
 	struct nl_adapter *adapter;
@@ -112,6 +156,13 @@ struct nl_peer {
 	bool linked;
 	bool up;
 	struct nl_chan chan;
+	u32 tag;
+	struct nl_borrow __rcu *borrow;
+	raw_spinlock_t call_lock;
+	u8 rpc_tag;
+	raw_spinlock_t serve_lock;
+	struct nl_lend *lent_to;
+	int rpc_last[3];
 };
 
 /**
@@ -149,7 +200,7 @@ struct nl_lend {
 	struct config_group group;
 	struct nl_adapter *adapter;
 	struct pci_dev *pdev;
-	struct nl_lent *lent;
+	struct ntb_lent *lent;
 	unsigned int index;
 	enum nl_lend_state state;
 	int borrower;
@@ -186,6 +237,43 @@ struct nl_offer {
 	struct list_head node;
 };
 
+enum nl_borrow_state {
+	NL_BORROW_STARTING,
+	NL_BORROW_BORROWED,
+	NL_BORROW_LOST,
+};
+
+/**
+ * struct nl_borrow - a device borrowed from a peer (borrows/<Id>)
+ * @group: configfs group
+ * @adapter: owner
+ * @peer: the lender, while @state is not NL_BORROW_LOST
+ * @lender: NodeId of the lender
+ * @index: the lender's lend entry index
+ * @state: &enum nl_borrow_state
+ * @vbus: the virtual bus holding the device, while borrowed
+ * @local_bdf: the device's name in this host's PCI tree, while borrowed
+ * @db: the writes that ring our vector doorbells, as the device sees them
+ * @cfg: the lender's last answer for each config dword, for callers that
+ *	cannot wait for the lender (see rpc.c); under &nl_peer.call_lock
+ * @cfg_valid: which @cfg dwords hold an answer
+ * @node: entry in &nl_adapter.borrows
+ */
+struct nl_borrow {
+	struct config_group group;
+	struct nl_adapter *adapter;
+	struct nl_peer *peer;
+	int lender;
+	unsigned int index;
+	enum nl_borrow_state state;
+	struct ntb_vbus *vbus;
+	char local_bdf[32];
+	struct ntb_dp_doorbell db[NL_MAX_VEC];
+	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
+	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
+	struct list_head node;
+};
+
 /**
  * struct nl_adapter - lending state of one local NTB adapter
  * @group: configfs group ntb_lending/<name>
@@ -201,6 +289,10 @@ struct nl_offer {
  * @connections: &struct nl_connection
  * @lends: &struct nl_lend
  * @offers: &struct nl_offer
+ * @borrows: &struct nl_borrow
+ * @busy: borrows and returns waiting for a lender without @lock; the
+ *	NTB device is not unbound while there are any
+ * @idle: woken when @busy drops to zero
  * @wq: ordered: runs received messages and every offer group change
  * @rx_work: handles the messages the channels received
  * @link_work: follows the link state of every peer
@@ -221,6 +313,9 @@ struct nl_adapter {
 	struct list_head connections;
 	struct list_head lends;
 	struct list_head offers;
+	struct list_head borrows;
+	int busy;
+	wait_queue_head_t idle;
 
 	struct workqueue_struct *wq;
 	struct work_struct rx_work;
@@ -235,9 +330,20 @@ int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_chan_db(struct nl_adapter *adapter, u64 db);
 bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 		  struct nl_msg *msg);
+int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
+		       u32 tag, struct nl_msg *reply);
+unsigned int nl_chan_epoch(struct nl_peer *peer);
+
+/* rpc.c */
+extern const struct ntb_vbus_ops nl_rpc_ops;
+void nl_rpc_serve(struct nl_peer *peer);
+void nl_rpc_reset(struct nl_peer *peer);
 
 /* core.c */
 void nl_adapter_init(struct nl_adapter *adapter);
+struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
+u32 nl_next_tag(struct nl_peer *peer);
+void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
 void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
 		    int node);
 void nl_withdraw_all(struct nl_adapter *adapter, int node);
@@ -246,6 +352,16 @@ bool nl_is_adapter_pdev(struct pci_dev *pdev);
 /* lend.c */
 int nl_lend_offer(struct nl_lend *lend);
 int nl_lend_withdraw(struct nl_lend *lend, bool force);
+void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg);
+void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg);
+void nl_lend_peer_lost(struct nl_peer *peer);
+
+/* borrow.c */
+struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
+				  const char *name);
+void nl_borrow_return(struct nl_borrow *borrow);
+void nl_borrow_peer_lost(struct nl_peer *peer);
+void nl_borrow_db(struct nl_peer *peer, u64 db);
 
 /* configfs.c */
 int nl_configfs_init(void);
@@ -253,6 +369,8 @@ void nl_configfs_exit(void);
 struct nl_adapter *nl_adapter_get(const char *name);
 struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 			      unsigned int index);
+struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
+			       unsigned int index);
 void nl_offers_sync(struct nl_adapter *adapter);
 bool nl_is_connected(struct nl_adapter *adapter, int node);
 

@@ -23,32 +23,8 @@ NIC=$(pci_find 0x020000)
 modprobe e1000e
 modprobe ntb_lending
 
-# Wait up to five seconds for the command "$@" to succeed.
-await() {
-	i=0
-	while ! "$@"; do
-		i=$((i + 1))
-		[ "$i" -le 50 ] || return 1
-		sleep 0.1
-	done
-}
-
-# The errno message of mkdir $1, or "ok".
-mkdir_err() {
-	mkdir "$1" 2>/tmp/err && echo ok && return 0
-	sed 's/.*: //' /tmp/err
-}
-
-driver_of() {
-	basename "$(readlink -f "/sys/bus/pci/devices/$1/driver")"
-}
-
 nic_driver_is_e1000e() {
 	[ "$(driver_of "$NIC")" = e1000e ]
-}
-
-gone() {
-	[ ! -e "$1" ]
 }
 
 both_said_hello() {

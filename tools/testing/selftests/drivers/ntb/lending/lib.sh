@@ -69,3 +69,66 @@ pci_find() {
 	done
 	return 1
 }
+
+# Wait up to five seconds for the command "$@" to succeed.
+await() {
+	wait_for 10 "$@"
+}
+
+# The errno message of mkdir $1, or "ok".
+mkdir_err() {
+	mkdir "$1" 2>/tmp/err && echo ok && return 0
+	sed 's/.*: //' /tmp/err
+}
+
+# True if path $1 does not exist (for await).
+gone() {
+	[ ! -e "$1" ]
+}
+
+# Wait up to $1 half-seconds for the command that follows to succeed.
+wait_for() {
+	n=$1
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.5
+	done
+}
+
+# Name of the driver bound to PCI function $1, empty if none.
+driver_of() {
+	[ -e "/sys/bus/pci/devices/$1/driver" ] &&
+		basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+}
+
+# The block device of the nvme function $1, once its namespace is up.
+disk_of() {
+	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n1; do
+		[ -e "$ns" ] && [ -b "/dev/${ns##*/}" ] && echo "/dev/${ns##*/}" && return 0
+	done
+	return 1
+}
+
+has_disk() {
+	disk_of "$1" >/dev/null
+}
+
+# Interrupts on every /proc/interrupts line that names $1.
+named_irqs() {
+	grep -F "$1" /proc/interrupts |
+		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+}
+
+# fio on disk $1, job NAME $2, RW $3, BS $4: four jobs (two queues on two
+# CPUs), each on its own 8 MiB, written then verified with crc32c.
+fio_verified() {
+	out=$(fio --name="$2" --filename="$1" --rw="$3" --bs="$4" \
+		--direct=1 --ioengine=libaio --iodepth=16 --numjobs=4 \
+		--size=8M --offset_increment=8M --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --group_reporting 2>&1)
+	rc=$?
+	echo "$out" | grep -E 'IOPS=|err=|verify' | sed 's/^ */# /'
+	[ $rc -eq 0 ] && ! echo "$out" | grep -qE 'err= *[1-9]|verify: bad'
+}

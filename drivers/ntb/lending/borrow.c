@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: borrowing a device a peer offers, and returning it.
+ *
+ * A borrow is a mkdir of borrows/<Id>: this host opens its memory window
+ * to the lender, asks for the device, and hot-adds it on a virtual host
+ * bridge (vbus.c) with what the lender answers: where the BARs sit in the
+ * lender's window, where the device sees this host's memory, and the
+ * writes that ring this host's vector doorbells. The mkdir waits for the
+ * lender without the adapter's lock (the answers come in interrupt
+ * context); @busy keeps the NTB device bound meanwhile.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ioport.h>
+#include <linux/ntb.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "ntb_lending.h"
+
+static int ram_end(struct resource *res, void *arg)
+{
+	u64 *end = arg;
+
+	*end = max_t(u64, *end, res->end + 1);
+	return 0;
+}
+
+/* Open window NL_MW_MEMORY of @peer onto all of this host's memory. */
+static int open_memory(struct nl_peer *peer, u64 *size)
+{
+	resource_size_t align, size_max;
+	u64 end = 0;
+	int ret;
+
+	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NL_MW_MEMORY, &align,
+			       NULL, &size_max);
+	if (ret)
+		return ret;
+	walk_iomem_res_desc(IORES_DESC_NONE,
+			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
+			    &end, ram_end);
+	*size = round_up(end, max_t(u64, align, PAGE_SIZE));
+	if (*size > size_max) {
+		dev_err(&peer->ntb->dev,
+			"window %d reaches %llu bytes, this host's memory ends at %llu: the device could not reach it; use an adapter with larger windows\n",
+			NL_MW_MEMORY, (u64)size_max, end);
+		return -E2BIG;
+	}
+	return ntb_mw_set_trans(peer->ntb, peer->pidx, NL_MW_MEMORY, 0, *size);
+}
+
+static u64 u64_of(const u32 *w)
+{
+	return (u64)w[1] << 32 | w[0];
+}
+
+/* Known errnos of a lender pass through; anything else is an I/O error. */
+static int lender_errno(u32 status)
+{
+	switch ((int)status) {
+	case 0:
+	case -ENOENT:
+	case -EBUSY:
+	case -E2BIG:
+	case -EINVAL:
+	case -ENOSPC:
+	case -ENODEV:
+	case -ENOMEM:
+		return status;
+	}
+	return -EIO;
+}
+
+/* Ask the lender; fill @info and @borrow->db from its answers. */
+static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
+	       struct ntb_vbus_info *info)
+{
+	struct nl_peer *peer = borrow->peer;
+	struct nl_msg msg = { .type = NL_MSG_BORROW, .len = 4 };
+	struct nl_msg bars, dbs;
+	unsigned int epoch, i, nr = hweight64(vec_mask);
+	int ret;
+
+	msg.w[0] = borrow->index;
+	msg.w[1] = lower_32_bits(vec_mask);
+	msg.w[2] = upper_32_bits(vec_mask);
+	msg.w[3] = nl_next_tag(peer);
+	epoch = nl_chan_epoch(peer);
+	ret = nl_chan_send(peer, &msg);
+	if (!ret)
+		ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_BARS,
+					 msg.w[3], &bars);
+	if (ret)
+		return ret;
+	if (bars.len < 2)
+		return -EIO;
+	ret = lender_errno(bars.w[1]);
+	if (ret)
+		return ret;
+	ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_DB, msg.w[3], &dbs);
+	if (ret)
+		return ret;
+	if (bars.len != 6 + 5 * PCI_STD_NUM_BARS || dbs.len != 1 + 3 * nr)
+		return -EIO;
+
+	info->dma_dev_addr = u64_of(&bars.w[4]);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		const u32 *w = &bars.w[6 + 5 * i];
+
+		info->bar[i].offset = u64_of(&w[0]);
+		info->bar[i].size = u64_of(&w[2]);
+		info->bar[i].flags = w[4];
+	}
+	info->win_size = u64_of(&bars.w[2]);
+	for (i = 0; i < nr; i++) {
+		borrow->db[i].addr = u64_of(&dbs.w[1 + 3 * i]);
+		borrow->db[i].data = dbs.w[3 + 3 * i];
+	}
+	info->db = borrow->db;
+	info->nr_db = nr;
+	info->dma_phys = 0;
+	info->dma_size = mem_size;
+	return 0;
+}
+
+/* Tell the lender we are done; wait a while for it, not forever. */
+static void give_back(struct nl_peer *peer, unsigned int index)
+{
+	struct nl_msg msg = { .type = NL_MSG_RETURN, .len = 2 };
+	struct nl_msg reply;
+	unsigned int epoch = nl_chan_epoch(peer);
+
+	msg.w[0] = index;
+	msg.w[1] = nl_next_tag(peer);
+	if (!nl_chan_send(peer, &msg))
+		nl_chan_wait_reply(peer, epoch, NL_MSG_RETURN_DONE, msg.w[1],
+				   &reply);
+}
+
+static u64 vector_bits(struct ntb_dev *ntb)
+{
+	u64 mask = ntb_db_valid_mask(ntb) & ~GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0);
+
+	while (hweight64(mask) > NL_MAX_VEC)
+		mask &= ~BIT_ULL(fls64(mask) - 1);
+	return mask;
+}
+
+static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
+{
+	struct nl_peer *peer = borrow->peer;
+	resource_size_t wsize;
+	struct ntb_vbus *vbus;
+	phys_addr_t win;
+	u64 span = info->win_size;
+	int ret;
+
+	/* Address-transparent windows: read it once the lender translated. */
+	ret = ntb_peer_mw_get_addr(peer->ntb, NL_MW_DEVICE, &win, &wsize);
+	if (ret)
+		return ret;
+	if (span > wsize)
+		return -E2BIG;
+	info->parent = &peer->ntb->dev;
+	info->ops = &nl_rpc_ops;
+	info->priv = borrow;
+	info->win_phys = win;
+	vbus = ntb_vbus_create(info);
+	if (IS_ERR(vbus))
+		return PTR_ERR(vbus);
+	borrow->vbus = vbus;
+	WRITE_ONCE(borrow->state, NL_BORROW_BORROWED);
+	rcu_assign_pointer(peer->borrow, borrow);
+	ntb_vbus_add(vbus);
+	strscpy(borrow->local_bdf, pci_name(ntb_vbus_pci_dev(vbus)),
+		sizeof(borrow->local_bdf));
+	return 0;
+}
+
+/* Find and reserve the lender; with the adapter locked. */
+static int reserve(struct nl_borrow *borrow, const char *name)
+{
+	struct nl_adapter *adapter = borrow->adapter;
+	struct nl_offer *offer;
+	struct nl_peer *peer;
+
+	offer = nl_offer_find(adapter, borrow->lender, borrow->index);
+	if (!offer) {
+		pr_err("borrows/%s: no such offer; see offers/\n", name);
+		return -ENOENT;
+	}
+	if (offer->borrowed) {
+		pr_err("borrows/%s: borrowed already\n", name);
+		return -EBUSY;
+	}
+	peer = nl_peer_by_node(adapter, borrow->lender);
+	if (!peer || !peer->up) {
+		pr_err("borrows/%s: node %d cannot be reached\n", name,
+		       borrow->lender);
+		return -ENOLINK;
+	}
+	if (rcu_access_pointer(peer->borrow)) {
+		pr_err("borrows/%s: a device of node %d is borrowed already; one at a time per lender\n",
+		       name, borrow->lender);
+		return -EBUSY;
+	}
+	if (ntb_spad_count(peer->ntb) < NL_SPADS_BORROW ||
+	    !vector_bits(peer->ntb)) {
+		dev_err(&peer->ntb->dev,
+			"borrows/%s: borrowing needs %d scratchpads and %d doorbell bits, the adapter has %d and %d\n",
+			name, NL_SPADS_BORROW, NL_DB_FIRST_VEC + 1,
+			ntb_spad_count(peer->ntb),
+			(int)hweight64(ntb_db_valid_mask(peer->ntb)));
+		return -EOPNOTSUPP;
+	}
+	borrow->peer = peer;
+	rcu_assign_pointer(peer->borrow, borrow);	/* reserved */
+	adapter->busy++;
+	return 0;
+}
+
+static void unreserve(struct nl_borrow *borrow)
+{
+	struct nl_adapter *adapter = borrow->adapter;
+
+	lockdep_assert_held(&adapter->lock);
+	RCU_INIT_POINTER(borrow->peer->borrow, NULL);
+	if (!--adapter->busy)
+		wake_up_all(&adapter->idle);
+}
+
+/**
+ * nl_borrow_start() - borrow offer <name> of an adapter (mkdir borrows/<Id>)
+ * @adapter: the adapter, not locked
+ * @name: the offer's Id
+ *
+ * Context: process; sleeps until the lender answered and the device was
+ * added to this host's PCI tree (its driver may still be probing).
+ * Return: the borrow, or an ERR_PTR with the errno for mkdir.
+ */
+struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
+				  const char *name)
+{
+	struct ntb_vbus_info info = {};
+	struct nl_borrow *borrow;
+	unsigned long id;
+	u64 mem_size = 0, vec_mask;
+	int ret;
+
+	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
+		pr_err("borrows/%s: name it after an Id in offers/\n", name);
+		return ERR_PTR(-EINVAL);
+	}
+	borrow = kzalloc(sizeof(*borrow), GFP_KERNEL);
+	if (!borrow)
+		return ERR_PTR(-ENOMEM);
+	borrow->adapter = adapter;
+	borrow->lender = id >> 16;
+	borrow->index = id & 0xffff;
+	borrow->state = NL_BORROW_STARTING;
+
+	mutex_lock(&adapter->lock);
+	ret = reserve(borrow, name);
+	if (!ret)
+		ret = open_memory(borrow->peer, &mem_size);
+	vec_mask = ret ? 0 : vector_bits(borrow->peer->ntb);
+	mutex_unlock(&adapter->lock);
+	if (ret && !borrow->peer)
+		goto err_free;
+	if (!ret)
+		ret = ask(borrow, vec_mask, mem_size, &info);
+
+	mutex_lock(&adapter->lock);
+	if (!ret && !borrow->peer->up)
+		ret = -ENOLINK;
+	if (!ret)
+		ret = attach(borrow, &info);
+	if (ret) {
+		if (ret != -ENOLINK && borrow->peer->up)
+			give_back(borrow->peer, borrow->index);
+		ntb_mw_clear_trans(borrow->peer->ntb, borrow->peer->pidx,
+				   NL_MW_MEMORY);
+		pr_err("borrows/%s: node %d did not lend the device: %d\n",
+		       name, borrow->lender, ret);
+		unreserve(borrow);
+		mutex_unlock(&adapter->lock);
+		goto err_free;
+	}
+	list_add_tail(&borrow->node, &adapter->borrows);
+	if (!--adapter->busy)
+		wake_up_all(&adapter->idle);
+	mutex_unlock(&adapter->lock);
+	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
+		 name, borrow->lender, borrow->local_bdf);
+	return borrow;
+
+err_free:
+	kfree(borrow);
+	return ERR_PTR(ret);
+}
+
+/* Take the device out of this host's tree; with the adapter locked. */
+static void detach(struct nl_borrow *borrow, bool lost)
+{
+	struct nl_peer *peer = borrow->peer;
+
+	if (lost) {
+		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
+		ntb_vbus_link_lost(borrow->vbus);
+	}
+	ntb_vbus_remove(borrow->vbus);
+	RCU_INIT_POINTER(peer->borrow, NULL);
+	synchronize_rcu();
+	ntb_vbus_free(borrow->vbus);
+	borrow->vbus = NULL;
+	borrow->local_bdf[0] = '\0';
+	if (peer->adapter->ntb)
+		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_MEMORY);
+	if (lost)
+		borrow->peer = NULL;
+}
+
+/**
+ * nl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
+ * @borrow: the borrow; its adapter is locked
+ *
+ * The lender is told, and waited for a little, unless it is gone.
+ */
+void nl_borrow_return(struct nl_borrow *borrow)
+{
+	struct nl_peer *peer = borrow->peer;
+
+	lockdep_assert_held(&borrow->adapter->lock);
+	list_del(&borrow->node);
+	if (borrow->state != NL_BORROW_BORROWED)
+		return;
+	detach(borrow, false);
+	WRITE_ONCE(borrow->state, NL_BORROW_LOST);
+	borrow->peer = NULL;
+	if (peer->up)
+		give_back(peer, borrow->index);
+}
+
+/**
+ * nl_borrow_peer_lost() - the lender went away: remove what it lent us
+ * @peer: the peer; its adapter is locked
+ *
+ * The device's driver sees it gone; outstanding I/O fails.
+ */
+void nl_borrow_peer_lost(struct nl_peer *peer)
+{
+	struct nl_borrow *borrow;
+
+	lockdep_assert_held(&peer->adapter->lock);
+	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
+		if (borrow->peer != peer || borrow->state != NL_BORROW_BORROWED)
+			continue;
+		dev_warn(&peer->ntb->dev,
+			 "node %d went away: %s, borrowed from it, is removed\n",
+			 peer->port, borrow->local_bdf);
+		detach(borrow, true);
+	}
+}
+
+/**
+ * nl_borrow_db() - run the vectors of a borrowed device
+ * @peer: the lender whose device rang
+ * @db: the vector doorbell bits that rang
+ *
+ * Context: the doorbell interrupt.
+ */
+void nl_borrow_db(struct nl_peer *peer, u64 db)
+{
+	struct nl_borrow *borrow;
+
+	rcu_read_lock();
+	borrow = rcu_dereference(peer->borrow);
+	if (borrow && READ_ONCE(borrow->state) == NL_BORROW_BORROWED)
+		ntb_vbus_doorbell(borrow->vbus, db >> NL_DB_FIRST_VEC);
+	rcu_read_unlock();
+}

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: config space requests of a borrower to its lender.
+ *
+ * The PCI core calls config accessors in any context, so a borrower's
+ * request cannot wait for a work queue or sleep: it writes the request to
+ * the lender's scratchpads NL_SPAD_RPC_REQ..+2 (header, value, check),
+ * rings NL_DB_RPC, and polls its own NL_SPAD_RPC_RSP..+2 until the answer
+ * with its tag arrives. The lender answers from its doorbell interrupt
+ * (ntb_lent_cfg_read() and ntb_lent_cfg_write() take only a raw spinlock).
+ * A lost or corrupted request or answer is asked again, and the lender
+ * answers a repeated tag from its last answer instead of doing it twice.
+ *
+ * Request header: tag[31:24] index[23:16] write[15] size[14:12] where[11:0].
+ * Answer header: tag[31:24] errno[7:0]. The check word of both is
+ * rpc_check(header, value).
+ *
+ * A caller with interrupts disabled (user config reads run under the PCI
+ * core's raw pci_lock) may share its CPU with the lender's interrupt on
+ * ntb_sim, where both hosts are one kernel: it reads from the borrower's
+ * copy of the lender's last answers when it has one, and otherwise asks,
+ * bounded by the timeout.
+ */
+
+#include <linux/delay.h>
+#include <linux/ktime.h>
+#include <linux/ntb.h>
+
+#include "ntb_lending.h"
+
+#define RPC_TRIES	3
+#define RPC_TIMEOUT_US	20000
+
+#define RPC_WRITE	BIT(15)
+
+static u32 rpc_check(u32 hdr, u32 val)
+{
+	return ~(hdr * 0x9e3779b1U) ^ val;
+}
+
+static void rpc_write(struct ntb_dev *ntb, int pidx, int sidx, u32 hdr,
+		      u32 val)
+{
+	/* The header last: it makes the other two valid. */
+	ntb_peer_spad_write(ntb, pidx, sidx + 1, val);
+	ntb_peer_spad_write(ntb, pidx, sidx + 2, rpc_check(hdr, val));
+	ntb_peer_spad_write(ntb, pidx, sidx, hdr);
+}
+
+static bool rpc_read(struct ntb_dev *ntb, int sidx, u32 *hdr, u32 *val)
+{
+	*hdr = ntb_spad_read(ntb, sidx);
+	*val = ntb_spad_read(ntb, sidx + 1);
+	return ntb_spad_read(ntb, sidx + 2) == rpc_check(*hdr, *val);
+}
+
+/* --- the borrower's side ----------------------------------------------------- */
+
+static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val)
+{
+	struct nl_peer *peer = borrow->peer;
+	struct ntb_dev *ntb = peer->ntb;
+	u32 rhdr, rval;
+	ktime_t end;
+	int try;
+
+	for (try = 0; try < RPC_TRIES; try++) {
+		rpc_write(ntb, peer->pidx, NL_SPAD_RPC_REQ, hdr, *val);
+		ntb_peer_db_set(ntb, NL_DB_RPC);
+		end = ktime_add_us(ktime_get(), RPC_TIMEOUT_US);
+		do {
+			if (READ_ONCE(borrow->state) != NL_BORROW_BORROWED &&
+			    READ_ONCE(borrow->state) != NL_BORROW_STARTING)
+				return -ENOLINK;
+			if (rpc_read(ntb, NL_SPAD_RPC_RSP, &rhdr, &rval) &&
+			    rhdr >> 24 == hdr >> 24) {
+				*val = rval;
+				return -(int)(rhdr & 0xff);
+			}
+			udelay(2);
+		} while (ktime_before(ktime_get(), end));
+	}
+	dev_warn_ratelimited(&ntb->dev,
+			     "node %d does not answer config requests; check the link\n",
+			     peer->port);
+	return -ETIMEDOUT;
+}
+
+/*
+ * One request at a time per lender. Callers with interrupts on spin with
+ * them on, so that the lender's interrupt is served even on this CPU;
+ * callers with them off only try the lock, so that they never wait for a
+ * holder they interrupted.
+ */
+static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
+	       unsigned int size, u32 *val)
+{
+	struct nl_peer *peer = borrow->peer;
+	unsigned int dw = where / 4;
+	bool atomic = irqs_disabled();
+	u32 hdr;
+	int ret;
+
+	if (atomic) {
+		if (!write && test_bit(dw, borrow->cfg_valid)) {
+			*val = READ_ONCE(borrow->cfg[dw]);
+			return 0;
+		}
+		if (!raw_spin_trylock(&peer->call_lock))
+			return -EBUSY;
+	} else {
+		raw_spin_lock_bh(&peer->call_lock);
+	}
+	peer->rpc_tag++;
+	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
+	      (write ? RPC_WRITE : 0) | size << 12 | where;
+	ret = rpc_call(borrow, hdr, val);
+	if (!ret && !write) {
+		WRITE_ONCE(borrow->cfg[dw], *val);
+		set_bit(dw, borrow->cfg_valid);
+	} else if (write) {
+		clear_bit(dw, borrow->cfg_valid);
+	}
+	if (atomic)
+		raw_spin_unlock(&peer->call_lock);
+	else
+		raw_spin_unlock_bh(&peer->call_lock);
+	return ret;
+}
+
+static int nl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
+			   u32 *val)
+{
+	u32 dword = 0;
+	int ret;
+
+	/* Whole dwords, so that the copy serves any later read. */
+	ret = rpc(priv, false, where & ~3U, 4, &dword);
+	if (ret)
+		return ret;
+	dword >>= (where & 3) * 8;
+	*val = size == 4 ? dword : dword & (BIT(size * 8) - 1);
+	return 0;
+}
+
+static int nl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
+			    u32 val)
+{
+	return rpc(priv, true, where, size, &val);
+}
+
+/* The virtual bus's config access: a request to the lender. */
+const struct ntb_vbus_ops nl_rpc_ops = {
+	.cfg_read = nl_rpc_cfg_read,
+	.cfg_write = nl_rpc_cfg_write,
+};
+
+/* --- the lender's side ------------------------------------------------------- */
+
+/**
+ * nl_rpc_reset() - forget the last answer, for a new borrower
+ * @peer: the peer
+ */
+void nl_rpc_reset(struct nl_peer *peer)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&peer->serve_lock, flags);
+	peer->rpc_last[0] = -1;
+	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
+}
+
+static int serve(struct nl_peer *peer, u32 hdr, u32 *val)
+{
+	struct nl_lend *lend = peer->lent_to;
+	unsigned int where = hdr & 0xfff, size = (hdr >> 12) & 7;
+
+	if (!lend || lend->index != ((hdr >> 16) & 0xff))
+		return -ENODEV;
+	if (hdr & RPC_WRITE)
+		return ntb_lent_cfg_write(lend->lent, where, size, *val);
+	return ntb_lent_cfg_read(lend->lent, where, size, val);
+}
+
+/**
+ * nl_rpc_serve() - answer a borrower's config request
+ * @peer: the borrower
+ *
+ * Everything in the request is untrusted; ntb_lent_cfg_read() and
+ * ntb_lent_cfg_write() check the access itself.
+ *
+ * Context: the doorbell interrupt.
+ */
+void nl_rpc_serve(struct nl_peer *peer)
+{
+	struct ntb_dev *ntb = peer->ntb;
+	u32 hdr, val;
+	int ret;
+
+	if (!rpc_read(ntb, NL_SPAD_RPC_REQ, &hdr, &val))
+		return;		/* corrupted: the borrower asks again */
+
+	raw_spin_lock(&peer->serve_lock);
+	if (peer->rpc_last[0] != (int)(hdr >> 24)) {
+		ret = serve(peer, hdr, &val);
+		peer->rpc_last[0] = hdr >> 24;
+		peer->rpc_last[1] = min(-ret, 0xff);
+		peer->rpc_last[2] = val;
+	}
+	hdr = (u32)peer->rpc_last[0] << 24 | peer->rpc_last[1];
+	val = peer->rpc_last[2];
+	raw_spin_unlock(&peer->serve_lock);
+	rpc_write(ntb, peer->pidx, NL_SPAD_RPC_RSP, hdr, val);
+}

@@ -1,0 +1,161 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Lend and borrow the VM's nvme end to end through configfs and the
+# lending protocol on a two-host ntb_sim fabric: host A lends, host B
+# borrows and its stock nvme driver runs the drive, fio verifies data,
+# the lender takes no interrupt, refused commands change nothing, the
+# return gives the drive back to A's driver with B's data on it, and a
+# link loss in the middle of I/O removes the drive from B without a hang.
+# vm-devices: nvme edu edu
+# vm-timeout: 1200
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+FAB=/sys/kernel/debug/ntb_sim/fabric0
+
+ktap_print_header
+ktap_set_plan 17
+
+NVME=$(pci_find 0x010802)
+head -c 4194304 /dev/urandom >/tmp/p1
+head -c 4194304 /dev/urandom >/tmp/p2
+
+lender_writes_pattern() {
+	modprobe nvme && wait_for 40 has_disk "$NVME" &&
+		dd if=/tmp/p1 of="$(disk_of "$NVME")" bs=1M seek=200 conv=fsync 2>/dev/null
+}
+ktap_test_result "lender_nvme_up_and_pattern_written" lender_writes_pattern
+
+offer_available() {
+	[ "$(cat "$CFS/$B/offers/00000/state" 2>/dev/null)" = available ]
+}
+
+lent() {
+	sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		modprobe ntb_lending || return 1
+	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	L=$CFS/$A/lends/$NVME
+	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
+		[ "$(driver_of "$NVME")" = ntb_lending ] && wait_for 20 offer_available
+}
+ktap_test_result "nvme_lent_and_offered" lent
+
+bad_borrows_refused() {
+	[ "$(mkdir_err "$CFS/$B/borrows/zz")" = "Invalid argument" ] &&
+		[ "$(mkdir_err "$CFS/$B/borrows/00007")" = "No such file or directory" ] &&
+		[ "$(mkdir_err "$CFS/$A/borrows/00000")" = "No such file or directory" ] &&
+		[ -z "$(ls "$CFS/$B/borrows")" ] && offer_available
+}
+ktap_test_result "bad_borrows_refused_and_nothing_changes" bad_borrows_refused
+
+borrow() {
+	mkdir "$CFS/$B/borrows/00000" || return 1
+	VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
+	echo "# borrowed as $VBDF"
+	[ "$(cat "$CFS/$B/borrows/00000/state")" = borrowed ] &&
+		[ -d "/sys/bus/pci/devices/$VBDF" ] && [ "${VBDF%%:*}" != 0000 ] &&
+		[ "$(cat "$L/state")" = borrowed ] && [ "$(cat "$L/borrower")" = 1 ] &&
+		wait_for 20 [ "$(cat "$CFS/$B/offers/00000/state")" = borrowed ]
+}
+ktap_test_result "borrow_hot_adds_the_device_in_its_own_domain" borrow
+
+stock_driver_binds() {
+	wait_for 60 has_disk "$VBDF" || return 1
+	DISK=$(disk_of "$VBDF")
+	[ "$(driver_of "$VBDF")" = nvme ]
+}
+ktap_test_result "stock_nvme_driver_binds_the_borrowed_device" stock_driver_binds
+
+borrower_reads_lender_data() {
+	dd if="$DISK" of=/tmp/got bs=1M skip=200 count=4 2>/dev/null &&
+		cmp /tmp/p1 /tmp/got
+}
+ktap_test_result "borrower_reads_what_the_lender_wrote" borrower_reads_lender_data
+
+A_IRQS0=$(named_irqs "$A")
+ktap_test_result "fio_randwrite_4k_crc32c_verified" fio_verified "$DISK" rand4k randwrite 4k
+ktap_test_result "fio_seqwrite_128k_crc32c_verified" fio_verified "$DISK" seq128k write 128k
+
+lender_takes_no_interrupt() {
+	a=$(($(named_irqs "$A") - A_IRQS0))
+	l=$(named_irqs "$NVME")
+	echo "# during fio: lender's adapter $a, lender's nvme $l, borrower's adapter $(named_irqs "$B")"
+	[ "$a" -eq 0 ] && [ "$l" -eq 0 ]
+}
+ktap_test_result "lender_takes_no_interrupt_during_io" lender_takes_no_interrupt
+
+refused_while_borrowed() {
+	! echo 0 >"$L/available" 2>/dev/null && [ "$(cat "$L/state")" = borrowed ] &&
+		[ "$(mkdir_err "$CFS/$B/borrows/00000")" = "File exists" ] &&
+		[ "$(kernel_log_count "borrowed by node 1; it must return the device first")" -ge 1 ] &&
+		fio_verified "$DISK" after randwrite 4k
+}
+ktap_test_result "unavailable_refused_while_borrowed_and_io_goes_on" refused_while_borrowed
+
+returned() {
+	dd if=/tmp/p2 of="$DISK" bs=1M seek=220 conv=fsync 2>/dev/null &&
+		rmdir "$CFS/$B/borrows/00000" && [ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		[ "$(cat "$L/state")" = available ] && [ -z "$(cat "$L/borrower")" ] &&
+		wait_for 20 offer_available
+}
+ktap_test_result "return_removes_the_device_and_offers_it_again" returned
+
+lender_gets_it_back() {
+	echo 0 >"$L/available" && wait_for 60 has_disk "$NVME" &&
+		[ "$(driver_of "$NVME")" = nvme ] &&
+		dd if="$(disk_of "$NVME")" of=/tmp/got bs=1M skip=220 count=4 2>/dev/null &&
+		cmp /tmp/p2 /tmp/got
+}
+ktap_test_result "lender_nvme_driver_reads_what_the_borrower_wrote" lender_gets_it_back
+
+borrow_again() {
+	echo 1 >"$L/available" && wait_for 20 offer_available &&
+		mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
+}
+ktap_test_result "borrowed_again_after_the_return" borrow_again
+
+fio_done() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+link_loss_mid_io() {
+	fio --name=loss --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=16 --time_based --runtime=60 \
+		>/tmp/fio-loss 2>&1 &
+	pid=$!
+	sleep 2
+	echo "0 1 1" >"$FAB/link_down"
+	wait_for 60 [ ! -e "/sys/bus/pci/devices/$VBDF" ] || return 1
+	wait_for 60 fio_done "$pid" || return 1
+	wait "$pid"
+	echo "# fio after the link loss exited $?"
+	[ "$(cat "$CFS/$B/borrows/00000/state")" = lost ] &&
+		[ -z "$(cat "$CFS/$B/borrows/00000/local_bdf")" ]
+}
+ktap_test_result "link_loss_mid_io_removes_the_device_without_a_hang" link_loss_mid_io
+
+lender_restores_after_loss() {
+	wait_for 60 [ "$(cat "$L/state")" = available ] &&
+		[ "$(driver_of "$NVME")" = ntb_lending ]
+}
+ktap_test_result "lender_restores_the_device_after_the_loss" lender_restores_after_loss
+
+borrow_after_link_returns() {
+	echo "0 1 0" >"$FAB/link_down" && rmdir "$CFS/$B/borrows/00000" &&
+		wait_for 40 offer_available && mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" &&
+		fio_verified "$(disk_of "$VBDF")" again randwrite 4k
+}
+ktap_test_result "borrowed_again_once_the_link_returns" borrow_after_link_returns
+
+all_undone() {
+	rmdir "$CFS/$B/borrows/00000" && rmdir "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+}
+ktap_test_result "everything_undone_and_module_unloads" all_undone
+
+ktap_finished
