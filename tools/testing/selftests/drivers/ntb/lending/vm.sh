@@ -154,13 +154,15 @@ build_base_root() {
 	touch "$stamp"
 }
 
-# Add this run's modules and tests, and pack everything.
+# Add this run's modules, tests and smartio_tool, and pack everything.
 pack_initramfs() {
 	mdir=$ROOT/lib/modules/$KVER
 	rm -rf "$mdir/extra" "$ROOT/tests"
 	mkdir -p "$mdir/extra" "$ROOT/tests"
 	cp -p "$MODULES_OUT"/*.ko "$mdir/extra/"
 	cp -p "$HERE"/*.sh "$ROOT/tests/"
+	# Here, not in the base: a changed tool must reach a cached base.
+	cp -p "$TOP/scripts/smartio_tool" "$ROOT/usr/sbin/"
 	mkdir -p "$ROOT/tests/upstream"
 	cp -p "$LINUX_SRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$ROOT/tests/upstream/"
 	cp -pr "$LINUX_SRC/tools/testing/selftests/ntb" "$ROOT/tests/upstream/"
