@@ -509,6 +509,16 @@ real_tree_absent() {
 	fails_with 3 "no device 40000 on 0000:00:05.0: smartio_tool list shows the Ids"
 }
 
+@test "ids_in_messages_are_spelled_as_list_shows_them" {
+	# Node 0's Ids are leading zeros and an index, as the kernel names them.
+	run_tool show 0x1
+	fails_with 3 "no device 00001 on 0000:00:05.0: smartio_tool list shows the Ids"
+	run_tool borrow 0
+	fails_with 3 "nothing offers 00000 to 0000:00:05.0: *"
+	run_tool return 00002
+	fails_with 3 "00002 is not borrowed by this host on 0000:00:05.0: *"
+}
+
 # ---- Lending ----
 
 @test "connect_makes_the_connection_and_again_changes_nothing" {
