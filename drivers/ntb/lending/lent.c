@@ -644,7 +644,12 @@ static void lent_msi_commit(struct ntb_lent *lent)
 		data = get_unaligned_le16(&lent->vconfig[pos + PCI_MSI_DATA_32]);
 	}
 
-	enable = vflags & PCI_MSI_FLAGS_ENABLE;
+	/*
+	 * A zero message is the PCI core's deactivated vector (freed while
+	 * MSI stays on): MSI goes off quietly. Anything else that is not a
+	 * doorbell is the borrower aiming the function elsewhere.
+	 */
+	enable = (vflags & PCI_MSI_FLAGS_ENABLE) && addr;
 	if (enable && !lent_is_doorbell(lent, addr, sizeof(u32))) {
 		dev_warn_ratelimited(&pdev->dev, "borrower's MSI address %#llx is not a doorbell of this device; MSI left disabled\n",
 				     addr);
