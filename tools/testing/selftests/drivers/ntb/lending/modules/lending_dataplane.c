@@ -43,7 +43,7 @@
 MODULE_IMPORT_NS(NTB_LENDING);
 
 static char *bdf;
-module_param(bdf, charp, 0444);
+module_param(bdf, charp, 0644);
 MODULE_PARM_DESC(bdf, "[domain:]bus:dev.fn of the function host A lends");
 
 static ulong ram_size;
@@ -124,11 +124,19 @@ static const struct ntb_ctx_ops dp_ctx_ops = {
 static struct pci_dev *dp_find_function(void)
 {
 	unsigned int domain = 0, bus, dev, fn;
+	int n = 0;
 
-	if (!bdf)
-		return NULL;
-	if (sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4 &&
-	    sscanf(bdf, "%x:%x.%x", &bus, &dev, &fn) != 3)
+	/* bdf can be rewritten through sysfs: read it under the param lock. */
+	kernel_param_lock(THIS_MODULE);
+	if (bdf) {
+		n = sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn);
+		if (n != 4) {
+			domain = 0;
+			n = sscanf(bdf, "%x:%x.%x", &bus, &dev, &fn) + 1;
+		}
+	}
+	kernel_param_unlock(THIS_MODULE);
+	if (n != 4)
 		return NULL;
 	return pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(dev, fn));
 }
@@ -147,7 +155,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 
 	pdev = dp_find_function();
 	if (!pdev) {
-		pr_err("no PCI function %s; give bdf=[domain:]bus:dev.fn\n", bdf ?: "(none)");
+		pr_err("no such PCI function; give bdf=[domain:]bus:dev.fn\n");
 		return -ENODEV;
 	}
 	lent = ntb_lent_claim(pdev);

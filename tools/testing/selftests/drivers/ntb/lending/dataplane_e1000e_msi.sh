@@ -1,0 +1,195 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The data plane with plain MSI and a second device class: host A lends the
+# VM's e1000e to host B over ntb_sim through the lending_dataplane test
+# client. Driven with MSI (IntMode=1), its message travels in config space,
+# so the lender sees it: the function is programmed, and its MSI enabled,
+# only with a doorbell address of its own IOMMU domain, and a message to any
+# other address leaves it off. QEMU's e1000e fails the driver's MSI
+# self-test at open even when it is not lent, so traffic runs with MSI-X:
+# the NIC comes up under the stock driver on B, its vectors fire as it
+# sends, the lender takes no interrupt; each return gives the NIC back to
+# A's e1000e.
+# vm-devices: e1000e edu edu
+# vm-timeout: 600
+. "$(dirname "$0")/lib.sh"
+
+DP=/sys/kernel/debug/lending_dataplane
+
+ktap_print_header
+ktap_set_plan 10
+
+# Wait up to $1 half-seconds for the command that follows to succeed.
+wait_for() {
+	n=$1
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.5
+	done
+}
+
+function_of_class() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = "$1" ] && basename "$dev" && return 0
+	done
+	return 1
+}
+
+netdev_of() {
+	for net in /sys/bus/pci/devices/"$1"/net/*; do
+		[ -e "$net" ] && echo "${net##*/}" && return 0
+	done
+	return 1
+}
+
+has_netdev() {
+	netdev_of "$1" >/dev/null
+}
+
+driver_of() {
+	basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+}
+
+# Interrupts taken by the vectors of PCI function $1 (its msi_irqs).
+vector_irqs() {
+	total=0
+	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
+		[ -e "$irq" ] || continue
+		n=$(awk -v irq="${irq##*/}:" '$1 == irq { print $2 + $3 }' /proc/interrupts)
+		total=$((total + ${n:-0}))
+	done
+	echo "$total"
+}
+
+# Interrupts on every /proc/interrupts line that names $1.
+named_irqs() {
+	grep -F "$1" /proc/interrupts | awk '{ s += $2 + $3 } END { print s + 0 }'
+}
+
+# The MSI registers of function $1 as its config space has them: "ctrl
+# address data" in hex.
+msi_regs() {
+	ctrl=$(setpci -s "$1" CAP_MSI+2.w)
+	lo=$(setpci -s "$1" CAP_MSI+4.l)
+	if [ $((0x$ctrl & 0x80)) -ne 0 ]; then
+		echo "$ctrl $(setpci -s "$1" CAP_MSI+8.l)$lo $(setpci -s "$1" CAP_MSI+c.w)"
+	else
+		echo "$ctrl $lo $(setpci -s "$1" CAP_MSI+8.w)"
+	fi
+}
+
+NIC=$(function_of_class 0x020000)
+RAM_END=$(grep 'System RAM' /proc/iomem | tail -n 1 | sed 's/^ *[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
+RAM_SIZE=$(((0x$RAM_END + 4096) / 4096 * 4096))
+echo "# lent function $NIC; host B exposes $RAM_SIZE bytes of memory"
+
+lender_nic_up() {
+	modprobe e1000e IntMode=1,1,1,1 && wait_for 40 has_netdev "$NIC"
+}
+ktap_test_result "lender_e1000e_up_with_msi" lender_nic_up
+
+fabric_up() {
+	sim_prepare_adapters && modprobe ntb &&
+		echo 0 >/sys/bus/ntb/drivers_autoprobe &&
+		modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		modprobe lending_dataplane bdf="$NIC" ram_size="$RAM_SIZE" || return 1
+	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	echo "$A" >/sys/bus/ntb/drivers/lending_dataplane/bind &&
+		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
+}
+ktap_test_result "two_host_intel_32g_fabric_bound_to_test_client" fabric_up
+
+# Borrow and wait for the stock driver's netdev: sets VBDF and IF.
+borrow() {
+	echo 1 >"$DP/borrow" || return 1
+	VBDF=$(cat "$DP/borrow")
+	wait_for 40 has_netdev "$VBDF" || return 1
+	IF=$(netdev_of "$VBDF")
+	echo "# borrowed as $VBDF: driver $(driver_of "$VBDF"), netdev $IF"
+	[ "$(driver_of "$VBDF")" = e1000e ]
+}
+
+# Return and wait for the lender's e1000e to take the NIC back.
+give_back() {
+	echo 0 >"$DP/borrow" || return 1
+	wait_for 40 has_netdev "$NIC" || return 1
+	echo "# $NIC: driver $(driver_of "$NIC"), netdev $(netdev_of "$NIC")"
+	[ ! -e "/sys/bus/pci/devices/$VBDF" ] && [ "$(driver_of "$NIC")" = e1000e ]
+}
+
+borrowed_with_msi() {
+	borrow || return 1
+	grep -E '^(span|bar|window|db0 )' "$DP/info" | sed 's/^/# /'
+	lspci -vv -s "$VBDF" | grep -q 'MSI: Enable+'
+}
+ktap_test_result "stock_e1000e_binds_borrowed_function_with_msi" borrowed_with_msi
+
+# The function's own MSI registers hold doorbell 0 of the borrower, as the
+# lender's IOMMU domain places it, and are enabled.
+lender_programmed_doorbell() {
+	read -r ctrl addr data <<-EOF
+	$(msi_regs "$NIC")
+	EOF
+	db_addr=$(sed -n 's/^db0 addr \(0x[0-9a-f]*\) .*/\1/p' "$DP/info")
+	db_data=$(sed -n 's/^db0 .* data \(0x[0-9a-f]*\)$/\1/p' "$DP/info")
+	echo "# function's MSI: control $ctrl address $addr data $data; doorbell 0: $db_addr $db_data"
+	[ $((0x$ctrl & 1)) -eq 1 ] && [ $((0x$addr)) -eq $((db_addr)) ] &&
+		[ $((0x$data)) -eq $((db_data)) ]
+}
+ktap_test_result "lender_programs_function_msi_with_a_doorbell" lender_programmed_doorbell
+
+# The borrower points its MSI at the local APIC instead: the lender keeps
+# the function's MSI off; the doorbell again turns it back on.
+msi_elsewhere_refused() {
+	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
+	hi=
+	dataoff=8
+	if [ $((0x$(setpci -s "$VBDF" CAP_MSI+2.w) & 0x80)) -ne 0 ]; then
+		hi=$(setpci -s "$VBDF" CAP_MSI+8.l)
+		dataoff=c
+	fi
+	data=$(setpci -s "$VBDF" CAP_MSI+$dataoff.w)
+	setpci -s "$VBDF" CAP_MSI+4.l=fee00000 ${hi:+CAP_MSI+8.l=0} \
+		CAP_MSI+$dataoff.w="$data" || return 1
+	off=$(setpci -s "$NIC" CAP_MSI+2.w)
+	setpci -s "$VBDF" CAP_MSI+4.l="$lo" ${hi:+CAP_MSI+8.l="$hi"} \
+		CAP_MSI+$dataoff.w="$data" || return 1
+	on=$(setpci -s "$NIC" CAP_MSI+2.w)
+	echo "# function's MSI control after a message to fee00000: $off; after the doorbell again: $on"
+	[ $((0x$off & 1)) -eq 0 ] && [ $((0x$on & 1)) -eq 1 ] &&
+		[ "$(kernel_log_count 'MSI address 0xfee00000 is not a doorbell')" -ge 1 ]
+}
+ktap_test_result "msi_to_a_non_doorbell_address_left_disabled" msi_elsewhere_refused
+
+ktap_test_result "return_gives_nic_back_to_lender_e1000e" give_back
+
+borrowed_with_msix() {
+	rmmod e1000e && modprobe e1000e && wait_for 40 has_netdev "$NIC" &&
+		borrow && lspci -vv -s "$VBDF" | grep -q 'MSI-X: Enable+'
+}
+ktap_test_result "stock_e1000e_binds_borrowed_function_with_msix" borrowed_with_msix
+
+nic_interrupts() {
+	ip link set "$IF" up && ip addr add 10.0.2.15/24 dev "$IF" || return 1
+	wait_for 20 grep -q 1 "/sys/class/net/$IF/carrier" || return 1
+	v0=$(vector_irqs "$VBDF")
+	ping -c 3 -W 1 10.0.2.2 >/dev/null
+	v=$(($(vector_irqs "$VBDF") - v0))
+	l=$(named_irqs "$NIC")
+	echo "# carrier up; while sending: borrower's vectors $v, lender's e1000e $l"
+	grep -F "NTB-VBUS" /proc/interrupts | sed 's/^/# /'
+	[ "$v" -gt 0 ] && [ "$l" -eq 0 ]
+}
+ktap_test_result "vectors_fire_as_the_nic_sends_lender_takes_none" nic_interrupts
+
+ktap_test_result "second_return_gives_nic_back_to_lender_e1000e" give_back
+
+teardown() {
+	rmmod lending_dataplane && echo 0 >"$SIM_SYSFS/del_fabric" &&
+		echo 1 >/sys/bus/ntb/drivers_autoprobe && unload_ntb_modules
+}
+ktap_test_result "test_client_and_fabric_unload" teardown
+
+ktap_finished
