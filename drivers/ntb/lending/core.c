@@ -367,12 +367,13 @@ void nl_adapter_init(struct nl_adapter *adapter)
 
 /* --- the NTB client ---------------------------------------------------------- */
 
+/* -ENODEV declines the device without the driver core's error line. */
 static int nl_check_hw(struct ntb_dev *ntb)
 {
 	if (ntb_peer_port_count(ntb) != 1) {
 		dev_info(&ntb->dev,
 			 "not used for lending: multi-port NTB is not supported yet\n");
-		return -EOPNOTSUPP;
+		return -ENODEV;
 	}
 	if (ntb_spad_count(ntb) < NL_SPADS ||
 	    (ntb_db_valid_mask(ntb) & NL_DB_CTRL) != NL_DB_CTRL) {
@@ -380,7 +381,7 @@ static int nl_check_hw(struct ntb_dev *ntb)
 			 "not used for lending: needs %d scratchpads and 2 doorbell bits, has %d and %d\n",
 			 NL_SPADS, ntb_spad_count(ntb),
 			 (int)hweight64(ntb_db_valid_mask(ntb)));
-		return -EOPNOTSUPP;
+		return -ENODEV;
 	}
 	return 0;
 }

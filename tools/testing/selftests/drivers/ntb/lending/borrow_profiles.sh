@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Lending on the ntb_sim profiles that cannot carry a borrow: the device
+# is offered on each, and the borrow is refused with the errno and the
+# message that say why, leaving the offer, the lender and the device as
+# they were. intel's 1 MiB windows cannot reach the borrower's memory,
+# tiny lacks the scratchpads and doorbells; idt (multi-port, here two
+# hosts on four ports) is not used at all.
+# vm-devices: nvme edu edu edu edu edu edu
+# vm-timeout: 600
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+
+ktap_print_header
+ktap_set_plan 4
+
+NVME=$(pci_find 0x010802)
+
+fabrics_up() {
+	sim_prepare_adapters && modprobe ntb_sim &&
+		sim_fabric 0 intel 2 && sim_fabric 1 tiny 2 && sim_fabric 2 idt 2 4 &&
+		modprobe nvme && modprobe ntb_lending
+}
+ktap_test_result "intel_tiny_and_idt_fabrics_up" fabrics_up
+
+# Lend the nvme on fabric $1's port 0; borrow it on port 1; print the errno.
+borrow_errno() {
+	a=$(sim_host_dev "$1" 0) && b=$(sim_host_dev "$1" 1) || return 1
+	l=$CFS/$a/lends/$NVME
+	wait_for 20 [ -n "$(cat "$CFS/$b/node_id")" ] &&
+		mkdir "$CFS/$a/connections/1" "$l" && echo 1 >"$l/available" &&
+		wait_for 20 [ -d "$CFS/$b/offers/00000" ] || return 1
+	mkdir_err "$CFS/$b/borrows/00000"
+	[ "$(cat "$l/state")" = available ] &&
+		[ "$(cat "$CFS/$b/offers/00000/state")" = available ] &&
+		[ -z "$(ls "$CFS/$b/borrows")" ] || echo "state changed"
+	echo 0 >"$l/available"
+	rmdir "$l" "$CFS/$a/connections/1"
+}
+
+intel_memory_window_too_small() {
+	err=$(borrow_errno 0)
+	echo "# intel: $err"
+	[ "$err" = "Argument list too long" ] &&
+		[ "$(kernel_log_count "window 1 reaches 1048576 bytes, this host's memory ends at")" -eq 1 ] &&
+		wait_for 40 has_disk "$NVME"
+}
+ktap_test_result "intel_borrow_refused_memory_beyond_window" intel_memory_window_too_small
+
+tiny_lacks_scratchpads() {
+	err=$(borrow_errno 1)
+	echo "# tiny: $err"
+	[ "$err" = "Operation not supported" ] &&
+		[ "$(kernel_log_count "borrowing needs 11 scratchpads and 4 doorbell bits, the adapter has 8 and 4")" -eq 1 ] &&
+		wait_for 40 has_disk "$NVME"
+}
+ktap_test_result "tiny_borrow_refused_lacking_scratchpads" tiny_lacks_scratchpads
+
+idt_not_used() {
+	a=$(sim_host_dev 2 0) && b=$(sim_host_dev 2 1) || return 1
+	[ ! -e "$CFS/$a" ] && [ ! -e "$CFS/$b" ] &&
+		[ "$(kernel_log_count "not used for lending: multi-port NTB is not supported yet")" -eq 2 ] &&
+		rmmod ntb_lending
+}
+ktap_test_result "idt_adapters_left_alone_with_a_message" idt_not_used
+
+ktap_finished
