@@ -97,6 +97,13 @@ setup() {
 	borrow 30001 lost ""
 }
 
+# return_10001: this host no longer borrows from node 1, so that it may
+# borrow node 1's 10000 (one device at a time per lender).
+return_10001() {
+	rm -r "$A/borrows/10001"
+	put "$A/offers/10001/state" available
+}
+
 # ---- Running the tool ----
 
 # run_tool ARGS: the tool with the stubs in BIN first on PATH; stdout in
@@ -330,9 +337,9 @@ real_tree_absent() {
 # ---- Adapters and the tree ----
 
 @test "the_only_adapter_is_used_without_asking" {
-	run_tool borrow 10000
+	run_tool connect 5
 	succeeds
-	[ -d "$A/borrows/10000" ]
+	[ -d "$A/connections/5" ]
 }
 
 @test "several_adapters_need_a_choice_and_are_named_in_one_line" {
@@ -576,6 +583,9 @@ real_tree_absent() {
 	refuse mkdir "File exists"
 	run_tool add 07:00.0
 	fails_with 4 "cannot add 0000:07:00.0: it has a lend entry on another adapter; remove it there first (File exists)"
+	refuse mkdir "No space left on device"
+	run_tool add 07:00.0
+	fails_with 1 "cannot add 0000:07:00.0: 0000:00:05.0 has as many lend entries as it can hold (256); remove one (No space left on device)"
 	[ ! -e "$A/lends/0000:07:00.0" ]
 }
 
@@ -665,6 +675,7 @@ real_tree_absent() {
 
 @test "borrow_makes_the_borrow_and_prints_the_local_bdf" {
 	configfs_like
+	return_10001
 	run_tool borrow 0x10000
 	succeeds
 	[ "$output" = 10000:00:01.0 ]
@@ -697,15 +708,40 @@ real_tree_absent() {
 	[ ! -e "$A/borrows/30000" ]
 }
 
+@test "borrow_of_a_second_device_of_a_lender_is_busy_and_a_lost_one_does_not_count" {
+	run_tool borrow 10000
+	fails_with 4 "this host borrows 10001 from node 1 already, and borrows one device at a time from each lender: smartio_tool return 10001 first"
+	[ ! -e "$A/borrows/10000" ]
+	# 30001 from node 3 was lost: node 3's 30000 may be borrowed.
+	put "$A/offers/30000/state" available
+	configfs_like
+	run_tool borrow 30000
+	succeeds
+	[ -d "$A/borrows/30000" ]
+}
+
 @test "borrow_of_a_lost_device_says_to_return_it_first" {
 	run_tool borrow 30001
 	fails_with 4 "30001 was lost when its lender became unreachable: smartio_tool return 30001 forgets it, then borrow it again"
 }
 
 @test "borrow_refused_by_the_kernel_says_why_and_leaves_nothing" {
+	return_10001
 	refuse mkdir "Device or resource busy"
 	run_tool borrow 10000
-	fails_with 4 "cannot borrow 10000: another node borrowed it first (Device or resource busy)"
+	fails_with 4 "cannot borrow 10000: another node borrowed it first, or this host borrows another device of its lender (one at a time per lender) (Device or resource busy)"
+	refuse mkdir "Connection timed out"
+	run_tool borrow 10000
+	fails_with 6 "cannot borrow 10000: its lender did not answer; check the lender and the fabric (Connection timed out)"
+	refuse mkdir "Argument list too long"
+	run_tool borrow 10000
+	fails_with 1 "cannot borrow 10000: the device's BARs do not fit the lender's memory window, or this host's memory does not fit its own; the adapters need larger windows (Argument list too long)"
+	refuse mkdir "Operation not supported"
+	run_tool borrow 10000
+	fails_with 1 "cannot borrow 10000: 0000:00:05.0 lacks the scratchpads or doorbell bits that borrowing needs (Operation not supported)"
+	refuse mkdir "Input/output error"
+	run_tool borrow 10000
+	fails_with 1 "cannot borrow 10000: its lender answered with something malformed; dmesg on both hosts may say more (Input/output error)"
 	refuse mkdir "Link has been severed"
 	run_tool borrow 10000
 	fails_with 6 "cannot borrow 10000: its lender cannot be reached; check the fabric and the lender (Link has been severed)"
