@@ -14,8 +14,8 @@
 #   # vm-timeout: 300                      seconds before the run fails
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
-# Device names: nvme (a fresh 256 MiB file-backed drive), e1000e (a NIC on an
-# isolated user-mode network), edu (QEMU's educational device: an ntb_sim
+# Device names: nvme (a fresh 256 MiB file-backed drive), e1000e (a NIC on
+# QEMU hub 0 with every other e1000e of the VM, and nothing else), edu (QEMU's educational device: an ntb_sim
 # host's adapter), arena (256 MiB of ivshmem memory: ntb_sim's window
 # backing). Without a vm-devices line the VM gets "nvme e1000e edu edu".
 #
@@ -191,7 +191,7 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -device nvme,serial=ntbl-nvme$n,drive=nvme$n"
 		;;
 	e1000e)
-		qemu_devices="$qemu_devices -netdev user,id=net$n,restrict=on"
+		qemu_devices="$qemu_devices -netdev hubport,id=net$n,hubid=0"
 		qemu_devices="$qemu_devices -device e1000e,netdev=net$n"
 		;;
 	edu)

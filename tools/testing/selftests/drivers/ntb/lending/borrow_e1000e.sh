@@ -1,0 +1,107 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Lend and borrow a NIC end to end through configfs: host A lends one of
+# the VM's two e1000e (both on one QEMU hub, nothing else on it), host B
+# borrows it and the stock e1000e driver brings it up; the borrowed NIC and
+# the local one, each in its own network namespace, ping each other over
+# IPv6 link-local addresses, with the borrowed NIC's interrupts arriving
+# as doorbells and none at the lender; the return gives the NIC back to
+# A's e1000e driver.
+# vm-devices: e1000e e1000e edu edu
+# vm-timeout: 600
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+
+ktap_print_header
+ktap_set_plan 7
+
+nics() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = 0x020000 ] && basename "$dev"
+	done
+}
+LENT=$(nics | sed -n 1p)
+LOCAL=$(nics | sed -n 2p)
+
+netdev_of() {
+	ls "/sys/bus/pci/devices/$1/net" 2>/dev/null
+}
+
+has_netdev() {
+	[ -n "$(netdev_of "$1")" ]
+}
+
+fabric_up() {
+	modprobe e1000e && wait_for 20 has_netdev "$LENT" &&
+		sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		modprobe ntb_lending || return 1
+	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	L=$CFS/$A/lends/$LENT
+	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
+		wait_for 20 [ -d "$CFS/$B/offers/00000" ] &&
+		[ "$(cat "$CFS/$B/offers/00000/class")" = 0x020000 ]
+}
+ktap_test_result "nic_lent_and_offered" fabric_up
+
+borrowed_nic_up() {
+	mkdir "$CFS/$B/borrows/00000" || return 1
+	VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
+	wait_for 40 has_netdev "$VBDF" || return 1
+	echo "# borrowed as $VBDF: $(netdev_of "$VBDF"), driver $(driver_of "$VBDF")"
+	[ "$(driver_of "$VBDF")" = e1000e ]
+}
+ktap_test_result "stock_e1000e_driver_binds_the_borrowed_nic" borrowed_nic_up
+
+# Namespace $1 gets PCI function $2's netdev with address fe80::$3.
+into_netns() {
+	dev=$(netdev_of "$2")
+	ip netns add "$1" && ip link set "$dev" netns "$1" &&
+		ip -n "$1" addr add "fe80::$3/64" dev "$dev" nodad &&
+		ip -n "$1" link set "$dev" up
+}
+
+carrier() {
+	ip -n "$1" link show | grep -q LOWER_UP
+}
+
+links_up() {
+	into_netns b "$VBDF" 2 && into_netns a "$LOCAL" 1 &&
+		wait_for 40 carrier a && wait_for 40 carrier b
+}
+ktap_test_result "borrowed_and_local_nics_up_in_their_namespaces" links_up
+
+A_IRQS0=$(named_irqs "$A")
+
+pings() {
+	bdev=$(ip -n b -o link show | awk -F': ' '$2 != "lo" { print $2 }')
+	adev=$(ip -n a -o link show | awk -F': ' '$2 != "lo" { print $2 }')
+	ip netns exec a ping -6 -c 5 -W 5 "fe80::2%$adev" | sed 's/^/# /' &&
+		ip netns exec b ping -6 -c 5 -W 5 "fe80::1%$bdev" | sed 's/^/# /' &&
+		ip netns exec b ping -6 -c 5 -W 5 "fe80::1%$bdev" >/dev/null
+}
+ktap_test_result "borrowed_and_local_nics_ping_both_ways" pings
+
+interrupts_as_doorbells() {
+	a=$(($(named_irqs "$A") - A_IRQS0))
+	echo "# lender's adapter $a, lender's NIC $(named_irqs "$LENT"), borrower's adapter $(named_irqs "$B")"
+	[ "$a" -eq 0 ] && [ "$(named_irqs "$LENT")" -eq 0 ] &&
+		[ "$(named_irqs "$B")" -gt 0 ]
+}
+ktap_test_result "nic_interrupts_are_doorbells_lender_takes_none" interrupts_as_doorbells
+
+returned() {
+	ip netns del b && rmdir "$CFS/$B/borrows/00000" &&
+		[ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		[ "$(cat "$L/state")" = available ]
+}
+ktap_test_result "return_removes_the_nic" returned
+
+lender_nic_back() {
+	rmdir "$L" "$CFS/$A/connections/1" && wait_for 20 has_netdev "$LENT" &&
+		[ "$(driver_of "$LENT")" = e1000e ] && rmmod ntb_lending
+}
+ktap_test_result "lender_e1000e_driver_takes_the_nic_back" lender_nic_back
+
+ktap_finished
