@@ -283,8 +283,8 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 			give_back(borrow->peer, borrow->index);
 		ntb_mw_clear_trans(borrow->peer->ntb, borrow->peer->pidx,
 				   NL_MW_MEMORY);
-		pr_err("borrows/%s: node %d did not lend the device: %d\n",
-		       name, borrow->lender, ret);
+		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
+		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
 		mutex_unlock(&adapter->lock);
 		goto err_free;
@@ -363,6 +363,34 @@ void nl_borrow_peer_lost(struct nl_peer *peer)
 			 peer->port, borrow->local_bdf);
 		detach(borrow, true);
 	}
+}
+
+/**
+ * nl_rx_revoke() - the lender takes a device back
+ * @peer: the lender; its adapter is locked
+ * @msg: index, tag; untrusted
+ *
+ * The device is removed in order (its driver may still reach it), the
+ * borrow is lost, and the lender is told.
+ */
+void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_borrow *borrow;
+
+	if (msg->len < 2)
+		return;
+	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
+		if (borrow->peer != peer || borrow->index != msg->w[0] ||
+		    borrow->state != NL_BORROW_BORROWED)
+			continue;
+		dev_warn(&peer->ntb->dev,
+			 "node %d takes back %s, borrowed from it: removing it\n",
+			 peer->port, borrow->local_bdf);
+		detach(borrow, false);
+		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
+		borrow->peer = NULL;
+	}
+	nl_reply(peer, NL_MSG_REVOKE_DONE, msg->w[1], 0);
 }
 
 /**

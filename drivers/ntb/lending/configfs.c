@@ -30,9 +30,13 @@ static struct nl_adapter *to_adapter(struct config_item *item)
 	return container_of(to_config_group(item), struct nl_adapter, group);
 }
 
+/* "0" or "1", with or without a newline. */
 static int parse_bool(const char *page, bool *val)
 {
-	return kstrtobool(page, val) ? -EINVAL : 0;
+	if (!sysfs_streq(page, "0") && !sysfs_streq(page, "1"))
+		return -EINVAL;
+	*val = page[0] == '1';
+	return 0;
 }
 
 /* --- connections/<NodeId> ------------------------------------------------- */
@@ -127,6 +131,7 @@ static void connections_drop(struct config_group *group,
 
 	mutex_lock(&adapter->lock);
 	list_del(&conn->node_list);
+	nl_lend_disconnect(adapter, conn->node);
 	nl_withdraw_all(adapter, conn->node);
 	mutex_unlock(&adapter->lock);
 	config_item_put(item);
@@ -328,10 +333,10 @@ static unsigned int free_index(struct nl_adapter *adapter)
 static struct pci_dev *parse_bdf(const char *name)
 {
 	unsigned int domain, bus, dev, fn;
-	char canon[16];
+	char canon[24];
 
 	if (sscanf(name, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4 ||
-	    domain > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+	    bus > 0xff || dev > 0x1f || fn > 7)
 		return ERR_PTR(-EINVAL);
 	snprintf(canon, sizeof(canon), "%04x:%02x:%02x.%x",
 		 domain, bus, dev, fn);
@@ -362,8 +367,12 @@ static struct config_group *lends_make(struct config_group *group,
 	}
 
 	mutex_lock(&nl_adapters_lock);
-	if (pci_is_bridge(pdev)) {
+	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE || pci_is_bridge(pdev)) {
 		pr_err("%s: lends/%s: a bridge cannot be lent\n", aname, name);
+		ret = -EPERM;
+	} else if (pci_domain_nr(pdev->bus) > 0xffff) {
+		pr_err("%s: lends/%s: devices on virtual buses (domains above ffff, such as borrowed ones) cannot be lent\n",
+		       aname, name);
 		ret = -EPERM;
 	} else if (nl_is_adapter_pdev(pdev)) {
 		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",

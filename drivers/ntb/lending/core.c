@@ -274,6 +274,9 @@ static void rx_work(struct work_struct *work)
 		case NL_MSG_RETURN:
 			nl_rx_return(peer, &msg);
 			break;
+		case NL_MSG_REVOKE:
+			nl_rx_revoke(peer, &msg);
+			break;
 		default:
 			bad_msg(peer, &msg);
 		}

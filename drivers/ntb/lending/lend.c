@@ -46,13 +46,8 @@ static struct nl_peer *borrower_of(struct nl_lend *lend)
 	return NULL;
 }
 
-/*
- * Undo a borrow on this side: the device stops reaching the borrower, and
- * goes through its own driver once (release, claim) so that the next
- * borrower gets it reset. Returns the entry to available, or to local use
- * if the device cannot be claimed again.
- */
-static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
+/* The device stops reaching the borrower, and the borrower it. */
+static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 {
 	unsigned long flags;
 
@@ -62,18 +57,50 @@ static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 	if (lend->adapter->ntb)
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_DEVICE);
-	ntb_lent_release(lend->lent);
 	lend->borrower = -1;
+}
+
+/*
+ * After a borrow: the device goes through its own driver once (release,
+ * claim) so that the next borrower gets it reset, and is offered again;
+ * it stays in local use if it cannot be claimed again.
+ */
+static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
+{
+	stop_borrow(lend, peer);
+	ntb_lent_release(lend->lent);
 	lend->lent = ntb_lent_claim(lend->pdev);
 	if (IS_ERR(lend->lent)) {
-		pci_err(lend->pdev, "cannot be lent again after its borrow (%ld); it stays in local use\n",
-			PTR_ERR(lend->lent));
+		pci_err(lend->pdev, "cannot be lent again after its borrow (%pe); it stays in local use\n",
+			lend->lent);
 		lend->lent = NULL;
 		lend->state = NL_LEND_LOCAL;
 	} else {
 		lend->state = NL_LEND_AVAILABLE;
 	}
 	nl_send_offers(lend->adapter, lend, -1);
+}
+
+/*
+ * Ask the borrower to remove the device before it is taken back, so that
+ * its driver lets go first; wait for it a while, not forever.
+ */
+static void revoke(struct nl_lend *lend, struct nl_peer *peer)
+{
+	struct nl_msg msg = { .type = NL_MSG_REVOKE, .len = 2 };
+	unsigned int epoch = nl_chan_epoch(peer);
+	struct nl_msg reply;
+
+	if (!peer->up)
+		return;
+	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
+	msg.w[0] = lend->index;
+	msg.w[1] = nl_next_tag(peer);
+	if (!nl_chan_send(peer, &msg) &&
+	    nl_chan_wait_reply(peer, epoch, NL_MSG_REVOKE_DONE, msg.w[1],
+			       &reply))
+		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
+			 peer->port);
 }
 
 /*
@@ -111,15 +138,30 @@ int nl_lend_withdraw(struct nl_lend *lend, bool force)
 			return -EBUSY;
 		}
 		peer = borrower_of(lend);
-		if (peer)
-			end_borrow(lend, peer);
-		if (lend->state == NL_LEND_LOCAL)
-			return 0;
+		if (peer) {
+			revoke(lend, peer);
+			stop_borrow(lend, peer);
+		}
 	}
 	lend->state = NL_LEND_LOCAL;
 	nl_send_offers(lend->adapter, lend, -1);
 	release_to_local(lend);
 	return 0;
+}
+
+/**
+ * nl_lend_disconnect() - revoke what a node no longer connected borrows
+ * @adapter: the adapter, locked
+ * @node: the node
+ */
+void nl_lend_disconnect(struct nl_adapter *adapter, int node)
+{
+	struct nl_peer *peer = nl_peer_by_node(adapter, node);
+
+	if (peer && peer->lent_to) {
+		revoke(peer->lent_to, peer);
+		end_borrow(peer->lent_to, peer);
+	}
 }
 
 /**

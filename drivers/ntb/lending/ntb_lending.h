@@ -75,9 +75,11 @@ enum nl_msg_type {
 	NL_MSG_WITHDRAW,	/* index */
 	NL_MSG_BORROW,		/* index, vector bits, tag */
 	NL_MSG_RETURN,		/* index, tag */
+	NL_MSG_REVOKE,		/* index, tag */
 	NL_MSG_BORROW_BARS = NL_MSG_REPLY | NL_MSG_BORROW,
 	NL_MSG_BORROW_DB,
 	NL_MSG_RETURN_DONE,
+	NL_MSG_REVOKE_DONE,
 };
 
 /**
@@ -352,6 +354,7 @@ bool nl_is_adapter_pdev(struct pci_dev *pdev);
 /* lend.c */
 int nl_lend_offer(struct nl_lend *lend);
 int nl_lend_withdraw(struct nl_lend *lend, bool force);
+void nl_lend_disconnect(struct nl_adapter *adapter, int node);
 void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_lend_peer_lost(struct nl_peer *peer);
@@ -362,6 +365,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 void nl_borrow_return(struct nl_borrow *borrow);
 void nl_borrow_peer_lost(struct nl_peer *peer);
 void nl_borrow_db(struct nl_peer *peer, u64 db);
+void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg);
 
 /* configfs.c */
 int nl_configfs_init(void);

@@ -14,7 +14,7 @@ CFS=/sys/kernel/config/ntb_lending
 FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 19
 
 NVME=$(pci_find 0x010802)
 head -c 4194304 /dev/urandom >/tmp/p1
@@ -152,9 +152,28 @@ borrow_after_link_returns() {
 }
 ktap_test_result "borrowed_again_once_the_link_returns" borrow_after_link_returns
 
+disconnect_revokes() {
+	rmdir "$CFS/$A/connections/1" &&
+		[ "$(cat "$CFS/$B/borrows/00000/state")" = lost ] &&
+		[ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		[ "$(cat "$L/state")" = available ] && [ -z "$(cat "$L/borrower")" ] &&
+		[ "$(kernel_log_count "node 0 takes back $VBDF, borrowed from it: removing it")" -eq 1 ]
+}
+ktap_test_result "disconnect_revokes_the_borrow" disconnect_revokes
+
+rmdir_lend_revokes() {
+	rmdir "$CFS/$B/borrows/00000" && mkdir "$CFS/$A/connections/1" &&
+		wait_for 40 offer_available && mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" || return 1
+	rmdir "$L" && [ "$(cat "$CFS/$B/borrows/00000/state")" = lost ] &&
+		[ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		wait_for 60 has_disk "$NVME" && [ "$(driver_of "$NVME")" = nvme ]
+}
+ktap_test_result "rmdir_lend_entry_revokes_and_gives_the_drive_back" rmdir_lend_revokes
+
 all_undone() {
-	rmdir "$CFS/$B/borrows/00000" && rmdir "$L" "$CFS/$A/connections/1" &&
-		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+	rmdir "$CFS/$B/borrows/00000" "$CFS/$A/connections/1" && rmmod ntb_lending
 }
 ktap_test_result "everything_undone_and_module_unloads" all_undone
 

@@ -60,6 +60,8 @@ bad_lend_entries_refused() {
 		[ "$(mkdir_err "$CFS/$A/lends/00:02.0")" = "Invalid argument" ] &&
 		[ "$(mkdir_err "$CFS/$A/lends/0000:00:1d.7")" = "No such device" ] &&
 		[ "$(mkdir_err "$CFS/$A/lends/$B")" = "Operation not permitted" ] &&
+		[ "$(mkdir_err "$CFS/$A/lends/0000:00:00.0")" = "Operation not permitted" ] &&
+		[ "$(mkdir_err "$CFS/$A/lends/0000:00:1f.0")" = "Operation not permitted" ] &&
 		[ "$(mkdir_err "$CFS/$B/lends/$NIC")" = "File exists" ] &&
 		[ -z "$(ls "$CFS/$B/lends")" ] &&
 		[ "$(kernel_log_count "lends/garbage: name the device as lspci -D does")" -eq 1 ]
@@ -75,7 +77,8 @@ bad_connections_refused() {
 ktap_test_result "bad_connections_refused" bad_connections_refused
 
 bad_available_refused() {
-	! echo maybe >"$L/available" 2>/dev/null && [ "$(cat "$L/state")" = local ]
+	! echo maybe >"$L/available" 2>/dev/null && ! echo yes >"$L/available" 2>/dev/null &&
+		! echo 10 >"$L/available" 2>/dev/null && [ "$(cat "$L/state")" = local ]
 }
 ktap_test_result "bad_available_value_refused_and_nothing_changes" bad_available_refused
 
