@@ -29,6 +29,7 @@ on() {
 }
 
 NVME=$(pci_find 0x010802)
+MSG=300000	# the sector of the messages, beyond fio's 16 MiB
 
 step "This VM's devices; the drive at $NVME is host A's"
 lspci
@@ -36,7 +37,7 @@ modprobe nvme
 wait_for 40 has_disk "$NVME"
 DISK=$(disk_of "$NVME")
 echo "host A writes a message on $DISK"
-echo "written by host A before lending" | dd of="$DISK" bs=512 seek=1000 conv=sync,fsync 2>/dev/null
+echo "written by host A before lending" | dd of="$DISK" bs=512 seek=$MSG conv=sync,fsync 2>/dev/null
 
 step "A simulated two-host NTB fabric (32 GiB windows), and device lending"
 sim_prepare_adapters
@@ -68,20 +69,22 @@ on B list
 
 step "Host B's stock nvme driver reads what A wrote, and writes"
 BDISK=$(disk_of "$VBDF")
-dd if="$BDISK" bs=512 skip=1000 count=1 2>/dev/null | tr -d '\0'
-echo "written by host B through the fabric" | dd of="$BDISK" bs=512 seek=1001 conv=sync,fsync 2>/dev/null
+dd if="$BDISK" bs=512 skip=$MSG count=1 2>/dev/null | tr -d '\0'
+echo "written by host B through the fabric" | dd of="$BDISK" bs=512 seek=$((MSG + 1)) conv=sync,fsync 2>/dev/null
+a0=$(named_irqs "$ADAPTER_A")
+b0=$(named_irqs "$ADAPTER_B")
 fio --name=demo --filename="$BDISK" --rw=randrw --bs=4k --direct=1 \
 	--ioengine=libaio --iodepth=16 --size=16M --verify=crc32c \
 	--group_reporting 2>&1 | grep -E 'IOPS=|err='
-echo "interrupts taken by host A's adapter: $(named_irqs "$ADAPTER_A")," \
-	"by host B's (the drive's vectors, as doorbells): $(named_irqs "$ADAPTER_B")"
+echo "interrupts during fio: host A's adapter $(($(named_irqs "$ADAPTER_A") - a0))," \
+	"host B's (the drive's vectors, as doorbells) $(($(named_irqs "$ADAPTER_B") - b0))"
 
 step "Host B returns it; host A takes it back for local use"
 on B return 00000
 on A unavailable "${NVME#0000:}"
 wait_for 60 has_disk "$NVME"
 echo "driver of $NVME on host A: $(driver_of "$NVME")"
-dd if="$(disk_of "$NVME")" bs=512 skip=1001 count=1 2>/dev/null | tr -d '\0'
+dd if="$(disk_of "$NVME")" bs=512 skip=$((MSG + 1)) count=1 2>/dev/null | tr -d '\0'
 
 step "Unload"
 on A remove "${NVME#0000:}"
