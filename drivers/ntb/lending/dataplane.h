@@ -24,8 +24,9 @@
  *      ntb_vbus_add()
  *
  * and a return: B ntb_vbus_remove(), unpublish, ntb_vbus_free(), clear
- * its translation; L clear its translation, ntb_lent_release(). On link
- * loss L calls ntb_lent_quiesce() and B ntb_vbus_link_lost() first.
+ * its translation; L clear its translation, then ntb_lent_reset() to offer
+ * the function again or ntb_lent_release() to give it back. On link loss L
+ * calls ntb_lent_quiesce() and B ntb_vbus_link_lost() first.
  */
 #ifndef _NTB_LENDING_DATAPLANE_H
 #define _NTB_LENDING_DATAPLANE_H
@@ -113,12 +114,28 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev);
 void ntb_lent_release(struct ntb_lent *lent);
 
 /**
+ * ntb_lent_reset() - make a lent function ready for its next borrower
+ * @lent: the lent function, quiesced or not
+ *
+ * Stops and resets the function, removes every mapping from its IOMMU
+ * domain, restores the config state of the claim and rebuilds the
+ * borrower's view of it, and accepts config writes again after
+ * ntb_lent_quiesce(). The function stays lent: its own driver does not see
+ * it between two borrowers.
+ *
+ * Context: process; sleeps. Takes the device lock of the function.
+ *
+ * Return: 0, or -ENODEV if the function was removed.
+ */
+int ntb_lent_reset(struct ntb_lent *lent);
+
+/**
  * ntb_lent_quiesce() - stop the function at once, e.g. on link loss
  * @lent: the lent function
  *
  * Clears bus mastering and MSI/MSI-X on the function and refuses further
- * config writes, so that a borrower that is gone can no longer be written
- * to. ntb_lent_release() is still needed.
+ * config accesses, so that a borrower that is gone can no longer reach
+ * it. ntb_lent_reset() or ntb_lent_release() follows.
  *
  * Context: any; takes a raw spinlock with interrupts saved.
  */
@@ -157,7 +174,8 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars);
  * Context: any; takes a raw spinlock with interrupts saved.
  *
  * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, or the config access error.
+ * gone, -ENOLINK after ntb_lent_quiesce() (until ntb_lent_reset()), or the
+ * config access error.
  */
 int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 		      unsigned int size, u32 *val);
@@ -177,7 +195,8 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
  * Context: any; takes a raw spinlock with interrupts saved.
  *
  * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, -ENOLINK after ntb_lent_quiesce(), or the config access error.
+ * gone, -ENOLINK after ntb_lent_quiesce() (until ntb_lent_reset()), or the
+ * config access error.
  */
 int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 		       unsigned int size, u32 val);

@@ -73,8 +73,8 @@ struct lent_db_page {
  *	@nr_db also hold @lock
  * @db: doorbell pages mapped, in the order they were mapped
  * @nr_db: entries in @db
- * @state: LENT_ACTIVE, LENT_STOPPED (quiesced: config writes refused) or
- *	LENT_GONE (the function was removed: every access refused)
+ * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
+ *	accesses refused) or LENT_GONE (the function was removed)
  * @releasing: release is unbinding our driver; not a surprise removal
  * @cfg_size: bytes of config space the function has
  * @msi_pos: offset of the MSI capability, 0 if none
@@ -503,6 +503,10 @@ static void lent_cfg_init(struct ntb_lent *lent)
 	u32 val;
 
 	lent->cfg_size = pdev->cfg_size;
+	lent->msi_pos = 0;
+	memset(lent->virt, 0, sizeof(lent->virt));
+	memset(lent->write, 0, sizeof(lent->write));
+	memset(lent->rw1c, 0, sizeof(lent->rw1c));
 	for (at = 0; at < lent->cfg_size; at += 4) {
 		if (pci_read_config_dword(pdev, at, &val))
 			val = 0;
@@ -589,8 +593,8 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
 	}
 
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
-	if (lent->state == LENT_GONE) {
-		ret = -ENODEV;
+	if (lent->state != LENT_ACTIVE) {
+		ret = lent->state == LENT_GONE ? -ENODEV : -ENOLINK;
 		goto unlock;
 	}
 	for (i = 0; i < size; i++)
@@ -1207,6 +1211,36 @@ err_unlock:
 	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_claim, NTB_LENDING);
+
+int ntb_lent_reset(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	unsigned long flags;
+	int ret = 0;
+
+	mutex_lock(&lent->lock);
+	ntb_lent_quiesce(lent);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
+	pci_reset_function(pdev);
+	lent_hw_stop(lent);
+	__lent_unmap_doorbells(lent);
+	__lent_unmap_memory(lent);
+	pci_load_saved_state(pdev, lent->saved);
+	pci_restore_state(pdev);
+	/* Config writes are refused while the view is rebuilt. */
+	lent_cfg_init(lent);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
+	if (lent->state == LENT_STOPPED)
+		lent->state = LENT_ACTIVE;
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
+unlock:
+	mutex_unlock(&lent->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_reset, NTB_LENDING);
 
 void ntb_lent_release(struct ntb_lent *lent)
 {
