@@ -14,7 +14,7 @@
 DP=/sys/kernel/debug/lending_dataplane
 
 ktap_print_header
-ktap_set_plan 23
+ktap_set_plan 24
 
 # Wait up to $1 half-seconds for the command that follows to succeed.
 wait_for() {
@@ -275,6 +275,25 @@ shared_doorbell_bits() {
 		[ "$n" -ge 3 ] && [ "$(kernel_log_count 'nobody cared')" -eq 0 ]
 }
 ktap_test_result "vectors_sharing_doorbell_bits_all_run" shared_doorbell_bits
+
+# Between two borrowers the lender can keep the function: a reset instead
+# of a release, its own driver never sees it, and the next borrow works.
+kept_function_borrowed_again() {
+	echo 1 >/sys/module/lending_dataplane/parameters/keep_lent &&
+		echo 1 >"$DP/borrow" || return 1
+	VBDF=$(cat "$DP/borrow")
+	wait_for 60 has_disk "$VBDF" && echo 0 >"$DP/borrow" || return 1
+	echo "# after a return with keep_lent: $NVME is bound to $(driver_of "$NVME")"
+	[ "$(driver_of "$NVME")" = ntb_lending ] && echo 1 >"$DP/borrow" || return 1
+	VBDF=$(cat "$DP/borrow")
+	wait_for 60 has_disk "$VBDF" || return 1
+	DISK=$(disk_of "$VBDF")
+	fio_verified kept randwrite 4k || return 1
+	echo 0 >/sys/module/lending_dataplane/parameters/keep_lent &&
+		echo 0 >"$DP/borrow" && wait_for 60 has_disk "$NVME" &&
+		[ "$(driver_of "$NVME")" = nvme ]
+}
+ktap_test_result "function_kept_and_reset_between_borrowers" kept_function_borrowed_again
 
 # A link loss in the middle of I/O: the lender stops the function, the
 # borrower removes it by surprise; fio ends with errors, nothing hangs.

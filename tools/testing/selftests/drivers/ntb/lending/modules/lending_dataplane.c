@@ -50,6 +50,10 @@ static ulong ram_size;
 module_param(ram_size, ulong, 0444);
 MODULE_PARM_DESC(ram_size, "Bytes of host B's memory, from 0, that the function may reach");
 
+static bool keep_lent;
+module_param(keep_lent, bool, 0644);
+MODULE_PARM_DESC(keep_lent, "A return resets the function for the next borrow instead of giving it back to A's driver");
+
 static uint db_bits;
 module_param(db_bits, uint, 0644);
 MODULE_PARM_DESC(db_bits, "Doorbell bits the borrowed function may use (default 0: all)");
@@ -153,15 +157,19 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 	unsigned int i;
 	int ret;
 
-	pdev = dp_find_function();
-	if (!pdev) {
-		pr_err("no such PCI function; give bdf=[domain:]bus:dev.fn\n");
-		return -ENODEV;
+	/* A function kept from the last borrow (keep_lent) is lent already. */
+	lent = dp.lent;
+	if (!lent) {
+		pdev = dp_find_function();
+		if (!pdev) {
+			pr_err("no such PCI function; give bdf=[domain:]bus:dev.fn\n");
+			return -ENODEV;
+		}
+		lent = ntb_lent_claim(pdev);
+		pci_dev_put(pdev);
+		if (IS_ERR(lent))
+			return PTR_ERR(lent);
 	}
-	lent = ntb_lent_claim(pdev);
-	pci_dev_put(pdev);
-	if (IS_ERR(lent))
-		return PTR_ERR(lent);
 
 	ret = ntb_mw_get_align(a, 0, DP_WIDX_BARS, &align, NULL, &size_max);
 	if (ret)
@@ -204,6 +212,7 @@ err_bars:
 	ntb_mw_clear_trans(a, 0, DP_WIDX_BARS);
 err_release:
 	ntb_lent_release(lent);
+	dp.lent = NULL;
 	return ret;
 }
 
@@ -220,7 +229,7 @@ static int dp_borrow(void)
 	lockdep_assert_held(&dp.lock);
 	if (!a || !b)
 		return -ENODEV;
-	if (dp.lent)
+	if (rcu_access_pointer(dp.vbus))
 		return -EBUSY;
 	if (!ram_size || !PAGE_ALIGNED(ram_size)) {
 		pr_err("give ram_size=, the page-aligned end of host B's memory\n");
@@ -268,26 +277,32 @@ err_ram:
 	return ret;
 }
 
-/* Return the function; @lost: as after a link loss, by surprise. */
+/*
+ * Return the function; @lost: as after a link loss, by surprise. With
+ * keep_lent, an orderly return resets the function for the next borrow;
+ * a return with nothing borrowed gives a kept function back.
+ */
 static void dp_return(bool lost)
 {
 	struct ntb_vbus *vbus = rcu_dereference_protected(dp.vbus,
 							  lockdep_is_held(&dp.lock));
 
-	if (!dp.lent)
-		return;
-	if (lost) {
-		ntb_lent_quiesce(dp.lent);
-		ntb_vbus_link_lost(vbus);
+	if (vbus) {
+		if (lost) {
+			ntb_lent_quiesce(dp.lent);
+			ntb_vbus_link_lost(vbus);
+		}
+		ntb_vbus_remove(vbus);
+		RCU_INIT_POINTER(dp.vbus, NULL);
+		synchronize_rcu();
+		ntb_vbus_free(vbus);
+		ntb_mw_clear_trans(dp.host[DP_PORT_B], 0, DP_WIDX_RAM);
+		ntb_mw_clear_trans(dp.host[DP_PORT_A], 0, DP_WIDX_BARS);
+		if (!lost && READ_ONCE(keep_lent) && !ntb_lent_reset(dp.lent))
+			return;
 	}
-	ntb_vbus_remove(vbus);
-	RCU_INIT_POINTER(dp.vbus, NULL);
-	synchronize_rcu();
-	ntb_vbus_free(vbus);
-
-	ntb_mw_clear_trans(dp.host[DP_PORT_B], 0, DP_WIDX_RAM);
-	ntb_mw_clear_trans(dp.host[DP_PORT_A], 0, DP_WIDX_BARS);
-	ntb_lent_release(dp.lent);
+	if (dp.lent)
+		ntb_lent_release(dp.lent);
 	dp.lent = NULL;
 }
 
