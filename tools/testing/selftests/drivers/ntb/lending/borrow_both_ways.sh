@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Each host lends and borrows at once: host A lends its nvme to B while B
+# lends an e1000e to A. Both devices run under their stock drivers on the
+# borrowing side at the same time: fio verifies data on B's borrowed
+# drive while A's borrowed NIC pings the VM's other e1000e; both are
+# returned and go back to their own drivers.
+# vm-devices: nvme e1000e e1000e edu edu
+# vm-timeout: 900
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+
+ktap_print_header
+ktap_set_plan 6
+
+NVME=$(pci_find 0x010802)
+nics() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = 0x020000 ] && basename "$dev"
+	done
+}
+NIC=$(nics | sed -n 1p)
+PEER_NIC=$(nics | sed -n 2p)
+
+netdev_of() {
+	ls "/sys/bus/pci/devices/$1/net" 2>/dev/null
+}
+
+has_netdev() {
+	[ -n "$(netdev_of "$1")" ]
+}
+
+offered() {
+	[ -d "$CFS/$1/offers/$2" ]
+}
+
+lent_both_ways() {
+	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME" &&
+		sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		modprobe ntb_lending || return 1
+	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+		mkdir "$CFS/$A/connections/1" "$CFS/$A/lends/$NVME" &&
+		echo 1 >"$CFS/$A/lends/$NVME/available" &&
+		mkdir "$CFS/$B/connections/0" "$CFS/$B/lends/$NIC" &&
+		echo 1 >"$CFS/$B/lends/$NIC/available" &&
+		wait_for 20 offered "$B" 00000 && wait_for 20 offered "$A" 10000
+}
+ktap_test_result "a_lends_nvme_to_b_and_b_lends_nic_to_a" lent_both_ways
+
+borrowed_both_ways() {
+	mkdir "$CFS/$B/borrows/00000" "$CFS/$A/borrows/10000" || return 1
+	VDISK_BDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
+	VNIC_BDF=$(cat "$CFS/$A/borrows/10000/local_bdf")
+	echo "# B borrows the nvme as $VDISK_BDF, A the NIC as $VNIC_BDF"
+	wait_for 60 has_disk "$VDISK_BDF" && wait_for 40 has_netdev "$VNIC_BDF" &&
+		[ "$(driver_of "$VDISK_BDF")" = nvme ] &&
+		[ "$(driver_of "$VNIC_BDF")" = e1000e ]
+}
+ktap_test_result "both_borrowed_under_their_stock_drivers" borrowed_both_ways
+
+nic_up() {
+	dev=$(netdev_of "$2")
+	ip netns add "$1" && ip link set "$dev" netns "$1" &&
+		ip -n "$1" addr add "fe80::$3/64" dev "$dev" nodad &&
+		ip -n "$1" link set "$dev" up
+}
+
+carrier() {
+	ip -n "$1" link show | grep -q LOWER_UP
+}
+
+# fio on B's borrowed drive and pings from A's borrowed NIC, side by side.
+io_both_ways() {
+	nic_up a "$VNIC_BDF" 1 && nic_up peer "$PEER_NIC" 2 &&
+		wait_for 40 carrier a && wait_for 40 carrier peer || return 1
+	adev=$(ip -n a -o link show | awk -F': ' '$2 != "lo" { print $2 }')
+	ip netns exec a ping -6 -c 20 -i 0.2 -W 5 "fe80::2%$adev" >/tmp/ping 2>&1 &
+	ping_pid=$!
+	fio_verified "$(disk_of "$VDISK_BDF")" both randwrite 4k || return 1
+	wait "$ping_pid" || return 1
+	tail -n 2 /tmp/ping | sed 's/^/# /'
+	grep -q ' 0% packet loss' /tmp/ping
+}
+ktap_test_result "fio_on_borrowed_drive_and_ping_on_borrowed_nic_at_once" io_both_ways
+
+returned_both_ways() {
+	ip netns del a && rmdir "$CFS/$A/borrows/10000" "$CFS/$B/borrows/00000" &&
+		[ ! -e "/sys/bus/pci/devices/$VDISK_BDF" ] &&
+		[ ! -e "/sys/bus/pci/devices/$VNIC_BDF" ] &&
+		[ "$(cat "$CFS/$A/lends/$NVME/state")" = available ] &&
+		[ "$(cat "$CFS/$B/lends/$NIC/state")" = available ]
+}
+ktap_test_result "both_returned" returned_both_ways
+
+own_drivers_back() {
+	rmdir "$CFS/$A/lends/$NVME" "$CFS/$B/lends/$NIC" &&
+		wait_for 60 has_disk "$NVME" && wait_for 40 has_netdev "$NIC" &&
+		[ "$(driver_of "$NVME")" = nvme ] && [ "$(driver_of "$NIC")" = e1000e ]
+}
+ktap_test_result "both_devices_back_with_their_own_drivers" own_drivers_back
+
+unloads() {
+	rmdir "$CFS/$A/connections/1" "$CFS/$B/connections/0" && rmmod ntb_lending
+}
+ktap_test_result "module_unloads" unloads
+
+ktap_finished
