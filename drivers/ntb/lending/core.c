@@ -53,14 +53,14 @@ struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
 
 /**
  * nl_next_tag() - a tag for a request to a peer, to match its reply
- * @peer: the peer; its adapter is locked
+ * @peer: the peer
  *
+ * Context: any; borrows ask without the adapter's lock.
  * Return: the tag.
  */
 u32 nl_next_tag(struct nl_peer *peer)
 {
-	lockdep_assert_held(&peer->adapter->lock);
-	return ++peer->tag;
+	return atomic_inc_return(&peer->tag);
 }
 
 /**

@@ -137,7 +137,7 @@ struct nl_chan {
  * @linked: the link to it is up
  * @up: @linked, and the peer said hello with our protocol version
  * @chan: the control channel to it
- * @tag: tag of our last request to it
+ * @tag: tag of our last request to it (atomic: see nl_next_tag())
  * @borrow: what we borrow from it (one at a time: its window to the
  *	device is one); the doorbell interrupt reads it under RCU
  * @call_lock: serialises our config requests to it (rpc.c)
@@ -148,7 +148,7 @@ struct nl_chan {
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
  *
- * @linked, @up, @tag and the pointers are changed under &nl_adapter.lock.
+ * @linked, @up and the pointers are changed under &nl_adapter.lock.
  */
 struct nl_peer {
 	struct nl_adapter *adapter;
@@ -158,7 +158,7 @@ struct nl_peer {
 	bool linked;
 	bool up;
 	struct nl_chan chan;
-	u32 tag;
+	atomic_t tag;
 	struct nl_borrow __rcu *borrow;
 	raw_spinlock_t call_lock;
 	u8 rpc_tag;
