@@ -248,6 +248,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	struct nl_borrow *borrow;
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
+	bool asked = false;
 	int ret;
 
 	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
@@ -270,8 +271,10 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
-	if (!ret)
+	if (!ret) {
+		asked = true;
 		ret = ask(borrow, vec_mask, mem_size, &info);
+	}
 
 	mutex_lock(&adapter->lock);
 	if (!ret && !borrow->peer->up)
@@ -279,7 +282,8 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	if (!ret)
 		ret = attach(borrow, &info);
 	if (ret) {
-		if (ret != -ENOLINK && borrow->peer->up)
+		/* The lender may have lent it even if its answer was lost. */
+		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
 		ntb_mw_clear_trans(borrow->peer->ntb, borrow->peer->pidx,
 				   NL_MW_MEMORY);
