@@ -61,20 +61,32 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 }
 
 /*
- * After a borrow: the device goes through its own driver once (release,
- * claim) so that the next borrower gets it reset, and is offered again;
- * it stays in local use if it cannot be claimed again.
+ * Back to local use: the driver the device had when it was claimed, or,
+ * if it had none, whichever matches.
+ */
+static void release_to_local(struct nl_lend *lend)
+{
+	ntb_lent_release(lend->lent);
+	lend->lent = NULL;
+	if (!lend->pdev->dev.driver && device_attach(&lend->pdev->dev) < 0)
+		pci_err(lend->pdev, "no driver took the device back; bind one by hand\n");
+}
+
+/*
+ * After a borrow: the device is reset, still lent, for the next borrower,
+ * and offered again; it goes back to local use if it cannot be reset.
  */
 static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
 {
+	int ret;
+
 	stop_borrow(lend, peer);
-	ntb_lent_release(lend->lent);
-	lend->lent = ntb_lent_claim(lend->pdev);
-	if (IS_ERR(lend->lent)) {
-		pci_err(lend->pdev, "cannot be lent again after its borrow (%pe); it stays in local use\n",
-			lend->lent);
-		lend->lent = NULL;
+	ret = ntb_lent_reset(lend->lent);
+	if (ret) {
+		pci_err(lend->pdev, "cannot be reset after its borrow (%pe); it goes back to local use\n",
+			ERR_PTR(ret));
 		lend->state = NL_LEND_LOCAL;
+		release_to_local(lend);
 	} else {
 		lend->state = NL_LEND_AVAILABLE;
 	}
@@ -101,19 +113,6 @@ static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 			       &reply))
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
-}
-
-/*
- * Back to local use: the driver the device had when it was claimed, or,
- * if it had none by then (a borrow ended while the borrower still held
- * the BARs, which only ntb_sim's one kernel can see), whichever matches.
- */
-static void release_to_local(struct nl_lend *lend)
-{
-	ntb_lent_release(lend->lent);
-	lend->lent = NULL;
-	if (!lend->pdev->dev.driver && device_attach(&lend->pdev->dev) < 0)
-		pci_err(lend->pdev, "no driver took the device back; bind one by hand\n");
 }
 
 /**
