@@ -180,6 +180,18 @@ static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 	return 0;
 }
 
+static void borrow_uevent(struct nl_borrow *borrow, const char *event)
+{
+	struct nl_uevent ev = {};
+
+	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	nl_uevent_add(&ev, "NTB_LENDING_ID=%05x",
+		      borrow->lender << 16 | borrow->index);
+	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", borrow->lender);
+	nl_uevent_add(&ev, "NTB_LENDING_LOCAL_BDF=%s", borrow->local_bdf);
+	nl_uevent_send(borrow->adapter, &ev);
+}
+
 /* Find and reserve the lender; with the adapter locked. */
 static int reserve(struct nl_borrow *borrow, const char *name)
 {
@@ -296,6 +308,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	list_add_tail(&borrow->node, &adapter->borrows);
 	if (!--adapter->busy)
 		wake_up_all(&adapter->idle);
+	borrow_uevent(borrow, "borrow");
 	mutex_unlock(&adapter->lock);
 	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
 		 name, borrow->lender, borrow->local_bdf);
@@ -306,8 +319,12 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-/* Take the device out of this host's tree; with the adapter locked. */
-static void detach(struct nl_borrow *borrow, bool lost)
+/*
+ * Take the device out of this host's tree; with the adapter locked.
+ * @lost: the lender is gone, the driver must see the device gone too;
+ * @event: the uevent that tells why.
+ */
+static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 {
 	struct nl_peer *peer = borrow->peer;
 
@@ -320,6 +337,7 @@ static void detach(struct nl_borrow *borrow, bool lost)
 	synchronize_rcu();
 	ntb_vbus_free(borrow->vbus);
 	borrow->vbus = NULL;
+	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
 	if (peer->adapter->ntb)
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_MEMORY);
@@ -341,7 +359,7 @@ void nl_borrow_return(struct nl_borrow *borrow)
 	list_del(&borrow->node);
 	if (borrow->state != NL_BORROW_BORROWED)
 		return;
-	detach(borrow, false);
+	detach(borrow, false, "return");
 	WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 	borrow->peer = NULL;
 	if (peer->up)
@@ -365,7 +383,7 @@ void nl_borrow_peer_lost(struct nl_peer *peer)
 		dev_warn(&peer->ntb->dev,
 			 "node %d went away: %s, borrowed from it, is removed\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, true);
+		detach(borrow, true, "lost");
 	}
 }
 
@@ -390,7 +408,7 @@ void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
 		dev_warn(&peer->ntb->dev,
 			 "node %d takes back %s, borrowed from it: removing it\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, false);
+		detach(borrow, false, "revoked");
 		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 		borrow->peer = NULL;
 	}

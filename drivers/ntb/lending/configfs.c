@@ -574,6 +574,25 @@ static struct nl_offer *next_change(struct nl_adapter *adapter)
 	return NULL;
 }
 
+static void offer_uevent(struct nl_offer *offer, const char *event)
+{
+	struct nl_uevent ev = {};
+
+	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	nl_uevent_add(&ev, "NTB_LENDING_ID=%s",
+		      config_item_name(&offer->group.cg_item));
+	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", offer->lender);
+	nl_uevent_add(&ev, "NTB_LENDING_BDF=%04x:%02x:%02x.%x",
+		      offer->bdf >> 16, (offer->bdf >> 8) & 0xff,
+		      PCI_SLOT(offer->bdf & 0xff), PCI_FUNC(offer->bdf & 0xff));
+	nl_uevent_add(&ev, "NTB_LENDING_VENDOR=0x%04x", offer->vendor);
+	nl_uevent_add(&ev, "NTB_LENDING_DEVICE=0x%04x", offer->device);
+	nl_uevent_add(&ev, "NTB_LENDING_CLASS=0x%06x", offer->class);
+	mutex_lock(&offer->adapter->lock);
+	nl_uevent_send(offer->adapter, &ev);
+	mutex_unlock(&offer->adapter->lock);
+}
+
 /**
  * nl_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
@@ -592,13 +611,17 @@ void nl_offers_sync(struct nl_adapter *adapter)
 		if (!offer)
 			return;
 		if (offer->gone) {
-			if (offer->registered)
+			if (offer->registered) {
 				configfs_unregister_group(&offer->group);
+				offer_uevent(offer, "withdraw");
+			}
 			config_group_put(&offer->group);
 			continue;
 		}
 		ret = configfs_register_group(&adapter->offers_group,
 					      &offer->group);
+		if (!ret)
+			offer_uevent(offer, "offer");
 		if (ret) {
 			pr_err("%s: offers/%s cannot be shown: %d\n",
 			       config_item_name(&adapter->group.cg_item),

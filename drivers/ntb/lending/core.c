@@ -77,6 +77,48 @@ void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
 	nl_chan_send(peer, &msg);
 }
 
+/**
+ * nl_uevent_add() - add a variable to a uevent
+ * @ev: the uevent, zeroed before the first variable
+ * @fmt: printf format of "NAME=value"
+ *
+ * Variables beyond the space in @ev are dropped with a warning.
+ */
+void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...)
+{
+	va_list args;
+
+	if (WARN_ON_ONCE(ev->n >= ARRAY_SIZE(ev->buf)))
+		return;
+	va_start(args, fmt);
+	vsnprintf(ev->buf[ev->n], sizeof(ev->buf[0]), fmt, args);
+	va_end(args);
+	ev->envp[ev->n] = ev->buf[ev->n];
+	ev->n++;
+}
+
+/**
+ * nl_uevent_send() - send a "change" uevent of the adapter's NTB device
+ * @adapter: the adapter, locked; nothing is sent while its device is gone
+ * @ev: the variables (Documentation/ntb-lending/uevents.rst)
+ */
+void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (adapter->ntb)
+		kobject_uevent_env(&adapter->ntb->dev.kobj, KOBJ_CHANGE,
+				   ev->envp);
+}
+
+static void node_uevent(struct nl_peer *peer, const char *event)
+{
+	struct nl_uevent ev = {};
+
+	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", peer->port);
+	nl_uevent_send(peer->adapter, &ev);
+}
+
 /* The peer is gone or started over: undo what we lent it and borrowed. */
 static void peer_lost(struct nl_peer *peer)
 {
@@ -205,8 +247,10 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 		forget_peer(peer);
 		send_hello(peer, false);
 	}
-	if (!peer->up)
+	if (!peer->up) {
 		dev_info(&adapter->ntb->dev, "node %d is up\n", peer->port);
+		node_uevent(peer, "node-up");
+	}
 	peer->up = true;
 	nl_send_offers(adapter, NULL, peer->port);
 }
@@ -313,9 +357,11 @@ static void link_work(struct work_struct *work)
 		nl_chan_reset(peer);
 		peer_lost(peer);
 		forget_peer(peer);
-		if (!link && peer->up)
+		if (!link && peer->up) {
 			dev_info(&adapter->ntb->dev, "node %d is down\n",
 				 peer->port);
+			node_uevent(peer, "node-down");
+		}
 		peer->up = false;
 		if (link)
 			send_hello(peer, true);

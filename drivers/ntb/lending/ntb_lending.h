@@ -341,8 +341,22 @@ extern const struct ntb_vbus_ops nl_rpc_ops;
 void nl_rpc_serve(struct nl_peer *peer);
 void nl_rpc_reset(struct nl_peer *peer);
 
+/**
+ * struct nl_uevent - the variables of a uevent being built
+ * @envp: pointers into @buf, NULL-terminated, for kobject_uevent_env()
+ * @buf: the variables
+ * @n: variables so far
+ */
+struct nl_uevent {
+	char *envp[8];
+	char buf[7][64];
+	int n;
+};
+
 /* core.c */
 void nl_adapter_init(struct nl_adapter *adapter);
+__printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
+void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
 struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
 u32 nl_next_tag(struct nl_peer *peer);
 void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
