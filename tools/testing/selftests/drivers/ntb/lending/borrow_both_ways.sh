@@ -15,21 +15,8 @@ ktap_print_header
 ktap_set_plan 6
 
 NVME=$(pci_find 0x010802)
-nics() {
-	for dev in /sys/bus/pci/devices/*; do
-		[ "$(cat "$dev/class")" = 0x020000 ] && basename "$dev"
-	done
-}
-NIC=$(nics | sed -n 1p)
-PEER_NIC=$(nics | sed -n 2p)
-
-netdev_of() {
-	ls "/sys/bus/pci/devices/$1/net" 2>/dev/null
-}
-
-has_netdev() {
-	[ -n "$(netdev_of "$1")" ]
-}
+NIC=$(pci_find_all 0x020000 | sed -n 1p)
+PEER_NIC=$(pci_find_all 0x020000 | sed -n 2p)
 
 offered() {
 	[ -d "$CFS/$1/offers/$2" ]
@@ -60,22 +47,12 @@ borrowed_both_ways() {
 }
 ktap_test_result "both_borrowed_under_their_stock_drivers" borrowed_both_ways
 
-nic_up() {
-	dev=$(netdev_of "$2")
-	ip netns add "$1" && ip link set "$dev" netns "$1" &&
-		ip -n "$1" addr add "fe80::$3/64" dev "$dev" nodad &&
-		ip -n "$1" link set "$dev" up
-}
-
-carrier() {
-	ip -n "$1" link show | grep -q LOWER_UP
-}
-
 # fio on B's borrowed drive and pings from A's borrowed NIC, side by side.
 io_both_ways() {
-	nic_up a "$VNIC_BDF" 1 && nic_up peer "$PEER_NIC" 2 &&
-		wait_for 40 carrier a && wait_for 40 carrier peer || return 1
-	adev=$(ip -n a -o link show | awk -F': ' '$2 != "lo" { print $2 }')
+	adev=$(netdev_of "$VNIC_BDF")
+	pdev=$(netdev_of "$PEER_NIC")
+	into_netns a "$VNIC_BDF" 1 && into_netns peer "$PEER_NIC" 2 &&
+		wait_for 40 carrier a "$adev" && wait_for 40 carrier peer "$pdev" || return 1
 	ip netns exec a ping -6 -c 20 -i 0.2 -W 5 "fe80::2%$adev" >/tmp/ping 2>&1 &
 	ping_pid=$!
 	fio_verified "$(disk_of "$VDISK_BDF")" both randwrite 4k || return 1

@@ -16,21 +16,8 @@ CFS=/sys/kernel/config/ntb_lending
 ktap_print_header
 ktap_set_plan 7
 
-nics() {
-	for dev in /sys/bus/pci/devices/*; do
-		[ "$(cat "$dev/class")" = 0x020000 ] && basename "$dev"
-	done
-}
-LENT=$(nics | sed -n 1p)
-LOCAL=$(nics | sed -n 2p)
-
-netdev_of() {
-	ls "/sys/bus/pci/devices/$1/net" 2>/dev/null
-}
-
-has_netdev() {
-	[ -n "$(netdev_of "$1")" ]
-}
+LENT=$(pci_find_all 0x020000 | sed -n 1p)
+LOCAL=$(pci_find_all 0x020000 | sed -n 2p)
 
 fabric_up() {
 	modprobe e1000e && wait_for 20 has_netdev "$LENT" &&
@@ -54,32 +41,20 @@ borrowed_nic_up() {
 }
 ktap_test_result "stock_e1000e_driver_binds_the_borrowed_nic" borrowed_nic_up
 
-# Namespace $1 gets PCI function $2's netdev with address fe80::$3.
-into_netns() {
-	dev=$(netdev_of "$2")
-	ip netns add "$1" && ip link set "$dev" netns "$1" &&
-		ip -n "$1" addr add "fe80::$3/64" dev "$dev" nodad &&
-		ip -n "$1" link set "$dev" up
-}
-
-carrier() {
-	ip -n "$1" link show | grep -q LOWER_UP
-}
-
 links_up() {
+	BDEV=$(netdev_of "$VBDF")
+	ADEV=$(netdev_of "$LOCAL")
 	into_netns b "$VBDF" 2 && into_netns a "$LOCAL" 1 &&
-		wait_for 40 carrier a && wait_for 40 carrier b
+		wait_for 40 carrier a "$ADEV" && wait_for 40 carrier b "$BDEV"
 }
 ktap_test_result "borrowed_and_local_nics_up_in_their_namespaces" links_up
 
 A_IRQS0=$(named_irqs "$A")
 
 pings() {
-	bdev=$(ip -n b -o link show | awk -F': ' '$2 != "lo" { print $2 }')
-	adev=$(ip -n a -o link show | awk -F': ' '$2 != "lo" { print $2 }')
-	ip netns exec a ping -6 -c 5 -W 5 "fe80::2%$adev" | sed 's/^/# /' &&
-		ip netns exec b ping -6 -c 5 -W 5 "fe80::1%$bdev" | sed 's/^/# /' &&
-		ip netns exec b ping -6 -c 5 -W 5 "fe80::1%$bdev" >/dev/null
+	ip netns exec a ping -6 -c 5 -W 5 "fe80::2%$ADEV" >/tmp/ping_a &&
+		ip netns exec b ping -6 -c 5 -W 5 "fe80::1%$BDEV" >/tmp/ping_b || return 1
+	tail -n 2 /tmp/ping_a /tmp/ping_b | sed 's/^/# /'
 }
 ktap_test_result "borrowed_and_local_nics_ping_both_ways" pings
 

@@ -19,55 +19,6 @@ DP=/sys/kernel/debug/lending_dataplane
 ktap_print_header
 ktap_set_plan 10
 
-# Wait up to $1 half-seconds for the command that follows to succeed.
-wait_for() {
-	n=$1
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.5
-	done
-}
-
-function_of_class() {
-	for dev in /sys/bus/pci/devices/*; do
-		[ "$(cat "$dev/class")" = "$1" ] && basename "$dev" && return 0
-	done
-	return 1
-}
-
-netdev_of() {
-	for net in /sys/bus/pci/devices/"$1"/net/*; do
-		[ -e "$net" ] && echo "${net##*/}" && return 0
-	done
-	return 1
-}
-
-has_netdev() {
-	netdev_of "$1" >/dev/null
-}
-
-driver_of() {
-	basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
-}
-
-# Interrupts taken by the vectors of PCI function $1 (its msi_irqs).
-vector_irqs() {
-	total=0
-	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
-		[ -e "$irq" ] || continue
-		n=$(awk -v irq="${irq##*/}:" '$1 == irq { print $2 + $3 }' /proc/interrupts)
-		total=$((total + ${n:-0}))
-	done
-	echo "$total"
-}
-
-# Interrupts on every /proc/interrupts line that names $1.
-named_irqs() {
-	grep -F "$1" /proc/interrupts | awk '{ s += $2 + $3 } END { print s + 0 }'
-}
-
 # The MSI registers of function $1 as its config space has them: "ctrl
 # address data" in hex.
 msi_regs() {
@@ -80,7 +31,7 @@ msi_regs() {
 	fi
 }
 
-NIC=$(function_of_class 0x020000)
+NIC=$(pci_find 0x020000)
 RAM_END=$(grep 'System RAM' /proc/iomem | tail -n 1 | sed 's/^ *[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
 RAM_SIZE=$(((0x$RAM_END + 4096) / 4096 * 4096))
 echo "# lent function $NIC; host B exposes $RAM_SIZE bytes of memory"

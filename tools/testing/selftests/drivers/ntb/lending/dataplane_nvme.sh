@@ -16,63 +16,7 @@ DP=/sys/kernel/debug/lending_dataplane
 ktap_print_header
 ktap_set_plan 24
 
-# Wait up to $1 half-seconds for the command that follows to succeed.
-wait_for() {
-	n=$1
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.5
-	done
-}
-
-nvme_function() {
-	for dev in /sys/bus/pci/devices/*; do
-		[ "$(cat "$dev/class")" = 0x010802 ] && basename "$dev" && return 0
-	done
-	return 1
-}
-
-# The block device of the nvme function $1, once its namespace is up.
-disk_of() {
-	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n1; do
-		[ -e "$ns" ] && [ -b "/dev/${ns##*/}" ] && echo "/dev/${ns##*/}" && return 0
-	done
-	return 1
-}
-
-has_disk() {
-	disk_of "$1" >/dev/null
-}
-
-driver_of() {
-	basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
-}
-
-override_of() {
-	override=$(cat "/sys/bus/pci/devices/$1/driver_override")
-	[ "$override" = "(null)" ] || echo "$override"
-}
-
-# Interrupts taken by the vectors of PCI function $1 (its msi_irqs).
-vector_irqs() {
-	total=0
-	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
-		[ -e "$irq" ] || continue
-		n=$(awk -v irq="${irq##*/}:" '$1 == irq { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s }' /proc/interrupts)
-		total=$((total + ${n:-0}))
-	done
-	echo "$total"
-}
-
-# Interrupts on every /proc/interrupts line that names $1.
-named_irqs() {
-	grep -F "$1" /proc/interrupts |
-		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
-}
-
-NVME=$(nvme_function)
+NVME=$(pci_find 0x010802)
 # The lender's IOMMU, or none (run with intel_iommu=off for that path).
 IOMMU=no
 [ -e "/sys/bus/pci/devices/$NVME/iommu_group" ] && IOMMU=yes
@@ -173,21 +117,10 @@ A_IRQS0=$(named_irqs "$A")
 B_IRQS0=$(named_irqs "$B")
 V_IRQS0=$(vector_irqs "$VBDF")
 
-# fio NAME RW BS: four jobs (two queues on two CPUs), each on its own 8 MiB,
-# written then verified with crc32c.
-fio_verified() {
-	out=$(fio --name="$1" --filename="$DISK" --rw="$2" --bs="$3" \
-		--direct=1 --ioengine=libaio --iodepth=16 --numjobs=4 \
-		--size=8M --offset_increment=8M --verify=crc32c --do_verify=1 \
-		--verify_fatal=1 --group_reporting 2>&1)
-	rc=$?
-	echo "$out" | grep -E 'IOPS=|err=|verify' | sed 's/^ */# /'
-	[ $rc -eq 0 ] && ! echo "$out" | grep -qE 'err= *[1-9]|verify: bad'
-}
-ktap_test_result "fio_randwrite_4k_4jobs_crc32c_verified" fio_verified rand4k randwrite 4k
-ktap_test_result "fio_seqwrite_128k_4jobs_crc32c_verified" fio_verified seq128k write 128k
-ktap_test_result "fio_randwrite_128k_4jobs_crc32c_verified" fio_verified rand128k randwrite 128k
-ktap_test_result "fio_seqwrite_4k_4jobs_crc32c_verified" fio_verified seq4k write 4k
+ktap_test_result "fio_randwrite_4k_4jobs_crc32c_verified" fio_verified "$DISK" rand4k randwrite 4k
+ktap_test_result "fio_seqwrite_128k_4jobs_crc32c_verified" fio_verified "$DISK" seq128k write 128k
+ktap_test_result "fio_randwrite_128k_4jobs_crc32c_verified" fio_verified "$DISK" rand128k randwrite 128k
+ktap_test_result "fio_seqwrite_4k_4jobs_crc32c_verified" fio_verified "$DISK" seq4k write 4k
 
 interrupts_are_doorbells() {
 	v=$(($(vector_irqs "$VBDF") - V_IRQS0))
@@ -229,7 +162,7 @@ config_writes_filtered() {
 ktap_test_result "borrower_config_writes_filtered_by_lender" config_writes_filtered
 
 # The device still works after all that.
-ktap_test_result "fio_verified_after_config_writes" fio_verified recheck randwrite 4k
+ktap_test_result "fio_verified_after_config_writes" fio_verified "$DISK" recheck randwrite 4k
 
 borrower_writes_pattern() {
 	dd if=/tmp/p2 of="$DISK" bs=1M seek=$P2_MIB conv=fsync 2>/dev/null
@@ -264,7 +197,7 @@ shared_doorbell_bits() {
 	VBDF=$(cat "$DP/borrow")
 	wait_for 60 has_disk "$VBDF" || return 1
 	DISK=$(disk_of "$VBDF")
-	fio_verified shared randwrite 4k || return 1
+	fio_verified "$DISK" shared randwrite 4k || return 1
 	grep -E "NTB-VBUS" /proc/interrupts | sed 's/^/# /'
 	n=0
 	for irq in /sys/bus/pci/devices/"$VBDF"/msi_irqs/*; do
@@ -288,7 +221,7 @@ kept_function_borrowed_again() {
 	VBDF=$(cat "$DP/borrow")
 	wait_for 60 has_disk "$VBDF" || return 1
 	DISK=$(disk_of "$VBDF")
-	fio_verified kept randwrite 4k || return 1
+	fio_verified "$DISK" kept randwrite 4k || return 1
 	echo 0 >/sys/module/lending_dataplane/parameters/keep_lent &&
 		echo 0 >"$DP/borrow" && wait_for 60 has_disk "$NVME" &&
 		[ "$(driver_of "$NVME")" = nvme ]

@@ -97,6 +97,56 @@ wait_for() {
 	done
 }
 
+# Every PCI function of class $1, one per line.
+pci_find_all() {
+	for dev in /sys/bus/pci/devices/*; do
+		[ "$(cat "$dev/class")" = "$1" ] && basename "$dev"
+	done
+}
+
+# The driver_override of PCI function $1, empty if none.
+override_of() {
+	override=$(cat "/sys/bus/pci/devices/$1/driver_override")
+	[ "$override" = "(null)" ] || echo "$override"
+}
+
+# The network interface of PCI function $1, in this namespace.
+netdev_of() {
+	for net in /sys/bus/pci/devices/"$1"/net/*; do
+		[ -e "$net" ] && echo "${net##*/}" && return 0
+	done
+	return 1
+}
+
+has_netdev() {
+	netdev_of "$1" >/dev/null
+}
+
+# Namespace $1 (made here) gets PCI function $2's interface, up, with the
+# address fe80::$3.
+into_netns() {
+	dev=$(netdev_of "$2") || return 1
+	ip netns add "$1" && ip link set "$dev" netns "$1" &&
+		ip -n "$1" addr add "fe80::$3/64" dev "$dev" nodad &&
+		ip -n "$1" link set "$dev" up
+}
+
+# True if interface $2 in namespace $1 has a carrier.
+carrier() {
+	ip -n "$1" link show "$2" | grep -q LOWER_UP
+}
+
+# Interrupts taken by the vectors of PCI function $1 (its msi_irqs).
+vector_irqs() {
+	total=0
+	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
+		[ -e "$irq" ] || continue
+		n=$(awk -v irq="${irq##*/}:" '$1 == irq { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s }' /proc/interrupts)
+		total=$((total + ${n:-0}))
+	done
+	echo "$total"
+}
+
 # Name of the driver bound to PCI function $1, empty if none.
 driver_of() {
 	[ -e "/sys/bus/pci/devices/$1/driver" ] &&
