@@ -9,16 +9,22 @@
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
 #   make bench         print the simulated fabric's figures
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
+#   make install       install the built modules, smartio_tool, its man page
+#                      and completion, the udev rules (DESTDIR=, PREFIX=)
+#   make uninstall     remove exactly what make install put
 #
 # The modules are built for the Debian 6.12 kernel that the VM boots, never
 # for the kernel this machine runs. Everything is built under build/, the
 # upstream NTB core and clients from the linux-source-6.12 tarball.
+# KVER=<release> builds for another installed 6.12 kernel, as DKMS does.
 
 KERNEL ?= stock
 T ?=
 SCRIPT ?=
 QEMU_EXTRA ?=
-export KERNEL T SCRIPT QEMU_EXTRA
+PREFIX ?= /usr/local
+DESTDIR ?=
+export KERNEL T SCRIPT QEMU_EXTRA PREFIX DESTDIR
 
 SH := scripts
 SELFTESTS := tools/testing/selftests/drivers/ntb/lending
@@ -30,6 +36,18 @@ deps:
 
 modules: deps
 	@$(SH)/build-modules
+
+# What dkms.conf runs: no install-deps (a kernel update must not pull in
+# the test tools), and no -Werror, so that a warning a later kernel's
+# headers bring does not leave that kernel without the modules.
+dkms-build:
+	@$(SH)/build-modules W= KCFLAGS=
+
+install:
+	@$(SH)/install-files install
+
+uninstall:
+	@$(SH)/install-files uninstall
 
 lint: deps
 	@T='^(checkpatch|sparse|shellcheck|rst)' $(SH)/check
@@ -52,4 +70,5 @@ debug-kernel: deps
 clean:
 	rm -rf build
 
-.PHONY: all deps modules lint check demo vm bench debug-kernel clean
+.PHONY: all deps modules dkms-build install uninstall lint check demo vm \
+	bench debug-kernel clean

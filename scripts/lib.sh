@@ -3,7 +3,8 @@
 # Shared settings of the build and test scripts; sourced, never run.
 #
 # KERNEL=stock (default) targets Debian's linux-image-6.12-amd64, the kernel
-# the VM boots; KERNEL=debug targets the debug kernel that
+# the VM boots, or the release in KVER when it is set (DKMS builds for the
+# kernel it names: dkms.conf); KERNEL=debug targets the debug kernel that
 # scripts/debug-kernel builds from linux-source-6.12 and caches.
 
 die() {
@@ -35,7 +36,7 @@ debug_kernel_dir() {
 
 case $KERNEL in
 stock)
-	KVER=$(stock_kver)
+	KVER=${KVER:-$(stock_kver)}
 	[ -n "$KVER" ] || die "linux-image-6.12-amd64 is not installed; run scripts/install-deps"
 	KDIR=/usr/src/linux-headers-$KVER
 	KIMAGE=/boot/vmlinuz-$KVER
