@@ -24,9 +24,8 @@ offered() {
 
 lent_both_ways() {
 	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME" &&
-		sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		sim_two_hosts intel-32g &&
 		modprobe ntb_lending || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
 	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
 		mkdir "$CFS/$A/connections/1" "$CFS/$A/lends/$NVME" &&
 		echo 1 >"$CFS/$A/lends/$NVME/available" &&

@@ -133,9 +133,7 @@ ktap_test_result "canary_in_ivshmem_that_no_driver_claims" canary_set_up
 
 # The edu no host stands on stays in ntb_sim's pool of free adapters.
 spare_edu_found() {
-	sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
-		[ -z "$(driver_of "$IVSH")" ] || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
+	sim_two_hosts intel-32g && [ -z "$(driver_of "$IVSH")" ] || return 1
 	for dev in /sys/bus/pci/devices/*; do
 		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
 		[ "${dev##*/}" = "$A" ] || [ "${dev##*/}" = "$B" ] || EDU=${dev##*/}

@@ -21,9 +21,8 @@ LOCAL=$(pci_find_all 0x020000 | sed -n 2p)
 
 fabric_up() {
 	modprobe e1000e && wait_for 20 has_netdev "$LENT" &&
-		sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+		sim_two_hosts intel-32g &&
 		modprobe ntb_lending || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
 	L=$CFS/$A/lends/$LENT
 	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
 		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&

@@ -42,13 +42,7 @@ lender_nic_up() {
 ktap_test_result "lender_e1000e_up_with_msi" lender_nic_up
 
 fabric_up() {
-	sim_prepare_adapters && modprobe ntb &&
-		echo 0 >/sys/bus/ntb/drivers_autoprobe &&
-		modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
-		modprobe lending_dataplane bdf="$NIC" ram_size="$RAM_SIZE" || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
-	echo "$A" >/sys/bus/ntb/drivers/lending_dataplane/bind &&
-		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
+	dataplane_fabric "$NIC" "$RAM_SIZE"
 }
 ktap_test_result "two_host_intel_32g_fabric_bound_to_test_client" fabric_up
 

@@ -37,19 +37,8 @@ lender_writes_pattern() {
 }
 ktap_test_result "lender_nvme_up_and_pattern_written" lender_writes_pattern
 
-# The test client takes both hosts: ntb_lending (which it links against)
-# must not, so the NTB bus binds nothing by itself.
 fabric_up() {
-	if [ "$IOMMU" = yes ]; then
-		sim_prepare_adapters || return 1
-	fi
-	modprobe ntb &&
-		echo 0 >/sys/bus/ntb/drivers_autoprobe &&
-		modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
-		modprobe lending_dataplane bdf="$NVME" ram_size="$RAM_SIZE" || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
-	echo "$A" >/sys/bus/ntb/drivers/lending_dataplane/bind &&
-		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
+	dataplane_fabric "$NVME" "$RAM_SIZE"
 }
 ktap_test_result "two_host_intel_32g_fabric_bound_to_test_client" fabric_up
 

@@ -14,11 +14,7 @@ FAB=/sys/kernel/debug/ntb_sim/fabric0
 ktap_print_header
 ktap_set_plan 17
 
-sim_prepare_adapters
-modprobe ntb_sim
-sim_fabric 0 intel 2
-A=$(sim_host_dev 0 0)
-B=$(sim_host_dev 0 1)
+sim_two_hosts intel
 NIC=$(pci_find 0x020000)
 modprobe e1000e
 modprobe ntb_lending

@@ -27,6 +27,7 @@ unload_ntb_modules() {
 sim_prepare_adapters() {
 	for dev in /sys/bus/pci/devices/*; do
 		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
+		[ -e "$dev/iommu_group" ] || continue	# no IOMMU
 		echo identity >"$dev/iommu_group/type" || return 1
 	done
 }
@@ -41,6 +42,26 @@ sim_fabric() {
 		echo "$1 $port" >"$SIM_SYSFS/new_host" || return 1
 		port=$((port + 1))
 	done
+}
+
+# Fabric 0, of profile $1, with two hosts on the edu adapters: A is the
+# adapter of port 0, B of port 1.
+sim_two_hosts() {
+	sim_prepare_adapters && { module_loaded ntb_sim || modprobe ntb_sim; } &&
+		sim_fabric 0 "$1" 2 &&
+		A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1)
+}
+
+# sim_two_hosts intel-32g bound to the lending_dataplane test client, which
+# lends PCI function $1 of A to B, whose memory ends at $2: the NTB bus
+# binds nothing by itself, since ntb_lending (which the client links
+# against) must not take the hosts.
+dataplane_fabric() {
+	modprobe ntb && echo 0 >/sys/bus/ntb/drivers_autoprobe &&
+		sim_two_hosts intel-32g &&
+		modprobe lending_dataplane bdf="$1" ram_size="$2" &&
+		echo "$A" >/sys/bus/ntb/drivers/lending_dataplane/bind &&
+		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
 }
 
 # PCI name of the adapter of the host on port $2 of fabric $1.

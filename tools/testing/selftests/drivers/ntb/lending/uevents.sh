@@ -33,9 +33,8 @@ logged() {
 }
 
 nodes_up() {
-	sim_prepare_adapters && modprobe ntb_sim && sim_fabric 0 intel-32g 2 &&
+	sim_two_hosts intel-32g &&
 		modprobe nvme && modprobe ntb_lending || return 1
-	A=$(sim_host_dev 0 0) && B=$(sim_host_dev 0 1) || return 1
 	logged "ntb change $A NTB_LENDING_EVENT=node-up NTB_LENDING_NODE=1" &&
 		logged "ntb change $B NTB_LENDING_EVENT=node-up NTB_LENDING_NODE=0"
 }
