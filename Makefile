@@ -11,6 +11,7 @@
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
 #   make install       install the built modules, smartio_tool, its man page
 #                      and completion, the udev rules (DESTDIR=, PREFIX=)
+#   make install-tools the same but the modules, where DKMS installs them
 #   make uninstall     remove exactly what make install put
 #
 # The modules are built for the Debian 6.12 kernel that the VM boots, never
@@ -46,6 +47,9 @@ dkms-build:
 install:
 	@$(SH)/install-files install
 
+install-tools:
+	@$(SH)/install-files install-tools
+
 uninstall:
 	@$(SH)/install-files uninstall
 
@@ -70,5 +74,5 @@ debug-kernel: deps
 clean:
 	rm -rf build
 
-.PHONY: all deps modules dkms-build install uninstall lint check demo vm \
-	bench debug-kernel clean
+.PHONY: all deps modules dkms-build install install-tools uninstall lint \
+	check demo vm bench debug-kernel clean

@@ -132,6 +132,19 @@ same() {
 	[ "$(files_under "$ROOT")" = "$MODDIR/README" ]
 }
 
+@test "install_tools_leaves_the_modules_to_dkms" {
+	mk install-tools DESTDIR="$ROOT"
+	[ "$status" -eq 0 ]
+	[ -x "$ROOT/usr/local/sbin/smartio_tool" ]
+	[ -f "$ROOT/usr/local/share/man/man8/smartio_tool.8" ]
+	[ -f "$ROOT/usr/local/share/bash-completion/completions/smartio_tool" ]
+	[ ! -e "$ROOT/lib" ]
+	mk uninstall DESTDIR="$ROOT"
+	[ "$status" -eq 0 ]
+	[ -z "$(files_under "$ROOT")" ]
+	[ ! -s "$CALLED" ]
+}
+
 @test "prefix_moves_all_but_the_modules" {
 	mk install DESTDIR="$ROOT" PREFIX=/usr
 	[ "$status" -eq 0 ]
