@@ -400,7 +400,7 @@ real_tree_absent() {
 	stub modprobe 1 "modprobe: FATAL: Module ntb_lending not found in directory /lib/modules/6.12.0"
 	stub mount 0
 	run_tool list
-	fails_with 6 "ntb_lending is not loaded and modprobe ntb_lending failed (Module ntb_lending not found in directory /lib/modules/6.12.0): install it (Documentation/ntb-lending/build.rst) or insmod ntb_lending.ko"
+	fails_with 6 "ntb_lending is not loaded and modprobe ntb_lending failed (Module ntb_lending not found in directory /lib/modules/6.12.0): install it (make install: Documentation/ntb-lending/admin-guide.rst) or insmod ntb_lending.ko"
 }
 
 @test "configfs_that_will_not_mount_is_reported" {

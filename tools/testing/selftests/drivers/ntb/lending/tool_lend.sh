@@ -89,7 +89,7 @@ borrower_lists_nothing() {
 # As on a host where ntb_lending was never installed: not in modules.dep.
 missing_module_is_reported_with_how_to_load_it() {
 	ko=$(modinfo -n ntb_lending) && mv "$ko" /tmp/ntb_lending.ko && depmod || return 1
-	refused 6 "ntb_lending is not loaded and modprobe ntb_lending failed (Module ntb_lending not found*): install it (Documentation/ntb-lending/build.rst) or insmod ntb_lending.ko" \
+	refused 6 "ntb_lending is not loaded and modprobe ntb_lending failed (Module ntb_lending not found*): install it (make install: Documentation/ntb-lending/admin-guide.rst) or insmod ntb_lending.ko" \
 		--adapter "$A" connect 1
 	ret=$?
 	mv /tmp/ntb_lending.ko "$ko" && depmod && [ "$ret" -eq 0 ] &&
