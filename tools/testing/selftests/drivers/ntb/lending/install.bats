@@ -31,6 +31,10 @@ setup() {
 	PATH=$STUBS:$PATH
 }
 
+teardown() {
+	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
+}
+
 # mk TARGET [VAR=VALUE...]: make in tree $TREE (default: this one).
 mk() {
 	run make --no-print-directory -C "${TREE:-$TOP}" "$@"
@@ -200,17 +204,26 @@ fake_tree_with_rules() {
 
 @test "install_and_uninstall_need_no_root" {
 	[ "$(id -u)" -eq 0 ] || skip "this suite already runs unprivileged"
-	# BATS_TEST_TMPDIR is root's alone; nobody gets a directory of its own.
+	# BATS_TEST_TMPDIR is root's alone, and so may be the tree's directory:
+	# nobody gets a directory of its own with a copy of what install reads.
 	dir=$(mktemp -d)
-	chown nobody "$dir"
+	NOBODY_DIR=$dir
+	mkdir "$dir/tree"
+	cd "$TOP"
+	cp -a Makefile scripts Documentation "$dir/tree/"
+	[ ! -d udev ] || cp -a udev "$dir/tree/"
+	for d in "$BUILD/src/drivers" "$BUILD/upstream"; do
+		[ ! -d "$d" ] || find "${d#"$TOP"/}" -name '*.ko' -exec cp --parents {} "$dir/tree/" \;
+	done
+	[ -f "$dir/tree/${BUILD#"$TOP"/}/src/drivers/ntb/lending/ntb_lending.ko" ]
+	chown -R nobody "$dir"
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env PATH="$PATH" TMPDIR="$dir" \
 		sh -c 'make --no-print-directory -C "$1" install DESTDIR="$2/root" &&
 		       echo "installed as $(id -un): $(find "$2/root" ! -type d | wc -l)" &&
 		       make --no-print-directory -C "$1" uninstall DESTDIR="$2/root" &&
-		       echo "left: $(find "$2/root" ! -type d | wc -l)"' sh "$TOP" "$dir"
-	rm -rf "$dir"
+		       echo "left: $(find "$2/root" ! -type d | wc -l)"' sh "$dir/tree" "$dir"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ "installed as nobody: "[1-9][0-9]* ]]
