@@ -7,7 +7,7 @@
 #   make demo          boot the VM and show the subsystem at work
 #   make lint          checkpatch, sparse, shellcheck and rst checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
-#   make bench         print the simulated fabric's figures
+#   make bench         print the figures of ntb_sim and of device lending
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
 #   make install       install the built modules, smartio_tool, its man page
 #                      and completion, the udev rules (DESTDIR=, PREFIX=)
@@ -67,6 +67,7 @@ vm: modules
 
 bench: modules
 	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_sim.sh
+	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_lending.sh
 
 debug-kernel: deps
 	@$(SH)/debug-kernel
