@@ -81,7 +81,7 @@ GUEST_MODULES="configfs nvme e1000e pci-stub vfio-pci nvmet nvmet-tcp nvme-tcp l
 GUEST_MODULES_IF_PRESENT="ntb_tool ntb_perf ntb_pingpong ntb_transport ntb_netdev ntb_msi_test"
 # Programs the tests use, with their shared libraries; busybox gives the rest.
 GUEST_PROGRAMS="/bin/kmod /bin/bash /usr/bin/fio /usr/bin/lspci /usr/bin/setpci
-/sbin/ip /sbin/ethtool /usr/sbin/nvme /usr/bin/bats /usr/bin/cmp"
+/sbin/ip /sbin/ethtool /usr/sbin/nvme /usr/bin/bats /usr/bin/cmp /bin/udevadm"
 
 copy_program() {
 	cp -pL "$1" "$ROOT$1"
@@ -138,6 +138,26 @@ build_base_root() {
 	cp -a /usr/lib/bats-core "$ROOT/usr/lib/"
 	cp -a /usr/libexec/bats-core "$ROOT/usr/libexec/"
 	cp -p /usr/share/misc/pci.ids "$ROOT/usr/share/misc/"
+	# udev as Debian ships it: systemd-udevd is udevadm by another name;
+	# the udev package's rules and their helpers, not the hwdb (no rule
+	# the tests rely on needs it). /etc/udev/rules.d is for the tests'.
+	mkdir -p "$ROOT/usr/lib/systemd" "$ROOT/usr/lib/udev/rules.d" "$ROOT/etc/udev/rules.d"
+	ln -s ../../bin/udevadm "$ROOT/usr/lib/systemd/systemd-udevd"
+	dpkg -L udev | grep -E '^(/usr)?/lib/udev/' | while read -r f; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.rules) cp -p "$f" "$ROOT/usr/lib/udev/rules.d/" ;;
+		*/rules.d/* | */hwdb.d/*) ;;
+		*) copy_program "$f" ;;
+		esac
+	done
+	cp -p /etc/udev/udev.conf "$ROOT/etc/udev/"
+	# The groups those rules give device nodes, which udevd looks up.
+	{
+		echo 'root:x:0:'
+		sed -n 's/.*GROUP="\([^"]*\)".*/\1/p' "$ROOT"/usr/lib/udev/rules.d/*.rules |
+			sort -u | awk '{ print $0 ":x:" 100 + NR ":" }'
+	} >"$ROOT/etc/group"
 	# Tests run in bash as sh: busybox's sh would prefer its own applets
 	# (ip, cmp, modprobe) to the real programs carried here.
 	ln -s bash "$ROOT/usr/bin/sh"
@@ -163,6 +183,7 @@ pack_initramfs() {
 	cp -p "$HERE"/*.sh "$ROOT/tests/"
 	# Here, not in the base: a changed tool must reach a cached base.
 	cp -p "$TOP/scripts/smartio_tool" "$ROOT/usr/sbin/"
+	cp -pr "$TOP/udev" "$ROOT/tests/"
 	mkdir -p "$ROOT/tests/upstream"
 	cp -p "$LINUX_SRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$ROOT/tests/upstream/"
 	cp -pr "$LINUX_SRC/tools/testing/selftests/ntb" "$ROOT/tests/upstream/"
