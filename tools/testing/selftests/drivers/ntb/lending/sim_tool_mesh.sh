@@ -64,12 +64,17 @@ message_arrives() {	# fabric, from, to
 	fi
 }
 
+db_has_bit() {	# tool dir, bit
+	[ $(($(cat "$1/db") & (1 << $2))) -ne 0 ]
+}
+
+# The ring arrives by interrupt, which a loaded host may hold back a while.
 doorbell_rings() {	# fabric, from, to, bit
 	from=$(tool_dir "$1" "$2")
 	to=$(tool_dir "$1" "$3")
 	echo "c $(cat "$to/db_valid_mask")" >"$to/db"
 	echo "s $((1 << $4))" >"$from/peer_db"
-	[ $(($(cat "$to/db") & (1 << $4))) -ne 0 ]
+	wait_for 10 db_has_bit "$to" "$4"
 }
 
 window_carries_bytes() {	# fabric, from, to
