@@ -11,6 +11,33 @@
 
 #include "ntb_lending.h"
 
+/*
+ * The window that a borrower reaches the BARs through must hold their span
+ * (as the adapter's driver aligns it): refuse now rather than at a borrow.
+ * While the adapter is gone this waits for the borrow.
+ */
+static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
+{
+	struct ntb_dev *ntb = lend->adapter->ntb;
+	resource_size_t align, size_max;
+	struct ntb_dp_bars bars;
+	int ret;
+
+	if (!ntb || ntb_mw_get_align(ntb, 0, NL_MW_DEVICE, &align, NULL,
+				     &size_max))
+		return 0;
+	ret = ntb_lent_bars(lent, align, &bars);
+	if (ret)
+		return ret;
+	if (bars.span_size > size_max) {
+		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d of %s has %llu: it cannot be lent through this adapter\n",
+			bars.span_size, NL_MW_DEVICE, dev_name(&ntb->dev),
+			(u64)size_max);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 /**
  * nl_lend_offer() - make a lend entry available to connected nodes
  * @lend: the entry; its adapter is locked
@@ -22,6 +49,7 @@
 int nl_lend_offer(struct nl_lend *lend)
 {
 	struct ntb_lent *lent;
+	int ret;
 
 	lockdep_assert_held(&lend->adapter->lock);
 	if (lend->state != NL_LEND_LOCAL)
@@ -29,6 +57,11 @@ int nl_lend_offer(struct nl_lend *lend)
 	lent = ntb_lent_claim(lend->pdev);
 	if (IS_ERR(lent))
 		return PTR_ERR(lent);
+	ret = check_window(lend, lent);
+	if (ret) {
+		ntb_lent_release(lent);
+		return ret;
+	}
 	lend->lent = lent;
 	lend->state = NL_LEND_AVAILABLE;
 	nl_send_offers(lend->adapter, lend, -1);

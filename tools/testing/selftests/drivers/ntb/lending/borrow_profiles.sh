@@ -6,14 +6,14 @@
 # they were. intel's 1 MiB windows cannot reach the borrower's memory,
 # tiny lacks the scratchpads and doorbells; idt (multi-port, here two
 # hosts on four ports) is not used at all.
-# vm-devices: nvme edu edu edu edu edu edu
+# vm-devices: nvme e1000e edu edu edu edu edu edu
 # vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
 
 ktap_print_header
-ktap_set_plan 4
+ktap_set_plan 5
 
 NVME=$(pci_find 0x010802)
 
@@ -56,6 +56,21 @@ tiny_lacks_scratchpads() {
 		wait_for 40 has_disk "$NVME"
 }
 ktap_test_result "tiny_borrow_refused_lacking_scratchpads" tiny_lacks_scratchpads
+
+# tiny's one 64 KiB window cannot hold the e1000e's 128 KiB BAR 0.
+tiny_window_too_small_to_lend() {
+	nic=$(pci_find 0x020000)
+	modprobe e1000e && wait_for 20 has_netdev "$nic" || return 1
+	l=$CFS/$(sim_host_dev 1 0)/lends/$nic
+	mkdir "$l" || return 1
+	err=$(echo 1 2>&1 >"$l/available" | sed 's/.*: //')
+	echo "# tiny, e1000e: $err"
+	[ "$err" = "Argument list too long" ] && [ "$(cat "$l/state")" = local ] &&
+		[ "$(driver_of "$nic")" = e1000e ] &&
+		[ "$(kernel_log_count "its BARs need a window of .* bytes, window 0 of .* has 65536")" -eq 1 ] &&
+		rmdir "$l"
+}
+ktap_test_result "tiny_refuses_to_offer_a_device_its_window_cannot_hold" tiny_window_too_small_to_lend
 
 idt_not_used() {
 	a=$(sim_host_dev 2 0) && b=$(sim_host_dev 2 1) || return 1
