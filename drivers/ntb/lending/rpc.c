@@ -10,6 +10,8 @@
  * (ntb_lent_cfg_read() and ntb_lent_cfg_write() take only a raw spinlock).
  * A lost or corrupted request or answer is asked again, and the lender
  * answers a repeated tag from its last answer instead of doing it twice.
+ * The borrower clears its answer scratchpads before asking, and never uses
+ * tag 0, so an answer left from before a reload cannot match.
  *
  * Request header: tag[31:24] index[23:16] write[15] size[14:12] where[11:0].
  * Answer header: tag[31:24] errno[7:0]. The check word of both is
@@ -28,8 +30,16 @@
 
 #include "ntb_lending.h"
 
-#define RPC_TRIES	3
-#define RPC_TIMEOUT_US	20000
+/*
+ * A lender answers in microseconds; these bound a link that failed without
+ * the link event yet (a lost link fails requests at once). On a loaded
+ * host, ntb_sim's interrupts can take tens of milliseconds: a caller that
+ * has its interrupts on waits up to a second, one with them off 60 ms.
+ */
+#define RPC_TRIES	10
+#define RPC_TRIES_ATOMIC 3
+#define RPC_TIMEOUT_US	100000
+#define RPC_TIMEOUT_ATOMIC_US 20000
 
 #define RPC_WRITE	BIT(15)
 
@@ -56,18 +66,22 @@ static bool rpc_read(struct ntb_dev *ntb, int sidx, u32 *hdr, u32 *val)
 
 /* --- the borrower's side ----------------------------------------------------- */
 
-static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val)
+static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 {
 	struct nl_peer *peer = borrow->peer;
 	struct ntb_dev *ntb = peer->ntb;
+	int tries = atomic ? RPC_TRIES_ATOMIC : RPC_TRIES;
 	u32 rhdr, rval;
 	ktime_t end;
 	int try;
 
-	for (try = 0; try < RPC_TRIES; try++) {
+	/* An answer left from before (a reload, a reset) must not match. */
+	ntb_spad_write(ntb, NL_SPAD_RPC_RSP, 0);
+	for (try = 0; try < tries; try++) {
 		rpc_write(ntb, peer->pidx, NL_SPAD_RPC_REQ, hdr, *val);
 		ntb_peer_db_set(ntb, NL_DB_RPC);
-		end = ktime_add_us(ktime_get(), RPC_TIMEOUT_US);
+		end = ktime_add_us(ktime_get(), atomic ? RPC_TIMEOUT_ATOMIC_US :
+						     RPC_TIMEOUT_US);
 		do {
 			if (READ_ONCE(borrow->state) != NL_BORROW_BORROWED &&
 			    READ_ONCE(borrow->state) != NL_BORROW_STARTING)
@@ -111,10 +125,11 @@ static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
 	} else {
 		raw_spin_lock_bh(&peer->call_lock);
 	}
-	peer->rpc_tag++;
+	/* Tag 0 never: it is what a cleared answer holds. */
+	peer->rpc_tag = peer->rpc_tag % 255 + 1;
 	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
 	      (write ? RPC_WRITE : 0) | size << 12 | where;
-	ret = rpc_call(borrow, hdr, val);
+	ret = rpc_call(borrow, hdr, val, atomic);
 	if (!ret && !write) {
 		WRITE_ONCE(borrow->cfg[dw], *val);
 		set_bit(dw, borrow->cfg_valid);
