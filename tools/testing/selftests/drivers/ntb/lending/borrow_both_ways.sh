@@ -26,7 +26,7 @@ lent_both_ways() {
 	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME" &&
 		sim_two_hosts intel-32g &&
 		modprobe ntb_lending || return 1
-	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+	wait_for 20 file_set "$CFS/$B/node_id" &&
 		mkdir "$CFS/$A/connections/1" "$CFS/$A/lends/$NVME" &&
 		echo 1 >"$CFS/$A/lends/$NVME/available" &&
 		mkdir "$CFS/$B/connections/0" "$CFS/$B/lends/$NIC" &&

@@ -169,7 +169,7 @@ offer_available() {
 edu_borrowed() {
 	modprobe ntb_lending || return 1
 	L=$CFS/$A/lends/$EDU
-	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+	wait_for 20 file_set "$CFS/$B/node_id" &&
 		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
 		[ "$(driver_of "$EDU")" = ntb_lending ] && wait_for 20 offer_available &&
 		mkdir "$CFS/$B/borrows/00000" || return 1
@@ -197,7 +197,7 @@ faults0=$(kernel_log_count "DMAR: \[DMA Write")
 
 stray_dma_faults() {
 	edu_dma "$(bar0 "$VBDF")" "$DMA_BYTES" "$EDU_BUFFER" "$TARGET" "$EDU_DMA_TO_BUS" &&
-		wait_for 10 [ "$(kernel_log_count "$FAULT")" -eq 1 ] || return 1
+		wait_for 10 log_count_is 1 "$FAULT" || return 1
 	dmesg | grep -E "$FAULT" | sed 's/^/# /'
 	[ "$(kernel_log_count "DMAR: \[DMA Write")" -eq $((faults0 + 1)) ]
 }

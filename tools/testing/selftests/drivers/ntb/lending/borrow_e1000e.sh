@@ -24,7 +24,7 @@ fabric_up() {
 		sim_two_hosts intel-32g &&
 		modprobe ntb_lending || return 1
 	L=$CFS/$A/lends/$LENT
-	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+	wait_for 20 file_set "$CFS/$B/node_id" &&
 		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
 		wait_for 20 [ -d "$CFS/$B/offers/00000" ] &&
 		[ "$(cat "$CFS/$B/offers/00000/class")" = 0x020000 ]

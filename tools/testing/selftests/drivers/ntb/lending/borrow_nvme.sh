@@ -33,7 +33,7 @@ offer_available() {
 lent() {
 	sim_two_hosts intel-32g && modprobe ntb_lending || return 1
 	L=$CFS/$A/lends/$NVME
-	wait_for 20 [ -n "$(cat "$CFS/$B/node_id")" ] &&
+	wait_for 20 file_set "$CFS/$B/node_id" &&
 		mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
 		[ "$(driver_of "$NVME")" = ntb_lending ] && wait_for 20 offer_available
 }
@@ -54,7 +54,7 @@ borrow() {
 	[ "$(cat "$CFS/$B/borrows/00000/state")" = borrowed ] &&
 		[ -d "/sys/bus/pci/devices/$VBDF" ] && [ "${VBDF%%:*}" != 0000 ] &&
 		[ "$(cat "$L/state")" = borrowed ] && [ "$(cat "$L/borrower")" = 1 ] &&
-		wait_for 20 [ "$(cat "$CFS/$B/offers/00000/state")" = borrowed ]
+		wait_for 20 file_is "$CFS/$B/offers/00000/state" borrowed
 }
 ktap_test_result "borrow_hot_adds_the_device_in_its_own_domain" borrow
 
@@ -136,7 +136,7 @@ link_loss_mid_io() {
 ktap_test_result "link_loss_mid_io_removes_the_device_without_a_hang" link_loss_mid_io
 
 lender_restores_after_loss() {
-	wait_for 60 [ "$(cat "$L/state")" = available ] &&
+	wait_for 60 file_is "$L/state" available &&
 		[ "$(driver_of "$NVME")" = ntb_lending ]
 }
 ktap_test_result "lender_restores_the_device_after_the_loss" lender_restores_after_loss

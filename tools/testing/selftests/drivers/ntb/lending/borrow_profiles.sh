@@ -28,7 +28,7 @@ ktap_test_result "intel_tiny_and_idt_fabrics_up" fabrics_up
 borrow_errno() {
 	a=$(sim_host_dev "$1" 0) && b=$(sim_host_dev "$1" 1) || return 1
 	l=$CFS/$a/lends/$NVME
-	wait_for 20 [ -n "$(cat "$CFS/$b/node_id")" ] &&
+	wait_for 20 file_set "$CFS/$b/node_id" &&
 		mkdir "$CFS/$a/connections/1" "$l" && echo 1 >"$l/available" &&
 		wait_for 20 [ -d "$CFS/$b/offers/00000" ] || return 1
 	mkdir_err "$CFS/$b/borrows/00000"

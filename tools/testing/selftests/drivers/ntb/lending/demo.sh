@@ -47,7 +47,7 @@ ADAPTER_A=$(sim_host_dev 0 0)
 ADAPTER_B=$(sim_host_dev 0 1)
 echo "host A: adapter $ADAPTER_A, node 0; host B: adapter $ADAPTER_B, node 1"
 modprobe ntb_lending
-wait_for 20 [ -n "$(cat "/sys/kernel/config/ntb_lending/$ADAPTER_B/node_id")" ]
+wait_for 20 file_set "/sys/kernel/config/ntb_lending/$ADAPTER_B/node_id"
 dmesg | grep -E 'smartio initializing|ntb_lending' | sed 's/^\[[^]]*\] //'
 
 step "Host A lends its drive to node 1"

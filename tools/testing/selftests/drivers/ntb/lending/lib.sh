@@ -72,6 +72,22 @@ sim_host_dev() {
 	return 1
 }
 
+# True if file $1 reads as the line $2 (wait_for file_is ...: a condition
+# written inline as [ "$(cat f)" = x ] would be read once, not each time).
+file_is() {
+	[ "$(cat "$1" 2>/dev/null)" = "$2" ]
+}
+
+# True if file $1 reads as a non-empty line.
+file_set() {
+	[ -n "$(cat "$1" 2>/dev/null)" ]
+}
+
+# True if $1 kernel log lines match the extended regexp $2.
+log_count_is() {
+	[ "$(kernel_log_count "$2")" -eq "$1" ]
+}
+
 # Number of kernel log lines matching the extended regexp $1.
 kernel_log_count() {
 	dmesg | grep -cE "$1"
