@@ -306,12 +306,13 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		goto err_free;
 	}
 	list_add_tail(&borrow->node, &adapter->borrows);
-	if (!--adapter->busy)
-		wake_up_all(&adapter->idle);
-	borrow_uevent(borrow, "borrow");
-	mutex_unlock(&adapter->lock);
 	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
 		 name, borrow->lender, borrow->local_bdf);
+	borrow_uevent(borrow, "borrow");
+	/* The adapter may go once this drops to zero and the lock is free. */
+	if (!--adapter->busy)
+		wake_up_all(&adapter->idle);
+	mutex_unlock(&adapter->lock);
 	return borrow;
 
 err_free:
