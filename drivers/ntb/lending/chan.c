@@ -231,7 +231,12 @@ static bool rx_frame(struct nl_peer *peer, const u32 *w)
 	unsigned int frag = HDR_FRAG(w[0]), len = HDR_LEN(w[0]);
 	int i;
 
-	if (frag >= NL_MSG_FRAGS || len > 3 || frag != chan->rx_frag) {
+	/*
+	 * A first fragment always starts a message: a sender whose link was
+	 * reset abandons the message it was in, and its next one begins anew.
+	 */
+	if (frag >= NL_MSG_FRAGS || len > 3 ||
+	    (frag && frag != chan->rx_frag)) {
 		chan->rx_frag = 0;	/* out of step: drop the message */
 		return false;
 	}
