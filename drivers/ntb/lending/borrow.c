@@ -185,8 +185,8 @@ static void borrow_uevent(struct nl_borrow *borrow, const char *event)
 	struct nl_uevent ev = {};
 
 	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
-	nl_uevent_add(&ev, "NTB_LENDING_ID=%05x",
-		      borrow->lender << 16 | borrow->index);
+	nl_uevent_add(&ev, "NTB_LENDING_ID=" NL_ID_FMT,
+		      nl_offer_id(borrow->lender, borrow->index));
 	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", borrow->lender);
 	nl_uevent_add(&ev, "NTB_LENDING_LOCAL_BDF=%s", borrow->local_bdf);
 	nl_uevent_send(borrow->adapter, &ev);

@@ -160,11 +160,6 @@ static const char *const lend_states[] = {
 	[NL_LEND_BORROWED] = "borrowed",
 };
 
-static u32 offer_id(int node, unsigned int index)
-{
-	return node << 16 | index;
-}
-
 static ssize_t lend_show(struct config_item *item, char *page,
 			 ssize_t (*show)(struct nl_lend *, char *))
 {
@@ -197,8 +192,8 @@ static ssize_t lend_id_get(struct nl_lend *lend, char *page)
 {
 	if (!lend->adapter->ntb)
 		return sysfs_emit(page, "\n");
-	return sysfs_emit(page, "%05x\n",
-			  offer_id(lend->adapter->port, lend->index));
+	return sysfs_emit(page, NL_ID_FMT "\n",
+			  nl_offer_id(lend->adapter->port, lend->index));
 }
 
 static ssize_t lend_id_show(struct config_item *item, char *page)
@@ -469,9 +464,28 @@ static ssize_t offer_##_name##_show(struct config_item *item, char *page)\
 CONFIGFS_ATTR_RO(offer_, _name)
 
 OFFER_ATTR_RO(lender, "%d\n", offer->lender);
-OFFER_ATTR_RO(bdf, "%04x:%02x:%02x.%x\n", offer->bdf >> 16,
-	      (offer->bdf >> 8) & 0xff, PCI_SLOT(offer->bdf & 0xff),
-	      PCI_FUNC(offer->bdf & 0xff));
+/* An offer's address on the lender: domain << 16 | bus << 8 | devfn. */
+static const char *offer_bdf(const struct nl_offer *offer,
+			     char buf[NL_BDF_LEN])
+{
+	snprintf(buf, NL_BDF_LEN, "%04x:%02x:%02x.%x", offer->bdf >> 16,
+		 (offer->bdf >> 8) & 0xff, PCI_SLOT(offer->bdf & 0xff),
+		 PCI_FUNC(offer->bdf & 0xff));
+	return buf;
+}
+
+static ssize_t offer_bdf_get(struct nl_offer *offer, char *page)
+{
+	char bdf[NL_BDF_LEN];
+
+	return sysfs_emit(page, "%s\n", offer_bdf(offer, bdf));
+}
+
+static ssize_t offer_bdf_show(struct config_item *item, char *page)
+{
+	return offer_show(item, page, offer_bdf_get);
+}
+CONFIGFS_ATTR_RO(offer_, bdf);
 OFFER_ATTR_RO(vendor, "0x%04x\n", offer->vendor);
 OFFER_ATTR_RO(device, "0x%04x\n", offer->device);
 OFFER_ATTR_RO(class, "0x%06x\n", offer->class);
@@ -529,7 +543,7 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 	offer->adapter = adapter;
 	offer->lender = lender;
 	offer->index = index;
-	snprintf(name, sizeof(name), "%05x", offer_id(lender, index));
+	snprintf(name, sizeof(name), NL_ID_FMT, nl_offer_id(lender, index));
 	config_group_init_type_name(&offer->group, name, &offer_type);
 	list_add_tail(&offer->node, &adapter->offers);
 	return offer;
@@ -577,14 +591,13 @@ static struct nl_offer *next_change(struct nl_adapter *adapter)
 static void offer_uevent(struct nl_offer *offer, const char *event)
 {
 	struct nl_uevent ev = {};
+	char bdf[NL_BDF_LEN];
 
 	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
 	nl_uevent_add(&ev, "NTB_LENDING_ID=%s",
 		      config_item_name(&offer->group.cg_item));
 	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", offer->lender);
-	nl_uevent_add(&ev, "NTB_LENDING_BDF=%04x:%02x:%02x.%x",
-		      offer->bdf >> 16, (offer->bdf >> 8) & 0xff,
-		      PCI_SLOT(offer->bdf & 0xff), PCI_FUNC(offer->bdf & 0xff));
+	nl_uevent_add(&ev, "NTB_LENDING_BDF=%s", offer_bdf(offer, bdf));
 	nl_uevent_add(&ev, "NTB_LENDING_VENDOR=0x%04x", offer->vendor);
 	nl_uevent_add(&ev, "NTB_LENDING_DEVICE=0x%04x", offer->device);
 	nl_uevent_add(&ev, "NTB_LENDING_CLASS=0x%06x", offer->class);

@@ -12,30 +12,41 @@
 #include "ntb_lending.h"
 
 /*
- * The window that a borrower reaches the BARs through must hold their span
- * (as the adapter's driver aligns it): refuse now rather than at a borrow.
- * While the adapter is gone this waits for the borrow.
+ * The span of @lent's BARs as window NL_MW_DEVICE of @ntb to peer @pidx
+ * must align it; -E2BIG, with the line that says so, if it cannot hold it.
  */
-static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
+static int device_span(struct nl_lend *lend, struct ntb_lent *lent,
+		       struct ntb_dev *ntb, int pidx, struct ntb_dp_bars *bars)
 {
-	struct ntb_dev *ntb = lend->adapter->ntb;
 	resource_size_t align, size_max;
-	struct ntb_dp_bars bars;
 	int ret;
 
-	if (!ntb || ntb_mw_get_align(ntb, 0, NL_MW_DEVICE, &align, NULL,
-				     &size_max))
-		return 0;
-	ret = ntb_lent_bars(lent, align, &bars);
+	ret = ntb_mw_get_align(ntb, pidx, NL_MW_DEVICE, &align, NULL,
+			       &size_max);
+	if (!ret)
+		ret = ntb_lent_bars(lent, align, bars);
 	if (ret)
 		return ret;
-	if (bars.span_size > size_max) {
+	if (bars->span_size > size_max) {
 		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d of %s has %llu: it cannot be lent through this adapter\n",
-			bars.span_size, NL_MW_DEVICE, dev_name(&ntb->dev),
+			bars->span_size, NL_MW_DEVICE, dev_name(&ntb->dev),
 			(u64)size_max);
 		return -E2BIG;
 	}
 	return 0;
+}
+
+/*
+ * Refuse to offer a device no borrow could take, rather than fail every
+ * borrow. While the adapter is gone this waits for the borrow.
+ */
+static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
+{
+	struct ntb_dp_bars bars;
+
+	if (!lend->adapter->ntb)
+		return 0;
+	return device_span(lend, lent, lend->adapter->ntb, 0, &bars);
 }
 
 /**
@@ -227,24 +238,15 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 		   struct nl_msg *bars, struct nl_msg *dbs)
 {
 	struct ntb_dev *ntb = peer->ntb;
-	resource_size_t align, size_max, size;
 	struct ntb_dp_bars dp;
+	resource_size_t size;
 	phys_addr_t addr;
 	u64 dev_addr, data;
 	int bit, i, ret;
 
-	ret = ntb_mw_get_align(ntb, peer->pidx, NL_MW_DEVICE, &align, NULL,
-			       &size_max);
+	ret = device_span(lend, lend->lent, ntb, peer->pidx, &dp);
 	if (ret)
 		return ret;
-	ret = ntb_lent_bars(lend->lent, align, &dp);
-	if (ret)
-		return ret;
-	if (dp.span_size > size_max) {
-		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d has %llu: it cannot be lent through this adapter\n",
-			dp.span_size, NL_MW_DEVICE, (u64)size_max);
-		return -E2BIG;
-	}
 	ret = ntb_mw_set_trans(ntb, peer->pidx, NL_MW_DEVICE, dp.span_phys,
 			       dp.span_size);
 	if (ret)

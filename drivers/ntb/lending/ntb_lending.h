@@ -59,6 +59,17 @@ struct ntb_dev;
 #define NL_SPAD_RPC_RSP		8
 #define NL_SPADS_BORROW		11
 
+/* An offer's Id: the lender's NodeId and its lend entry's index. */
+#define NL_ID_FMT		"%05x"
+
+static inline u32 nl_offer_id(int node, unsigned int index)
+{
+	return node << 16 | index;
+}
+
+/* Room for a PCI address in lspci -D form, "dddd:bb:dd.f". */
+#define NL_BDF_LEN		16
+
 /* Config requests carry a lend entry's index in eight bits. */
 #define NL_MAX_LEND_INDEX	0xff
 
