@@ -305,6 +305,8 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		mutex_unlock(&adapter->lock);
 		goto err_free;
 	}
+	borrow->mem_window = mem_size;
+	borrow->vectors = vec_mask;
 	list_add_tail(&borrow->node, &adapter->borrows);
 	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
 		 name, borrow->lender, borrow->local_bdf);
@@ -340,6 +342,8 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 	borrow->vbus = NULL;
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
+	borrow->mem_window = 0;
+	borrow->vectors = 0;
 	if (peer->adapter->ntb)
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_MEMORY);
 	if (lost)

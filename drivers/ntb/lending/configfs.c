@@ -18,6 +18,7 @@
 #include <linux/ntb.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/unaligned.h>
 
 #include "ntb_lending.h"
 
@@ -245,6 +246,20 @@ static ssize_t lend_available_store(struct config_item *item,
 }
 CONFIGFS_ATTR(lend_, available);
 
+static ssize_t lend_iommu_get(struct nl_lend *lend, char *page)
+{
+	if (!lend->lent)
+		return sysfs_emit(page, "\n");
+	return sysfs_emit(page, "%s\n", ntb_lent_confined(lend->lent) ?
+			  "confined" : "unconfined");
+}
+
+static ssize_t lend_iommu_show(struct config_item *item, char *page)
+{
+	return lend_show(item, page, lend_iommu_get);
+}
+CONFIGFS_ATTR_RO(lend_, iommu);
+
 static struct configfs_attribute *lend_attrs[] = {
 	&lend_attr_available,
 	&lend_attr_state,
@@ -253,6 +268,43 @@ static struct configfs_attribute *lend_attrs[] = {
 	&lend_attr_vendor,
 	&lend_attr_device,
 	&lend_attr_class,
+	&lend_attr_iommu,
+	NULL,
+};
+
+/* Config space as a borrower reads it, through the lender's filter. */
+static ssize_t lend_config_read(struct config_item *item, void *buf,
+				size_t max)
+{
+	struct nl_lend *lend = to_lend(item);
+	unsigned int where, size = lend->pdev->cfg_size;
+	int ret = 0;
+	u32 val;
+
+	if (!buf)
+		return size;
+	if (max < size)
+		return -EINVAL;
+	mutex_lock(&lend->adapter->lock);
+	if (!lend->lent) {
+		pr_err("lends/%s/config: the device is in local use; make it available first\n",
+		       config_item_name(item));
+		ret = -EBUSY;
+	}
+	for (where = 0; !ret && where < size; where += 4) {
+		ret = ntb_lent_cfg_read(lend->lent, where, 4, &val);
+		if (!ret)
+			put_unaligned_le32(val, buf + where);
+	}
+	mutex_unlock(&lend->adapter->lock);
+	if (ret)
+		return ret;
+	return size;
+}
+CONFIGFS_BIN_ATTR_RO(lend_, config, NULL, PCI_CFG_SPACE_EXP_SIZE);
+
+static struct configfs_bin_attribute *lend_bin_attrs[] = {
+	&lend_attr_config,
 	NULL,
 };
 
@@ -271,6 +323,7 @@ static struct configfs_item_operations lend_item_ops = {
 static const struct config_item_type lend_type = {
 	.ct_item_ops = &lend_item_ops,
 	.ct_attrs = lend_attrs,
+	.ct_bin_attrs = lend_bin_attrs,
 	.ct_owner = THIS_MODULE,
 };
 
@@ -750,8 +803,91 @@ static ssize_t adapter_node_id_show(struct config_item *item, char *page)
 }
 CONFIGFS_ATTR_RO(adapter_, node_id);
 
+static const char *peer_state(const struct nl_peer *peer)
+{
+	if (!peer->linked)
+		return "down";
+	if (peer->up)
+		return "up";
+	if (peer->version >= 0 && peer->version != NL_PROTO_VERSION)
+		return "incompatible";
+	return "link";
+}
+
+static ssize_t adapter_peers_show(struct config_item *item, char *page)
+{
+	struct nl_adapter *adapter = to_adapter(item);
+	ssize_t len = 0;
+	int i;
+
+	mutex_lock(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		const struct nl_peer *peer = &adapter->peers[i];
+
+		len += sysfs_emit_at(page, len, "%d %s ", peer->port,
+				     peer_state(peer));
+		if (peer->version < 0)
+			len += sysfs_emit_at(page, len, "-\n");
+		else
+			len += sysfs_emit_at(page, len, "%d\n", peer->version);
+	}
+	mutex_unlock(&adapter->lock);
+	return len;
+}
+CONFIGFS_ATTR_RO(adapter_, peers);
+
+static ssize_t adapter_windows_show(struct config_item *item, char *page)
+{
+	struct nl_adapter *adapter = to_adapter(item);
+	struct nl_borrow *borrow;
+	ssize_t len = 0;
+	int i;
+
+	mutex_lock(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++)
+		if (adapter->peers[i].dev_window)
+			len += sysfs_emit_at(page, len, "%d %d device %llu\n",
+					     NL_MW_DEVICE,
+					     adapter->peers[i].port,
+					     adapter->peers[i].dev_window);
+	list_for_each_entry(borrow, &adapter->borrows, node)
+		if (borrow->mem_window)
+			len += sysfs_emit_at(page, len, "%d %d memory %llu\n",
+					     NL_MW_MEMORY, borrow->lender,
+					     borrow->mem_window);
+	mutex_unlock(&adapter->lock);
+	return len;
+}
+CONFIGFS_ATTR_RO(adapter_, windows);
+
+static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
+{
+	struct nl_adapter *adapter = to_adapter(item);
+	struct nl_borrow *borrow;
+	ssize_t len = 0;
+
+	mutex_lock(&adapter->lock);
+	if (adapter->ntb) {
+		len += sysfs_emit_at(page, len, "%#llx control\n", NL_DB_CTRL);
+		len += sysfs_emit_at(page, len, "%#llx config\n", NL_DB_RPC);
+	}
+	list_for_each_entry(borrow, &adapter->borrows, node)
+		if (borrow->vectors)
+			len += sysfs_emit_at(page, len,
+					     "%#llx vectors " NL_ID_FMT "\n",
+					     borrow->vectors,
+					     nl_offer_id(borrow->lender,
+							 borrow->index));
+	mutex_unlock(&adapter->lock);
+	return len;
+}
+CONFIGFS_ATTR_RO(adapter_, doorbells);
+
 static struct configfs_attribute *adapter_attrs[] = {
 	&adapter_attr_node_id,
+	&adapter_attr_peers,
+	&adapter_attr_windows,
+	&adapter_attr_doorbells,
 	NULL,
 };
 

@@ -219,23 +219,36 @@ static void bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
 			     peer->port, msg->type);
 }
 
+/* @peer stops speaking our protocol, though its link stays up. */
+static void peer_unusable(struct nl_peer *peer)
+{
+	if (!peer->up)
+		return;
+	peer_lost(peer);
+	forget_peer(peer);
+	peer->up = false;
+	dev_info(&peer->ntb->dev, "node %d is down\n", peer->port);
+	node_uevent(peer, "node-down");
+}
+
 static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_adapter *adapter = peer->adapter;
 
 	if (msg->len < 3)
 		return bad_msg(peer, msg);
+	peer->version = min_t(u32, msg->w[0], INT_MAX);
 	if (msg->w[0] != NL_PROTO_VERSION) {
 		dev_warn(&adapter->ntb->dev,
 			 "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both\n",
 			 peer->port, msg->w[0], NL_PROTO_VERSION);
-		return;
+		return peer_unusable(peer);
 	}
 	if (msg->w[1] != peer->port) {
 		dev_warn(&adapter->ntb->dev,
 			 "peer on port %d calls itself node %u: not using it\n",
 			 peer->port, msg->w[1]);
-		return;
+		return peer_unusable(peer);
 	}
 	if (!(msg->w[2] & HELLO_WANT_REPLY)) {
 		/* The answer to ours. */
@@ -363,6 +376,7 @@ static void link_work(struct work_struct *work)
 			node_uevent(peer, "node-down");
 		}
 		peer->up = false;
+		peer->version = -1;
 		if (link)
 			send_hello(peer, true);
 		peer->linked = link;
@@ -461,6 +475,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		raw_spin_lock_init(&peers[i].call_lock);
 		raw_spin_lock_init(&peers[i].serve_lock);
 		peers[i].rpc_last[0] = -1;
+		peers[i].version = -1;
 		nl_chan_init(&peers[i]);
 	}
 

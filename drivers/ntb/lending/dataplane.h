@@ -114,6 +114,19 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev);
 void ntb_lent_release(struct ntb_lent *lent);
 
 /**
+ * ntb_lent_confined() - whether the lender's IOMMU confines a lent function
+ * @lent: the lent function
+ *
+ * Context: any.
+ *
+ * Return: true if the function is in an IOMMU domain of its own, which
+ * maps only what ntb_lent_map_memory() and ntb_lent_map_doorbell() map;
+ * false if this host has no IOMMU for it and its DMA reaches every
+ * physical address.
+ */
+bool ntb_lent_confined(const struct ntb_lent *lent);
+
+/**
  * ntb_lent_reset() - make a lent function ready for its next borrower
  * @lent: the lent function, quiesced or not
  *

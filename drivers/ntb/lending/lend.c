@@ -101,6 +101,7 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 	if (lend->adapter->ntb)
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_DEVICE);
+	peer->dev_window = 0;
 	lend->borrower = -1;
 }
 
@@ -251,6 +252,7 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 			       dp.span_size);
 	if (ret)
 		return ret;
+	peer->dev_window = dp.span_size;
 
 	/* The borrower translated its window onto its memory before asking. */
 	ret = ntb_peer_mw_get_addr(ntb, NL_MW_MEMORY, &addr, &size);
@@ -293,6 +295,7 @@ err_mem:
 	ntb_lent_unmap_memory(lend->lent);
 err:
 	ntb_mw_clear_trans(ntb, peer->pidx, NL_MW_DEVICE);
+	peer->dev_window = 0;
 	return ret;
 }
 

@@ -1272,3 +1272,10 @@ void ntb_lent_release(struct ntb_lent *lent)
 	kvfree(lent);
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_release, NTB_LENDING);
+
+bool ntb_lent_confined(const struct ntb_lent *lent)
+{
+	/* Set by the claim, cleared by the release only. */
+	return lent->domain;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_confined, NTB_LENDING);

@@ -147,6 +147,10 @@ struct nl_chan {
  * @port: the peer's port number, its NodeId
  * @linked: the link to it is up
  * @up: @linked, and the peer said hello with our protocol version
+ * @version: protocol version of its last hello since the link came up, or
+ *	-1 if none
+ * @dev_window: size of the window translated onto the device it borrows
+ *	from us (NL_MW_DEVICE), 0 if none
  * @chan: the control channel to it
  * @tag: tag of our last request to it (atomic: see nl_next_tag())
  * @borrow: what we borrow from it (one at a time: its window to the
@@ -168,6 +172,8 @@ struct nl_peer {
 	int port;
 	bool linked;
 	bool up;
+	int version;
+	u64 dev_window;
 	struct nl_chan chan;
 	atomic_t tag;
 	struct nl_borrow __rcu *borrow;
@@ -266,6 +272,8 @@ enum nl_borrow_state {
  * @state: &enum nl_borrow_state
  * @vbus: the virtual bus holding the device, while borrowed
  * @local_bdf: the device's name in this host's PCI tree, while borrowed
+ * @mem_window: size of the window translated onto our memory (NL_MW_MEMORY)
+ * @vectors: the doorbell bits of the device's vectors
  * @db: the writes that ring our vector doorbells, as the device sees them
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &nl_peer.call_lock
@@ -281,6 +289,8 @@ struct nl_borrow {
 	enum nl_borrow_state state;
 	struct ntb_vbus *vbus;
 	char local_bdf[32];
+	u64 mem_window;
+	u64 vectors;
 	struct ntb_dp_doorbell db[NL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);

@@ -1,0 +1,209 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A peer that lies: ntb_sim's hostile hook writes raw frames into the
+# lending channel of each host (bad checksums, another protocol version,
+# a false NodeId, malformed and unknown messages, stray fragments and
+# replies, config requests for nothing, then random frames). Nothing
+# oopses, each lie is refused with its message, the adapters' status
+# attributes say what happened, and after a link flap the pair lends
+# and borrows the nvme as before, with its windows, doorbells, IOMMU
+# confinement and filtered config space showing in configfs.
+# vm-devices: nvme edu edu
+# vm-timeout: 900
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+FAB=/sys/kernel/debug/ntb_sim/fabric0
+
+ktap_print_header
+ktap_set_plan 12
+
+NVME=$(pci_find 0x010802)
+SEQ=100
+
+# Frame of type $2 with fragment $3, last flag $4 and payload length $5,
+# words $6.. (missing ones 0), written raw by host $1 into its peer's
+# scratchpads and rung; "bad" as $7 spoils the checksum. Each frame has a
+# sequence number of its own, so the peer does not take it for a repeat.
+frame() {
+	SEQ=$(((SEQ + 1) & 255))
+	h=$(($2 << 24 | SEQ << 16 | $3 << 12 | $4 << 11 | $5 << 8))
+	w1=${6:-0} w2=${7:-0} w3=${8:-0}
+	sum=0
+	for w in $h $w1 $w2 $w3; do
+		sum=$((sum + (w & 255) + (w >> 8 & 255) + (w >> 16 & 255) + (w >> 24 & 255)))
+	done
+	h=$((h | (-sum & 255)))
+	[ "${9:-}" = bad ] && h=$((h ^ 1))
+	echo "spad 0 1 $w1" >"$FAB/$1/hostile" &&
+		echo "spad 0 2 $w2" >"$FAB/$1/hostile" &&
+		echo "spad 0 3 $w3" >"$FAB/$1/hostile" &&
+		echo "spad 0 0 $h" >"$FAB/$1/hostile" &&
+		echo "db 0x1" >"$FAB/$1/hostile" && sleep 0.05
+}
+
+pair_up() {
+	wait_for 20 file_is "$CFS/$A/peers" "1 up 1" &&
+		wait_for 20 file_is "$CFS/$B/peers" "0 up 1"
+}
+
+offer_is() {
+	[ "$(cat "$CFS/$B/offers/00000/state" 2>/dev/null)" = "$1" ]
+}
+
+status_before_any_lending() {
+	sim_two_hosts intel-32g && modprobe nvme && modprobe ntb_lending &&
+		pair_up || return 1
+	L=$CFS/$A/lends/$NVME
+	[ "$(cat "$CFS/$A/doorbells")" = "0x3 control
+0x4 config" ] && [ -z "$(cat "$CFS/$A/windows")" ] &&
+		[ -z "$(cat "$CFS/$B/windows")" ] &&
+		mkdir "$CFS/$A/connections/1" "$L" && [ -z "$(cat "$L/iommu")" ] &&
+		! cat "$L/config" >/dev/null 2>&1 &&
+		[ "$(kernel_log_count "lends/$NVME/config: the device is in local use; make it available first")" -eq 1 ] &&
+		echo 1 >"$L/available" && wait_for 20 offer_is available
+}
+ktap_test_result "status_attributes_before_lending" status_before_any_lending
+
+# An offer whose first fragment is spoiled: its second has no first.
+bad_checksum_dropped() {
+	frame "$A" 2 0 0 3 9 0 0 bad && frame "$A" 2 1 1 3 0x80861234 0x20000 0xffffffff &&
+		frame "$B" 2 0 0 3 9 0 0 bad && frame "$B" 2 1 1 3 0x80861234 0x20000 0xffffffff &&
+		sleep 1 && [ ! -e "$CFS/$B/offers/00009" ] && [ ! -e "$CFS/$A/offers/10009" ] &&
+		pair_up && offer_is available
+}
+ktap_test_result "frames_with_a_bad_checksum_are_dropped" bad_checksum_dropped
+
+# An OFFER short of words, one of a state that does not exist, and a type
+# nobody knows: each logged, none taken.
+malformed_refused() {
+	n=$(kernel_log_count "node 0 sent a malformed message")
+	frame "$A" 2 0 1 2 7 0 && frame "$A" 2 0 0 3 8 5 0 &&
+		frame "$A" 2 1 1 3 0x12341234 0x10802 0xffffffff && frame "$A" 99 0 1 1 0 &&
+		wait_for 10 log_count_is $((n + 3)) "node 0 sent a malformed message" &&
+		[ ! -e "$CFS/$B/offers/00007" ] && [ ! -e "$CFS/$B/offers/00008" ] &&
+		pair_up && offer_is available
+}
+ktap_test_result "malformed_and_unknown_messages_are_refused" malformed_refused
+
+# A second fragment with no first, a first that never ends and replies
+# nobody waits for are dropped; then the channel carries a whole offer of
+# a device the peer does not have, and borrowing it fails on the lender.
+offer_of() {
+	frame "$A" 2 0 0 3 "$1" 0 0 && frame "$A" 2 1 1 3 0x80861234 0x20000 0xffffffff
+}
+stray_fragments_and_replies() {
+	frame "$A" 2 3 1 3 6 0 0 && frame "$A" 2 0 0 3 6 0 0 &&
+		frame "$A" 133 0 1 3 1 2 3 && frame "$B" 134 0 1 3 1 2 3 &&
+		offer_of 6 && wait_for 10 file_is "$CFS/$B/offers/00006/vendor" 0x8086 &&
+		[ "$(mkdir_err "$CFS/$B/borrows/00006")" = "No such file or directory" ] &&
+		[ -z "$(ls "$CFS/$B/borrows")" ] && [ -z "$(cat "$CFS/$B/windows")" ] &&
+		frame "$A" 3 0 1 1 6 && wait_for 10 gone "$CFS/$B/offers/00006" &&
+		pair_up && offer_is available
+}
+ktap_test_result "stray_fragments_dropped_and_a_false_offer_cannot_be_borrowed" stray_fragments_and_replies
+
+# Config requests for a device the peer does not borrow, raw into the
+# request scratchpads: refused, the lender's device untouched.
+config_requests_for_nothing() {
+	for v in 0 0x1000004 0xffffffff; do
+		echo "spad 0 5 $v" >"$FAB/$B/hostile" &&
+			echo "spad 0 6 $v" >"$FAB/$B/hostile" &&
+			echo "spad 0 7 $v" >"$FAB/$B/hostile" &&
+			echo "db 0x4" >"$FAB/$B/hostile" || return 1
+		sleep 0.1
+	done
+	[ "$(driver_of "$NVME")" = ntb_lending ] && [ "$(cat "$L/state")" = available ]
+}
+ktap_test_result "config_requests_for_nothing_are_refused" config_requests_for_nothing
+
+incompatible_version() {
+	frame "$A" 1 0 1 3 2 0 0 &&
+		wait_for 10 file_is "$CFS/$B/peers" "0 incompatible 2" &&
+		[ "$(kernel_log_count "node 0 speaks lending protocol 2, this host 1: not using it")" -ge 1 ] &&
+		wait_for 10 gone "$CFS/$B/offers/00000"
+}
+ktap_test_result "another_protocol_version_is_not_used" incompatible_version
+
+false_node_id() {
+	echo "0 1 1" >"$FAB/link_down" && wait_for 10 file_is "$CFS/$B/peers" "0 down -" &&
+		echo "0 1 0" >"$FAB/link_down" && pair_up && wait_for 20 offer_is available &&
+		frame "$A" 1 0 1 3 1 5 0 &&
+		wait_for 10 file_is "$CFS/$B/peers" "0 link 1" &&
+		[ "$(kernel_log_count "peer on port 0 calls itself node 5: not using it")" -ge 1 ]
+}
+ktap_test_result "a_peer_with_a_false_node_id_is_not_used" false_node_id
+
+# Random frames with good checksums both ways, half of them whole
+# one-frame messages of any type but hello (a bad hello stops the peer's
+# messages from being read), then random doorbells.
+fuzz() {
+	i=0 n=$(kernel_log_count "sent a malformed message")
+	while [ $i -lt 200 ]; do
+		# shellcheck disable=SC2046 # four random words, split on purpose
+		set -- $(od -An -N16 -tu4 /dev/urandom)
+		t=$(($1 % 12)) && [ $((i % 7)) -eq 0 ] && t=$(($1 % 256))
+		[ $t -eq 1 ] && t=0
+		frag=$(($2 % 16)) last=$(($2 >> 4 & 1))
+		[ $((i % 4)) -lt 2 ] && frag=0 last=1
+		h=$A && [ $((i % 2)) -eq 0 ] && h=$B
+		frame "$h" "$t" "$frag" "$last" $(($2 >> 5 & 3)) "$2" "$3" "$4" || return 1
+		i=$((i + 1))
+	done
+	for bits in 0x7 0xffff 0x5 0x3; do
+		echo "db $bits" >"$FAB/$A/hostile" && echo "db $bits" >"$FAB/$B/hostile" || return 1
+	done
+	n=$(($(kernel_log_count "sent a malformed message") - n))
+	echo "# $i random frames; $n malformed messages logged (rate-limited)"
+	[ "$n" -gt 0 ] && [ "$(driver_of "$NVME")" = ntb_lending ]
+}
+ktap_test_result "random_frames_and_doorbells_break_nothing" fuzz
+
+recovers_after_link_flap() {
+	echo "0 1 1" >"$FAB/link_down" && wait_for 10 file_is "$CFS/$A/peers" "1 down -" &&
+		echo "0 1 0" >"$FAB/link_down" && pair_up &&
+		[ "$(cat "$L/state")" = available ] && wait_for 20 offer_is available
+}
+ktap_test_result "link_flap_restores_the_pair" recovers_after_link_flap
+
+status_while_borrowed() {
+	mkdir "$CFS/$B/borrows/00000" || return 1
+	VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
+	wait_for 60 has_disk "$VBDF" || return 1
+	echo "# lender windows: $(cat "$CFS/$A/windows")"
+	echo "# borrower windows: $(cat "$CFS/$B/windows")"
+	echo "# borrower doorbells: $(tr '\n' ';' <"$CFS/$B/doorbells")"
+	grep -qx "0 1 device [1-9][0-9]*" "$CFS/$A/windows" &&
+		grep -qx "1 0 memory [1-9][0-9]*" "$CFS/$B/windows" &&
+		[ "$(sed -n 3p "$CFS/$B/doorbells")" = "0xfff8 vectors 00000" ] &&
+		[ "$(cat "$L/iommu")" = confined ]
+}
+ktap_test_result "windows_doorbells_and_iommu_while_borrowed" status_while_borrowed
+
+# The lender's filtered config space is what the borrower's kernel reads:
+# same ids, class and capability list; BARs are the borrower's own.
+dword() {
+	od -An -tx4 -j "$2" -N4 "$1" | tr -d ' '
+}
+config_as_the_borrower_sees_it() {
+	cp "$L/config" /tmp/lent_config && cp "/sys/bus/pci/devices/$VBDF/config" /tmp/vcfg &&
+		[ "$(stat -c %s /tmp/lent_config)" -eq 4096 ] || return 1
+	for off in 0 8 52; do
+		[ "$(dword /tmp/lent_config $off)" = "$(dword /tmp/vcfg $off)" ] || return 1
+	done
+	[ "$(dword /tmp/lent_config 0)" = "$(dword "/sys/bus/pci/devices/$NVME/config" 0)" ] &&
+		[ "$(dword /tmp/lent_config 16)" = 00000000 ]
+}
+ktap_test_result "lender_config_attribute_matches_the_borrowers_view" config_as_the_borrower_sees_it
+
+returned_and_cleared() {
+	rmdir "$CFS/$B/borrows/00000" && wait_for 20 offer_is available &&
+		[ -z "$(cat "$CFS/$A/windows")" ] && [ -z "$(cat "$CFS/$B/windows")" ] &&
+		[ "$(wc -l <"$CFS/$B/doorbells")" -eq 2 ] &&
+		echo 0 >"$L/available" && [ -z "$(cat "$L/iommu")" ] &&
+		wait_for 40 has_disk "$NVME" && rmdir "$L" "$CFS/$A/connections/1" &&
+		rmmod ntb_lending && rmmod ntb_sim
+}
+ktap_test_result "return_clears_windows_and_doorbells" returned_and_cleared
+
+ktap_finished
