@@ -73,10 +73,40 @@ write_pci_ids() {
 		$'\t00  Processing accelerators' >"$SMARTIO_PCI_IDS"
 }
 
+# fake_sysfs: a /sys where ntb_lending is loaded, the host has one IOMMU,
+# and the adapter's PCI function (the NTB device's parent) is in IOMMU
+# group 3, of type DMA.
+fake_sysfs() {
+	SYS=$BATS_TEST_TMPDIR/sys
+	local pci=$SYS/devices/pci0000:00/0000:00:05.0
+	mkdir -p "$SYS/module/ntb_lending" "$SYS/class/iommu/dmar0" "$SYS/bus/ntb/devices" "$pci/0000:00:05.0"
+	put "$SYS/kernel/iommu_groups/3/type" DMA
+	ln -s ../../../kernel/iommu_groups/3 "$pci/iommu_group"
+	ln -s ../../../devices/pci0000:00/0000:00:05.0/0000:00:05.0 "$SYS/bus/ntb/devices/0000:00:05.0"
+	export SMARTIO_SYSFS=$SYS
+}
+
+# lspci_stub: lspci writes its arguments, one a line, to lspci.args, copies
+# the dump that -F names to lspci.dump, and prints one line.
+lspci_stub() {
+	cat >"$BIN/lspci" <<-EOF
+	#!/bin/sh
+	printf '%s\n' "\$@" >"$BATS_TEST_TMPDIR/lspci.args"
+	while [ \$# -gt 0 ]; do
+		[ "\$1" != -F ] || cp "\$2" "$BATS_TEST_TMPDIR/lspci.dump"
+		shift
+	done
+	echo "lspci ran"
+	EOF
+	chmod +x "$BIN/lspci"
+}
+
 # This host is node 2 on adapter 0000:00:05.0, connected to nodes 1 and 3.
 # It lends one device to node 1, offers one more and keeps one local;
 # node 1 offers two (one borrowed here), node 3 one that another node has,
-# and a borrow from node 3 was lost with its offer.
+# and a borrow from node 3 was lost with its offer. Nodes 1 and 3 are up;
+# node 1 reaches the lent device through window 0 and node 1's device this
+# host's memory through window 1.
 setup() {
 	CFS=$BATS_TEST_TMPDIR/ntb_lending
 	A=$CFS/0000:00:05.0
@@ -95,6 +125,14 @@ setup() {
 	borrow 10001 borrowed 10000:00:00.0
 	offer 30000 3 0000:00:04.0 0x1234 0x11e8 0x00ff00 borrowed
 	borrow 30001 lost ""
+	printf '%s\n' "1 up 1" "3 up 1" >"$A/peers"
+	printf '%s\n' "0 1 device 16384" "1 1 memory 268435456" >"$A/windows"
+	printf '%s\n' "0x3 control" "0x4 config" "0x7fff8 vectors 10001" >"$A/doorbells"
+	put "$A/lends/0000:03:00.0/iommu" confined
+	put "$A/lends/0000:04:00.0/iommu" confined
+	put "$A/lends/0000:05:00.0/iommu" ""
+	fake_sysfs
+	lspci_stub
 }
 
 # return_10001: this host no longer borrows from node 1, so that it may
@@ -128,6 +166,17 @@ succeeds() {
 	echo "status $status, stdout '$output', stderr '$stderr'"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
+}
+
+# diag_finds CHECK PROBLEM: diag exits 1 and reports PROBLEM for CHECK, and
+# that alone.
+diag_finds() {
+	run_tool diag
+	echo "status $status, stdout '$output', stderr '$stderr'"
+	[ "$status" -eq 1 ]
+	[ -z "$stderr" ]
+	grep -qxF "$1: problem: $2" <<<"$output"
+	[ "$(grep -c ': problem: ' <<<"$output")" -eq 1 ]
 }
 
 # refuse COMMAND REASON: the kernel refuses every COMMAND (mkdir, rmdir or
@@ -268,10 +317,8 @@ real_tree_absent() {
 @test "unknown_command_is_a_usage_error" {
 	run_tool lend 03:00.0
 	fails_with 2 "unknown command 'lend'; see smartio_tool help"
-	for cmd in lspci status diag; do
-		run_tool "$cmd"
-		fails_with 2 "unknown command '$cmd'; see smartio_tool help"
-	done
+	run_tool dis_diag
+	fails_with 2 "unknown command 'dis_diag'; see smartio_tool help"
 }
 
 @test "missing_and_extra_arguments_are_usage_errors" {
@@ -283,12 +330,14 @@ real_tree_absent() {
 		run_tool "$cmd"
 		fails_with 2 "$cmd needs a BDF; see smartio_tool help"
 	done
-	for cmd in show borrow return; do
+	for cmd in show borrow return lspci; do
 		run_tool "$cmd"
 		fails_with 2 "$cmd needs an Id; see smartio_tool help"
 	done
-	run_tool list 10000
-	fails_with 2 "list takes no argument; see smartio_tool help"
+	for cmd in list status diag; do
+		run_tool "$cmd" 10000
+		fails_with 2 "$cmd takes no argument; see smartio_tool help"
+	done
 	run_tool borrow 10000 10001
 	fails_with 2 "too many arguments: '10001'; see smartio_tool help"
 }
@@ -304,6 +353,19 @@ real_tree_absent() {
 	fails_with 2 "--adapter needs an adapter name; see smartio_tool help"
 	run_tool list --adapter=
 	fails_with 2 "--adapter needs an adapter name; see smartio_tool help"
+	for opt in --raw --emulated; do
+		run_tool show 10000 "$opt"
+		fails_with 2 "$opt: only lspci takes it; see smartio_tool help"
+		run_tool status "$opt"
+		fails_with 2 "$opt: only lspci takes it; see smartio_tool help"
+	done
+	run_tool lspci --raw 10001 --emulated
+	fails_with 2 "--raw and --emulated: choose one; see smartio_tool help"
+	run_tool lspci 10001 --json
+	fails_with 2 "--json: lspci prints what lspci prints, as text; see smartio_tool help"
+	run_tool status --force
+	fails_with 2 "--force: status has nothing to force; see smartio_tool help"
+	[ ! -e "$BATS_TEST_TMPDIR/lspci.args" ]
 }
 
 @test "no_command_prints_usage_on_stderr_and_fails" {
@@ -320,12 +382,15 @@ real_tree_absent() {
 		succeeds
 		[[ ${lines[0]} == "usage: smartio_tool "* ]]
 	done
-	for cmd in connect disconnect add available unavailable remove list show borrow return; do
+	for cmd in connect disconnect add available unavailable remove list show borrow return \
+		lspci status diag; do
 		echo "$output" | grep -qE "^  $cmd "
 	done
-	[ "$(echo "$output" | grep -cE '^  [a-z]+ ')" -eq 11 ]	# and help
-	[ "$(echo "$output" | grep -cE '^ +(lspci|status|diag)( |$)')" -eq 0 ]
-	echo "$output" | grep -q '6 fabric down or ntb_lending not loaded'
+	[ "$(echo "$output" | grep -cE '^  [a-z]+ ')" -eq 14 ]	# and help
+	echo "$output" | grep -qxF '       smartio_tool [--adapter NAME] lspci [--raw|--emulated] ID'
+	echo "$output" | grep -q '^  --raw, --emulated '
+	echo "$output" | grep -q '5 permission (lspci --raw on a borrower)'
+	echo "$output" | grep -q '^ntb_lending not loaded.$'
 }
 
 @test "version_prints_name_and_version" {
@@ -766,6 +831,365 @@ real_tree_absent() {
 	fails_with 3 "10000 is not borrowed by this host on 0000:00:05.0: smartio_tool list shows what is borrowed-here"
 }
 
+# ---- Config space ----
+
+# lspci_args: the arguments the last lspci got, on one line.
+lspci_args() {
+	tr '\n' ' ' <"$BATS_TEST_TMPDIR/lspci.args"
+}
+
+# config_attr BDF SIZE: lend entry BDF's config attribute, SIZE bytes
+# counting 00 to ff over and over.
+config_attr() {
+	local i pattern=$BATS_TEST_TMPDIR/pattern
+	for i in $(seq 0 255); do
+		printf '%b' "\\$(printf %03o "$i")"
+	done >"$pattern"
+	for i in $(seq $(($2 / 256))); do
+		cat "$pattern"
+	done >"$A/lends/$1/config"
+}
+
+# scratch_dir: TMPDIR for the tool, to see that it leaves nothing there.
+scratch_dir() {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+}
+
+scratch_is_clean() {
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
+@test "lspci_on_the_borrower_shows_the_device_in_this_hosts_tree" {
+	for opt in "" --emulated; do
+		run_tool lspci $opt 0x10001
+		succeeds
+		[ "$output" = "lspci ran" ]
+		[ "$(lspci_args)" = "-D -nn -k -vv -xxxx -s 10000:00:00.0 " ]
+		rm "$BATS_TEST_TMPDIR/lspci.args"
+	done
+}
+
+@test "lspci_raw_on_the_borrower_is_refused_naming_the_lender_and_its_bdf" {
+	run_tool lspci --raw 10001
+	fails_with 5 "the lender never hands out 10001's own config space, only the filtered view borrowers get: run smartio_tool lspci --raw 10001 on node 1, where it is 0000:81:00.0"
+	# A lost borrow's offer is gone: the lender is the Id's upper half.
+	run_tool lspci --raw 30001
+	fails_with 5 "the lender never hands out 30001's own config space, only the filtered view borrowers get: run smartio_tool lspci --raw 30001 on node 3"
+	[ ! -e "$BATS_TEST_TMPDIR/lspci.args" ]
+}
+
+@test "lspci_of_a_lost_borrow_says_to_return_it" {
+	run_tool lspci 30001
+	fails_with 6 "30001 was lost when its lender became unreachable and is not in this host's PCI tree: smartio_tool return 30001 forgets it, then borrow it again"
+}
+
+@test "lspci_on_the_lender_shows_the_device_itself" {
+	for opt in "" --raw; do
+		run_tool lspci $opt 20000
+		succeeds
+		[ "$output" = "lspci ran" ]
+		[ "$(lspci_args)" = "-D -nn -k -vv -xxxx -s 0000:03:00.0 " ]
+	done
+	# Its own device, with its local driver, too.
+	run_tool lspci 20002
+	succeeds
+	[ "$(lspci_args)" = "-D -nn -k -vv -xxxx -s 0000:05:00.0 " ]
+}
+
+@test "lspci_emulated_on_the_lender_decodes_the_config_attribute_as_lspci_x_text" {
+	scratch_dir
+	config_attr 0000:03:00.0 256
+	run_tool lspci --emulated 20000
+	succeeds
+	[ "$output" = "lspci ran" ]
+	[[ $(lspci_args) == "-D -nn -k -vv -xxxx -F $TMPDIR/"*" " ]]
+	local dump=$BATS_TEST_TMPDIR/lspci.dump
+	[ "$(wc -l <"$dump")" -eq 17 ]
+	[ "$(sed -n 1p "$dump")" = "0000:03:00.0 as a borrower reads it" ]
+	[ "$(sed -n 2p "$dump")" = "00: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f" ]
+	[ "$(sed -n 17p "$dump")" = "f0: f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 fa fb fc fd fe ff" ]
+	scratch_is_clean
+}
+
+@test "lspci_emulated_of_a_pcie_function_dumps_all_4096_bytes" {
+	scratch_dir
+	config_attr 0000:04:00.0 4096
+	run_tool lspci --emulated 20001
+	succeeds
+	local dump=$BATS_TEST_TMPDIR/lspci.dump
+	[ "$(wc -l <"$dump")" -eq 257 ]
+	[ "$(sed -n 18p "$dump")" = "100: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f" ]
+	[ "$(sed -n 257p "$dump")" = "ff0: f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 fa fb fc fd fe ff" ]
+	scratch_is_clean
+}
+
+@test "lspci_emulated_dump_is_what_real_lspci_decodes" {
+	PATH=${PATH//$BIN:/} command -v lspci >/dev/null || skip "no lspci"
+	rm "$BIN/lspci"
+	config_attr 0000:03:00.0 256
+	# An NVMe function of vendor 1b36, device 0010, without capabilities.
+	printf '\x36\x1b\x10\x00\x00\x00\x00\x00\x02\x02\x08\x01\x00\x00\x00\x00' |
+		dd of="$A/lends/0000:03:00.0/config" conv=notrunc status=none
+	# lspci may warn on stderr about this host's kmod.
+	run_tool lspci --emulated 20000
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "0000:03:00.0 Non-Volatile memory controller [0108]: "*"[1b36:0010] (rev 02)"* ]]
+	[[ $output == *$'\n''00: 36 1b 10 00 00 00 00 00 02 02 08 01 00 00 00 00'$'\n'* ]]
+}
+
+@test "lspci_emulated_of_a_device_in_local_use_says_make_it_available" {
+	scratch_dir
+	run_tool lspci --emulated 20002
+	fails_with 4 "0000:05:00.0 is with its local driver, and a borrower's view of it exists only while it is lent: make it available first (smartio_tool available 0000:05:00.0), or see it as it is with --raw"
+	# The kernel says so too, if the tree has not caught up.
+	config_attr 0000:03:00.0 256
+	refuse dd "Device or resource busy"
+	run_tool lspci --emulated 20000
+	fails_with 4 "cannot read the borrower's view of 0000:03:00.0: it is with its local driver: make it available first (smartio_tool available 0000:03:00.0) (Device or resource busy)"
+	[ ! -e "$BATS_TEST_TMPDIR/lspci.args" ]
+	scratch_is_clean
+}
+
+@test "lspci_emulated_refusals_say_what_to_do" {
+	scratch_dir
+	run_tool lspci --emulated 20000
+	fails_with 1 "the loaded ntb_lending has no $A/lends/0000:03:00.0/config: update ntb_lending (make install) to see a borrower's view on the lender"
+	config_attr 0000:03:00.0 256
+	refuse dd "Permission denied"
+	run_tool lspci --emulated 20000
+	fails_with 5 "cannot read the borrower's view of 0000:03:00.0: reading it needs root: run it with sudo (Permission denied)"
+	rm "$BIN/dd"
+	: >"$A/lends/0000:03:00.0/config"
+	run_tool lspci --emulated 20000
+	fails_with 1 "cannot read the borrower's view of 0000:03:00.0: $A/lends/0000:03:00.0/config is empty; dmesg may say why"
+	[ ! -e "$BATS_TEST_TMPDIR/lspci.args" ]
+	scratch_is_clean
+}
+
+@test "lspci_of_an_offer_only_or_of_nothing_is_not_found" {
+	run_tool lspci 10000
+	fails_with 3 "10000 is only offered to node 2: borrow it first (smartio_tool borrow 10000), or ask its lender, node 1, to run smartio_tool lspci 10000"
+	run_tool lspci --raw 30000
+	fails_with 3 "30000 is only offered to node 2: borrow it first (smartio_tool borrow 30000), or ask its lender, node 3, to run smartio_tool lspci 30000"
+	run_tool lspci 40000
+	fails_with 3 "no device 40000 on 0000:00:05.0: smartio_tool list shows the Ids"
+	run_tool lspci 1x
+	fails_with 2 "'1x' is not a device Id: *"
+	[ ! -e "$BATS_TEST_TMPDIR/lspci.args" ]
+}
+
+@test "lspci_failing_or_missing_is_reported" {
+	stub lspci 1 "lspci: -s: Invalid slot number"
+	run_tool lspci 20000
+	echo "status $status, stdout '$output', stderr '$stderr'"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "lspci: -s: Invalid slot number"$'\n'"smartio_tool: lspci -D -nn -k -vv -xxxx -s 0000:03:00.0 failed" ]
+	command -v busybox >/dev/null || skip "no busybox"
+	busybox_only "$BATS_TEST_TMPDIR/busybox"
+	run --separate-stderr env PATH="$BATS_TEST_TMPDIR/busybox" "$BATS_TEST_TMPDIR/busybox/sh" "$TOOL" lspci 10001
+	fails_with 1 "lspci is not installed: install pciutils"
+}
+
+@test "lspci_needs_no_root" {
+	real_tree_absent
+	as_uid 1000
+	run_tool lspci 10001
+	fails_with 5 "/sys/kernel/config/ntb_lending does not exist: run smartio_tool as root to load ntb_lending"
+}
+
+# ---- Status and diagnosis ----
+
+# all_is_well: nothing for diag to find: the lost borrow is returned.
+all_is_well() {
+	rm -r "$A/borrows/30001"
+}
+
+@test "status_prints_the_host_then_each_adapter_in_tables" {
+	run_tool status
+	succeeds
+	diff -u - <(printf '%s\n' "$output") <<-'EOF'
+	ntb_lending: loaded
+	IOMMU: dmar0
+
+	adapter 0000:00:05.0: node 2, IOMMU group type DMA
+	  PEER  STATE  PROTOCOL
+	  1     up     1
+	  3     up     1
+
+	  WINDOW  NODE  USE     SIZE
+	  0       1     device  16384
+	  1       1     memory  268435456
+
+	  DOORBELLS  USE      ID
+	  0x3        control  -
+	  0x4        config   -
+	  0x7fff8    vectors  10001
+
+	  LEND          ID     STATE      BORROWER  IOMMU
+	  0000:03:00.0  20000  available  -         confined
+	  0000:04:00.0  20001  borrowed   1         confined
+	  0000:05:00.0  20002  local      -         -
+
+	  BORROW  LENDER  LOCAL_BDF      STATE
+	  10001   1       10000:00:00.0  borrowed
+	  30001   3       -              lost
+	EOF
+}
+
+@test "status_shows_every_adapter_or_the_one_chosen" {
+	adapter 0000:00:06.0 0
+	put "$SYS/module/ntb_lending/srcversion" 0123ABCD
+	rm -r "$SYS/class/iommu/dmar0"
+	run_tool status
+	succeeds
+	[ "${lines[0]}" = "ntb_lending: loaded, version 0123ABCD" ]
+	[ "${lines[1]}" = "IOMMU: none" ]
+	[ "$(grep -c '^adapter ' <<<"$output")" -eq 2 ]
+	grep -qx 'adapter 0000:00:06.0: node 0, no IOMMU group' <<<"$output"
+	run_tool status --adapter 0000:00:06.0
+	succeeds
+	[ "$(grep '^adapter ' <<<"$output")" = "adapter 0000:00:06.0: node 0, no IOMMU group" ]
+	[ "$(tail -n 1 <<<"$output")" = "  BORROW  LENDER  LOCAL_BDF  STATE" ]
+	SMARTIO_ADAPTER=0000:00:06.0 run_tool status
+	[ "$(grep -c '^adapter ' <<<"$output")" -eq 1 ]
+	run_tool status --adapter 0000:00:09.0
+	fails_with 3 "no NTB adapter 0000:00:09.0; the adapters are: 0000:00:05.0 0000:00:06.0"
+}
+
+@test "status_of_a_gone_adapter_shows_it_gone_with_empty_tables" {
+	put "$A/node_id" ""
+	: >"$A/peers"
+	: >"$A/windows"
+	: >"$A/doorbells"
+	run_tool status
+	succeeds
+	grep -qx 'adapter 0000:00:05.0: gone, IOMMU group type DMA' <<<"$output"
+	grep -qx '  PEER  STATE  PROTOCOL' <<<"$output"
+	grep -qx '  DOORBELLS  USE  ID' <<<"$output"
+}
+
+@test "status_json_is_one_object_with_every_table" {
+	command -v jq >/dev/null || skip "no jq"
+	run_tool status --json
+	succeeds
+	jq -e . <<<"$output" >/dev/null
+	[ "$(jq -c .module <<<"$output")" = '{"loaded":true,"version":""}' ]
+	[ "$(jq -c .iommu <<<"$output")" = '["dmar0"]' ]
+	[ "$(jq -r '.adapters[0] | [.adapter, .node_id, .iommu_group_type] | join(",")' <<<"$output")" = \
+		"0000:00:05.0,2,DMA" ]
+	[ "$(jq -c '.adapters[0].peers[1]' <<<"$output")" = '{"node_id":"3","state":"up","protocol":"1"}' ]
+	[ "$(jq -c '.adapters[0].windows[0]' <<<"$output")" = \
+		'{"window":"0","node_id":"1","use":"device","size":"16384"}' ]
+	[ "$(jq -c '.adapters[0].doorbells | map(.id)' <<<"$output")" = '["","","10001"]' ]
+	[ "$(jq -c '.adapters[0].lends[2]' <<<"$output")" = \
+		'{"bdf":"0000:05:00.0","id":"20002","state":"local","borrower":"","iommu":""}' ]
+	[ "$(jq -c '.adapters[0].borrows[1]' <<<"$output")" = \
+		'{"id":"30001","lender":"3","local_bdf":"","state":"lost"}' ]
+	[ "$(jq 'has("checks")' <<<"$output")" = false ]
+}
+
+@test "status_without_the_tree_or_an_adapter_means_the_fabric_is_down" {
+	SMARTIO_CONFIGFS=$BATS_TEST_TMPDIR/none run_tool status
+	fails_with 6 "ntb_lending is not loaded ($BATS_TEST_TMPDIR/none is missing): modprobe ntb_lending, or run smartio_tool list as root; smartio_tool diag says more"
+	rm -r "$A"
+	run_tool status
+	fails_with 6 "no NTB adapter in $CFS: load the NTB hardware driver (or ntb_sim) and check dmesg"
+}
+
+@test "status_and_diag_need_no_root_and_load_nothing" {
+	real_tree_absent
+	as_uid 1000
+	stub modprobe 99 "modprobe must not run"
+	stub mount 99 "mount must not run"
+	run_tool status
+	fails_with 6 "ntb_lending is not loaded (/sys/kernel/config/ntb_lending is missing): *"
+	run_tool diag
+	echo "status $status, stdout '$output', stderr '$stderr'"
+	[ "$status" -eq 1 ]
+	[ -z "$stderr" ]
+	[[ $output == *"configfs: problem: "* ]]
+}
+
+@test "diag_is_status_then_checks_and_exits_0_when_all_is_well" {
+	all_is_well
+	run_tool status
+	local status_out=$output
+	run_tool diag
+	succeeds
+	[ "${output:0:${#status_out}}" = "$status_out" ]
+	diff -u - <(tail -n 7 <<<"$output") <<-EOF
+
+	module: ok (ntb_lending loaded)
+	configfs: ok ($CFS)
+	iommu: ok (dmar0)
+	0000:00:05.0 peers: ok (node 1 3 up)
+	0000:00:05.0 protocol: ok (no peer speaks another)
+	0000:00:05.0 borrows: ok (none lost)
+	EOF
+}
+
+@test "diag_finds_a_lost_borrow" {
+	diag_finds "0000:00:05.0 borrows" "30001 was lost when its lender, node 3, became unreachable: smartio_tool return 30001 forgets it, then borrow it again"
+}
+
+@test "diag_finds_no_peer_up_and_an_incompatible_peer" {
+	all_is_well
+	printf '%s\n' "1 down -" "3 link -" >"$A/peers"
+	diag_finds "0000:00:05.0 peers" "no peer is up: check the cables, and that ntb_lending is loaded on the other hosts"
+	printf '%s\n' "1 up 1" "3 incompatible 2" >"$A/peers"
+	diag_finds "0000:00:05.0 protocol" "node 3 speaks lending protocol 2, not this host's: load the same ntb_lending on both"
+	grep -qx '0000:00:05.0 peers: ok (node 1 up)' <<<"$output"
+}
+
+@test "diag_finds_a_gone_adapter_and_a_module_without_peers" {
+	all_is_well
+	put "$A/node_id" ""
+	diag_finds "0000:00:05.0" "the adapter is gone: check its NTB hardware driver and dmesg"
+	put "$A/node_id" 2
+	rm "$A/peers"
+	diag_finds "0000:00:05.0 peers" "the loaded ntb_lending does not report peers: update ntb_lending (make install)"
+}
+
+@test "diag_finds_no_iommu" {
+	all_is_well
+	rm -r "$SYS/class/iommu/dmar0"
+	diag_finds iommu "this host has no IOMMU: borrowing needs one, and a device lent from here could reach all of the borrower's window unconfined; turn on VT-d or AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on"
+}
+
+@test "diag_finds_the_module_not_loaded_and_the_tree_missing" {
+	rm -r "$SYS/module/ntb_lending"
+	SMARTIO_CONFIGFS=$BATS_TEST_TMPDIR/none run_tool diag
+	[ "$status" -eq 1 ]
+	[ -z "$stderr" ]
+	grep -qxF "module: problem: ntb_lending is not loaded: modprobe ntb_lending, or run smartio_tool list as root, which loads it" <<<"$output"
+	grep -qxF "configfs: problem: $BATS_TEST_TMPDIR/none is missing: load ntb_lending" <<<"$output"
+	[[ $output != *adapter* ]]
+	mkdir "$SYS/module/ntb_lending"
+	SMARTIO_CONFIGFS=$BATS_TEST_TMPDIR/none run_tool diag
+	grep -qxF "configfs: problem: ntb_lending is loaded but $BATS_TEST_TMPDIR/none is missing: check dmesg" <<<"$output"
+}
+
+@test "diag_finds_no_adapter" {
+	rm -r "$A"
+	diag_finds adapters "no NTB adapter in $CFS: load the NTB hardware driver (or ntb_sim) and check dmesg"
+}
+
+@test "diag_json_adds_the_checks_and_whether_all_is_ok" {
+	command -v jq >/dev/null || skip "no jq"
+	run_tool diag --json
+	[ "$status" -eq 1 ]
+	jq -e . <<<"$output" >/dev/null
+	[ "$(jq .ok <<<"$output")" = false ]
+	[ "$(jq -r '.checks[] | select(.result == "problem") | .check' <<<"$output")" = "0000:00:05.0 borrows" ]
+	[ "$(jq -c '.checks[0]' <<<"$output")" = '{"check":"module","result":"ok","detail":"ntb_lending loaded"}' ]
+	[ "$(jq '.adapters | length' <<<"$output")" -eq 1 ]
+	all_is_well
+	run_tool diag --json
+	succeeds
+	[ "$(jq .ok <<<"$output")" = true ]
+}
+
 # ---- Refusals ----
 
 @test "every_kernel_refusal_maps_to_its_exit_code_and_advice" {
@@ -846,6 +1270,26 @@ busybox_only() {
 	fails_with 1 "cannot return 10001: dmesg may say why (Directory not empty)"
 }
 
+@test "status_diag_and_the_lspci_dump_are_the_same_with_busybox_alone" {
+	command -v busybox >/dev/null || skip "no busybox"
+	local box=$BATS_TEST_TMPDIR/busybox want cmd
+	busybox_only "$box"
+	for cmd in status "diag --json"; do
+		# shellcheck disable=SC2086 # command and option
+		run_tool $cmd
+		want=$output
+		# shellcheck disable=SC2086 # command and option
+		run env PATH="$box" "$box/sh" "$TOOL" $cmd
+		[ "$output" = "$want" ]
+	done
+	config_attr 0000:04:00.0 4096
+	run_tool lspci --emulated 20001
+	mv "$BATS_TEST_TMPDIR/lspci.dump" "$BATS_TEST_TMPDIR/want.dump"
+	run env PATH="$BIN:$box" "$box/sh" "$TOOL" lspci --emulated 20001
+	[ "$status" -eq 0 ]
+	cmp "$BATS_TEST_TMPDIR/want.dump" "$BATS_TEST_TMPDIR/lspci.dump"
+}
+
 # ---- Bash completion ----
 
 # complete LINE: COMPREPLY for the cursor at the end of LINE, one a line.
@@ -862,16 +1306,20 @@ complete_line() {
 
 @test "completion_offers_commands_and_options" {
 	[ "$(complete_line 'smartio_tool ' | tr '\n' ' ')" = \
-		"add available borrow connect disconnect help list remove return show unavailable " ]
+		"add available borrow connect diag disconnect help list lspci remove return show status unavailable " ]
 	[ "$(complete_line 'smartio_tool un' | tr '\n' ' ')" = "unavailable " ]
 	[ "$(complete_line 'smartio_tool list --' | tr '\n' ' ')" = \
-		"--adapter --force --help --json --version " ]
+		"--adapter --emulated --force --help --json --raw --version " ]
 }
 
 @test "completion_offers_ids_from_offers_and_borrows" {
 	[ "$(complete_line 'smartio_tool borrow ' | tr '\n' ' ')" = "10000 10001 30000 " ]
 	[ "$(complete_line 'smartio_tool return ' | tr '\n' ' ')" = "10001 30001 " ]
 	[ "$(complete_line 'smartio_tool show 2' | tr '\n' ' ')" = "20000 20001 20002 " ]
+	# lspci: what this host lends or borrows, before or after its option.
+	[ "$(complete_line 'smartio_tool lspci ' | tr '\n' ' ')" = "10001 20000 20001 20002 30001 " ]
+	[ "$(complete_line 'smartio_tool lspci --raw 2' | tr '\n' ' ')" = "20000 20001 20002 " ]
+	[ -z "$(complete_line 'smartio_tool status ')" ]
 }
 
 @test "completion_offers_bdfs_after_the_last_colon_and_node_ids" {
