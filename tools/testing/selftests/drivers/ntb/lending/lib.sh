@@ -219,3 +219,42 @@ fio_verified() {
 	echo "$out" | grep -E 'IOPS=|err=|verify' | sed 's/^ */# /'
 	[ $rc -eq 0 ] && ! echo "$out" | grep -qE 'err= *[1-9]|verify: bad'
 }
+
+# True if configfs is mounted on /sys/kernel/config.
+configfs_mounted() {
+	grep -q ' /sys/kernel/config configfs ' /proc/mounts
+}
+
+# tool ARG...: run smartio_tool; sets status, out (stdout) and err (stderr).
+# Each call's results go to the KTAP log, to read when a test fails. (Tests
+# of the tool; udev_rules.sh and sim_faults.sh have a tool and a refused of
+# their own.)
+tool() {
+	status=0
+	out=$(smartio_tool "$@" 2>/tmp/tool.err) || status=$?
+	err=$(cat /tmp/tool.err)
+	ktap_print_msg "smartio_tool $*: exit $status"
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   out: /'
+	[ -z "$err" ] || printf '%s\n' "$err" | sed 's/^/#   err: /'
+}
+
+# succeeds ARG...: the tool exits 0 and prints nothing on stderr.
+succeeds() {
+	tool "$@"
+	[ "$status" -eq 0 ] && [ -z "$err" ]
+}
+
+# refused CODE PATTERN ARG...: the tool exits CODE, prints nothing on stdout
+# and one line on stderr matching the glob "smartio_tool: PATTERN".
+refused() {
+	code=$1 pattern=$2
+	shift 2
+	tool "$@"
+	[ "$status" -eq "$code" ] && [ -z "$out" ] && [ -n "$err" ] &&
+		[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || return 1
+	# shellcheck disable=SC2254 # the pattern is a glob on purpose
+	case $err in
+	"smartio_tool: "$pattern) ;;
+	*) return 1 ;;
+	esac
+}

@@ -28,42 +28,6 @@ NAME="$(lspci -vmm -s "$SHORT" | sed -n 's/^Vendor:[[:space:]]*//p') $(lspci -vm
 # What list prints when there is nothing to list.
 HEADER="ID  LENDER  BDF  DESCRIPTION  STATE"
 
-# tool ARG...: run smartio_tool; sets status, out (stdout) and err (stderr).
-# Each call's results go to the KTAP log, to read when a test fails.
-tool() {
-	status=0
-	out=$(smartio_tool "$@" 2>/tmp/tool.err) || status=$?
-	err=$(cat /tmp/tool.err)
-	ktap_print_msg "smartio_tool $*: exit $status"
-	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   out: /'
-	[ -z "$err" ] || printf '%s\n' "$err" | sed 's/^/#   err: /'
-}
-
-# succeeds ARG...: the tool exits 0 and prints nothing on stderr.
-succeeds() {
-	tool "$@"
-	[ "$status" -eq 0 ] && [ -z "$err" ]
-}
-
-# refused CODE PATTERN ARG...: the tool exits CODE, prints nothing on stdout
-# and one line on stderr matching the glob "smartio_tool: PATTERN".
-refused() {
-	code=$1 pattern=$2
-	shift 2
-	tool "$@"
-	[ "$status" -eq "$code" ] && [ -z "$out" ] && [ -n "$err" ] &&
-		[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || return 1
-	# shellcheck disable=SC2254 # the pattern is a glob on purpose
-	case $err in
-	"smartio_tool: "$pattern) ;;
-	*) return 1 ;;
-	esac
-}
-
-configfs_mounted() {
-	grep -q ' /sys/kernel/config configfs ' /proc/mounts
-}
-
 nic_driver_is_e1000e() {
 	[ "$(driver_of "$NIC")" = e1000e ]
 }
