@@ -40,6 +40,12 @@ static const struct ntb_sim_profile profiles[] = {
 		.max_ports = 8, .mw_count = 2, .mw_size = SZ_1M,
 		.mw_addr_align = SZ_4K, .db_bits = 16, .msg_count = 4,
 	}, {
+		/* IDT-like with large windows; 14 doorbells a device can ring */
+		.name = "idt-32g", .multiport = true, .outbound_xlat = true,
+		.max_ports = 8, .mw_count = 2, .mw_size = SZ_32G,
+		.mw_addr_align = SZ_4K, .db_bits = NTB_SIM_OUTDB_BITS,
+		.msg_count = 4,
+	}, {
 		/* Scarce hardware: one small window, few doorbells */
 		.name = "tiny", .max_ports = 2, .mw_count = 1,
 		.mw_size = SZ_64K, .db_bits = 4, .spad_count = 8,
@@ -56,7 +62,7 @@ MODULE_PARM_DESC(hosts, "Hosts of fabric 0 made at load (default 0: none)");
 
 static char *load_profile = "intel";
 module_param_named(profile, load_profile, charp, 0444);
-MODULE_PARM_DESC(profile, "Profile of fabric 0 made at load: intel, intel-32g, idt, tiny");
+MODULE_PARM_DESC(profile, "Profile of fabric 0 made at load: intel, intel-32g, idt, idt-32g, tiny");
 
 /**
  * struct ntb_sim_adapter - an edu function the driver bound

@@ -398,19 +398,14 @@ static void deliver_msg(struct ntb_sim_host *from, struct ntb_sim_host *to,
 	raise(to, NTB_SIM_IRQ_MSG);
 }
 
-static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
+/* A switch (multi-port) rings every peer; a two-port NTB its one. */
+static void ring_peers(struct ntb_sim_host *host, u64 db_bits)
 {
-	struct ntb_sim_host *host = ntb_sim_host(ntb);
 	struct ntb_sim_fabric *fabric = host->fabric;
 	struct ntb_sim_host *peer;
-	unsigned long flags;
 	int pidx;
 
-	if (db_bits & ~db_valid(host))
-		return -EINVAL;
-
-	/* A switch (multi-port) rings every peer; a two-port NTB its one. */
-	spin_lock_irqsave(&fabric->lock, flags);
+	lockdep_assert_held(&fabric->lock);
 	for (pidx = 0; pidx < fabric->nports - 1; pidx++) {
 		peer = linked_peer(host, pidx);
 		if (!peer || inject(&fabric->fault.drop_db))
@@ -418,7 +413,19 @@ static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
 		send(host, peer, deliver_db, 0,
 		     inject(&fabric->fault.corrupt_db) ? db_bits ^ BIT(0) : db_bits);
 	}
-	spin_unlock_irqrestore(&fabric->lock, flags);
+}
+
+static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
+{
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+	unsigned long flags;
+
+	if (db_bits & ~db_valid(host))
+		return -EINVAL;
+
+	spin_lock_irqsave(&host->fabric->lock, flags);
+	ring_peers(host, db_bits);
+	spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return 0;
 }
 
@@ -433,6 +440,19 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 
 	if (db_data && (db_bit < 0 || db_bit >= fabric->profile->db_bits))
 		return -EINVAL;
+
+	/* A switch's: our own adapter, which forwards to every peer. */
+	if (fabric->profile->multiport) {
+		if (db_data && db_bit >= NTB_SIM_OUTDB_BITS)
+			return -EINVAL;
+		if (db_addr)
+			*db_addr = host->regs_phys + EDU_REG_IRQ_RAISE;
+		if (db_size)
+			*db_size = sizeof(u32);
+		if (db_data)
+			*db_data = BIT_ULL(NTB_SIM_OUTDB_SHIFT + db_bit);
+		return 0;
+	}
 
 	/*
 	 * The peer adapter's raise register: a write of BIT(db_bit) there,
@@ -651,14 +671,18 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	struct ntb_sim_host *host = data;
 	struct ntb_sim_fabric *fabric = host->fabric;
 	bool db_event, msg_event;
-	u32 causes;
+	u32 causes, out;
 
 	causes = readl(host->regs + EDU_REG_IRQ_STATUS);
 	if (!causes)
 		return IRQ_NONE;
 	writel(causes, host->regs + EDU_REG_IRQ_ACK);
 
+	out = causes >> NTB_SIM_OUTDB_SHIFT &
+	      GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
 	spin_lock(&fabric->lock);
+	if (fabric->profile->multiport && out)
+		ring_peers(host, out);
 	if (causes & db_valid(host))
 		host->db_irq_ns = ktime_get_ns();
 	host->db |= causes & db_valid(host);
@@ -730,6 +754,7 @@ const struct ntb_dev_ops ntb_sim_ops_multiport = {
 	.db_read_mask		= sim_db_read_mask,
 	.db_set_mask		= sim_db_set_mask,
 	.db_clear_mask		= sim_db_clear_mask,
+	.peer_db_addr		= sim_peer_db_addr,
 	.peer_db_set		= sim_peer_db_set,
 	.msg_count		= sim_msg_count,
 	.msg_inbits		= sim_msg_inbits,

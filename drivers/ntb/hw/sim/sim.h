@@ -25,6 +25,13 @@
  * hardware signals by interrupt too, so that they arrive the same way.
  */
 #define NTB_SIM_DB_BITS_MAX	30
+/*
+ * On a switch a device rings peers through its own adapter (as IDT's
+ * outbound doorbell register does): cause BIT(NTB_SIM_OUTDB_SHIFT + bit),
+ * forwarded to every linked peer. Only so many bits fit below the causes.
+ */
+#define NTB_SIM_OUTDB_SHIFT	16
+#define NTB_SIM_OUTDB_BITS	14
 #define NTB_SIM_IRQ_REPLAY	BIT(30)	/* re-evaluate doorbells after unmask */
 #define NTB_SIM_IRQ_MSG		BIT(31)	/* a message arrived */
 
