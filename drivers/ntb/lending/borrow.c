@@ -49,7 +49,10 @@ static int open_memory(struct nl_peer *peer, u64 *size)
 			NL_MW_MEMORY, (u64)size_max, end);
 		return -E2BIG;
 	}
-	return ntb_mw_set_trans(peer->ntb, peer->pidx, NL_MW_MEMORY, 0, *size);
+	/* On a switch the lender translates its window onto our memory. */
+	if (peer->adapter->msgs)
+		return 0;
+	return nl_set_window(peer, NL_MW_MEMORY, 0, *size);
 }
 
 static u64 u64_of(const u32 *w)
@@ -69,6 +72,7 @@ static int lender_errno(u32 status)
 	case -ENOSPC:
 	case -ENODEV:
 	case -ENOMEM:
+	case -EOPNOTSUPP:
 		return status;
 	}
 	return -EIO;
@@ -80,14 +84,21 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 {
 	struct nl_peer *peer = borrow->peer;
 	struct nl_msg msg = { .type = NL_MSG_BORROW, .len = 4 };
-	struct nl_msg bars, dbs;
+	unsigned int bars_len = 6 + 5 * PCI_STD_NUM_BARS;
 	unsigned int epoch, i, nr = hweight64(vec_mask);
+	struct nl_msg bars, dbs;
 	int ret;
 
 	msg.w[0] = borrow->index;
 	msg.w[1] = lower_32_bits(vec_mask);
 	msg.w[2] = upper_32_bits(vec_mask);
 	msg.w[3] = nl_next_tag(peer);
+	if (peer->adapter->msgs) {
+		/* The lender translates its window onto our memory. */
+		msg.w[msg.len++] = lower_32_bits(mem_size);
+		msg.w[msg.len++] = upper_32_bits(mem_size);
+		bars_len += 2;		/* and tells where its device is */
+	}
 	epoch = nl_chan_epoch(peer);
 	ret = nl_chan_send(peer, &msg);
 	if (!ret)
@@ -103,8 +114,11 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_DB, msg.w[3], &dbs);
 	if (ret)
 		return ret;
-	if (bars.len != 6 + 5 * PCI_STD_NUM_BARS || dbs.len != 1 + 3 * nr)
+	if (bars.len != bars_len || dbs.len != 1 + 3 * nr)
 		return -EIO;
+	/* Where the device is on the lender, until attach() translates. */
+	if (peer->adapter->msgs)
+		info->win_phys = u64_of(&bars.w[bars_len - 2]);
 
 	info->dma_dev_addr = u64_of(&bars.w[4]);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
@@ -140,15 +154,6 @@ static void give_back(struct nl_peer *peer, unsigned int index)
 				   &reply);
 }
 
-static u64 vector_bits(struct ntb_dev *ntb)
-{
-	u64 mask = ntb_db_valid_mask(ntb) & ~GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0);
-
-	while (hweight64(mask) > NL_MAX_VEC)
-		mask &= ~BIT_ULL(fls64(mask) - 1);
-	return mask;
-}
-
 static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 {
 	struct nl_peer *peer = borrow->peer;
@@ -158,7 +163,13 @@ static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 	u64 span = info->win_size;
 	int ret;
 
-	/* Address-transparent windows: read it once the lender translated. */
+	/* On a switch our window to the device is ours to translate. */
+	if (peer->adapter->msgs) {
+		ret = nl_set_window(peer, NL_MW_DEVICE, info->win_phys, span);
+		if (ret)
+			return ret;
+	}
+	/* Address-transparent windows: read it once it is translated. */
 	ret = ntb_peer_mw_get_addr(peer->ntb, NL_MW_DEVICE, &win, &wsize);
 	if (ret)
 		return ret;
@@ -192,6 +203,16 @@ static void borrow_uevent(struct nl_borrow *borrow, const char *event)
 	nl_uevent_send(borrow->adapter, &ev);
 }
 
+static bool borrowing_any(struct nl_adapter *adapter)
+{
+	int i;
+
+	for (i = 0; i < adapter->npeers; i++)
+		if (rcu_access_pointer(adapter->peers[i].borrow))
+			return true;
+	return false;
+}
+
 /* Find and reserve the lender; with the adapter locked. */
 static int reserve(struct nl_borrow *borrow, const char *name)
 {
@@ -219,14 +240,26 @@ static int reserve(struct nl_borrow *borrow, const char *name)
 		       name, borrow->lender);
 		return -EBUSY;
 	}
-	if (ntb_spad_count(peer->ntb) < NL_SPADS_BORROW ||
-	    !vector_bits(peer->ntb)) {
+	if (adapter->msgs && !nl_vector_bits(adapter, borrow->lender)) {
+		dev_err(&peer->ntb->dev,
+			"borrows/%s: on a switch of %d ports borrowing needs a doorbell bit per port, the adapter has %d\n",
+			name, adapter->npeers + 1,
+			(int)hweight64(ntb_db_valid_mask(peer->ntb)));
+		return -EOPNOTSUPP;
+	}
+	if (!adapter->msgs && (ntb_spad_count(peer->ntb) < NL_SPADS_BORROW ||
+			       !nl_vector_bits(adapter, borrow->lender))) {
 		dev_err(&peer->ntb->dev,
 			"borrows/%s: borrowing needs %d scratchpads and %d doorbell bits, the adapter has %d and %d\n",
 			name, NL_SPADS_BORROW, NL_DB_FIRST_VEC + 1,
 			ntb_spad_count(peer->ntb),
 			(int)hweight64(ntb_db_valid_mask(peer->ntb)));
 		return -EOPNOTSUPP;
+	}
+	if (adapter->msgs && borrowing_any(adapter)) {
+		pr_err("borrows/%s: on a switch this host borrows one device at a time: its window to a device is one\n",
+		       name);
+		return -EBUSY;
 	}
 	borrow->peer = peer;
 	rcu_assign_pointer(peer->borrow, borrow);	/* reserved */
@@ -279,7 +312,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	ret = reserve(borrow, name);
 	if (!ret)
 		ret = open_memory(borrow->peer, &mem_size);
-	vec_mask = ret ? 0 : vector_bits(borrow->peer->ntb);
+	vec_mask = ret ? 0 : nl_vector_bits(adapter, borrow->lender);
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
@@ -291,22 +324,21 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	mutex_lock(&adapter->lock);
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
+	borrow->vectors = vec_mask;
 	if (!ret)
 		ret = attach(borrow, &info);
 	if (ret) {
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		ntb_mw_clear_trans(borrow->peer->ntb, borrow->peer->pidx,
-				   NL_MW_MEMORY);
+		nl_clear_window(borrow->peer, NL_MW_DEVICE);
+		nl_clear_window(borrow->peer, NL_MW_MEMORY);
 		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
 		mutex_unlock(&adapter->lock);
 		goto err_free;
 	}
-	borrow->mem_window = mem_size;
-	borrow->vectors = vec_mask;
 	list_add_tail(&borrow->node, &adapter->borrows);
 	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
 		 name, borrow->lender, borrow->local_bdf);
@@ -342,10 +374,9 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 	borrow->vbus = NULL;
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
-	borrow->mem_window = 0;
 	borrow->vectors = 0;
-	if (peer->adapter->ntb)
-		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_MEMORY);
+	nl_clear_window(peer, NL_MW_DEVICE);
+	nl_clear_window(peer, NL_MW_MEMORY);
 	if (lost)
 		borrow->peer = NULL;
 }
@@ -423,17 +454,20 @@ void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
 /**
  * nl_borrow_db() - run the vectors of a borrowed device
  * @peer: the lender whose device rang
- * @db: the vector doorbell bits that rang
+ * @db: the doorbell bits that rang; those of its device's vectors count
  *
  * Context: the doorbell interrupt.
  */
 void nl_borrow_db(struct nl_peer *peer, u64 db)
 {
 	struct nl_borrow *borrow;
+	u64 vectors;
 
 	rcu_read_lock();
 	borrow = rcu_dereference(peer->borrow);
-	if (borrow && READ_ONCE(borrow->state) == NL_BORROW_BORROWED)
-		ntb_vbus_doorbell(borrow->vbus, db >> NL_DB_FIRST_VEC);
+	vectors = borrow ? READ_ONCE(borrow->vectors) : 0;
+	db &= vectors;
+	if (db && READ_ONCE(borrow->state) == NL_BORROW_BORROWED)
+		ntb_vbus_doorbell(borrow->vbus, db >> __ffs64(vectors));
 	rcu_read_unlock();
 }

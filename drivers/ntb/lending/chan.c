@@ -7,7 +7,9 @@
  * through the peer's scratchpads: a frame of four words (a header and
  * three payload words) is written to the peer's NL_SPAD_FRAME..+3 and
  * announced with doorbell NL_DB_FRAME; the peer writes the frame's
- * sequence number to our NL_SPAD_ACK and rings NL_DB_ACK. One frame is in
+ * sequence number to our NL_SPAD_ACK and rings NL_DB_ACK. On message
+ * registers (multi-port adapters) a frame is a packet of msg.c, and so is
+ * its acknowledgment; the rest is the same. One frame is in
  * flight per direction (stop and wait): a frame that is lost, corrupted
  * (its checksum fails) or unacknowledged is sent again, and a duplicate
  * is acknowledged and dropped. Messages longer than three words travel as
@@ -19,6 +21,7 @@
  * makes the bytes of all four words sum to zero.
  */
 
+#include <linux/delay.h>
 #include <linux/ntb.h>
 #include <linux/slab.h>
 
@@ -70,19 +73,32 @@ static bool wait_ack(struct nl_chan *chan, u8 seq, unsigned int epoch)
 	return acked;
 }
 
-static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
+/* Put a frame in the peer's scratchpads or message registers. */
+static void put_frame(struct nl_peer *peer, const u32 *w)
 {
 	struct ntb_dev *ntb = peer->ntb;
-	int i, try;
+	int i;
+
+	if (peer->adapter->msgs) {
+		/* Other senders' packets leave the registers in microseconds. */
+		for (i = 0; i < 100 && nl_pkt_send(peer, w) == -EBUSY; i++)
+			usleep_range(20, 50);
+		return;
+	}
+	/* Payload first: the header makes the frame valid. */
+	for (i = 3; i >= 0; i--)
+		ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_FRAME + i, w[i]);
+	ntb_peer_db_set(ntb, NL_DB_FRAME);
+}
+
+static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
+{
+	int try;
 
 	for (try = 0; try < TX_TRIES; try++) {
 		if (READ_ONCE(peer->chan.epoch) != epoch)
 			return -ENOLINK;
-		/* Payload first: the header makes the frame valid. */
-		for (i = 3; i >= 0; i--)
-			ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_FRAME + i,
-					    w[i]);
-		ntb_peer_db_set(ntb, NL_DB_FRAME);
+		put_frame(peer, w);
 		if (wait_ack(&peer->chan, HDR_SEQ(w[0]), epoch))
 			return 0;
 	}
@@ -271,17 +287,33 @@ static void add_reply(struct nl_chan *chan, struct nl_rxmsg *msg)
 	chan->nr_replies++;
 }
 
-static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
+static void ack(struct nl_peer *peer, u8 seq)
 {
-	struct ntb_dev *ntb = adapter->ntb;
+	u32 w[NL_PKT_WORDS] = { NL_PKT_ACK << 24 | seq << 16 };
+
+	if (peer->adapter->msgs) {
+		nl_pkt_send_atomic(peer, w);
+		return;
+	}
+	ntb_peer_spad_write(peer->ntb, peer->pidx, NL_SPAD_ACK, seq);
+	ntb_peer_db_set(peer->ntb, NL_DB_ACK);
+}
+
+/**
+ * nl_chan_frame() - take a frame a peer sent
+ * @peer: the sender
+ * @w: the frame's four words
+ *
+ * Context: any; does not sleep.
+ */
+void nl_chan_frame(struct nl_peer *peer, const u32 *w)
+{
+	struct nl_adapter *adapter = peer->adapter;
 	struct nl_chan *chan = &peer->chan;
 	struct nl_rxmsg *msg;
 	bool done = false, reply = false;
-	u32 w[4];
-	int i;
+	unsigned long flags;
 
-	for (i = 0; i < 4; i++)
-		w[i] = ntb_spad_read(ntb, NL_SPAD_FRAME + i);
 	if (csum(w))
 		return;		/* corrupted: the peer sends it again */
 
@@ -290,7 +322,7 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 	if (!msg)
 		return;
 
-	spin_lock(&chan->lock);
+	spin_lock_irqsave(&chan->lock, flags);
 	if (chan->rx_seq != HDR_SEQ(w[0])) {
 		chan->rx_seq = HDR_SEQ(w[0]);
 		done = rx_frame(peer, w);
@@ -304,13 +336,12 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 				list_add_tail(&msg->node, &chan->rxq);
 		}
 	}
-	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->lock, flags);
 	if (!done)
 		kfree(msg);
 
 	/* New, duplicate or fragment: acknowledge it all the same. */
-	ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_ACK, HDR_SEQ(w[0]));
-	ntb_peer_db_set(ntb, NL_DB_ACK);
+	ack(peer, HDR_SEQ(w[0]));
 	if (done && reply)
 		wake_up_all(&chan->replyq);
 	else if (done)
@@ -327,16 +358,34 @@ static void rx(struct nl_adapter *adapter, struct nl_peer *peer)
 void nl_chan_db(struct nl_adapter *adapter, u64 db)
 {
 	struct nl_peer *peer = &adapter->peers[0];
-	struct nl_chan *chan = &peer->chan;
+	u32 w[4];
+	int i;
 
-	if (db & NL_DB_ACK) {
-		spin_lock(&chan->lock);
-		chan->acked = ntb_spad_read(adapter->ntb, NL_SPAD_ACK);
-		spin_unlock(&chan->lock);
-		wake_up_all(&chan->ackq);
+	if (db & NL_DB_ACK)
+		nl_chan_acked(peer, ntb_spad_read(adapter->ntb, NL_SPAD_ACK));
+	if (db & NL_DB_FRAME) {
+		for (i = 0; i < 4; i++)
+			w[i] = ntb_spad_read(adapter->ntb, NL_SPAD_FRAME + i);
+		nl_chan_frame(peer, w);
 	}
-	if (db & NL_DB_FRAME)
-		rx(adapter, peer);
+}
+
+/**
+ * nl_chan_acked() - a peer acknowledged a frame
+ * @peer: the peer
+ * @seq: the frame's sequence number
+ *
+ * Context: any; does not sleep.
+ */
+void nl_chan_acked(struct nl_peer *peer, u8 seq)
+{
+	struct nl_chan *chan = &peer->chan;
+	unsigned long flags;
+
+	spin_lock_irqsave(&chan->lock, flags);
+	chan->acked = seq;
+	spin_unlock_irqrestore(&chan->lock, flags);
+	wake_up_all(&chan->ackq);
 }
 
 /**
@@ -352,16 +401,20 @@ bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 		  struct nl_msg *msg)
 {
 	struct nl_rxmsg *rxm = NULL;
-	int i;
+	int i, n = adapter->npeers;
 
-	for (i = 0; i < adapter->npeers && !rxm; i++) {
-		struct nl_chan *chan = &adapter->peers[i].chan;
+	/* Round robin: no peer's messages wait behind another's. */
+	for (i = 0; i < n && !rxm; i++) {
+		int pidx = (adapter->rx_next + i) % n;
+		struct nl_chan *chan = &adapter->peers[pidx].chan;
 
 		spin_lock_irq(&chan->lock);
 		rxm = list_first_entry_or_null(&chan->rxq, struct nl_rxmsg,
 					       node);
-		if (rxm)
+		if (rxm) {
 			list_del(&rxm->node);
+			adapter->rx_next = pidx + 1;
+		}
 		spin_unlock_irq(&chan->lock);
 	}
 	if (!rxm)

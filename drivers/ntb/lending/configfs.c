@@ -839,22 +839,21 @@ CONFIGFS_ATTR_RO(adapter_, peers);
 static ssize_t adapter_windows_show(struct config_item *item, char *page)
 {
 	struct nl_adapter *adapter = to_adapter(item);
-	struct nl_borrow *borrow;
 	ssize_t len = 0;
-	int i;
+	int i, widx;
 
 	mutex_lock(&adapter->lock);
-	for (i = 0; i < adapter->npeers; i++)
-		if (adapter->peers[i].dev_window)
-			len += sysfs_emit_at(page, len, "%d %d device %llu\n",
-					     NL_MW_DEVICE,
-					     adapter->peers[i].port,
-					     adapter->peers[i].dev_window);
-	list_for_each_entry(borrow, &adapter->borrows, node)
-		if (borrow->mem_window)
-			len += sysfs_emit_at(page, len, "%d %d memory %llu\n",
-					     NL_MW_MEMORY, borrow->lender,
-					     borrow->mem_window);
+	for (i = 0; i < adapter->npeers; i++) {
+		const struct nl_peer *peer = &adapter->peers[i];
+
+		for (widx = 0; widx < ARRAY_SIZE(peer->xlat); widx++)
+			if (peer->xlat[widx])
+				len += sysfs_emit_at(page, len, "%d %d %s %llu\n",
+						     widx, peer->port,
+						     widx == NL_MW_DEVICE ?
+						     "device" : "memory",
+						     peer->xlat[widx]);
+	}
 	mutex_unlock(&adapter->lock);
 	return len;
 }
@@ -867,7 +866,7 @@ static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 	ssize_t len = 0;
 
 	mutex_lock(&adapter->lock);
-	if (adapter->ntb) {
+	if (adapter->ntb && !adapter->msgs) {
 		len += sysfs_emit_at(page, len, "%#llx control\n", NL_DB_CTRL);
 		len += sysfs_emit_at(page, len, "%#llx config\n", NL_DB_RPC);
 	}

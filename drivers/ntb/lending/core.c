@@ -210,6 +210,82 @@ void nl_withdraw_all(struct nl_adapter *adapter, int node)
 	}
 }
 
+/**
+ * nl_vector_bits() - the doorbell bits that a lender's device rings
+ * @adapter: the adapter, bound
+ * @node: the lender's NodeId
+ *
+ * A two-port lender rings only us: every bit above the protocol's. On a
+ * switch a ring reaches every peer, so each port of the fabric owns an
+ * equal share of the bits, by the rank of its port number, and a borrower
+ * tells its lenders' devices apart by their bits. At most NL_MAX_VEC.
+ *
+ * Context: any.
+ * Return: the bits, 0 if there are too few.
+ */
+u64 nl_vector_bits(struct nl_adapter *adapter, int node)
+{
+	u64 valid = ntb_db_valid_mask(adapter->ntb), mask;
+	int i, rank = adapter->port < node, share;
+
+	if (!adapter->msgs) {
+		mask = valid & ~GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0);
+	} else {
+		for (i = 0; i < adapter->npeers; i++)
+			rank += adapter->peers[i].port < node;
+		share = hweight64(valid) / (adapter->npeers + 1);
+		if (!share)
+			return 0;
+		mask = valid & GENMASK_ULL(share * (rank + 1) - 1, share * rank);
+	}
+	while (hweight64(mask) > NL_MAX_VEC)
+		mask &= ~BIT_ULL(fls64(mask) - 1);
+	return mask;
+}
+
+/**
+ * nl_set_window() - translate memory window @widx between us and a peer
+ * @peer: the peer
+ * @widx: NL_MW_DEVICE or NL_MW_MEMORY
+ * @addr: the address it leads to
+ * @size: its size
+ *
+ * The inbound window of a two-port adapter, the outbound one of a switch.
+ *
+ * Return: 0 or the NTB driver's errno.
+ */
+int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
+{
+	int ret;
+
+	if (peer->adapter->msgs)
+		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
+					    size);
+	else
+		ret = ntb_mw_set_trans(peer->ntb, peer->pidx, widx, addr, size);
+	if (!ret)
+		peer->xlat[widx] = size;
+	return ret;
+}
+
+/**
+ * nl_clear_window() - undo nl_set_window()
+ * @peer: the peer
+ * @widx: the window
+ */
+void nl_clear_window(struct nl_peer *peer, int widx)
+{
+	if (!peer->xlat[widx])
+		return;
+	peer->xlat[widx] = 0;
+	if (!peer->adapter->ntb)
+		return;		/* gone, and its translations with it */
+	if (peer->adapter->msgs)
+		ntb_peer_mw_clear_trans(peer->ntb, peer->pidx, widx);
+	else
+		ntb_mw_clear_trans(peer->ntb, peer->pidx, widx);
+}
+
 /* --- messages from peers ---------------------------------------------------- */
 
 static void bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
@@ -357,6 +433,8 @@ static void link_work(struct work_struct *work)
 		return;
 	}
 	up = ntb_link_is_up(adapter->ntb, NULL, NULL);
+	if (adapter->msgs)
+		nl_pkt_drop_partial(adapter);
 	for (i = 0; i < adapter->npeers; i++) {
 		struct nl_peer *peer = &adapter->peers[i];
 		bool link = up & BIT_ULL(peer->pidx);
@@ -396,20 +474,32 @@ static void nl_db_event(void *ctx, int vector)
 {
 	struct nl_adapter *adapter = ctx;
 	u64 db = ntb_db_read(adapter->ntb);
+	int i;
 
 	/* Cleared first: a ring during the handlers is not lost. */
 	ntb_db_clear(adapter->ntb, db);
+	if (adapter->msgs) {
+		/* Every bit is a vector; each borrow takes its lender's. */
+		for (i = 0; i < adapter->npeers; i++)
+			nl_borrow_db(&adapter->peers[i], db);
+		return;
+	}
 	if (db & NL_DB_CTRL)
 		nl_chan_db(adapter, db);
 	if (db & NL_DB_RPC)
 		nl_rpc_serve(&adapter->peers[0]);
-	if (db >> NL_DB_FIRST_VEC)
-		nl_borrow_db(&adapter->peers[0], db);
+	nl_borrow_db(&adapter->peers[0], db);
+}
+
+static void nl_msg_event(void *ctx)
+{
+	nl_pkt_poll(ctx);
 }
 
 static const struct ntb_ctx_ops nl_ctx_ops = {
 	.link_event = nl_link_event,
 	.db_event = nl_db_event,
+	.msg_event = nl_msg_event,
 };
 
 /**
@@ -419,6 +509,8 @@ static const struct ntb_ctx_ops nl_ctx_ops = {
 void nl_adapter_init(struct nl_adapter *adapter)
 {
 	mutex_init(&adapter->lock);
+	raw_spin_lock_init(&adapter->msg_tx_lock);
+	raw_spin_lock_init(&adapter->msg_rx_lock);
 	INIT_LIST_HEAD(&adapter->connections);
 	INIT_LIST_HEAD(&adapter->lends);
 	INIT_LIST_HEAD(&adapter->offers);
@@ -430,20 +522,25 @@ void nl_adapter_init(struct nl_adapter *adapter)
 
 /* --- the NTB client ---------------------------------------------------------- */
 
-/* -ENODEV declines the device without the driver core's error line. */
-static int nl_check_hw(struct ntb_dev *ntb)
+/*
+ * Scratchpads carry the protocol on two-port adapters, message registers
+ * on switches (whose inbound scratchpads, if any, every peer would share)
+ * and on two-port adapters without enough scratchpads. Set @msgs.
+ * -ENODEV declines the device without the driver core's error line.
+ */
+static int nl_check_hw(struct ntb_dev *ntb, bool *msgs)
 {
-	if (ntb_peer_port_count(ntb) != 1) {
+	bool spads = ntb_peer_port_count(ntb) == 1 &&
+		     ntb_spad_count(ntb) >= NL_SPADS &&
+		     (ntb_db_valid_mask(ntb) & NL_DB_CTRL) == NL_DB_CTRL;
+
+	*msgs = !spads && ntb_msg_count(ntb) >= NL_PKT_WORDS;
+	if (!spads && !*msgs) {
 		dev_info(&ntb->dev,
-			 "not used for lending: multi-port NTB is not supported yet\n");
-		return -ENODEV;
-	}
-	if (ntb_spad_count(ntb) < NL_SPADS ||
-	    (ntb_db_valid_mask(ntb) & NL_DB_CTRL) != NL_DB_CTRL) {
-		dev_info(&ntb->dev,
-			 "not used for lending: needs %d scratchpads and 2 doorbell bits, has %d and %d\n",
-			 NL_SPADS, ntb_spad_count(ntb),
-			 (int)hweight64(ntb_db_valid_mask(ntb)));
+			 "not used for lending: needs %d scratchpads and 2 doorbell bits, or %d message registers; has %d, %d and %d\n",
+			 NL_SPADS, NL_PKT_WORDS, ntb_spad_count(ntb),
+			 (int)hweight64(ntb_db_valid_mask(ntb)),
+			 ntb_msg_count(ntb));
 		return -ENODEV;
 	}
 	return 0;
@@ -454,8 +551,9 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	struct nl_adapter *adapter;
 	struct nl_peer *peers;
 	int i, n, ret;
+	bool msgs;
 
-	ret = nl_check_hw(ntb);
+	ret = nl_check_hw(ntb, &msgs);
 	if (ret)
 		return ret;
 
@@ -484,6 +582,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->npeers = n;
 	adapter->port = ntb_port_number(ntb);
 	adapter->ntb = ntb;
+	adapter->msgs = msgs;
 	mutex_unlock(&adapter->lock);
 
 	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
@@ -491,6 +590,12 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		goto err_unbind;
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
 	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
+	if (msgs) {
+		/* A packet is whole when its head arrives: only that one. */
+		ntb_msg_set_mask(ntb, ntb_msg_inbits(ntb) | ntb_msg_outbits(ntb));
+		nl_pkt_drop_partial(adapter);
+		ntb_msg_clear_mask(ntb, BIT_ULL(0));
+	}
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret)
 		goto err_ctx;

@@ -99,9 +99,8 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	peer->lent_to = NULL;
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
-	if (lend->adapter->ntb)
-		ntb_mw_clear_trans(peer->ntb, peer->pidx, NL_MW_DEVICE);
-	peer->dev_window = 0;
+	nl_clear_window(peer, NL_MW_DEVICE);
+	nl_clear_window(peer, NL_MW_MEMORY);
 	lend->borrower = -1;
 }
 
@@ -234,9 +233,36 @@ static struct nl_lend *find_lend(struct nl_adapter *adapter, u32 index)
 	return NULL;
 }
 
+/*
+ * Open the windows of a borrow: a two-port lender translates the one to
+ * the device (the borrower translated its own onto its memory before it
+ * asked), a switch port the one to the borrower's @mem_size of memory
+ * (the borrower translates its own onto the device).
+ */
+static int open_windows(struct nl_peer *peer, struct nl_lend *lend,
+			const struct ntb_dp_bars *dp, u64 mem_size)
+{
+	resource_size_t size_max;
+	int ret;
+
+	if (!peer->adapter->msgs)
+		return nl_set_window(peer, NL_MW_DEVICE, dp->span_phys,
+				     dp->span_size);
+	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NL_MW_MEMORY, NULL, NULL,
+			       &size_max);
+	if (ret)
+		return ret;
+	if (mem_size > size_max) {
+		pci_err(lend->pdev, "node %d's memory needs a window of %llu bytes, window %d has %llu: it cannot borrow through this fabric\n",
+			peer->port, mem_size, NL_MW_MEMORY, (u64)size_max);
+		return -E2BIG;
+	}
+	return nl_set_window(peer, NL_MW_MEMORY, 0, mem_size);
+}
+
 /* Map what the borrower's device needs; the answer's words into @bars. */
 static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
-		   struct nl_msg *bars, struct nl_msg *dbs)
+		   u64 mem_size, struct nl_msg *bars, struct nl_msg *dbs)
 {
 	struct ntb_dev *ntb = peer->ntb;
 	struct ntb_dp_bars dp;
@@ -246,15 +272,11 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 	int bit, i, ret;
 
 	ret = device_span(lend, lend->lent, ntb, peer->pidx, &dp);
+	if (!ret)
+		ret = open_windows(peer, lend, &dp, mem_size);
 	if (ret)
 		return ret;
-	ret = ntb_mw_set_trans(ntb, peer->pidx, NL_MW_DEVICE, dp.span_phys,
-			       dp.span_size);
-	if (ret)
-		return ret;
-	peer->dev_window = dp.span_size;
 
-	/* The borrower translated its window onto its memory before asking. */
 	ret = ntb_peer_mw_get_addr(ntb, NL_MW_MEMORY, &addr, &size);
 	if (!ret)
 		ret = ntb_lent_map_memory(lend->lent, addr, size, &dev_addr);
@@ -275,13 +297,22 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 		w[4] = dp.bar[i].flags;
 	}
 	bars->len = 6 + 5 * PCI_STD_NUM_BARS;
+	if (peer->adapter->msgs) {
+		/* For the borrower's own translation onto the device. */
+		bars->w[bars->len++] = lower_32_bits(dp.span_phys);
+		bars->w[bars->len++] = upper_32_bits(dp.span_phys);
+	}
 
 	dbs->len = 1;
 	for_each_set_bit(bit, (unsigned long *)&vec_mask, 64) {
 		ret = ntb_peer_db_addr(ntb, &addr, &size, &data, bit);
-		if (!ret)
-			ret = ntb_lent_map_doorbell(lend->lent, addr, size,
-						    &dev_addr);
+		if (ret) {
+			dev_err(&ntb->dev, "its driver has no doorbell address a device could write (%pe): devices cannot be lent through it\n",
+				ERR_PTR(ret));
+			ret = -EOPNOTSUPP;
+			goto err_mem;
+		}
+		ret = ntb_lent_map_doorbell(lend->lent, addr, size, &dev_addr);
 		if (ret)
 			goto err_mem;
 		dbs->w[dbs->len++] = lower_32_bits(dev_addr);
@@ -294,29 +325,41 @@ err_mem:
 	ntb_lent_unmap_doorbells(lend->lent);
 	ntb_lent_unmap_memory(lend->lent);
 err:
-	ntb_mw_clear_trans(ntb, peer->pidx, NL_MW_DEVICE);
-	peer->dev_window = 0;
+	nl_clear_window(peer, NL_MW_DEVICE);
+	nl_clear_window(peer, NL_MW_MEMORY);
 	return ret;
+}
+
+static bool lending_any(struct nl_adapter *adapter)
+{
+	struct nl_lend *lend;
+
+	list_for_each_entry(lend, &adapter->lends, node)
+		if (lend->state == NL_LEND_BORROWED)
+			return true;
+	return false;
 }
 
 /**
  * nl_rx_borrow() - a peer asks to borrow one of our lend entries
  * @peer: the peer; its adapter is locked
- * @msg: index, vector doorbell bits (low, high), tag; untrusted
+ * @msg: index, vector doorbell bits (low, high), tag, and on a switch the
+ *	size of the borrower's memory (low, high); untrusted
  */
 void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_adapter *adapter = peer->adapter;
 	struct nl_msg bars = { .type = NL_MSG_BORROW_BARS, .len = 2 };
 	struct nl_msg dbs = { .type = NL_MSG_BORROW_DB };
-	u64 valid = ntb_db_valid_mask(peer->ntb);
+	u64 vec_mask, mem_size = 0;
 	struct nl_lend *lend;
-	u64 vec_mask;
 	int ret;
 
-	if (msg->len < 4)
+	if (msg->len < (adapter->msgs ? 6 : 4))
 		return;
 	vec_mask = (u64)msg->w[2] << 32 | msg->w[1];
+	if (adapter->msgs)
+		mem_size = (u64)msg->w[5] << 32 | msg->w[4];
 	bars.w[0] = msg->w[3];
 	dbs.w[0] = msg->w[3];
 
@@ -326,12 +369,18 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		ret = -ENOENT;
 	} else if (lend->state == NL_LEND_BORROWED || peer->lent_to) {
 		ret = -EBUSY;
-	} else if (!vec_mask || vec_mask & ~valid ||
-		   vec_mask & GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0) ||
-		   hweight64(vec_mask) > NL_MAX_VEC) {
+	} else if (adapter->msgs && lending_any(adapter)) {
+		/* Its vectors would ring at both borrowers. */
+		dev_info(&peer->ntb->dev,
+			 "node %d asks for a second device: on a switch this host lends one at a time\n",
+			 peer->port);
+		ret = -EBUSY;
+	} else if (!vec_mask ||
+		   vec_mask & ~nl_vector_bits(adapter, adapter->port) ||
+		   !PAGE_ALIGNED(mem_size) || (adapter->msgs && !mem_size)) {
 		ret = -EINVAL;
 	} else {
-		ret = lend_to(peer, lend, vec_mask, &bars, &dbs);
+		ret = lend_to(peer, lend, vec_mask, mem_size, &bars, &dbs);
 	}
 	bars.w[1] = ret;
 	if (!ret) {

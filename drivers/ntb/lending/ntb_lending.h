@@ -59,6 +59,15 @@ struct ntb_dev;
 #define NL_SPAD_RPC_RSP		8
 #define NL_SPADS_BORROW		11
 
+/*
+ * Multi-port adapters have message registers instead: packets of four
+ * words (msg.c), whose head is a channel frame's header or one of these.
+ */
+#define NL_PKT_WORDS		4
+#define NL_PKT_ACK		0x00
+#define NL_PKT_RPC_REQ		0x7e
+#define NL_PKT_RPC_RSP		0x7f
+
 /* An offer's Id: the lender's NodeId and its lend entry's index. */
 #define NL_ID_FMT		"%05x"
 
@@ -73,9 +82,14 @@ static inline u32 nl_offer_id(int node, unsigned int index)
 /* Config requests carry a lend entry's index in eight bits. */
 #define NL_MAX_LEND_INDEX	0xff
 
-/* Memory windows of a peer pair, by the host that translates them. */
-#define NL_MW_DEVICE		0	/* the lender's: the lent device's BARs */
-#define NL_MW_MEMORY		1	/* the borrower's: its memory */
+/*
+ * Memory windows of a peer pair, by what they lead to: the lent device's
+ * BARs, the borrower's memory. Two-port adapters translate inbound
+ * windows (the lender NL_MW_DEVICE, the borrower NL_MW_MEMORY), switches
+ * outbound ones (the borrower NL_MW_DEVICE, the lender NL_MW_MEMORY).
+ */
+#define NL_MW_DEVICE		0
+#define NL_MW_MEMORY		1
 
 /* Replies reach their waiter from interrupt context, not the work queue. */
 #define NL_MSG_REPLY		0x80
@@ -149,8 +163,8 @@ struct nl_chan {
  * @up: @linked, and the peer said hello with our protocol version
  * @version: protocol version of its last hello since the link came up, or
  *	-1 if none
- * @dev_window: size of the window translated onto the device it borrows
- *	from us (NL_MW_DEVICE), 0 if none
+ * @xlat: size of the translation we set on each of its windows (by
+ *	NL_MW_DEVICE, NL_MW_MEMORY), 0 where none (see nl_set_window())
  * @chan: the control channel to it
  * @tag: tag of our last request to it (atomic: see nl_next_tag())
  * @borrow: what we borrow from it (one at a time: its window to the
@@ -162,6 +176,8 @@ struct nl_chan {
  * @lent_to: our lend entry it borrows, whose config requests we serve
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
+ * @rpc_rsp: on message registers, the last config answer it sent us:
+ *	header, value, check (rpc.c)
  *
  * @linked, @up and the pointers are changed under &nl_adapter.lock.
  */
@@ -173,7 +189,7 @@ struct nl_peer {
 	bool linked;
 	bool up;
 	int version;
-	u64 dev_window;
+	u64 xlat[2];
 	struct nl_chan chan;
 	atomic_t tag;
 	struct nl_borrow __rcu *borrow;
@@ -182,6 +198,7 @@ struct nl_peer {
 	raw_spinlock_t serve_lock;
 	struct nl_lend *lent_to;
 	int rpc_last[3];
+	u32 rpc_rsp[3];
 };
 
 /**
@@ -272,8 +289,8 @@ enum nl_borrow_state {
  * @state: &enum nl_borrow_state
  * @vbus: the virtual bus holding the device, while borrowed
  * @local_bdf: the device's name in this host's PCI tree, while borrowed
- * @mem_window: size of the window translated onto our memory (NL_MW_MEMORY)
- * @vectors: the doorbell bits of the device's vectors
+ * @vectors: the doorbell bits of the device's vectors, set before the
+ *	borrow is published to the doorbell interrupt
  * @db: the writes that ring our vector doorbells, as the device sees them
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &nl_peer.call_lock
@@ -289,7 +306,6 @@ struct nl_borrow {
 	enum nl_borrow_state state;
 	struct ntb_vbus *vbus;
 	char local_bdf[32];
-	u64 mem_window;
 	u64 vectors;
 	struct ntb_dp_doorbell db[NL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
@@ -306,6 +322,10 @@ struct nl_borrow {
  * @borrows_group: borrows/
  * @lock: see the top of this file
  * @ntb: the bound NTB device, NULL while it is gone
+ * @msgs: @ntb carries the protocol in message registers (msg.c), not in
+ *	scratchpads
+ * @msg_tx_lock: serialises our packets and the outbound message status
+ * @msg_rx_lock: serialises taking packets from our message registers
  * @port: our NodeId while @ntb is bound
  * @peers: one per peer index while @ntb is bound
  * @npeers: entries in @peers
@@ -318,6 +338,7 @@ struct nl_borrow {
  * @idle: woken when @busy drops to zero
  * @wq: ordered: runs received messages and every offer group change
  * @rx_work: handles the messages the channels received
+ * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @link_work: follows the link state of every peer
  * @node: entry in the module's adapter list
  */
@@ -330,6 +351,9 @@ struct nl_adapter {
 
 	struct mutex lock;	/* see the top of this file */
 	struct ntb_dev *ntb;
+	bool msgs;
+	raw_spinlock_t msg_tx_lock;	/* see above */
+	raw_spinlock_t msg_rx_lock;	/* see above */
 	int port;
 	struct nl_peer *peers;
 	int npeers;
@@ -342,6 +366,7 @@ struct nl_adapter {
 
 	struct workqueue_struct *wq;
 	struct work_struct rx_work;
+	int rx_next;
 	struct work_struct link_work;
 	struct list_head node;
 };
@@ -356,10 +381,20 @@ bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
 		       u32 tag, struct nl_msg *reply);
 unsigned int nl_chan_epoch(struct nl_peer *peer);
+void nl_chan_frame(struct nl_peer *peer, const u32 *w);
+void nl_chan_acked(struct nl_peer *peer, u8 seq);
+
+/* msg.c */
+int nl_pkt_send(struct nl_peer *peer, const u32 *w);
+int nl_pkt_send_atomic(struct nl_peer *peer, const u32 *w);
+void nl_pkt_poll(struct nl_adapter *adapter);
+void nl_pkt_drop_partial(struct nl_adapter *adapter);
 
 /* rpc.c */
 extern const struct ntb_vbus_ops nl_rpc_ops;
 void nl_rpc_serve(struct nl_peer *peer);
+void nl_rpc_request(struct nl_peer *peer, const u32 *w);
+void nl_rpc_answer(struct nl_peer *peer, const u32 *w);
 void nl_rpc_reset(struct nl_peer *peer);
 
 /**
@@ -385,6 +420,9 @@ void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
 		    int node);
 void nl_withdraw_all(struct nl_adapter *adapter, int node);
 bool nl_is_adapter_pdev(struct pci_dev *pdev);
+u64 nl_vector_bits(struct nl_adapter *adapter, int node);
+int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size);
+void nl_clear_window(struct nl_peer *peer, int widx);
 
 /* lend.c */
 int nl_lend_offer(struct nl_lend *lend);

@@ -13,6 +13,11 @@
  * The borrower clears its answer scratchpads before asking, and never uses
  * tag 0, so an answer left from before a reload cannot match.
  *
+ * On message registers (multi-port adapters) the request and the answer
+ * are packets of msg.c instead, with no doorbell: the lender serves the
+ * request from its message interrupt, the borrower keeps the answer in
+ * &nl_peer.rpc_rsp, taking packets itself while it polls.
+ *
  * Request header: tag[31:24] index[23:16] write[15] size[14:12] where[11:0].
  * Answer header: tag[31:24] errno[7:0]. The check word of both is
  * rpc_check(header, value).
@@ -64,6 +69,42 @@ static bool rpc_read(struct ntb_dev *ntb, int sidx, u32 *hdr, u32 *val)
 	return ntb_spad_read(ntb, sidx + 2) == rpc_check(*hdr, *val);
 }
 
+/* Send a request (or, from the lender, an answer) to @peer. */
+static int rpc_send(struct nl_peer *peer, bool answer, u32 hdr, u32 val)
+{
+	u32 w[NL_PKT_WORDS] = {
+		(answer ? NL_PKT_RPC_RSP : NL_PKT_RPC_REQ) << 24,
+		hdr, val, rpc_check(hdr, val)
+	};
+
+	if (peer->adapter->msgs)
+		return nl_pkt_send_atomic(peer, w);
+	rpc_write(peer->ntb, peer->pidx,
+		  answer ? NL_SPAD_RPC_RSP : NL_SPAD_RPC_REQ, hdr, val);
+	if (!answer)
+		ntb_peer_db_set(peer->ntb, NL_DB_RPC);
+	return 0;
+}
+
+/* The last answer of @peer, if it came whole. */
+static bool rpc_answer(struct nl_peer *peer, u32 *hdr, u32 *val)
+{
+	if (!peer->adapter->msgs)
+		return rpc_read(peer->ntb, NL_SPAD_RPC_RSP, hdr, val);
+	nl_pkt_poll(peer->adapter);
+	*hdr = READ_ONCE(peer->rpc_rsp[0]);
+	*val = READ_ONCE(peer->rpc_rsp[1]);
+	return READ_ONCE(peer->rpc_rsp[2]) == rpc_check(*hdr, *val);
+}
+
+static void rpc_forget_answer(struct nl_peer *peer)
+{
+	if (peer->adapter->msgs)
+		WRITE_ONCE(peer->rpc_rsp[0], 0);
+	else
+		ntb_spad_write(peer->ntb, NL_SPAD_RPC_RSP, 0);
+}
+
 /* --- the borrower's side ----------------------------------------------------- */
 
 static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
@@ -76,17 +117,16 @@ static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 	int try;
 
 	/* An answer left from before (a reload, a reset) must not match. */
-	ntb_spad_write(ntb, NL_SPAD_RPC_RSP, 0);
+	rpc_forget_answer(peer);
 	for (try = 0; try < tries; try++) {
-		rpc_write(ntb, peer->pidx, NL_SPAD_RPC_REQ, hdr, *val);
-		ntb_peer_db_set(ntb, NL_DB_RPC);
+		rpc_send(peer, false, hdr, *val);
 		end = ktime_add_us(ktime_get(), atomic ? RPC_TIMEOUT_ATOMIC_US :
 						     RPC_TIMEOUT_US);
 		do {
 			if (READ_ONCE(borrow->state) != NL_BORROW_BORROWED &&
 			    READ_ONCE(borrow->state) != NL_BORROW_STARTING)
 				return -ENOLINK;
-			if (rpc_read(ntb, NL_SPAD_RPC_RSP, &rhdr, &rval) &&
+			if (rpc_answer(peer, &rhdr, &rval) &&
 			    rhdr >> 24 == hdr >> 24) {
 				*val = rval;
 				return -(int)(rhdr & 0xff);
@@ -208,14 +248,31 @@ static int serve(struct nl_peer *peer, u32 hdr, u32 *val)
  */
 void nl_rpc_serve(struct nl_peer *peer)
 {
-	struct ntb_dev *ntb = peer->ntb;
-	u32 hdr, val;
+	u32 w[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		w[i] = ntb_spad_read(peer->ntb, NL_SPAD_RPC_REQ + i);
+	nl_rpc_request(peer, w);
+}
+
+/**
+ * nl_rpc_request() - answer a config request that came whole
+ * @peer: the borrower
+ * @w: header, value and check, untrusted
+ *
+ * Context: any; does not sleep.
+ */
+void nl_rpc_request(struct nl_peer *peer, const u32 *w)
+{
+	unsigned long flags;
+	u32 hdr = w[0], val = w[1];
 	int ret;
 
-	if (!rpc_read(ntb, NL_SPAD_RPC_REQ, &hdr, &val))
+	if (w[2] != rpc_check(hdr, val))
 		return;		/* corrupted: the borrower asks again */
 
-	raw_spin_lock(&peer->serve_lock);
+	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	if (peer->rpc_last[0] != (int)(hdr >> 24)) {
 		ret = serve(peer, hdr, &val);
 		peer->rpc_last[0] = hdr >> 24;
@@ -224,6 +281,21 @@ void nl_rpc_serve(struct nl_peer *peer)
 	}
 	hdr = (u32)peer->rpc_last[0] << 24 | peer->rpc_last[1];
 	val = peer->rpc_last[2];
-	raw_spin_unlock(&peer->serve_lock);
-	rpc_write(ntb, peer->pidx, NL_SPAD_RPC_RSP, hdr, val);
+	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
+	rpc_send(peer, true, hdr, val);
+}
+
+/**
+ * nl_rpc_answer() - keep a lender's answer for the request polling for it
+ * @peer: the lender
+ * @w: header, value and check, untrusted
+ *
+ * Context: any; does not sleep.
+ */
+void nl_rpc_answer(struct nl_peer *peer, const u32 *w)
+{
+	/* The header last: rpc_answer() checks the three together. */
+	WRITE_ONCE(peer->rpc_rsp[1], w[1]);
+	WRITE_ONCE(peer->rpc_rsp[2], w[2]);
+	WRITE_ONCE(peer->rpc_rsp[0], w[0]);
 }

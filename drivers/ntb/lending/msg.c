@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: packets over message registers, for multi-port NTB.
+ *
+ * A switch (IDT-like, several peers per adapter) has no scratchpads. Each
+ * port has message registers that any peer may write: one holds a word
+ * and its sender's port until the receiver reads and clears it, and a
+ * write to a full register fails, which the sender's outbound status
+ * shows. What a two-port adapter carries in scratchpads travels here as
+ * packets of NL_PKT_WORDS words in registers 0..3:
+ *
+ * - The sender writes register 1 first: it claims the receiver's
+ *   registers. A full register 1 is another sender's packet: it backs off
+ *   and tries again. Then registers 3 and 2, then register 0, the head,
+ *   which makes the packet whole.
+ * - The receiver reads nothing until the head is there; then it takes
+ *   registers 0, 3, 2 and 1, clearing each as it goes, so that when the
+ *   next sender finds register 1 free the others are free too.
+ *
+ * A packet therefore never mixes words of two senders, and a sender never
+ * overruns the receiver. Our own writers (work items, interrupts and
+ * config requests with interrupts off) are serialised by
+ * &nl_adapter.msg_tx_lock, which also keeps the outbound status bits ours
+ * between a write and its check.
+ *
+ * Heads: a channel frame's header (chan.c); NL_PKT_ACK << 24 | seq << 16,
+ * an acknowledgment; NL_PKT_RPC_REQ or NL_PKT_RPC_RSP << 24 with a config
+ * request or answer (rpc.c) in words 1..3.
+ */
+
+#include <linux/delay.h>
+#include <linux/ntb.h>
+
+#include "ntb_lending.h"
+
+#define MIDX_HEAD	0
+#define MIDX_CLAIM	1
+
+static bool write_failed(struct ntb_dev *ntb)
+{
+	u64 out = ntb_msg_outbits(ntb);
+
+	if (!(ntb_msg_read_sts(ntb) & out))
+		return false;
+	ntb_msg_clear_sts(ntb, out);
+	return true;
+}
+
+/**
+ * nl_pkt_send() - write one packet into a peer's message registers
+ * @peer: the receiver
+ * @w: the packet, head first
+ *
+ * Context: any; does not sleep.
+ * Return: 0 once the packet is in the peer's registers, -EBUSY if another
+ * sender's packet is (try again later), -EIO if the registers were lost
+ * midway (a dead link or a peer that reset).
+ */
+int nl_pkt_send(struct nl_peer *peer, const u32 *w)
+{
+	static const int order[] = { 3, 2, MIDX_HEAD };
+	struct nl_adapter *adapter = peer->adapter;
+	struct ntb_dev *ntb = peer->ntb;
+	unsigned long flags;
+	int i, ret = 0;
+
+	raw_spin_lock_irqsave(&adapter->msg_tx_lock, flags);
+	write_failed(ntb);
+	ntb_peer_msg_write(ntb, peer->pidx, MIDX_CLAIM, w[MIDX_CLAIM]);
+	if (write_failed(ntb)) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		ntb_peer_msg_write(ntb, peer->pidx, order[i], w[order[i]]);
+		if (write_failed(ntb)) {
+			ret = -EIO;
+			break;
+		}
+	}
+out:
+	raw_spin_unlock_irqrestore(&adapter->msg_tx_lock, flags);
+	return ret;
+}
+
+/**
+ * nl_pkt_send_atomic() - nl_pkt_send(), retried for up to a millisecond
+ * @peer: the receiver
+ * @w: the packet
+ *
+ * For answers sent from interrupt context: the other senders' packets
+ * leave the peer's registers within microseconds, unless the peer is gone.
+ *
+ * Context: any; does not sleep.
+ * Return: as nl_pkt_send().
+ */
+int nl_pkt_send_atomic(struct nl_peer *peer, const u32 *w)
+{
+	int try, ret;
+
+	for (try = 0; try < 200; try++) {
+		ret = nl_pkt_send(peer, w);
+		if (ret != -EBUSY)
+			break;
+		udelay(5);
+	}
+	return ret;
+}
+
+static struct nl_peer *pkt_sender(struct nl_adapter *adapter, int pidx)
+{
+	if (pidx < 0 || pidx >= adapter->npeers)
+		return NULL;
+	return &adapter->peers[pidx];
+}
+
+/* Take the packet in our registers, if it is whole; false if none. */
+static bool take_packet(struct nl_adapter *adapter, struct nl_peer **peer,
+			u32 *w)
+{
+	static const int order[] = { MIDX_HEAD, 3, 2, MIDX_CLAIM };
+	struct ntb_dev *ntb = adapter->ntb;
+	int i, pidx, from = -1;
+	bool mixed = false;
+
+	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD)))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		w[order[i]] = ntb_msg_read(ntb, &pidx, order[i]);
+		ntb_msg_clear_sts(ntb, BIT_ULL(order[i]));
+		if (i && pidx != from)
+			mixed = true;
+		from = pidx;
+	}
+	*peer = mixed ? NULL : pkt_sender(adapter, from);
+	return true;
+}
+
+/**
+ * nl_pkt_poll() - take and deliver every whole packet in our registers
+ * @adapter: the adapter, whose NTB device is bound
+ *
+ * Called by the message interrupt and by config requests that poll for
+ * their answer with interrupts off.
+ *
+ * Context: any; does not sleep.
+ */
+void nl_pkt_poll(struct nl_adapter *adapter)
+{
+	struct nl_peer *peer;
+	unsigned long flags;
+	u32 w[NL_PKT_WORDS];
+	bool got;
+
+	for (;;) {
+		raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
+		got = take_packet(adapter, &peer, w);
+		raw_spin_unlock_irqrestore(&adapter->msg_rx_lock, flags);
+		if (!got)
+			return;
+		if (!peer)
+			continue;	/* words of two senders: not a packet */
+		switch (w[0] >> 24) {
+		case NL_PKT_ACK:
+			nl_chan_acked(peer, w[0] >> 16 & 0xff);
+			break;
+		case NL_PKT_RPC_REQ:
+			nl_rpc_request(peer, &w[1]);
+			break;
+		case NL_PKT_RPC_RSP:
+			nl_rpc_answer(peer, &w[1]);
+			break;
+		default:
+			nl_chan_frame(peer, w);
+		}
+	}
+}
+
+/**
+ * nl_pkt_drop_partial() - clear registers a sender left half written
+ * @adapter: the adapter, whose NTB device is bound
+ *
+ * A sender whose link dropped between its claim and its head leaves its
+ * words behind, and every other sender would find the registers taken.
+ * Called on every link change.
+ *
+ * Context: process.
+ */
+void nl_pkt_drop_partial(struct nl_adapter *adapter)
+{
+	struct ntb_dev *ntb = adapter->ntb;
+	unsigned long flags;
+	int midx, pidx;
+
+	raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
+	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD))) {
+		for (midx = NL_PKT_WORDS - 1; midx >= 0; midx--) {
+			ntb_msg_read(ntb, &pidx, midx);
+			ntb_msg_clear_sts(ntb, BIT_ULL(midx));
+		}
+	}
+	raw_spin_unlock_irqrestore(&adapter->msg_rx_lock, flags);
+}
