@@ -154,6 +154,11 @@ static void give_back(struct nl_peer *peer, unsigned int index)
 				   &reply);
 }
 
+static void prefetch_work(struct work_struct *work)
+{
+	nl_rpc_prefetch(container_of(work, struct nl_borrow, prefetch));
+}
+
 static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 {
 	struct nl_peer *peer = borrow->peer;
@@ -188,6 +193,7 @@ static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 	ntb_vbus_add(vbus);
 	strscpy(borrow->local_bdf, pci_name(ntb_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
+	schedule_work(&borrow->prefetch);
 	return 0;
 }
 
@@ -304,6 +310,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	if (!borrow)
 		return ERR_PTR(-ENOMEM);
 	borrow->adapter = adapter;
+	INIT_WORK(&borrow->prefetch, prefetch_work);
 	borrow->lender = id >> 16;
 	borrow->index = id & 0xffff;
 	borrow->state = NL_BORROW_STARTING;
@@ -367,6 +374,7 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 		ntb_vbus_link_lost(borrow->vbus);
 	}
+	cancel_work_sync(&borrow->prefetch);
 	ntb_vbus_remove(borrow->vbus);
 	RCU_INIT_POINTER(peer->borrow, NULL);
 	synchronize_rcu();

@@ -295,6 +295,7 @@ enum nl_borrow_state {
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &nl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
+ * @prefetch: fills @cfg once the device is in this host's tree
  * @node: entry in &nl_adapter.borrows
  */
 struct nl_borrow {
@@ -310,6 +311,7 @@ struct nl_borrow {
 	struct ntb_dp_doorbell db[NL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
+	struct work_struct prefetch;
 	struct list_head node;
 };
 
@@ -396,6 +398,7 @@ void nl_rpc_serve(struct nl_peer *peer);
 void nl_rpc_request(struct nl_peer *peer, const u32 *w);
 void nl_rpc_answer(struct nl_peer *peer, const u32 *w);
 void nl_rpc_reset(struct nl_peer *peer);
+void nl_rpc_prefetch(struct nl_borrow *borrow);
 
 /**
  * struct nl_uevent - the variables of a uevent being built

@@ -25,8 +25,9 @@
  * A caller with interrupts disabled (user config reads run under the PCI
  * core's raw pci_lock) may share its CPU with the lender's interrupt on
  * ntb_sim, where both hosts are one kernel: it reads from the borrower's
- * copy of the lender's last answers when it has one, and otherwise asks,
- * bounded by the timeout.
+ * copy of the config space, which nl_rpc_prefetch() fills after the
+ * device is added and every write with interrupts on refreshes, and asks
+ * (bounded by the timeout) only for a dword the copy lacks.
  */
 
 #include <linux/delay.h>
@@ -140,6 +141,20 @@ static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 	return -ETIMEDOUT;
 }
 
+/* One request, with the peer's call_lock held. */
+static int call(struct nl_borrow *borrow, bool write, unsigned int where,
+		unsigned int size, u32 *val, bool atomic)
+{
+	struct nl_peer *peer = borrow->peer;
+	u32 hdr;
+
+	/* Tag 0 never: it is what a cleared answer holds. */
+	peer->rpc_tag = peer->rpc_tag % 255 + 1;
+	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
+	      (write ? RPC_WRITE : 0) | size << 12 | where;
+	return rpc_call(borrow, hdr, val, atomic);
+}
+
 /*
  * One request at a time per lender. Callers with interrupts on spin with
  * them on, so that the lender's interrupt is served even on this CPU;
@@ -152,8 +167,8 @@ static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
 	struct nl_peer *peer = borrow->peer;
 	unsigned int dw = where / 4;
 	bool atomic = irqs_disabled();
-	u32 hdr;
-	int ret;
+	int ret, ret2 = -EAGAIN;
+	u32 dword;
 
 	if (atomic) {
 		if (!write && test_bit(dw, borrow->cfg_valid)) {
@@ -165,13 +180,15 @@ static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
 	} else {
 		raw_spin_lock_bh(&peer->call_lock);
 	}
-	/* Tag 0 never: it is what a cleared answer holds. */
-	peer->rpc_tag = peer->rpc_tag % 255 + 1;
-	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
-	      (write ? RPC_WRITE : 0) | size << 12 | where;
-	ret = rpc_call(borrow, hdr, val, atomic);
+	ret = call(borrow, write, where, size, val, atomic);
+	/* After a write, read the dword again for callers that cannot ask. */
+	if (!ret && write && !atomic)
+		ret2 = call(borrow, false, dw * 4, 4, &dword, false);
 	if (!ret && !write) {
 		WRITE_ONCE(borrow->cfg[dw], *val);
+		set_bit(dw, borrow->cfg_valid);
+	} else if (write && !ret2) {
+		WRITE_ONCE(borrow->cfg[dw], dword);
 		set_bit(dw, borrow->cfg_valid);
 	} else if (write) {
 		clear_bit(dw, borrow->cfg_valid);
@@ -202,6 +219,29 @@ static int nl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
 			    u32 val)
 {
 	return rpc(priv, true, where, size, &val);
+}
+
+/**
+ * nl_rpc_prefetch() - copy a borrowed device's whole config space
+ * @borrow: the borrow, attached
+ *
+ * Callers with interrupts off (user config reads) are answered from the
+ * copy; on ntb_sim the lender's interrupt may be due on their very CPU.
+ * Stops at the first failure (a lost link).
+ *
+ * Context: process, with interrupts on; sleeps.
+ */
+void nl_rpc_prefetch(struct nl_borrow *borrow)
+{
+	unsigned int dw;
+	u32 val;
+
+	for (dw = 0; dw < ARRAY_SIZE(borrow->cfg); dw++) {
+		if (!test_bit(dw, borrow->cfg_valid) &&
+		    rpc(borrow, false, dw * 4, 4, &val))
+			return;
+		cond_resched();
+	}
 }
 
 /* The virtual bus's config access: a request to the lender. */
