@@ -371,9 +371,9 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		ret = -EBUSY;
 	} else if (adapter->msgs && lending_any(adapter)) {
 		/* Its vectors would ring at both borrowers. */
-		dev_info(&peer->ntb->dev,
-			 "node %d asks for a second device: on a switch this host lends one at a time\n",
-			 peer->port);
+		dev_info_ratelimited(&peer->ntb->dev,
+				     "node %d asks for a second device: on a switch this host lends one at a time\n",
+				     peer->port);
 		ret = -EBUSY;
 	} else if (!vec_mask ||
 		   vec_mask & ~nl_vector_bits(adapter, adapter->port) ||

@@ -27,14 +27,8 @@ SEQ=100
 # sequence number of its own, so the peer does not take it for a repeat.
 frame() {
 	SEQ=$(((SEQ + 1) & 255))
-	h=$(($2 << 24 | SEQ << 16 | $3 << 12 | $4 << 11 | $5 << 8))
 	w1=${6:-0} w2=${7:-0} w3=${8:-0}
-	sum=0
-	for w in $h $w1 $w2 $w3; do
-		sum=$((sum + (w & 255) + (w >> 8 & 255) + (w >> 16 & 255) + (w >> 24 & 255)))
-	done
-	h=$((h | (-sum & 255)))
-	[ "${9:-}" = bad ] && h=$((h ^ 1))
+	h=$(frame_header "$2" "$SEQ" "$3" "$4" "$5" "$w1" "$w2" "$w3" "${9:-}")
 	echo "spad 0 1 $w1" >"$FAB/$1/hostile" &&
 		echo "spad 0 2 $w2" >"$FAB/$1/hostile" &&
 		echo "spad 0 3 $w3" >"$FAB/$1/hostile" &&

@@ -258,3 +258,17 @@ refused() {
 	*) return 1 ;;
 	esac
 }
+
+# A lending channel frame's header (Documentation/ntb-lending/protocol.rst)
+# for type $1, sequence $2, fragment $3, last flag $4, payload length $5
+# and payload words $6 $7 $8, with its checksum; spoiled if $9 is "bad".
+frame_header() {
+	h=$(($1 << 24 | $2 << 16 | $3 << 12 | $4 << 11 | $5 << 8))
+	sum=0
+	for w in $h "$6" "$7" "$8"; do
+		sum=$((sum + (w & 255) + (w >> 8 & 255) + (w >> 16 & 255) + (w >> 24 & 255)))
+	done
+	h=$((h | (-sum & 255)))
+	[ "${9:-}" = bad ] && h=$((h ^ 1))
+	echo "$h"
+}
