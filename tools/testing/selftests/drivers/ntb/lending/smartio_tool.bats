@@ -870,6 +870,15 @@ scratch_is_clean() {
 	done
 }
 
+@test "lspci_cut_short_by_its_reader_is_no_failure_but_lspci_failing_is" {
+	printf '#!/bin/sh\nexit 141\n' >"$BIN/lspci"
+	run_tool lspci 10001
+	succeeds
+	printf '#!/bin/sh\nexit 1\n' >"$BIN/lspci"
+	run_tool lspci 10001
+	fails_with 1 "lspci -D -nn -k -vv -xxxx -s 10000:00:00.0 failed"
+}
+
 @test "lspci_raw_on_the_borrower_is_refused_naming_the_lender_and_its_bdf" {
 	run_tool lspci --raw 10001
 	fails_with 5 "the lender never hands out 10001's own config space, only the filtered view borrowers get: run smartio_tool lspci --raw 10001 on node 1, where it is 0000:81:00.0"
