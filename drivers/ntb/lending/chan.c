@@ -159,6 +159,27 @@ static void tx_work(struct work_struct *work)
 	}
 }
 
+/*
+ * On message registers an acknowledgment that finds the peer's registers
+ * taken is sent from a work item: spinning here, in an interrupt, would
+ * hold up the very interrupts that free them when hosts share CPUs (as on
+ * ntb_sim). The latest sequence number acknowledges the earlier ones.
+ */
+static void ack_work(struct work_struct *work)
+{
+	struct nl_chan *chan = container_of(work, struct nl_chan, ack_work);
+	struct nl_peer *peer = container_of(chan, struct nl_peer, chan);
+	u32 w[NL_PKT_WORDS] = {};
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		w[0] = NL_PKT_ACK << 24 | READ_ONCE(chan->ack_seq) << 16;
+		if (nl_pkt_send(peer, w) != -EBUSY)
+			return;
+		usleep_range(50, 100);
+	}
+}
+
 static void free_list(struct list_head *head, size_t offset)
 {
 	struct list_head *pos, *n;
@@ -184,6 +205,7 @@ void nl_chan_init(struct nl_peer *peer)
 	init_waitqueue_head(&chan->ackq);
 	init_waitqueue_head(&chan->replyq);
 	INIT_WORK(&chan->tx_work, tx_work);
+	INIT_WORK(&chan->ack_work, ack_work);
 	chan->rx_seq = -1;
 }
 
@@ -292,7 +314,10 @@ static void ack(struct nl_peer *peer, u8 seq)
 	u32 w[NL_PKT_WORDS] = { NL_PKT_ACK << 24 | seq << 16 };
 
 	if (peer->adapter->msgs) {
-		nl_pkt_send_atomic(peer, w);
+		if (nl_pkt_send(peer, w) == -EBUSY) {
+			WRITE_ONCE(peer->chan.ack_seq, seq);
+			queue_work(system_unbound_wq, &peer->chan.ack_work);
+		}
 		return;
 	}
 	ntb_peer_spad_write(peer->ntb, peer->pidx, NL_SPAD_ACK, seq);

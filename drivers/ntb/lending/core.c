@@ -648,8 +648,10 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->npeers = 0;
 	mutex_unlock(&adapter->lock);
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		cancel_work_sync(&peers[i].chan.tx_work);
+		cancel_work_sync(&peers[i].chan.ack_work);
+	}
 	flush_workqueue(adapter->wq);
 	nl_offers_sync(adapter);
 	kfree(peers);

@@ -131,6 +131,10 @@ struct nl_msg {
  * @rxq: complete messages waiting for the adapter's work (&struct nl_rxmsg)
  * @ackq: woken when @acked changes
  * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
+ * @ack_work: on message registers, sends the acknowledgment of @ack_seq
+ *	when the peer's registers were taken (chan.c)
+ * @ack_seq: sequence number for @ack_work to acknowledge; set in interrupt
+ *	context without @lock, as any recent value acknowledges rightly
  * @epoch: bumped by every reset, so a sender notices that its peer went away
  * @replies: replies received and not yet taken (&struct nl_rxmsg)
  * @nr_replies: entries in @replies
@@ -147,6 +151,8 @@ struct nl_chan {
 	struct list_head rxq;
 	wait_queue_head_t ackq;
 	struct work_struct tx_work;
+	struct work_struct ack_work;
+	u8 ack_seq;
 	unsigned int epoch;
 	struct list_head replies;
 	unsigned int nr_replies;

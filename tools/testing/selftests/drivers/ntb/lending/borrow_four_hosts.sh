@@ -75,10 +75,9 @@ ktap_test_result "four_borrows_in_four_pci_domains_under_stock_drivers" four_bor
 # The NICs borrowed by A and C share QEMU's hub: they ping each other
 # while fio runs on the drives borrowed by B and D.
 io_everywhere() {
-	into_netns a "$VN0" 1 && into_netns c "$VN1" 2 || return 1
-	adev=$(ip -n a -o link | awk -F': ' '$2 != "lo" { print $2; exit }')
-	cdev=$(ip -n c -o link | awk -F': ' '$2 != "lo" { print $2; exit }')
-	wait_for 40 carrier a "$adev" && wait_for 40 carrier c "$cdev" || return 1
+	adev=$(netdev_of "$VN0") && cdev=$(netdev_of "$VN1") &&
+		into_netns a "$VN0" 1 && into_netns c "$VN1" 2 &&
+		wait_for 40 carrier a "$adev" && wait_for 40 carrier c "$cdev" || return 1
 	ip netns exec a ping -6 -c 20 -i 0.2 -W 5 "fe80::2%$adev" >/tmp/ping 2>&1 &
 	ping_pid=$!
 	fio_verified "$(disk_of "$VD0")" b randwrite 4k >/tmp/fio_b &
