@@ -338,8 +338,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		nl_clear_window(borrow->peer, NL_MW_DEVICE);
-		nl_clear_window(borrow->peer, NL_MW_MEMORY);
+		nl_clear_window(borrow->peer, NL_MW_BORROWER(borrow->peer->adapter->msgs));
 		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
@@ -383,8 +382,7 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
 	borrow->vectors = 0;
-	nl_clear_window(peer, NL_MW_DEVICE);
-	nl_clear_window(peer, NL_MW_MEMORY);
+	nl_clear_window(peer, NL_MW_BORROWER(peer->adapter->msgs));
 	if (lost)
 		borrow->peer = NULL;
 }

@@ -99,8 +99,7 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	peer->lent_to = NULL;
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
-	nl_clear_window(peer, NL_MW_DEVICE);
-	nl_clear_window(peer, NL_MW_MEMORY);
+	nl_clear_window(peer, NL_MW_LENDER(peer->adapter->msgs));
 	lend->borrower = -1;
 }
 
@@ -325,8 +324,7 @@ err_mem:
 	ntb_lent_unmap_doorbells(lend->lent);
 	ntb_lent_unmap_memory(lend->lent);
 err:
-	nl_clear_window(peer, NL_MW_DEVICE);
-	nl_clear_window(peer, NL_MW_MEMORY);
+	nl_clear_window(peer, NL_MW_LENDER(peer->adapter->msgs));
 	return ret;
 }
 

@@ -91,6 +91,10 @@ static inline u32 nl_offer_id(int node, unsigned int index)
 #define NL_MW_DEVICE		0
 #define NL_MW_MEMORY		1
 
+/* The window a lender translates; a borrower translates the other. */
+#define NL_MW_LENDER(msgs)	((msgs) ? NL_MW_MEMORY : NL_MW_DEVICE)
+#define NL_MW_BORROWER(msgs)	((msgs) ? NL_MW_DEVICE : NL_MW_MEMORY)
+
 /* Replies reach their waiter from interrupt context, not the work queue. */
 #define NL_MSG_REPLY		0x80
 

@@ -61,8 +61,14 @@ io_both_ways() {
 }
 ktap_test_result "fio_on_borrowed_drive_and_ping_on_borrowed_nic_at_once" io_both_ways
 
+# A returns the NIC first: its window to the drive it lends B stays open
+# (each host translates one window as lender, the other as borrower).
 returned_both_ways() {
-	ip netns del a && rmdir "$CFS/$A/borrows/10000" "$CFS/$B/borrows/00000" &&
+	ip netns del a && rmdir "$CFS/$A/borrows/10000" &&
+		grep -qx "0 1 device [1-9][0-9]*" "$CFS/$A/windows" &&
+		! grep -q memory "$CFS/$A/windows" &&
+		dd if="$(disk_of "$VDISK_BDF")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
+		rmdir "$CFS/$B/borrows/00000" &&
 		[ ! -e "/sys/bus/pci/devices/$VDISK_BDF" ] &&
 		[ ! -e "/sys/bus/pci/devices/$VNIC_BDF" ] &&
 		[ "$(cat "$CFS/$A/lends/$NVME/state")" = available ] &&
