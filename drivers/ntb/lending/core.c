@@ -518,6 +518,7 @@ void nl_adapter_init(struct nl_adapter *adapter)
 	init_waitqueue_head(&adapter->idle);
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
+	nl_pkt_watch_init(adapter);
 }
 
 /* --- the NTB client ---------------------------------------------------------- */
@@ -599,6 +600,8 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret)
 		goto err_ctx;
+	if (msgs)
+		nl_pkt_watch_start(adapter);
 	queue_work(adapter->wq, &adapter->link_work);
 	dev_info(&ntb->dev, "lending on node %d\n", adapter->port);
 	return 0;
@@ -624,6 +627,7 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_link_disable(ntb);
 	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_clear_ctx(ntb);
+	cancel_delayed_work_sync(&adapter->rx_watch);
 
 	/* Wake whoever waits for a peer, let them finish, start no more. */
 	mutex_lock(&adapter->lock);

@@ -18,10 +18,13 @@
  *   next sender finds register 1 free the others are free too.
  *
  * A packet therefore never mixes words of two senders, and a sender never
- * overruns the receiver. Our own writers (work items, interrupts and
- * config requests with interrupts off) are serialised by
- * &nl_adapter.msg_tx_lock, which also keeps the outbound status bits ours
- * between a write and its check.
+ * overruns the receiver. Words that wait for their head too long, left by
+ * a sender that died midway or lies, would keep every other sender out:
+ * the receiver drops them (rx_watch()), as it does on every link change.
+ *
+ * Our own writers (work items, interrupts and config requests with
+ * interrupts off) are serialised by &nl_adapter.msg_tx_lock, which also
+ * keeps the outbound status bits ours between a write and its check.
  *
  * Heads: a channel frame's header (chan.c); NL_PKT_ACK << 24 | seq << 16,
  * an acknowledgment; NL_PKT_RPC_REQ or NL_PKT_RPC_RSP << 24 with a config
@@ -35,6 +38,13 @@
 
 #define MIDX_HEAD	0
 #define MIDX_CLAIM	1
+
+/*
+ * A sender writes its four words within microseconds and tries for about
+ * two seconds; words without a head at two looks in a row, with no packet
+ * taken in between, are dropped well within that.
+ */
+#define RX_WATCH_PERIOD	msecs_to_jiffies(500)
 
 static bool write_failed(struct ntb_dev *ntb)
 {
@@ -133,6 +143,7 @@ static bool take_packet(struct nl_adapter *adapter, struct nl_peer **peer,
 		from = pidx;
 	}
 	*peer = mixed ? NULL : pkt_sender(adapter, from);
+	adapter->rx_taken++;
 	return true;
 }
 
@@ -176,6 +187,21 @@ void nl_pkt_poll(struct nl_adapter *adapter)
 	}
 }
 
+/* Read and clear all our registers; the sender of a word that was there. */
+static int drop_words(struct ntb_dev *ntb)
+{
+	u64 sts = ntb_msg_read_sts(ntb);
+	int midx, pidx, from = -1;
+
+	for (midx = NL_PKT_WORDS - 1; midx >= 0; midx--) {
+		ntb_msg_read(ntb, &pidx, midx);
+		ntb_msg_clear_sts(ntb, BIT_ULL(midx));
+		if (sts & BIT_ULL(midx))
+			from = pidx;
+	}
+	return from;
+}
+
 /**
  * nl_pkt_drop_partial() - clear registers a sender left half written
  * @adapter: the adapter, whose NTB device is bound
@@ -190,14 +216,60 @@ void nl_pkt_drop_partial(struct nl_adapter *adapter)
 {
 	struct ntb_dev *ntb = adapter->ntb;
 	unsigned long flags;
-	int midx, pidx;
 
 	raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
-	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD))) {
-		for (midx = NL_PKT_WORDS - 1; midx >= 0; midx--) {
-			ntb_msg_read(ntb, &pidx, midx);
-			ntb_msg_clear_sts(ntb, BIT_ULL(midx));
-		}
-	}
+	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD)))
+		drop_words(ntb);
 	raw_spin_unlock_irqrestore(&adapter->msg_rx_lock, flags);
+}
+
+/* Drop words that wait for their head since the last look. */
+static void rx_watch(struct work_struct *work)
+{
+	struct nl_adapter *adapter = container_of(to_delayed_work(work),
+						  struct nl_adapter, rx_watch);
+	struct ntb_dev *ntb = adapter->ntb;
+	struct nl_peer *sender = NULL;
+	bool partial, dropped = false;
+	unsigned long flags;
+	u64 sts;
+
+	raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
+	sts = ntb_msg_read_sts(ntb);
+	partial = (sts & GENMASK_ULL(NL_PKT_WORDS - 1, 0)) &&
+		  !(sts & BIT_ULL(MIDX_HEAD));
+	if (partial && adapter->rx_watch_taken == adapter->rx_taken) {
+		sender = pkt_sender(adapter, drop_words(ntb));
+		dropped = true;
+		partial = false;
+	}
+	adapter->rx_watch_taken = partial ? adapter->rx_taken : ULONG_MAX;
+	raw_spin_unlock_irqrestore(&adapter->msg_rx_lock, flags);
+
+	if (dropped)
+		dev_warn_ratelimited(&ntb->dev,
+				     "node %d left a message half written; dropped it, as it kept every other sender out\n",
+				     sender ? sender->port : -1);
+	schedule_delayed_work(&adapter->rx_watch, RX_WATCH_PERIOD);
+}
+
+/**
+ * nl_pkt_watch_init() - set up the look for words left without a head
+ * @adapter: the adapter
+ */
+void nl_pkt_watch_init(struct nl_adapter *adapter)
+{
+	INIT_DELAYED_WORK(&adapter->rx_watch, rx_watch);
+}
+
+/**
+ * nl_pkt_watch_start() - look for words left without a head, until unbound
+ * @adapter: the adapter, whose NTB device was just bound
+ *
+ * nl_remove() stops it with cancel_delayed_work_sync(&adapter->rx_watch).
+ */
+void nl_pkt_watch_start(struct nl_adapter *adapter)
+{
+	adapter->rx_watch_taken = ULONG_MAX;
+	schedule_delayed_work(&adapter->rx_watch, RX_WATCH_PERIOD);
 }

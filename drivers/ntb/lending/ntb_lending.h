@@ -337,7 +337,12 @@ struct nl_borrow {
  * @msgs: @ntb carries the protocol in message registers (msg.c), not in
  *	scratchpads
  * @msg_tx_lock: serialises our packets and the outbound message status
- * @msg_rx_lock: serialises taking packets from our message registers
+ * @msg_rx_lock: serialises taking packets from our message registers,
+ *	and protects @rx_taken
+ * @rx_taken: packets taken from our message registers
+ * @rx_watch: looks for words a sender left without their head (msg.c)
+ * @rx_watch_taken: @rx_taken when @rx_watch last found such words, or
+ *	ULONG_MAX; @rx_watch's own
  * @port: our NodeId while @ntb is bound
  * @peers: one per peer index while @ntb is bound
  * @npeers: entries in @peers
@@ -366,6 +371,9 @@ struct nl_adapter {
 	bool msgs;
 	raw_spinlock_t msg_tx_lock;	/* see above */
 	raw_spinlock_t msg_rx_lock;	/* see above */
+	unsigned long rx_taken;
+	struct delayed_work rx_watch;
+	unsigned long rx_watch_taken;
 	int port;
 	struct nl_peer *peers;
 	int npeers;
@@ -401,6 +409,8 @@ int nl_pkt_send(struct nl_peer *peer, const u32 *w);
 int nl_pkt_send_atomic(struct nl_peer *peer, const u32 *w);
 void nl_pkt_poll(struct nl_adapter *adapter);
 void nl_pkt_drop_partial(struct nl_adapter *adapter);
+void nl_pkt_watch_init(struct nl_adapter *adapter);
+void nl_pkt_watch_start(struct nl_adapter *adapter);
 
 /* rpc.c */
 extern const struct ntb_vbus_ops nl_rpc_ops;
