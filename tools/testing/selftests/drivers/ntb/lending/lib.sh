@@ -28,7 +28,9 @@ sim_prepare_adapters() {
 	for dev in /sys/bus/pci/devices/*; do
 		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
 		[ -e "$dev/iommu_group" ] || continue	# no IOMMU
-		echo identity >"$dev/iommu_group/type" || return 1
+		# Set once: the type cannot change while ntb_sim has the device.
+		[ "$(cat "$dev/iommu_group/type")" = identity ] ||
+			echo identity >"$dev/iommu_group/type" || return 1
 	done
 }
 

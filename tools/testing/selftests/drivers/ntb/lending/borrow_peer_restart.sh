@@ -1,0 +1,112 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A peer's ntb_lending goes away in the middle of borrowed I/O, as when its
+# module is reloaded or its adapter unbound: first the borrower's, then the
+# lender's. Each time the unbind returns, the borrowed drive leaves the
+# borrower's tree without a hung task, fio ends with errors, the lender
+# takes its device back, and once the adapter is bound again the drive is
+# offered and borrowed again with the data written before still on it.
+# On a two-port profile (scratchpads) and on a switch (message registers).
+# vm-devices: nvme edu edu
+# vm-timeout: 900
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+DRV=/sys/bus/ntb/drivers/ntb_lending
+
+ktap_print_header
+ktap_set_plan 14
+
+NVME=$(pci_find 0x010802)
+head -c 1048576 /dev/urandom >/tmp/pattern
+
+offer_available() {
+	[ "$(cat "$CFS/$B/offers/00000/state" 2>/dev/null)" = available ]
+}
+
+fio_done() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
+borrow() {
+	wait_for 40 offer_available && mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
+}
+
+lent_and_borrowed() {
+	modprobe nvme && wait_for 40 has_disk "$NVME" &&
+		sim_two_hosts "$PROFILE" && modprobe ntb_lending &&
+		wait_for 20 file_set "$CFS/$B/node_id" || return 1
+	L=$CFS/$A/lends/$NVME
+	mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" && borrow &&
+		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
+}
+
+# Unbind ntb_lending from adapter $1 while fio reads the borrowed drive;
+# true if the unbind returns, the drive leaves B and fio ends.
+unbind_mid_io() {
+	fio --name=restart --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --numjobs=2 --time_based --runtime=60 \
+		>/tmp/fio-restart 2>&1 &
+	pid=$!
+	sleep 2
+	echo "$1" >"$DRV/unbind" || return 1
+	wait_for 60 [ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		wait_for 60 fio_done "$pid" || return 1
+	wait "$pid"
+	echo "# fio after the unbind exited $?, reporting EIO $(grep -c 'Input/output error' /tmp/fio-restart) times"
+}
+
+# The lender has its device back, ready to lend again.
+lender_has_it_back() {
+	wait_for 60 file_is "$L/state" available && [ "$(driver_of "$NVME")" = ntb_lending ]
+}
+
+# The borrow of the drive B lost stays, says so, until it is removed.
+borrow_lost() {
+	[ "$(cat "$CFS/$B/borrows/00000/state")" = lost ] &&
+		[ -z "$(cat "$CFS/$B/borrows/00000/local_bdf")" ]
+}
+
+# Adapter $1 bound again: the drive is borrowed again and holds the pattern.
+rebound_and_borrowed_again() {
+	echo "$1" >"$DRV/bind" && wait_for 20 file_set "$CFS/$B/node_id" &&
+		rmdir "$CFS/$B/borrows/00000" && borrow &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got
+}
+
+borrower_restarts() {
+	unbind_mid_io "$B" && [ -z "$(cat "$CFS/$B/node_id")" ] && borrow_lost &&
+		lender_has_it_back
+}
+
+lender_restarts() {
+	unbind_mid_io "$A" && [ -z "$(cat "$CFS/$A/node_id")" ] && borrow_lost &&
+		lender_has_it_back
+}
+
+no_hung_task() {
+	[ "$(kernel_log_count 'blocked for more than')" -eq 0 ]
+}
+
+all_undone() {
+	rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && [ "$(driver_of "$NVME")" = nvme ] &&
+		rmmod ntb_lending
+}
+
+for PROFILE in intel-32g idt-32g; do
+	ktap_test_result "nvme_lent_borrowed_and_written_on_$PROFILE" lent_and_borrowed
+	ktap_test_result "borrower_unbound_mid_io_drops_the_drive_and_the_lender_takes_it_back_on_$PROFILE" borrower_restarts
+	ktap_test_result "borrower_bound_again_borrows_the_drive_again_on_$PROFILE" rebound_and_borrowed_again "$B"
+	ktap_test_result "lender_unbound_mid_io_drops_the_drive_and_takes_it_back_on_$PROFILE" lender_restarts
+	ktap_test_result "lender_bound_again_lends_the_drive_again_on_$PROFILE" rebound_and_borrowed_again "$A"
+	ktap_test_result "no_task_hung_on_$PROFILE" no_hung_task
+	ktap_test_result "everything_undone_and_module_unloads_on_$PROFILE" all_undone
+	echo 0 >"$SIM_SYSFS/del_fabric"
+done
+
+ktap_finished
