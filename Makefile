@@ -3,7 +3,8 @@
 # NTB device lending, out-of-tree build and test entry points.
 #
 #   make               build the modules for the guest kernel
-#   make check [T=p]   lint, host tests and VM tests (T: test name pattern)
+#   make check [T=p]   lint, host tests, VM tests, some on the debug kernel
+#                      (T: test name pattern; QUICK=1: no debug kernel)
 #   make demo          boot the VM and show the subsystem at work
 #   make lint          checkpatch, sparse, shellcheck and rst checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
@@ -21,11 +22,12 @@
 
 KERNEL ?= stock
 T ?=
+QUICK ?=
 SCRIPT ?=
 QEMU_EXTRA ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
-export KERNEL T SCRIPT QEMU_EXTRA PREFIX DESTDIR
+export KERNEL T QUICK SCRIPT QEMU_EXTRA PREFIX DESTDIR
 
 SH := scripts
 SELFTESTS := tools/testing/selftests/drivers/ntb/lending
