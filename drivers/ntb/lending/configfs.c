@@ -663,7 +663,8 @@ static void offer_uevent(struct nl_offer *offer, const char *event)
  * nl_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
  *
- * Context: the adapter's work queue, or after it was flushed.
+ * Context: &nl_adapter.offers_work, or once it is flushed and nothing
+ * queues it any more (nl_remove()); takes configfs' subsystem mutex.
  */
 void nl_offers_sync(struct nl_adapter *adapter)
 {
@@ -698,6 +699,22 @@ void nl_offers_sync(struct nl_adapter *adapter)
 			mutex_unlock(&adapter->lock);
 		}
 	}
+}
+
+static void offers_work(struct work_struct *work)
+{
+	nl_offers_sync(container_of(work, struct nl_adapter, offers_work));
+}
+
+/**
+ * nl_offers_changed() - have offers/ follow the offers soon
+ * @adapter: the adapter
+ *
+ * Context: any.
+ */
+void nl_offers_changed(struct nl_adapter *adapter)
+{
+	queue_work(system_wq, &adapter->offers_work);
 }
 
 /* --- borrows/<Id> ----------------------------------------------------------- */
@@ -895,6 +912,7 @@ static void adapter_release(struct config_item *item)
 	struct nl_adapter *adapter = to_adapter(item);
 
 	destroy_workqueue(adapter->wq);
+	cancel_work_sync(&adapter->offers_work);
 	kfree(adapter);
 }
 
@@ -946,6 +964,7 @@ struct nl_adapter *nl_adapter_get(const char *name)
 	if (!adapter)
 		return ERR_PTR(-ENOMEM);
 	nl_adapter_init(adapter);
+	INIT_WORK(&adapter->offers_work, offers_work);
 	adapter->wq = alloc_ordered_workqueue("ntb_lending/%s", 0, name);
 	if (!adapter->wq) {
 		kfree(adapter);

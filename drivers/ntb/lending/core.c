@@ -350,7 +350,7 @@ static void rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
 	struct nl_offer *offer = NULL, *o;
 	u32 index = msg->w[0], state = msg->w[1], borrower = msg->w[5];
 
-	if (msg->len < 6 || index > 0xffff || state > 1 ||
+	if (msg->len < 6 || index > NL_MAX_LEND_INDEX || state > 1 ||
 	    msg->w[4] > 0xffffff ||
 	    (borrower != (u32)-1 && borrower > 0xffff))
 		return bad_msg(peer, msg);
@@ -415,7 +415,7 @@ static void rx_work(struct work_struct *work)
 		}
 	}
 	mutex_unlock(&adapter->lock);
-	nl_offers_sync(adapter);
+	nl_offers_changed(adapter);
 }
 
 /* --- link and doorbell events ---------------------------------------------- */
@@ -460,7 +460,7 @@ static void link_work(struct work_struct *work)
 		peer->linked = link;
 	}
 	mutex_unlock(&adapter->lock);
-	nl_offers_sync(adapter);
+	nl_offers_changed(adapter);
 }
 
 static void nl_link_event(void *ctx)
@@ -657,6 +657,7 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 		cancel_work_sync(&peers[i].chan.ack_work);
 	}
 	flush_workqueue(adapter->wq);
+	flush_work(&adapter->offers_work);
 	nl_offers_sync(adapter);
 	kfree(peers);
 }

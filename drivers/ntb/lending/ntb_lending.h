@@ -353,8 +353,11 @@ struct nl_borrow {
  * @busy: borrows and returns waiting for a lender without @lock; the
  *	NTB device is not unbound while there are any
  * @idle: woken when @busy drops to zero
- * @wq: ordered: runs received messages and every offer group change
+ * @wq: ordered: runs received messages and link changes
  * @rx_work: handles the messages the channels received
+ * @offers_work: makes offers/ follow the offers (nl_offers_sync()), on the
+ *	system work queue: it needs configfs' subsystem mutex, which mkdir
+ *	and rmdir hold while they wait for a peer's answer that @wq brings
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @link_work: follows the link state of every peer
  * @node: entry in the module's adapter list
@@ -386,6 +389,7 @@ struct nl_adapter {
 
 	struct workqueue_struct *wq;
 	struct work_struct rx_work;
+	struct work_struct offers_work;
 	int rx_next;
 	struct work_struct link_work;
 	struct list_head node;
@@ -472,6 +476,7 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
 			       unsigned int index);
 void nl_offers_sync(struct nl_adapter *adapter);
+void nl_offers_changed(struct nl_adapter *adapter);
 bool nl_is_connected(struct nl_adapter *adapter, int node);
 
 #endif /* _NTB_LENDING_H */

@@ -4,15 +4,17 @@
 # lends an e1000e to A. Both devices run under their stock drivers on the
 # borrowing side at the same time: fio verifies data on B's borrowed
 # drive while A's borrowed NIC pings the VM's other e1000e; both are
-# returned and go back to their own drivers.
+# returned and go back to their own drivers. A borrow made while the lender
+# takes in the borrower's new offer does not wait for it.
 # vm-devices: nvme e1000e e1000e edu edu
 # vm-timeout: 900
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
+FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 7
 
 NVME=$(pci_find 0x010802)
 NIC=$(pci_find_all 0x020000 | sed -n 1p)
@@ -30,13 +32,29 @@ lent_both_ways() {
 		mkdir "$CFS/$A/connections/1" "$CFS/$A/lends/$NVME" &&
 		echo 1 >"$CFS/$A/lends/$NVME/available" &&
 		mkdir "$CFS/$B/connections/0" "$CFS/$B/lends/$NIC" &&
-		echo 1 >"$CFS/$B/lends/$NIC/available" &&
-		wait_for 20 offered "$B" 00000 && wait_for 20 offered "$A" 10000
+		wait_for 20 offered "$B" 00000
 }
-ktap_test_result "a_lends_nvme_to_b_and_b_lends_nic_to_a" lent_both_ways
+ktap_test_result "a_lends_nvme_to_b_and_b_adds_its_nic" lent_both_ways
+
+# B offers its NIC and borrows A's nvme at once, the offer first (a 20 ms
+# delay on every fabric write keeps that order): A shows the new offer in
+# configfs while B's mkdir holds configfs' mutex waiting for A's answer,
+# which must not wait for that (it did: the mkdir failed, timed out, after
+# 21 s).
+borrow_while_offering() {
+	echo 20 >"$FAB/delay_ms" && echo 1 >"$CFS/$B/lends/$NIC/available" || return 1
+	(sleep 1 && echo 0 >"$FAB/delay_ms") &
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	mkdir "$CFS/$B/borrows/00000" || return 1
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	wait
+	echo "# the borrow took $(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }') s"
+	wait_for 20 offered "$A" 10000
+}
+ktap_test_result "b_borrows_while_a_takes_in_its_offer" borrow_while_offering
 
 borrowed_both_ways() {
-	mkdir "$CFS/$B/borrows/00000" "$CFS/$A/borrows/10000" || return 1
+	mkdir "$CFS/$A/borrows/10000" || return 1
 	VDISK_BDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
 	VNIC_BDF=$(cat "$CFS/$A/borrows/10000/local_bdf")
 	echo "# B borrows the nvme as $VDISK_BDF, A the NIC as $VNIC_BDF"
