@@ -288,8 +288,9 @@ static void unreserve(struct nl_borrow *borrow)
  * @adapter: the adapter, not locked
  * @name: the offer's Id
  *
- * Context: process; sleeps until the lender answered and the device was
- * added to this host's PCI tree (its driver may still be probing).
+ * Context: process; sleeps until the lender answered, the device was added
+ * to this host's PCI tree (its driver may still be probing) and its config
+ * space was copied.
  * Return: the borrow, or an ERR_PTR with the errno for mkdir.
  */
 struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
@@ -343,6 +344,8 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
 		mutex_unlock(&adapter->lock);
+		/* nl_borrow_db() may still be reading it. */
+		synchronize_rcu();
 		goto err_free;
 	}
 	list_add_tail(&borrow->node, &adapter->borrows);
@@ -353,6 +356,12 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	if (!--adapter->busy)
 		wake_up_all(&adapter->idle);
 	mutex_unlock(&adapter->lock);
+	/*
+	 * The copy of config space is whole by the time mkdir returns, so
+	 * that user reads (lspci), which have interrupts off and read only
+	 * the copy, see it all; it ran beside the driver's probe.
+	 */
+	flush_work(&borrow->prefetch);
 	return borrow;
 
 err_free:
