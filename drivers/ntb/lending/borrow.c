@@ -372,9 +372,11 @@ err_free:
 /*
  * Take the device out of this host's tree; with the adapter locked.
  * @lost: the lender is gone, the driver must see the device gone too;
- * @event: the uevent that tells why.
+ * @event: the uevent that tells why;
+ * @adapter_gone: as for nl_borrow_peer_lost().
  */
-static void detach(struct nl_borrow *borrow, bool lost, const char *event)
+static void detach(struct nl_borrow *borrow, bool lost, const char *event,
+		   bool adapter_gone)
 {
 	struct nl_peer *peer = borrow->peer;
 
@@ -383,7 +385,10 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event)
 		ntb_vbus_link_lost(borrow->vbus);
 	}
 	cancel_work_sync(&borrow->prefetch);
-	ntb_vbus_remove(borrow->vbus);
+	if (adapter_gone)
+		ntb_vbus_remove_nolock(borrow->vbus);
+	else
+		ntb_vbus_remove(borrow->vbus);
 	RCU_INIT_POINTER(peer->borrow, NULL);
 	synchronize_rcu();
 	ntb_vbus_free(borrow->vbus);
@@ -410,7 +415,7 @@ void nl_borrow_return(struct nl_borrow *borrow)
 	list_del(&borrow->node);
 	if (borrow->state != NL_BORROW_BORROWED)
 		return;
-	detach(borrow, false, "return");
+	detach(borrow, false, "return", false);
 	WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 	borrow->peer = NULL;
 	if (peer->up)
@@ -420,10 +425,12 @@ void nl_borrow_return(struct nl_borrow *borrow)
 /**
  * nl_borrow_peer_lost() - the lender went away: remove what it lent us
  * @peer: the peer; its adapter is locked
+ * @adapter_gone: our adapter is being removed, maybe under the PCI core's
+ *	rescan/remove lock (see ntb_vbus_remove_nolock())
  *
  * The device's driver sees it gone; outstanding I/O fails.
  */
-void nl_borrow_peer_lost(struct nl_peer *peer)
+void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone)
 {
 	struct nl_borrow *borrow;
 
@@ -434,7 +441,7 @@ void nl_borrow_peer_lost(struct nl_peer *peer)
 		dev_warn(&peer->ntb->dev,
 			 "node %d went away: %s, borrowed from it, is removed\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, true, "lost");
+		detach(borrow, true, "lost", adapter_gone);
 	}
 }
 
@@ -459,7 +466,7 @@ void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
 		dev_warn(&peer->ntb->dev,
 			 "node %d takes back %s, borrowed from it: removing it\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, false, "revoked");
+		detach(borrow, false, "revoked", false);
 		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 		borrow->peer = NULL;
 	}

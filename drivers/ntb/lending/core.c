@@ -122,7 +122,7 @@ static void node_uevent(struct nl_peer *peer, const char *event)
 /* The peer is gone or started over: undo what we lent it and borrowed. */
 static void peer_lost(struct nl_peer *peer)
 {
-	nl_borrow_peer_lost(peer);
+	nl_borrow_peer_lost(peer, false);
 	nl_lend_peer_lost(peer);
 }
 
@@ -643,7 +643,8 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	peers = adapter->peers;
 	n = adapter->npeers;
 	for (i = 0; i < n; i++) {
-		peer_lost(&peers[i]);
+		nl_borrow_peer_lost(&peers[i], true);
+		nl_lend_peer_lost(&peers[i]);
 		forget_peer(&peers[i]);
 		peers[i].linked = false;
 	}

@@ -393,6 +393,20 @@ void ntb_vbus_link_lost(struct ntb_vbus *vbus);
 void ntb_vbus_remove(struct ntb_vbus *vbus);
 
 /**
+ * ntb_vbus_remove_nolock() - ntb_vbus_remove() without the rescan lock
+ * @vbus: the virtual bus
+ *
+ * For the NTB adapter's own removal, which the PCI core runs under the
+ * rescan/remove lock when the adapter is hot-removed (sysfs remove,
+ * pciehp, DPC) and which therefore cannot take it, as vmd_remove() does
+ * not. A user's remove or rescan of the borrowed function at that very
+ * moment is not excluded.
+ *
+ * Context: process; sleeps.
+ */
+void ntb_vbus_remove_nolock(struct ntb_vbus *vbus);
+
+/**
  * ntb_vbus_free() - free a virtual bus
  * @vbus: the virtual bus, removed or not
  *

@@ -463,7 +463,7 @@ void nl_lend_peer_lost(struct nl_peer *peer);
 struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 				  const char *name);
 void nl_borrow_return(struct nl_borrow *borrow);
-void nl_borrow_peer_lost(struct nl_peer *peer);
+void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone);
 void nl_borrow_db(struct nl_peer *peer, u64 db);
 void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg);
 

@@ -549,13 +549,10 @@ static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
 	return 0;
 }
 
-static void vbus_remove_root_bus(struct ntb_vbus *vbus)
+static void vbus_free_root_bus(struct ntb_vbus *vbus)
 {
 	struct pci_host_bridge *bridge = to_pci_host_bridge(vbus->bus->bridge);
 
-	pci_lock_rescan_remove();
-	pci_remove_root_bus(vbus->bus);
-	pci_unlock_rescan_remove();
 	/* pci_create_root_bus() gave us the bridge's first reference. */
 	pci_free_host_bridge(bridge);
 	vbus->bus = NULL;
@@ -663,7 +660,10 @@ struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
 err_irq:
 	vbus_remove_irq_domain(vbus);
 err_bus:
-	vbus_remove_root_bus(vbus);
+	pci_lock_rescan_remove();
+	pci_remove_root_bus(vbus->bus);
+	pci_unlock_rescan_remove();
+	vbus_free_root_bus(vbus);
 err_free:
 	kfree(vbus->db);
 	kfree(vbus);
@@ -691,19 +691,35 @@ void ntb_vbus_link_lost(struct ntb_vbus *vbus)
 }
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_link_lost, NTB_LENDING);
 
-void ntb_vbus_remove(struct ntb_vbus *vbus)
+static void vbus_remove(struct ntb_vbus *vbus, bool lock)
 {
 	if (vbus->removed)
 		return;
-	pci_stop_and_remove_bus_device_locked(vbus->pdev);
+	if (lock)
+		pci_lock_rescan_remove();
+	pci_stop_and_remove_bus_device(vbus->pdev);
+	pci_remove_root_bus(vbus->bus);
+	if (lock)
+		pci_unlock_rescan_remove();
 	pci_dev_put(vbus->pdev);
 	vbus->pdev = NULL;
 
-	vbus_remove_root_bus(vbus);
+	vbus_free_root_bus(vbus);
 	vbus_remove_irq_domain(vbus);
 	vbus->removed = true;
 }
+
+void ntb_vbus_remove(struct ntb_vbus *vbus)
+{
+	vbus_remove(vbus, true);
+}
 EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove, NTB_LENDING);
+
+void ntb_vbus_remove_nolock(struct ntb_vbus *vbus)
+{
+	vbus_remove(vbus, false);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove_nolock, NTB_LENDING);
 
 void ntb_vbus_free(struct ntb_vbus *vbus)
 {

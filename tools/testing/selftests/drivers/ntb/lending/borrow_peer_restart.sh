@@ -7,6 +7,9 @@
 # takes its device back, and once the adapter is bound again the drive is
 # offered and borrowed again with the data written before still on it.
 # On a two-port profile (scratchpads) and on a switch (message registers).
+# Last, the borrower's adapter is hot-removed from the PCI tree mid-I/O (the
+# PCI core then holds its rescan lock, which the borrow's own removal also
+# needs): the removal completes, and the lender takes its device back.
 # vm-devices: nvme edu edu
 # vm-timeout: 900
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +18,7 @@ CFS=/sys/kernel/config/ntb_lending
 DRV=/sys/bus/ntb/drivers/ntb_lending
 
 ktap_print_header
-ktap_set_plan 14
+ktap_set_plan 17
 
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
@@ -108,5 +111,35 @@ for PROFILE in intel-32g idt-32g; do
 	ktap_test_result "everything_undone_and_module_unloads_on_$PROFILE" all_undone
 	echo 0 >"$SIM_SYSFS/del_fabric"
 done
+
+PROFILE=intel-32g
+ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
+
+removed() {
+	[ ! -e "/sys/bus/pci/devices/$1" ]
+}
+
+# The adapter's PCI function removed as a hot-unplug would: from sysfs.
+borrower_adapter_hot_removed() {
+	fio --name=hotremove --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=60 >/tmp/fio-remove 2>&1 &
+	pid=$!
+	sleep 2
+	echo 1 >"/sys/bus/pci/devices/$B/remove" &
+	remover=$!
+	wait_for 60 removed "$B" && wait_for 60 fio_done "$remover" &&
+		wait_for 60 removed "$VBDF" && wait_for 60 fio_done "$pid" || return 1
+	wait "$pid"
+	echo "# fio after the hot-removal exited $?"
+	borrow_lost && lender_has_it_back && no_hung_task
+}
+ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
+
+adapter_back_after_rescan() {
+	echo 1 >/sys/bus/pci/rescan && wait_for 20 [ -e "/sys/bus/pci/devices/$B" ] &&
+		rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+}
+ktap_test_result "adapter_back_after_a_rescan_and_module_unloads" adapter_back_after_rescan
 
 ktap_finished
