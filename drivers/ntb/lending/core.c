@@ -591,12 +591,8 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		goto err_unbind;
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
 	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
-	if (msgs) {
-		/* A packet is whole when its head arrives: only that one. */
-		ntb_msg_set_mask(ntb, ntb_msg_inbits(ntb) | ntb_msg_outbits(ntb));
-		nl_pkt_drop_partial(adapter);
-		ntb_msg_clear_mask(ntb, BIT_ULL(0));
-	}
+	if (msgs)
+		nl_pkt_init(adapter);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret)
 		goto err_ctx;

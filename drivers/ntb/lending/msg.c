@@ -46,6 +46,22 @@
  */
 #define RX_WATCH_PERIOD	msecs_to_jiffies(500)
 
+/*
+ * A register's inbound status bit: drivers place them differently (ntb_sim
+ * from bit 0, IDT from bit 16), so count from the lowest of
+ * ntb_msg_inbits().
+ */
+static u64 in_bit(struct ntb_dev *ntb, int midx)
+{
+	return BIT_ULL(__ffs64(ntb_msg_inbits(ntb)) + midx);
+}
+
+/* The inbound status bits of a packet's registers. */
+static u64 in_bits(struct ntb_dev *ntb)
+{
+	return GENMASK_ULL(NL_PKT_WORDS - 1, 0) << __ffs64(ntb_msg_inbits(ntb));
+}
+
 static bool write_failed(struct ntb_dev *ntb)
 {
 	u64 out = ntb_msg_outbits(ntb);
@@ -124,24 +140,31 @@ static struct nl_peer *pkt_sender(struct nl_adapter *adapter, int pidx)
 	return &adapter->peers[pidx];
 }
 
-/* Take the packet in our registers, if it is whole; false if none. */
+/*
+ * Take the words in our registers once a head is there; false if none.
+ * *@peer is NULL if they are no packet: words of two senders, or a head
+ * whose other words are missing (a link change dropped a sender's claim).
+ */
 static bool take_packet(struct nl_adapter *adapter, struct nl_peer **peer,
 			u32 *w)
 {
 	static const int order[] = { MIDX_HEAD, 3, 2, MIDX_CLAIM };
 	struct ntb_dev *ntb = adapter->ntb;
+	u64 sts = ntb_msg_read_sts(ntb);
 	int i, pidx, from = -1;
 	bool mixed = false;
 
-	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD)))
+	if (!(sts & in_bit(ntb, MIDX_HEAD)))
 		return false;
 	for (i = 0; i < ARRAY_SIZE(order); i++) {
 		w[order[i]] = ntb_msg_read(ntb, &pidx, order[i]);
-		ntb_msg_clear_sts(ntb, BIT_ULL(order[i]));
+		ntb_msg_clear_sts(ntb, in_bit(ntb, order[i]));
 		if (i && pidx != from)
 			mixed = true;
 		from = pidx;
 	}
+	if ((sts & in_bits(ntb)) != in_bits(ntb))
+		mixed = true;
 	*peer = mixed ? NULL : pkt_sender(adapter, from);
 	adapter->rx_taken++;
 	return true;
@@ -195,8 +218,8 @@ static int drop_words(struct ntb_dev *ntb)
 
 	for (midx = NL_PKT_WORDS - 1; midx >= 0; midx--) {
 		ntb_msg_read(ntb, &pidx, midx);
-		ntb_msg_clear_sts(ntb, BIT_ULL(midx));
-		if (sts & BIT_ULL(midx))
+		ntb_msg_clear_sts(ntb, in_bit(ntb, midx));
+		if (sts & in_bit(ntb, midx))
 			from = pidx;
 	}
 	return from;
@@ -218,7 +241,7 @@ void nl_pkt_drop_partial(struct nl_adapter *adapter)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
-	if (!(ntb_msg_read_sts(ntb) & BIT_ULL(MIDX_HEAD)))
+	if (!(ntb_msg_read_sts(ntb) & in_bit(ntb, MIDX_HEAD)))
 		drop_words(ntb);
 	raw_spin_unlock_irqrestore(&adapter->msg_rx_lock, flags);
 }
@@ -236,8 +259,7 @@ static void rx_watch(struct work_struct *work)
 
 	raw_spin_lock_irqsave(&adapter->msg_rx_lock, flags);
 	sts = ntb_msg_read_sts(ntb);
-	partial = (sts & GENMASK_ULL(NL_PKT_WORDS - 1, 0)) &&
-		  !(sts & BIT_ULL(MIDX_HEAD));
+	partial = (sts & in_bits(ntb)) && !(sts & in_bit(ntb, MIDX_HEAD));
 	if (partial && adapter->rx_watch_taken == adapter->rx_taken) {
 		sender = pkt_sender(adapter, drop_words(ntb));
 		dropped = true;
@@ -251,6 +273,22 @@ static void rx_watch(struct work_struct *work)
 				     "node %d left a message half written; dropped it, as it kept every other sender out\n",
 				     sender ? sender->port : -1);
 	schedule_delayed_work(&adapter->rx_watch, RX_WATCH_PERIOD);
+}
+
+/**
+ * nl_pkt_init() - take packets on an adapter that was just bound
+ * @adapter: the adapter, whose NTB device is bound and whose context is set
+ *
+ * A packet is whole when its head arrives: only the head's register
+ * interrupts. Whatever a sender left before is dropped.
+ */
+void nl_pkt_init(struct nl_adapter *adapter)
+{
+	struct ntb_dev *ntb = adapter->ntb;
+
+	ntb_msg_set_mask(ntb, ntb_msg_inbits(ntb) | ntb_msg_outbits(ntb));
+	nl_pkt_drop_partial(adapter);
+	ntb_msg_clear_mask(ntb, in_bit(ntb, MIDX_HEAD));
 }
 
 /**

@@ -413,6 +413,7 @@ int nl_pkt_send(struct nl_peer *peer, const u32 *w);
 int nl_pkt_send_atomic(struct nl_peer *peer, const u32 *w);
 void nl_pkt_poll(struct nl_adapter *adapter);
 void nl_pkt_drop_partial(struct nl_adapter *adapter);
+void nl_pkt_init(struct nl_adapter *adapter);
 void nl_pkt_watch_init(struct nl_adapter *adapter);
 void nl_pkt_watch_start(struct nl_adapter *adapter);
 

@@ -102,6 +102,24 @@ static int msg_count(struct ntb_sim_host *host)
 	return host->fabric->profile->msg_count;
 }
 
+/* Message status bits, where IDT has them: clients must not assume 0..n-1. */
+static u64 msg_in_bit(int midx)
+{
+	return BIT_ULL(NTB_SIM_MSG_IN_SHIFT + midx);
+}
+
+static u64 msg_out_bit(int midx)
+{
+	return BIT_ULL(midx);
+}
+
+static u64 msg_bits(struct ntb_sim_host *host)
+{
+	u64 n = GENMASK_ULL(msg_count(host) - 1, 0);
+
+	return n << NTB_SIM_MSG_IN_SHIFT | n;
+}
+
 /* --- ports ---------------------------------------------------------------- */
 
 static int sim_port_number(struct ntb_dev *ntb)
@@ -387,14 +405,14 @@ static void deliver_spad(struct ntb_sim_host *from, struct ntb_sim_host *to,
 static void deliver_msg(struct ntb_sim_host *from, struct ntb_sim_host *to,
 			int midx, u64 msg)
 {
-	if (to->msg_sts & BIT_ULL(midx)) {
+	if (to->msg_sts & msg_in_bit(midx)) {
 		/* The peer's register is still full: the send failed. */
-		from->msg_sts |= BIT_ULL(msg_count(from) + midx);
+		from->msg_sts |= msg_out_bit(midx);
 		return;
 	}
 	to->msg[midx] = msg;
 	to->msg_src[midx] = ntb_sim_peer_idx(to, from->port);
-	to->msg_sts |= BIT_ULL(midx);
+	to->msg_sts |= msg_in_bit(midx);
 	raise(to, NTB_SIM_IRQ_MSG);
 }
 
@@ -561,14 +579,13 @@ static int sim_msg_count(struct ntb_dev *ntb)
 
 static u64 sim_msg_inbits(struct ntb_dev *ntb)
 {
-	return GENMASK_ULL(msg_count(ntb_sim_host(ntb)) - 1, 0);
+	return GENMASK_ULL(msg_count(ntb_sim_host(ntb)) - 1, 0) <<
+	       NTB_SIM_MSG_IN_SHIFT;
 }
 
 static u64 sim_msg_outbits(struct ntb_dev *ntb)
 {
-	int n = msg_count(ntb_sim_host(ntb));
-
-	return GENMASK_ULL(2 * n - 1, n);
+	return GENMASK_ULL(msg_count(ntb_sim_host(ntb)) - 1, 0);
 }
 
 static u64 sim_msg_read_sts(struct ntb_dev *ntb)
@@ -582,7 +599,7 @@ static int sim_msg_clear_sts(struct ntb_dev *ntb, u64 sts_bits)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	if (sts_bits & ~GENMASK_ULL(2 * msg_count(host) - 1, 0))
+	if (sts_bits & ~msg_bits(host))
 		return -EINVAL;
 	reg_update(host, &host->msg_sts, 0, sts_bits);
 	return 0;
@@ -623,7 +640,7 @@ static u32 sim_msg_read(struct ntb_dev *ntb, int *pidx, int midx)
 	msg = host->msg[midx];
 	if (pidx)
 		*pidx = host->msg_src[midx];
-	host->msg_sts &= ~BIT_ULL(midx);
+	host->msg_sts &= ~msg_in_bit(midx);
 	spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return msg;
 }
@@ -642,7 +659,7 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 	spin_lock_irqsave(&fabric->lock, flags);
 	peer = linked_peer(host, pidx);
 	if (!peer) {
-		host->msg_sts |= BIT_ULL(msg_count(host) + midx);
+		host->msg_sts |= msg_out_bit(midx);
 	} else if (!inject(&fabric->fault.drop_msg)) {
 		if (inject(&fabric->fault.corrupt_msg))
 			msg ^= BIT(0);
@@ -688,8 +705,7 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	host->db |= causes & db_valid(host);
 	db_event = host->registered && (host->db & ~host->db_mask);
 	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
-		    (host->msg_sts & ~host->msg_mask &
-		     GENMASK_ULL(2 * msg_count(host) - 1, 0));
+		    (host->msg_sts & ~host->msg_mask & msg_bits(host));
 	spin_unlock(&fabric->lock);
 
 	if (db_event)

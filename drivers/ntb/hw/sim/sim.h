@@ -18,6 +18,7 @@
 #define NTB_SIM_MAX_MWS		4
 #define NTB_SIM_MAX_SPADS	16
 #define NTB_SIM_MAX_MSGS	4
+#define NTB_SIM_MSG_IN_SHIFT	16	/* IDT's inbound message status bits */
 
 /*
  * The edu device's status register gives 32 interrupt causes on one MSI.
@@ -152,7 +153,8 @@ struct ntb_sim_ring {
  * @db_mask: doorbell bits masked
  * @msg: inbound message registers
  * @msg_src: port index (in this host's view) of each message's sender
- * @msg_sts: message status: inbound bits 0..n-1, outbound failures n..2n-1
+ * @msg_sts: message status laid out as IDT's: outbound failures in bits
+ *	0..n-1, inbound messages from bit NTB_SIM_MSG_IN_SHIFT
  * @msg_mask: masked message status bits
  * @db_irq_ns: when the adapter last took a doorbell interrupt (ktime ns)
  * @mw: outbound windows, one per index

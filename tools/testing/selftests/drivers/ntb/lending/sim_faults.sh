@@ -165,7 +165,8 @@ D=$(sim_host_dev 1 1)
 msg_faults() {
 	echo 1 >"$F1/drop_msg"
 	echo 0x40 >"$TOOL/$C/peer0/msg1"
-	[ $(($(cat "$TOOL/$D/msg_sts") & 2)) -eq 0 ] || return 1
+	# Message 1's inbound status bit, where IDT (and ntb_sim) has it.
+	[ $(($(cat "$TOOL/$D/msg_sts") & (2 << 16))) -eq 0 ] || return 1
 	echo 1 >"$F1/corrupt_msg"
 	echo 0x40 >"$TOOL/$C/peer0/msg1"
 	got=$(cat "$TOOL/$D/msg1")
