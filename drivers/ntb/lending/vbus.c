@@ -549,10 +549,16 @@ static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
 	return 0;
 }
 
-static void vbus_free_root_bus(struct ntb_vbus *vbus)
+/* @lock: take the PCI rescan/remove lock (see ntb_vbus_remove_nolock()). */
+static void vbus_remove_root_bus(struct ntb_vbus *vbus, bool lock)
 {
 	struct pci_host_bridge *bridge = to_pci_host_bridge(vbus->bus->bridge);
 
+	if (lock)
+		pci_lock_rescan_remove();
+	pci_remove_root_bus(vbus->bus);
+	if (lock)
+		pci_unlock_rescan_remove();
 	/* pci_create_root_bus() gave us the bridge's first reference. */
 	pci_free_host_bridge(bridge);
 	vbus->bus = NULL;
@@ -660,10 +666,7 @@ struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
 err_irq:
 	vbus_remove_irq_domain(vbus);
 err_bus:
-	pci_lock_rescan_remove();
-	pci_remove_root_bus(vbus->bus);
-	pci_unlock_rescan_remove();
-	vbus_free_root_bus(vbus);
+	vbus_remove_root_bus(vbus, true);
 err_free:
 	kfree(vbus->db);
 	kfree(vbus);
@@ -696,15 +699,13 @@ static void vbus_remove(struct ntb_vbus *vbus, bool lock)
 	if (vbus->removed)
 		return;
 	if (lock)
-		pci_lock_rescan_remove();
-	pci_stop_and_remove_bus_device(vbus->pdev);
-	pci_remove_root_bus(vbus->bus);
-	if (lock)
-		pci_unlock_rescan_remove();
+		pci_stop_and_remove_bus_device_locked(vbus->pdev);
+	else
+		pci_stop_and_remove_bus_device(vbus->pdev);
 	pci_dev_put(vbus->pdev);
 	vbus->pdev = NULL;
 
-	vbus_free_root_bus(vbus);
+	vbus_remove_root_bus(vbus, lock);
 	vbus_remove_irq_domain(vbus);
 	vbus->removed = true;
 }
