@@ -115,10 +115,6 @@ borrow_again() {
 }
 ktap_test_result "borrowed_again_after_the_return" borrow_again
 
-fio_done() {
-	! kill -0 "$1" 2>/dev/null
-}
-
 link_loss_mid_io() {
 	fio --name=loss --filename="$DISK" --rw=randread --bs=4k --direct=1 \
 		--ioengine=libaio --iodepth=16 --time_based --runtime=60 \

@@ -23,17 +23,9 @@ ktap_set_plan 17
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
 
-offer_available() {
-	[ "$(cat "$CFS/$B/offers/00000/state" 2>/dev/null)" = available ]
-}
-
-fio_done() {
-	! kill -0 "$1" 2>/dev/null
-}
-
 # Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
 borrow() {
-	wait_for 40 offer_available && mkdir "$CFS/$B/borrows/00000" &&
+	wait_for 40 file_is "$CFS/$B/offers/00000/state" available && mkdir "$CFS/$B/borrows/00000" &&
 		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
 		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
 }
@@ -114,10 +106,6 @@ done
 
 PROFILE=intel-32g
 
-removed() {
-	[ ! -e "/sys/bus/pci/devices/$1" ]
-}
-
 # The adapter's PCI function removed as a hot-unplug would: from sysfs.
 borrower_adapter_hot_removed() {
 	fio --name=hotremove --filename="$DISK" --rw=randread --bs=4k --direct=1 \
@@ -126,8 +114,8 @@ borrower_adapter_hot_removed() {
 	sleep 2
 	echo 1 >"/sys/bus/pci/devices/$B/remove" &
 	remover=$!
-	wait_for 60 removed "$B" && wait_for 60 fio_done "$remover" &&
-		wait_for 60 removed "$VBDF" && wait_for 60 fio_done "$pid" || return 1
+	wait_for 60 gone "/sys/bus/pci/devices/$B" && wait_for 60 fio_done "$remover" &&
+		wait_for 60 gone "/sys/bus/pci/devices/$VBDF" && wait_for 60 fio_done "$pid" || return 1
 	wait "$pid"
 	echo "# fio after the hot-removal exited $?"
 	borrow_lost && lender_has_it_back && no_hung_task

@@ -133,10 +133,6 @@ io_on_both() {
 }
 ktap_test_result "fio_on_the_borrowed_drive_while_the_borrowed_nic_pings" io_on_both
 
-
-fio_done() {
-	! kill -0 "$1" 2>/dev/null
-}
 # Synchronous jobs: on a switch the lost link stops the drive's doorbells
 # at once (on the two-port profiles ntb_sim still delivers those the
 # device writes), and fio's libaio jobs in flight then loop in fio itself,

@@ -120,6 +120,11 @@ mkdir_err() {
 	sed 's/.*: //' /tmp/err
 }
 
+# True once the background job of PID $1 has ended (for wait_for).
+fio_done() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 # True if path $1 does not exist (for await).
 gone() {
 	[ ! -e "$1" ]
