@@ -518,6 +518,7 @@ void nl_adapter_init(struct nl_adapter *adapter)
 	init_waitqueue_head(&adapter->idle);
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
+	INIT_WORK(&adapter->removed_work, nl_lend_removed_work);
 	nl_pkt_watch_init(adapter);
 }
 

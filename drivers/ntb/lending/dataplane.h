@@ -85,6 +85,12 @@ struct ntb_dp_doorbell {
 /**
  * ntb_lent_claim() - take a local PCI function for lending
  * @pdev: the function: an endpoint with at least one memory BAR
+ * @removed: called if the function leaves the PCI tree while lent, after
+ *	its IOMMU domain is gone and it is stopped (ntb_lent_removed() is
+ *	true from then on); the caller still calls ntb_lent_release(). It
+ *	runs with the function's device lock and maybe the PCI rescan lock
+ *	held, so it must only queue work. NULL for none.
+ * @data: @removed's argument
  *
  * Unbinds the function's driver (remembered for ntb_lent_release()), binds
  * the function to ntb_lending's PCI driver through driver_override so that
@@ -98,7 +104,8 @@ struct ntb_dp_doorbell {
  * function without memory BARs, -EBUSY if it is lent already or its
  * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
  */
-struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev);
+struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
+				void (*removed)(void *data), void *data);
 
 /**
  * ntb_lent_release() - give a lent function back to its own driver
@@ -125,6 +132,19 @@ void ntb_lent_release(struct ntb_lent *lent);
  * physical address.
  */
 bool ntb_lent_confined(const struct ntb_lent *lent);
+
+/**
+ * ntb_lent_removed() - whether a lent function left the PCI tree
+ * @lent: the lent function
+ *
+ * A removed function maps nothing and serves no config access; only
+ * ntb_lent_release() is left to do.
+ *
+ * Context: any.
+ *
+ * Return: true once the function was removed while lent.
+ */
+bool ntb_lent_removed(const struct ntb_lent *lent);
 
 /**
  * ntb_lent_reset() - make a lent function ready for its next borrower

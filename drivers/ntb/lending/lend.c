@@ -49,6 +49,14 @@ static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
 	return device_span(lend, lent, lend->adapter->ntb, 0, &bars);
 }
 
+/* A lent device left the PCI tree; see ntb_lent_claim(). */
+static void device_removed(void *data)
+{
+	struct nl_adapter *adapter = data;
+
+	queue_work(adapter->wq, &adapter->removed_work);
+}
+
 /**
  * nl_lend_offer() - make a lend entry available to connected nodes
  * @lend: the entry; its adapter is locked
@@ -65,7 +73,11 @@ int nl_lend_offer(struct nl_lend *lend)
 	lockdep_assert_held(&lend->adapter->lock);
 	if (lend->state != NL_LEND_LOCAL)
 		return 0;
-	lent = ntb_lent_claim(lend->pdev);
+	if (!device_is_registered(&lend->pdev->dev)) {
+		pci_err(lend->pdev, "was removed from the PCI tree; remove its lend entry, rescan and make the entry again\n");
+		return -ENODEV;
+	}
+	lent = ntb_lent_claim(lend->pdev, device_removed, lend->adapter);
 	if (IS_ERR(lent))
 		return PTR_ERR(lent);
 	ret = check_window(lend, lent);
@@ -189,6 +201,26 @@ int nl_lend_withdraw(struct nl_lend *lend, bool force)
 	nl_send_offers(lend->adapter, lend, -1);
 	release_to_local(lend);
 	return 0;
+}
+
+/**
+ * nl_lend_removed_work() - take back the lends whose device was removed
+ * @work: &nl_adapter.removed_work
+ *
+ * The borrower is told, the window onto the device's old BARs closes, and
+ * the entry goes back to local, its offer withdrawn.
+ */
+void nl_lend_removed_work(struct work_struct *work)
+{
+	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
+						  removed_work);
+	struct nl_lend *lend;
+
+	mutex_lock(&adapter->lock);
+	list_for_each_entry(lend, &adapter->lends, node)
+		if (lend->lent && ntb_lent_removed(lend->lent))
+			nl_lend_withdraw(lend, true);
+	mutex_unlock(&adapter->lock);
 }
 
 /**

@@ -60,7 +60,11 @@ struct lent_db_page {
  *	reference to its module is held
  * @orig_override: driver_override before the claim
  * @saved: config state at the claim, restored at release
- * @lock: serializes the mapping calls and release, which sleep
+ * @removed: called when the function leaves the PCI tree while lent
+ * @removed_data: its argument
+ * @lock: serializes the mapping calls, reset, release and the function's
+ *	removal, which sleep; taken under the function's device lock, never
+ *	around it
  * @group: IOMMU group of @pdev, or NULL when the lender has no IOMMU
  * @domain: the paging domain @pdev is attached to while lent
  * @mem_size: bytes mapped at device address @mem_dev_addr, 0 for none
@@ -74,8 +78,9 @@ struct lent_db_page {
  * @db: doorbell pages mapped, in the order they were mapped
  * @nr_db: entries in @db
  * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
- *	accesses refused) or LENT_GONE (the function was removed)
- * @releasing: release is unbinding our driver; not a surprise removal
+ *	accesses refused) or LENT_GONE (the function was removed: its IOMMU
+ *	domain is gone too); written under @lock and @cfg_lock
+ * @releasing: release is unbinding our driver, not a removal; under @lock
  * @cfg_size: bytes of config space the function has
  * @msi_pos: offset of the MSI capability, 0 if none
  * @msi_64: the MSI capability takes 64-bit addresses
@@ -92,8 +97,10 @@ struct ntb_lent {
 	struct device_driver *orig_drv;
 	char *orig_override;
 	struct pci_saved_state *saved;
+	void (*removed)(void *data);
+	void *removed_data;
 
-	struct mutex lock;		/* mappings and release */
+	struct mutex lock;		/* see above */
 	struct iommu_group *group;
 	struct iommu_domain *domain;
 	u64 mem_size;
@@ -114,71 +121,6 @@ struct ntb_lent {
 	u8 write[PCI_CFG_SPACE_EXP_SIZE];
 	u8 rw1c[PCI_CFG_SPACE_EXP_SIZE];
 };
-
-/* --- the driver that owns lent functions ------------------------------------ */
-
-static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
-{
-	/*
-	 * Bind only what ntb_lent_claim() hands over: driver_override names
-	 * this driver, but anyone could have written that.
-	 */
-	return pci_get_drvdata(pdev) ? 0 : -ENODEV;
-}
-
-static void lent_remove(struct pci_dev *pdev)
-{
-	struct ntb_lent *lent = pci_get_drvdata(pdev);
-	unsigned long flags;
-
-	if (lent->releasing)
-		return;
-	/* The function is going away under the borrower. */
-	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
-	lent->state = LENT_GONE;
-	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
-	pci_warn(pdev, "removed while lent; the borrower loses it\n");
-}
-
-static struct pci_driver lent_driver = {
-	.name = LENT_DRIVER_NAME,
-	.probe = lent_probe,
-	.remove = lent_remove,
-	/* The claim attaches the function to a domain of its own. */
-	.driver_managed_dma = true,
-	/* Unbinding goes through ntb_lent_release() only. */
-	.driver.suppress_bind_attrs = true,
-};
-
-/*
- * The driver is registered while at least one function is lent, so that
- * the module's init needs no hook for it. PCI driver names are global, so
- * this is the one piece of state every fabric shares. Its lock also
- * serializes taking functions from their drivers and giving them back, so
- * that two claims of one function (from two fabrics) cannot both unbind
- * its driver.
- */
-static DEFINE_MUTEX(lent_driver_lock);
-static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
-
-static int lent_driver_get(void)
-{
-	int ret = 0;
-
-	lockdep_assert_held(&lent_driver_lock);
-	if (!lent_driver_users)
-		ret = pci_register_driver(&lent_driver);
-	if (!ret)
-		lent_driver_users++;
-	return ret;
-}
-
-static void lent_driver_put(void)
-{
-	lockdep_assert_held(&lent_driver_lock);
-	if (!--lent_driver_users)
-		pci_unregister_driver(&lent_driver);
-}
 
 /* --- config space: permission tables ------------------------------------ */
 
@@ -885,6 +827,10 @@ int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		return -EINVAL;
 
 	mutex_lock(&lent->lock);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
 	if (lent->mem_size) {
 		ret = -EBUSY;
 		goto unlock;
@@ -948,6 +894,10 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		return -EINVAL;
 
 	mutex_lock(&lent->lock);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
 	for (i = 0; i < lent->nr_db; i++) {
 		if (lent->db[i].phys == page) {
 			*dev_addr = lent->db[i].dev_addr + offset_in_page(phys);
@@ -1063,6 +1013,90 @@ void ntb_lent_quiesce(struct ntb_lent *lent)
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_quiesce, NTB_LENDING);
 
+/* --- the driver that owns lent functions ------------------------------------ */
+
+static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	/*
+	 * Bind only what ntb_lent_claim() hands over: driver_override names
+	 * this driver, but anyone could have written that.
+	 */
+	return pci_get_drvdata(pdev) ? 0 : -ENODEV;
+}
+
+/*
+ * The function leaves the PCI tree (hot-unplug, sysfs remove, SR-IOV
+ * disable) while lent. Its IOMMU group goes with it, so its domain goes
+ * now: the IOMMU core has forgotten the group by the time of the release.
+ * Memory decoding goes off, so that nothing reaches its BARs until a
+ * driver enables it again; the owner then takes back the borrow.
+ */
+static void lent_remove(struct pci_dev *pdev)
+{
+	struct ntb_lent *lent = pci_get_drvdata(pdev);
+	unsigned long flags;
+	u16 cmd;
+
+	mutex_lock(&lent->lock);
+	if (lent->releasing) {
+		mutex_unlock(&lent->lock);
+		return;
+	}
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
+	lent->state = LENT_GONE;
+	lent_hw_stop(lent);
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	__lent_unmap_doorbells(lent);
+	__lent_unmap_memory(lent);
+	lent_iommu_exit(lent);
+	mutex_unlock(&lent->lock);
+	pci_warn(pdev, "removed while lent; its borrower loses it\n");
+	if (lent->removed)
+		lent->removed(lent->removed_data);
+}
+
+static struct pci_driver lent_driver = {
+	.name = LENT_DRIVER_NAME,
+	.probe = lent_probe,
+	.remove = lent_remove,
+	/* The claim attaches the function to a domain of its own. */
+	.driver_managed_dma = true,
+	/* Unbinding goes through ntb_lent_release() only. */
+	.driver.suppress_bind_attrs = true,
+};
+
+/*
+ * The driver is registered while at least one function is lent, so that
+ * the module's init needs no hook for it. PCI driver names are global, so
+ * this is the one piece of state every fabric shares. Its lock also
+ * serializes taking functions from their drivers and giving them back, so
+ * that two claims of one function (from two fabrics) cannot both unbind
+ * its driver.
+ */
+static DEFINE_MUTEX(lent_driver_lock);
+static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
+
+static int lent_driver_get(void)
+{
+	int ret = 0;
+
+	lockdep_assert_held(&lent_driver_lock);
+	if (!lent_driver_users)
+		ret = pci_register_driver(&lent_driver);
+	if (!ret)
+		lent_driver_users++;
+	return ret;
+}
+
+static void lent_driver_put(void)
+{
+	lockdep_assert_held(&lent_driver_lock);
+	if (!--lent_driver_users)
+		pci_unregister_driver(&lent_driver);
+}
+
 /* Remember the function's driver_override, if any, to put it back. */
 static int lent_save_override(struct ntb_lent *lent)
 {
@@ -1139,7 +1173,6 @@ static void lent_give_back(struct ntb_lent *lent)
 	struct device *dev = &pdev->dev;
 	int ret;
 
-	lent->releasing = true;
 	device_release_driver(dev);
 	device_set_driver_override(dev, lent->orig_override ?: "");
 	if (lent->orig_drv && lent->state != LENT_GONE) {
@@ -1153,7 +1186,8 @@ static void lent_give_back(struct ntb_lent *lent)
 	kfree(lent->orig_override);
 }
 
-struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
+struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
+				void (*removed)(void *data), void *data)
 {
 	struct ntb_lent *lent;
 	int ret;
@@ -1171,6 +1205,8 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 	if (!lent)
 		return ERR_PTR(-ENOMEM);
 	lent->pdev = pci_dev_get(pdev);
+	lent->removed = removed;
+	lent->removed_data = data;
 	mutex_init(&lent->lock);
 	raw_spin_lock_init(&lent->cfg_lock);
 
@@ -1182,23 +1218,36 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev)
 	if (ret)
 		goto err_driver;
 	mutex_unlock(&lent_driver_lock);
+
+	/* Ours now: a removal from here on goes through lent_remove(). */
+	device_lock(&pdev->dev);
+	mutex_lock(&lent->lock);
+	if (lent->state == LENT_GONE) {
+		pci_err(pdev, "was removed while it was being claimed\n");
+		ret = -ENODEV;
+		goto err_unlock_dev;
+	}
 	ret = lent_iommu_init(lent);
 	if (ret)
-		goto err_give_back;
-
+		goto err_unlock_dev;
 	pci_set_power_state(pdev, PCI_D0);
 	/* A fresh function, as vfio-pci hands out; not every one can reset. */
-	ret = pci_reset_function(pdev);
+	ret = pci_reset_function_locked(pdev);
 	if (ret && ret != -ENOTTY)
 		pci_warn(pdev, "reset failed (%d); lending it as it is\n", ret);
 	lent_hw_stop(lent);
 	pci_save_state(pdev);
 	lent->saved = pci_store_saved_state(pdev);
 	lent_cfg_init(lent);
+	mutex_unlock(&lent->lock);
+	device_unlock(&pdev->dev);
 	lent_check_bars(lent);
 	return lent;
 
-err_give_back:
+err_unlock_dev:
+	lent->releasing = true;
+	mutex_unlock(&lent->lock);
+	device_unlock(&pdev->dev);
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 err_driver:
@@ -1218,13 +1267,14 @@ int ntb_lent_reset(struct ntb_lent *lent)
 	unsigned long flags;
 	int ret = 0;
 
+	device_lock(&pdev->dev);
 	mutex_lock(&lent->lock);
 	ntb_lent_quiesce(lent);
 	if (lent->state == LENT_GONE) {
 		ret = -ENODEV;
 		goto unlock;
 	}
-	pci_reset_function(pdev);
+	pci_reset_function_locked(pdev);
 	lent_hw_stop(lent);
 	__lent_unmap_doorbells(lent);
 	__lent_unmap_memory(lent);
@@ -1238,6 +1288,7 @@ int ntb_lent_reset(struct ntb_lent *lent)
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 unlock:
 	mutex_unlock(&lent->lock);
+	device_unlock(&pdev->dev);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_reset, NTB_LENDING);
@@ -1246,11 +1297,13 @@ void ntb_lent_release(struct ntb_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 
+	device_lock(&pdev->dev);
 	mutex_lock(&lent->lock);
+	lent->releasing = true;
 	ntb_lent_quiesce(lent);
 	if (lent->state != LENT_GONE) {
 		/* Whatever the borrower left running stops here. */
-		pci_reset_function(pdev);
+		pci_reset_function_locked(pdev);
 		lent_hw_stop(lent);
 	}
 	__lent_unmap_doorbells(lent);
@@ -1261,11 +1314,13 @@ void ntb_lent_release(struct ntb_lent *lent)
 		pci_restore_state(pdev);
 	}
 	kfree(lent->saved);
+	mutex_unlock(&lent->lock);
+	device_unlock(&pdev->dev);
+
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 	lent_driver_put();
 	mutex_unlock(&lent_driver_lock);
-	mutex_unlock(&lent->lock);
 
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
@@ -1275,7 +1330,13 @@ EXPORT_SYMBOL_NS_GPL(ntb_lent_release, NTB_LENDING);
 
 bool ntb_lent_confined(const struct ntb_lent *lent)
 {
-	/* Set by the claim, cleared by the release only. */
-	return lent->domain;
+	/* Set by the claim, cleared by the release or the removal. */
+	return READ_ONCE(lent->domain);
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_confined, NTB_LENDING);
+
+bool ntb_lent_removed(const struct ntb_lent *lent)
+{
+	return READ_ONCE(lent->state) == LENT_GONE;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_removed, NTB_LENDING);

@@ -360,6 +360,8 @@ struct nl_borrow {
  *	and rmdir hold while they wait for a peer's answer that @wq brings
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @link_work: follows the link state of every peer
+ * @removed_work: takes back the lends whose device left the PCI tree
+ *	(nl_lend_removed_work())
  * @node: entry in the module's adapter list
  */
 struct nl_adapter {
@@ -392,6 +394,7 @@ struct nl_adapter {
 	struct work_struct offers_work;
 	int rx_next;
 	struct work_struct link_work;
+	struct work_struct removed_work;
 	struct list_head node;
 };
 
@@ -459,6 +462,7 @@ void nl_lend_disconnect(struct nl_adapter *adapter, int node);
 void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_lend_peer_lost(struct nl_peer *peer);
+void nl_lend_removed_work(struct work_struct *work);
 
 /* borrow.c */
 struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,

@@ -1,0 +1,136 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# A lent drive is removed from the lender's PCI tree while borrowed, as a
+# surprise hot-unplug would (sysfs remove), idle and in the middle of the
+# borrower's I/O. Each time, the lender does not oops: the borrower loses
+# the drive, the lender closes the window onto its old BARs and withdraws
+# the offer, its lend entry goes back to local and refuses to offer a
+# device that is gone; after a rescan the drive binds its own driver with
+# no window onto it, and a new lend entry lends it again with the data
+# written before intact. CYCLES (default 10) removals, alternating idle and
+# mid-I/O; the per-cycle time and the slab delta are printed.
+# vm-devices: nvme edu edu
+# vm-timeout: 1500
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+CYCLES=${CYCLES:-10}
+
+ktap_print_header
+ktap_set_plan $((CYCLES + 3))
+
+NVME=$(pci_find 0x010802)
+head -c 1048576 /dev/urandom >/tmp/pattern
+
+# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
+borrow() {
+	wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
+		mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
+}
+
+# A fresh lend entry for the drive, offered to B.
+lend() {
+	L=$CFS/$A/lends/$NVME
+	mkdir "$L" && echo 1 >"$L/available"
+}
+
+lent_borrowed_and_written() {
+	modprobe nvme && wait_for 40 has_disk "$NVME" &&
+		sim_two_hosts intel-32g && modprobe ntb_lending &&
+		wait_for 20 file_set "$CFS/$B/node_id" &&
+		mkdir "$CFS/$A/connections/1" && lend && borrow &&
+		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
+}
+
+# The lender's window onto the device, as its windows attribute lists it.
+device_window_open() {
+	grep -q ' device ' "$CFS/$A/windows"
+}
+
+slab_kb() {
+	awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
+
+# Remove the borrowed drive on A, with fio running on B if $1 is "mid_io".
+# Everything must end as the header says; the borrow is removed on B after.
+removed() {
+	if [ "$1" = mid_io ]; then
+		fio --name=removed --filename="$DISK" --rw=randread --bs=4k \
+			--direct=1 --ioengine=psync --numjobs=2 --time_based \
+			--runtime=60 >/tmp/fio-removed 2>&1 &
+		pid=$!
+		sleep 1
+	fi
+	echo 1 >"/sys/bus/pci/devices/$NVME/remove" || return 1
+	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" &&
+		wait_for 20 file_is "$CFS/$B/borrows/00000/state" lost &&
+		wait_for 20 file_is "$L/state" local || return 1
+	if [ "$1" = mid_io ]; then
+		wait_for 60 fio_done "$pid" || return 1
+		wait "$pid"
+		echo "# fio after the removal exited $?, reporting EIO $(grep -c 'Input/output error' /tmp/fio-removed) times"
+	fi
+	! device_window_open && file_is "$L/available" 0 &&
+		[ -z "$(cat "$L/borrower")" ] &&
+		wait_for 20 gone "$CFS/$B/offers/00000" &&
+		rmdir "$CFS/$B/borrows/00000"
+}
+
+# A lend entry whose device is gone refuses to offer it, and says why.
+gone_refused() {
+	before=$(kernel_log_count 'was removed from the PCI tree')
+	! echo 1 2>/tmp/err >"$L/available" &&
+		grep -q 'No such device' /tmp/err && file_is "$L/state" local &&
+		log_count_is $((before + 1)) 'was removed from the PCI tree' || return 1
+	status=0
+	smartio_tool --adapter "$A" available "$NVME" 2>/tmp/err || status=$?
+	[ "$status" -eq 3 ] && [ "$(wc -l </tmp/err)" -eq 1 ] &&
+		grep -q 'removed from the PCI tree' /tmp/err
+}
+
+# After a rescan the drive is A's again, with nothing of B's reaching it;
+# a new entry lends it, and B reads back what it wrote before.
+back_and_lent_again() {
+	echo 1 >/sys/bus/pci/rescan && wait_for 60 has_disk "$NVME" &&
+		[ "$(driver_of "$NVME")" = nvme ] && ! device_window_open &&
+		rmdir "$L" && lend && borrow &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got
+}
+
+# Milliseconds since boot (busybox's date has no %N).
+uptime_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+cycle() {
+	t0=$(uptime_ms)
+	removed "$1" && gone_refused && back_and_lent_again || return 1
+	echo "# cycle $2 ($1): $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
+}
+
+ktap_test_result "nvme_lent_borrowed_and_written" lent_borrowed_and_written
+slab0=$(slab_kb)
+i=1
+while [ "$i" -le "$CYCLES" ]; do
+	how=idle
+	[ $((i % 2)) -eq 0 ] && how=mid_io
+	ktap_test_result "lent_drive_removed_${how}_borrower_told_window_closed_lent_again_$i" cycle "$how" "$i"
+	i=$((i + 1))
+done
+
+no_hung_task() {
+	[ "$(kernel_log_count 'blocked for more than')" -eq 0 ]
+}
+ktap_test_result "no_task_hung" no_hung_task
+
+all_undone() {
+	rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && [ "$(driver_of "$NVME")" = nvme ] &&
+		rmmod ntb_lending
+}
+ktap_test_result "everything_undone_and_module_unloads" all_undone
+
+ktap_finished
