@@ -25,6 +25,16 @@
 
 #define LENT_DRIVER_NAME	"ntb_lending"
 
+/*
+ * The borrower programs a lent function's MSI-X table through its BAR. Only
+ * interrupt remapping stops such a write from ringing whatever the lender's
+ * CPUs take interrupts on; as vfio does, lend without it only when told to.
+ */
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
+
 /* Doorbell pages one function may reach: one per doorbell bit at most. */
 #define LENT_MAX_DB_PAGES	64
 
@@ -779,6 +789,14 @@ static int lent_iommu_init(struct ntb_lent *lent)
 		pci_err(pdev, "IOMMU group %d is in use by other devices; lend them all or none (%d)\n",
 			iommu_group_id(lent->group), ret);
 		goto err_put;
+	}
+	if (!iommu_group_has_isolated_msi(lent->group)) {
+		if (!READ_ONCE(allow_unsafe_interrupts)) {
+			pci_err(pdev, "its IOMMU does not isolate its interrupts (no interrupt remapping): turn remapping on, or load ntb_lending with allow_unsafe_interrupts=1 to lend it anyway\n");
+			ret = -EPERM;
+			goto err_owner;
+		}
+		pci_warn(pdev, "lent with unsafe interrupts: its borrower can raise any interrupt on this host\n");
 	}
 	domain = iommu_paging_domain_alloc(&pdev->dev);
 	if (IS_ERR(domain)) {

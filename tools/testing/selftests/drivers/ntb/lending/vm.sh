@@ -11,6 +11,9 @@
 #   # vm-qemu: -device ...                 raw QEMU arguments
 #   # vm-mem: 2G                           guest memory
 #   # vm-cmdline: ...                      added to the kernel command line
+#   # vm-iommu: intremap=off,caching-mode=on  options of the intel-iommu
+#                                          device (default: intremap=on,
+#                                          caching-mode=on)
 #   # vm-timeout: 300                      seconds before the run fails
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
@@ -249,6 +252,7 @@ BAD_KERNEL_LOG='Oops|BUG:|WARNING:|kernel BUG|general protection fault|Kernel pa
 'blocked for more than|suspected memory leak|unreferenced object'
 
 qemu_declared=$(declared qemu)
+iommu_opts=$(declared iommu)
 
 # Boot the guest and run the test; sets rc to QEMU's exit status.
 boot() {
@@ -256,7 +260,7 @@ boot() {
 	# shellcheck disable=SC2086 # device and extra arguments are word lists
 	timeout -k 10 "$timeout" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m "${mem:-2G}" \
-		-M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on \
+		-M q35,kernel-irqchip=split -device "intel-iommu,${iommu_opts:-intremap=on,caching-mode=on}" \
 		-kernel "$KIMAGE" -initrd "$out/initramfs.cpio" -append "$cmdline" \
 		-display none -monitor none -no-reboot \
 		-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
