@@ -860,6 +860,7 @@ static ssize_t adapter_windows_show(struct config_item *item, char *page)
 	int i, widx;
 
 	mutex_lock(&adapter->lock);
+	mutex_lock(&adapter->win_lock);
 	for (i = 0; i < adapter->npeers; i++) {
 		const struct nl_peer *peer = &adapter->peers[i];
 
@@ -871,6 +872,7 @@ static ssize_t adapter_windows_show(struct config_item *item, char *page)
 						     "device" : "memory",
 						     peer->xlat[widx]);
 	}
+	mutex_unlock(&adapter->win_lock);
 	mutex_unlock(&adapter->lock);
 	return len;
 }

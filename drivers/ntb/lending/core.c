@@ -256,25 +256,31 @@ u64 nl_vector_bits(struct nl_adapter *adapter, int node)
  */
 int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
 {
+	struct nl_adapter *adapter = peer->adapter;
 	int ret;
 
-	if (peer->adapter->msgs)
+	mutex_lock(&adapter->win_lock);
+	if (adapter->msgs)
 		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
 					    size);
 	else
 		ret = ntb_mw_set_trans(peer->ntb, peer->pidx, widx, addr, size);
 	if (!ret)
 		peer->xlat[widx] = size;
+	mutex_unlock(&adapter->win_lock);
 	return ret;
 }
 
 /**
- * nl_clear_window() - undo nl_set_window()
+ * __nl_clear_window() - undo nl_set_window(), with &nl_adapter.win_lock held
  * @peer: the peer
  * @widx: the window
+ *
+ * Context: also under a lent device's device lock (device_removed()).
  */
-void nl_clear_window(struct nl_peer *peer, int widx)
+void __nl_clear_window(struct nl_peer *peer, int widx)
 {
+	lockdep_assert_held(&peer->adapter->win_lock);
 	if (!peer->xlat[widx])
 		return;
 	peer->xlat[widx] = 0;
@@ -284,6 +290,18 @@ void nl_clear_window(struct nl_peer *peer, int widx)
 		ntb_peer_mw_clear_trans(peer->ntb, peer->pidx, widx);
 	else
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, widx);
+}
+
+/**
+ * nl_clear_window() - undo nl_set_window()
+ * @peer: the peer
+ * @widx: the window
+ */
+void nl_clear_window(struct nl_peer *peer, int widx)
+{
+	mutex_lock(&peer->adapter->win_lock);
+	__nl_clear_window(peer, widx);
+	mutex_unlock(&peer->adapter->win_lock);
 }
 
 /* --- messages from peers ---------------------------------------------------- */
@@ -509,6 +527,7 @@ static const struct ntb_ctx_ops nl_ctx_ops = {
 void nl_adapter_init(struct nl_adapter *adapter)
 {
 	mutex_init(&adapter->lock);
+	mutex_init(&adapter->win_lock);
 	raw_spin_lock_init(&adapter->msg_tx_lock);
 	raw_spin_lock_init(&adapter->msg_rx_lock);
 	INIT_LIST_HEAD(&adapter->connections);

@@ -89,7 +89,8 @@ struct ntb_dp_doorbell {
  *	its IOMMU domain is gone and it is stopped (ntb_lent_removed() is
  *	true from then on); the caller still calls ntb_lent_release(). It
  *	runs with the function's device lock and maybe the PCI rescan lock
- *	held, so it must only queue work. NULL for none.
+ *	held: it must not take a lock held around ntb_lent_* calls, nor wait
+ *	for anything that needs those. NULL for none.
  * @data: @removed's argument
  *
  * Unbinds the function's driver (remembered for ntb_lent_release()), binds

@@ -49,11 +49,20 @@ static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
 	return device_span(lend, lent, lend->adapter->ntb, 0, &bars);
 }
 
-/* A lent device left the PCI tree; see ntb_lent_claim(). */
+/*
+ * A lent device left the PCI tree (ntb_lent_claim()): the window onto its
+ * old BARs closes now, before a rescan can give them to another driver;
+ * the rest waits for the adapter's lock, in removed_work.
+ */
 static void device_removed(void *data)
 {
-	struct nl_adapter *adapter = data;
+	struct nl_lend *lend = data;
+	struct nl_adapter *adapter = lend->adapter;
 
+	mutex_lock(&adapter->win_lock);
+	if (lend->window_peer)
+		__nl_clear_window(lend->window_peer, NL_MW_DEVICE);
+	mutex_unlock(&adapter->win_lock);
 	queue_work(adapter->wq, &adapter->removed_work);
 }
 
@@ -77,10 +86,12 @@ int nl_lend_offer(struct nl_lend *lend)
 		pci_err(lend->pdev, "was removed from the PCI tree; remove its lend entry, rescan and make the entry again\n");
 		return -ENODEV;
 	}
-	lent = ntb_lent_claim(lend->pdev, device_removed, lend->adapter);
+	lent = ntb_lent_claim(lend->pdev, device_removed, lend);
 	if (IS_ERR(lent))
 		return PTR_ERR(lent);
 	ret = check_window(lend, lent);
+	if (!ret && ntb_lent_removed(lent))
+		ret = -ENODEV;	/* removed since the claim */
 	if (ret) {
 		ntb_lent_release(lent);
 		return ret;
@@ -102,6 +113,20 @@ static struct nl_peer *borrower_of(struct nl_lend *lend)
 	return NULL;
 }
 
+/*
+ * Close the window a lender translates for a borrow. On a two-port adapter
+ * it leads to the device, and device_removed() may close it first.
+ */
+static void close_window(struct nl_lend *lend, struct nl_peer *peer)
+{
+	struct nl_adapter *adapter = peer->adapter;
+
+	mutex_lock(&adapter->win_lock);
+	lend->window_peer = NULL;
+	__nl_clear_window(peer, NL_MW_LENDER(adapter->msgs));
+	mutex_unlock(&adapter->win_lock);
+}
+
 /* The device stops reaching the borrower, and the borrower it. */
 static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 {
@@ -111,7 +136,7 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	peer->lent_to = NULL;
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
-	nl_clear_window(peer, NL_MW_LENDER(peer->adapter->msgs));
+	close_window(lend, peer);
 	lend->borrower = -1;
 }
 
@@ -121,9 +146,12 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
  */
 static void release_to_local(struct nl_lend *lend)
 {
+	bool removed = ntb_lent_removed(lend->lent);
+
 	ntb_lent_release(lend->lent);
 	lend->lent = NULL;
-	if (!lend->pdev->dev.driver && device_attach(&lend->pdev->dev) < 0)
+	if (!removed && !lend->pdev->dev.driver &&
+	    device_attach(&lend->pdev->dev) < 0)
 		pci_err(lend->pdev, "no driver took the device back; bind one by hand\n");
 }
 
@@ -138,8 +166,10 @@ static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
 	stop_borrow(lend, peer);
 	ret = ntb_lent_reset(lend->lent);
 	if (ret) {
-		pci_err(lend->pdev, "cannot be reset after its borrow (%pe); it goes back to local use\n",
-			ERR_PTR(ret));
+		/* A removed device was reported by lent_remove(). */
+		if (!ntb_lent_removed(lend->lent))
+			pci_err(lend->pdev, "cannot be reset after its borrow (%pe); it goes back to local use\n",
+				ERR_PTR(ret));
 		lend->state = NL_LEND_LOCAL;
 		release_to_local(lend);
 	} else {
@@ -150,7 +180,9 @@ static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
 
 /*
  * Ask the borrower to remove the device before it is taken back, so that
- * its driver lets go first; wait for it a while, not forever.
+ * its driver lets go first; wait for it a while, not forever. A device
+ * that left the PCI tree is gone already: the borrower is told, not
+ * waited for.
  */
 static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 {
@@ -163,7 +195,7 @@ static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
 	msg.w[0] = lend->index;
 	msg.w[1] = nl_next_tag(peer);
-	if (!nl_chan_send(peer, &msg) &&
+	if (!nl_chan_send(peer, &msg) && !ntb_lent_removed(lend->lent) &&
 	    nl_chan_wait_reply(peer, epoch, NL_MSG_REVOKE_DONE, msg.w[1],
 			       &reply))
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
@@ -307,6 +339,16 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 		ret = open_windows(peer, lend, &dp, mem_size);
 	if (ret)
 		return ret;
+	if (!peer->adapter->msgs) {
+		mutex_lock(&peer->adapter->win_lock);
+		lend->window_peer = peer;
+		mutex_unlock(&peer->adapter->win_lock);
+	}
+	/* Removed meanwhile: device_removed() may have missed the window. */
+	if (ntb_lent_removed(lend->lent)) {
+		ret = -ENODEV;
+		goto err;
+	}
 
 	ret = ntb_peer_mw_get_addr(ntb, NL_MW_MEMORY, &addr, &size);
 	if (!ret)
@@ -356,7 +398,7 @@ err_mem:
 	ntb_lent_unmap_doorbells(lend->lent);
 	ntb_lent_unmap_memory(lend->lent);
 err:
-	nl_clear_window(peer, NL_MW_LENDER(peer->adapter->msgs));
+	close_window(lend, peer);
 	return ret;
 }
 

@@ -73,8 +73,8 @@ struct lent_db_page {
  * @removed: called when the function leaves the PCI tree while lent
  * @removed_data: its argument
  * @lock: serializes the mapping calls, reset, release and the function's
- *	removal, which sleep; taken under the function's device lock, never
- *	around it
+ *	removal, which sleep; taken under the function's device lock (see
+ *	lent_dev_lock()), never around it
  * @group: IOMMU group of @pdev, or NULL when the lender has no IOMMU
  * @domain: the paging domain @pdev is attached to while lent
  * @mem_size: bytes mapped at device address @mem_dev_addr, 0 for none
@@ -90,7 +90,9 @@ struct lent_db_page {
  * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
  *	accesses refused) or LENT_GONE (the function was removed: its IOMMU
  *	domain is gone too); written under @lock and @cfg_lock
- * @releasing: release is unbinding our driver, not a removal; under @lock
+ * @releasing: the release has taken the function down; under @lock
+ * @unbinder: the task unbinding our driver to give the function back,
+ *	whose call of lent_remove() is no removal; under @lock
  * @cfg_size: bytes of config space the function has
  * @msi_pos: offset of the MSI capability, 0 if none
  * @msi_64: the MSI capability takes 64-bit addresses
@@ -122,6 +124,7 @@ struct ntb_lent {
 	unsigned int nr_db;
 	enum { LENT_ACTIVE, LENT_STOPPED, LENT_GONE } state;
 	bool releasing;
+	struct task_struct *unbinder;
 
 	unsigned int cfg_size;
 	u8 msi_pos;
@@ -693,6 +696,8 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
 
 	if (align && !is_power_of_2(align))
 		return -EINVAL;
+	if (ntb_lent_removed(lent))
+		return -ENODEV;
 	align = max_t(u64, align, PAGE_SIZE);
 	memset(bars, 0, sizeof(*bars));
 
@@ -790,14 +795,6 @@ static int lent_iommu_init(struct ntb_lent *lent)
 			iommu_group_id(lent->group), ret);
 		goto err_put;
 	}
-	if (!iommu_group_has_isolated_msi(lent->group)) {
-		if (!READ_ONCE(allow_unsafe_interrupts)) {
-			pci_err(pdev, "its IOMMU does not isolate its interrupts (no interrupt remapping): turn remapping on, or load ntb_lending with allow_unsafe_interrupts=1 to lend it anyway\n");
-			ret = -EPERM;
-			goto err_owner;
-		}
-		pci_warn(pdev, "lent with unsafe interrupts: its borrower can raise any interrupt on this host\n");
-	}
 	domain = iommu_paging_domain_alloc(&pdev->dev);
 	if (IS_ERR(domain)) {
 		ret = PTR_ERR(domain);
@@ -831,7 +828,7 @@ static void lent_iommu_exit(struct ntb_lent *lent)
 	iommu_domain_free(lent->domain);
 	iommu_device_release_dma_owner(&lent->pdev->dev);
 	iommu_group_put(lent->group);
-	lent->domain = NULL;
+	WRITE_ONCE(lent->domain, NULL);
 	lent->group = NULL;
 }
 
@@ -1047,29 +1044,39 @@ static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
  * disable) while lent. Its IOMMU group goes with it, so its domain goes
  * now: the IOMMU core has forgotten the group by the time of the release.
  * Memory decoding goes off, so that nothing reaches its BARs until a
- * driver enables it again; the owner then takes back the borrow.
+ * driver enables it again; the owner then takes back the borrow. A
+ * removal while the release gives the function back only marks it gone,
+ * so that its old driver is not bound to it again.
  */
 static void lent_remove(struct pci_dev *pdev)
 {
 	struct ntb_lent *lent = pci_get_drvdata(pdev);
 	unsigned long flags;
+	bool teardown;
 	u16 cmd;
 
+	device_lock_assert(&pdev->dev);
 	mutex_lock(&lent->lock);
-	if (lent->releasing) {
+	if (lent->unbinder == current) {
+		/* lent_give_back() unbinding us: no removal. */
 		mutex_unlock(&lent->lock);
 		return;
 	}
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
-	lent->state = LENT_GONE;
+	WRITE_ONCE(lent->state, LENT_GONE);
 	lent_hw_stop(lent);
 	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
 	pci_write_config_word(pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
-	__lent_unmap_doorbells(lent);
-	__lent_unmap_memory(lent);
-	lent_iommu_exit(lent);
+	teardown = !lent->releasing;
+	if (teardown) {
+		__lent_unmap_doorbells(lent);
+		__lent_unmap_memory(lent);
+		lent_iommu_exit(lent);
+	}
 	mutex_unlock(&lent->lock);
+	if (!teardown)
+		return;
 	pci_warn(pdev, "removed while lent; its borrower loses it\n");
 	if (lent->removed)
 		lent->removed(lent->removed_data);
@@ -1113,6 +1120,53 @@ static void lent_driver_put(void)
 	lockdep_assert_held(&lent_driver_lock);
 	if (!--lent_driver_users)
 		pci_unregister_driver(&lent_driver);
+}
+
+/*
+ * Before the function leaves its driver: whether its interrupts may be
+ * lent (lent_iommu_init() confines its DMA once it is ours).
+ */
+static int lent_check_msi(struct pci_dev *pdev)
+{
+	struct iommu_group *group = iommu_group_get(&pdev->dev);
+	bool isolated;
+
+	if (!group)
+		return 0;	/* no IOMMU at all: lent_iommu_init() warns */
+	isolated = iommu_group_has_isolated_msi(group);
+	iommu_group_put(group);
+	if (isolated)
+		return 0;
+	if (!READ_ONCE(allow_unsafe_interrupts)) {
+		pci_err(pdev, "its IOMMU does not isolate its interrupts (no interrupt remapping): turn remapping on, or load ntb_lending with allow_unsafe_interrupts=1 to lend it anyway\n");
+		return -EPERM;
+	}
+	pci_warn(pdev, "lent with unsafe interrupts: its borrower can raise any interrupt on this host\n");
+	return 0;
+}
+
+/*
+ * The locks pci_reset_function() takes, in its order: the upstream
+ * bridge's, then the function's device lock and config access lock.
+ * Claim, reset and release hold them around @lock, as lent_remove() runs
+ * under the device lock and takes @lock.
+ */
+static void lent_dev_lock(struct pci_dev *pdev)
+{
+	struct pci_dev *bridge = pci_upstream_bridge(pdev);
+
+	if (bridge)
+		pci_dev_lock(bridge);
+	pci_dev_lock(pdev);
+}
+
+static void lent_dev_unlock(struct pci_dev *pdev)
+{
+	struct pci_dev *bridge = pci_upstream_bridge(pdev);
+
+	pci_dev_unlock(pdev);
+	if (bridge)
+		pci_dev_unlock(bridge);
 }
 
 /* Remember the function's driver_override, if any, to put it back. */
@@ -1191,9 +1245,13 @@ static void lent_give_back(struct ntb_lent *lent)
 	struct device *dev = &pdev->dev;
 	int ret;
 
+	mutex_lock(&lent->lock);
+	lent->unbinder = current;
+	mutex_unlock(&lent->lock);
 	device_release_driver(dev);
 	device_set_driver_override(dev, lent->orig_override ?: "");
-	if (lent->orig_drv && lent->state != LENT_GONE) {
+	/* A removal meanwhile marked it gone (lent_remove()). */
+	if (lent->orig_drv && !ntb_lent_removed(lent)) {
 		ret = device_driver_attach(lent->orig_drv, dev);
 		if (ret)
 			pci_err(pdev, "%s did not take it back (%d); bind it by hand\n",
@@ -1228,6 +1286,9 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
 	mutex_init(&lent->lock);
 	raw_spin_lock_init(&lent->cfg_lock);
 
+	ret = lent_check_msi(pdev);
+	if (ret)
+		goto err_free;
 	mutex_lock(&lent_driver_lock);
 	ret = lent_driver_get();
 	if (ret)
@@ -1238,7 +1299,7 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
 	mutex_unlock(&lent_driver_lock);
 
 	/* Ours now: a removal from here on goes through lent_remove(). */
-	device_lock(&pdev->dev);
+	lent_dev_lock(pdev);
 	mutex_lock(&lent->lock);
 	if (lent->state == LENT_GONE) {
 		pci_err(pdev, "was removed while it was being claimed\n");
@@ -1258,20 +1319,21 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
 	lent->saved = pci_store_saved_state(pdev);
 	lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
-	device_unlock(&pdev->dev);
+	lent_dev_unlock(pdev);
 	lent_check_bars(lent);
 	return lent;
 
 err_unlock_dev:
 	lent->releasing = true;
 	mutex_unlock(&lent->lock);
-	device_unlock(&pdev->dev);
+	lent_dev_unlock(pdev);
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 err_driver:
 	lent_driver_put();
 err_unlock:
 	mutex_unlock(&lent_driver_lock);
+err_free:
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
 	kvfree(lent);
@@ -1285,7 +1347,7 @@ int ntb_lent_reset(struct ntb_lent *lent)
 	unsigned long flags;
 	int ret = 0;
 
-	device_lock(&pdev->dev);
+	lent_dev_lock(pdev);
 	mutex_lock(&lent->lock);
 	ntb_lent_quiesce(lent);
 	if (lent->state == LENT_GONE) {
@@ -1306,7 +1368,7 @@ int ntb_lent_reset(struct ntb_lent *lent)
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 unlock:
 	mutex_unlock(&lent->lock);
-	device_unlock(&pdev->dev);
+	lent_dev_unlock(pdev);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_reset, NTB_LENDING);
@@ -1315,7 +1377,7 @@ void ntb_lent_release(struct ntb_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 
-	device_lock(&pdev->dev);
+	lent_dev_lock(pdev);
 	mutex_lock(&lent->lock);
 	lent->releasing = true;
 	ntb_lent_quiesce(lent);
@@ -1333,7 +1395,7 @@ void ntb_lent_release(struct ntb_lent *lent)
 	}
 	kfree(lent->saved);
 	mutex_unlock(&lent->lock);
-	device_unlock(&pdev->dev);
+	lent_dev_unlock(pdev);
 
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);

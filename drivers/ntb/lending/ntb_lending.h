@@ -13,7 +13,13 @@
  * configfs_register_group() or configfs_unregister_group(), which take the
  * configfs subsystem mutex that configfs holds around our mkdir and rmdir
  * callbacks. Channel state has its own spinlock (see chan.c), taken in
- * interrupt context.
+ * interrupt context. @win_lock guards the window translations, which a
+ * lent device's removal closes without @lock.
+ *
+ * Lock order: configfs' subsystem mutex, @lock, a lent device's locks
+ * (lent.c: its bridge's and its own device lock, then its mutex), then
+ * @win_lock. A lent device's removal runs under its device lock and takes
+ * only @win_lock (device_removed() in lend.c).
  */
 #ifndef _NTB_LENDING_H
 #define _NTB_LENDING_H
@@ -199,7 +205,7 @@ struct nl_peer {
 	bool linked;
 	bool up;
 	int version;
-	u64 xlat[2];
+	u64 xlat[2];		/* under &nl_adapter.win_lock */
 	struct nl_chan chan;
 	atomic_t tag;
 	struct nl_borrow __rcu *borrow;
@@ -240,6 +246,9 @@ enum nl_lend_state {
  * @index: the entry's index on this adapter, the low half of its Id
  * @state: &enum nl_lend_state
  * @borrower: NodeId of the borrower, or -1
+ * @window_peer: the borrower whose window (two-port: NL_MW_DEVICE) the
+ *	lender translated onto the device's BARs, or NULL; under
+ *	&nl_adapter.win_lock, so that a removal of the device closes it
  * @node: entry in &nl_adapter.lends
  */
 struct nl_lend {
@@ -250,6 +259,7 @@ struct nl_lend {
 	unsigned int index;
 	enum nl_lend_state state;
 	int borrower;
+	struct nl_peer *window_peer;
 	struct list_head node;
 };
 
@@ -333,6 +343,9 @@ struct nl_borrow {
  * @offers_group: offers/
  * @borrows_group: borrows/
  * @lock: see the top of this file
+ * @win_lock: serializes the translations of memory windows and protects
+ *	&nl_peer.xlat and &nl_lend.window_peer; taken under @lock or a lent
+ *	device's device lock, and around nothing but NTB driver calls
  * @ntb: the bound NTB device, NULL while it is gone
  * @msgs: @ntb carries the protocol in message registers (msg.c), not in
  *	scratchpads
@@ -372,6 +385,7 @@ struct nl_adapter {
 	struct config_group borrows_group;
 
 	struct mutex lock;	/* see the top of this file */
+	struct mutex win_lock;	/* see above */
 	struct ntb_dev *ntb;
 	bool msgs;
 	raw_spinlock_t msg_tx_lock;	/* see above */
@@ -453,6 +467,7 @@ void nl_withdraw_all(struct nl_adapter *adapter, int node);
 bool nl_is_adapter_pdev(struct pci_dev *pdev);
 u64 nl_vector_bits(struct nl_adapter *adapter, int node);
 int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size);
+void __nl_clear_window(struct nl_peer *peer, int widx);
 void nl_clear_window(struct nl_peer *peer, int widx);
 
 /* lend.c */

@@ -64,6 +64,9 @@ removed() {
 		sleep 1
 	fi
 	echo 1 >"/sys/bus/pci/devices/$NVME/remove" || return 1
+	# Closed by the time the removal returns, before any rescan could
+	# hand the old BARs to a driver of the lender's.
+	! device_window_open || return 1
 	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" &&
 		wait_for 20 file_is "$CFS/$B/borrows/00000/state" lost &&
 		wait_for 20 file_is "$L/state" local || return 1

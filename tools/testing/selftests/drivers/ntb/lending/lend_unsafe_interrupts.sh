@@ -3,7 +3,7 @@
 # On a lender whose IOMMU does not remap interrupts, a borrower could aim
 # the lent function's MSI-X entries (which it writes through the BAR) at
 # any of the lender's interrupts. Offering a function is refused there
-# with EPERM and one line saying what to do, leaving it with its driver;
+# with EPERM and one line saying what to do, before its driver lets go;
 # with ntb_lending's allow_unsafe_interrupts=1 it is lent, with a warning,
 # and borrowed as usual.
 # vm-devices: nvme edu edu
@@ -29,11 +29,14 @@ lend_entry_made() {
 }
 ktap_test_result "no_interrupt_remapping_and_a_lend_entry" lend_entry_made
 
+# Refused before the nvme driver lets go: it never probes the drive again.
 offer_refused() {
+	probes=$(kernel_log_count "pci function $NVME")
 	! echo 1 2>/tmp/err >"$L/available" &&
 		grep -q 'Operation not permitted' /tmp/err &&
 		log_count_is 1 "$REFUSAL" && file_is "$L/state" local &&
 		[ "$(driver_of "$NVME")" = nvme ] && has_disk "$NVME" &&
+		log_count_is "$probes" "pci function $NVME" &&
 		[ -z "$(ls "$CFS/$B/offers")" ]
 }
 ktap_test_result "offer_refused_with_eperm_and_nothing_changes" offer_refused

