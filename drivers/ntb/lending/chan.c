@@ -143,8 +143,10 @@ static void tx_work(struct work_struct *work)
 		spin_lock_irq(&chan->lock);
 		tx = list_first_entry_or_null(&chan->txq, struct nl_txmsg,
 					      node);
-		if (tx)
+		if (tx) {
 			list_del(&tx->node);
+			chan->nr_tx--;
+		}
 		epoch = chan->epoch;
 		spin_unlock_irq(&chan->lock);
 		if (!tx)
@@ -229,6 +231,8 @@ void nl_chan_reset(struct nl_peer *peer)
 	list_splice_init(&chan->txq, &tx);
 	list_splice_init(&chan->rxq, &rx);
 	list_splice_init(&chan->replies, &rx);
+	chan->nr_tx = 0;
+	chan->nr_rx = 0;
 	chan->nr_replies = 0;
 	spin_unlock_irq(&chan->lock);
 	wake_up_all(&chan->ackq);
@@ -242,24 +246,57 @@ void nl_chan_reset(struct nl_peer *peer)
  * @peer: the peer
  * @msg: the message; copied
  *
- * Context: any; the message is sent from a work item.
- * Return: 0, or -ENOMEM.
+ * Context: process: it allocates, and may sleep; the message is sent from
+ * a work item.
+ * Return: 0, -ENOMEM, or -ENOBUFS if the peer left NL_CHAN_TXQ_MAX
+ * messages untaken.
  */
 int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg)
 {
+	struct nl_chan *chan = &peer->chan;
 	struct nl_txmsg *tx;
+	bool full;
 
+	might_sleep();
 	if (WARN_ON_ONCE(msg->len > NL_MSG_WORDS))
 		return -EINVAL;
 	tx = kmalloc(sizeof(*tx), GFP_KERNEL);
 	if (!tx)
 		return -ENOMEM;
 	tx->msg = *msg;
-	spin_lock_irq(&peer->chan.lock);
-	list_add_tail(&tx->node, &peer->chan.txq);
-	spin_unlock_irq(&peer->chan.lock);
-	queue_work(system_unbound_wq, &peer->chan.tx_work);
+	spin_lock_irq(&chan->lock);
+	full = chan->nr_tx == NL_CHAN_TXQ_MAX;
+	if (!full) {
+		list_add_tail(&tx->node, &chan->txq);
+		chan->nr_tx++;
+	}
+	spin_unlock_irq(&chan->lock);
+	if (full) {
+		kfree(tx);
+		dev_warn_ratelimited(&peer->ntb->dev,
+				     "node %d leaves %d messages untaken: dropped one; check the link to it\n",
+				     peer->port, NL_CHAN_TXQ_MAX);
+		return -ENOBUFS;
+	}
+	queue_work(system_unbound_wq, &chan->tx_work);
 	return 0;
+}
+
+/**
+ * nl_chan_room() - how many more messages nl_chan_send() takes for a peer
+ * @peer: the peer
+ *
+ * Context: process.
+ * Return: the room left before NL_CHAN_TXQ_MAX.
+ */
+unsigned int nl_chan_room(struct nl_peer *peer)
+{
+	unsigned int room;
+
+	spin_lock_irq(&peer->chan.lock);
+	room = NL_CHAN_TXQ_MAX - peer->chan.nr_tx;
+	spin_unlock_irq(&peer->chan.lock);
+	return room;
 }
 
 /* Take one frame from our scratchpads; true if a message is complete. */
@@ -348,6 +385,13 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 		return;
 
 	spin_lock_irqsave(&chan->lock, flags);
+	if (chan->nr_rx == NL_CHAN_RXQ_MAX &&
+	    !(HDR_TYPE(w[0]) & NL_MSG_REPLY)) {
+		/* Unacknowledged: the peer sends it again, once we caught up. */
+		spin_unlock_irqrestore(&chan->lock, flags);
+		kfree(msg);
+		return;
+	}
 	if (chan->rx_seq != HDR_SEQ(w[0])) {
 		chan->rx_seq = HDR_SEQ(w[0]);
 		done = rx_frame(peer, w);
@@ -355,10 +399,12 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 			msg->peer = peer;
 			msg->msg = chan->rx;
 			reply = msg->msg.type & NL_MSG_REPLY;
-			if (reply)
+			if (reply) {
 				add_reply(chan, msg);
-			else
+			} else {
 				list_add_tail(&msg->node, &chan->rxq);
+				chan->nr_rx++;
+			}
 		}
 	}
 	spin_unlock_irqrestore(&chan->lock, flags);
@@ -438,6 +484,7 @@ bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 					       node);
 		if (rxm) {
 			list_del(&rxm->node);
+			chan->nr_rx--;
 			adapter->rx_next = pidx + 1;
 		}
 		spin_unlock_irq(&chan->lock);

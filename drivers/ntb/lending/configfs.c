@@ -603,6 +603,26 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 }
 
 /**
+ * nl_offer_withdraw() - the lender no longer offers @offer
+ * @offer: the offer; its adapter is locked
+ *
+ * An offer never shown goes at once, so that a peer that offers and
+ * withdraws over and over cannot pile them up while offers/ cannot follow
+ * (a borrow holds configfs' mutex while it waits for its lender); a shown
+ * one goes at the next nl_offers_sync().
+ */
+void nl_offer_withdraw(struct nl_offer *offer)
+{
+	lockdep_assert_held(&offer->adapter->lock);
+	if (offer->registered) {
+		offer->gone = true;
+		return;
+	}
+	list_del(&offer->node);
+	config_group_put(&offer->group);
+}
+
+/**
  * nl_offer_find() - an offer that is shown, by lender and index
  * @adapter: the adapter, locked
  * @lender: the lender's NodeId
@@ -913,6 +933,7 @@ static void adapter_release(struct config_item *item)
 {
 	struct nl_adapter *adapter = to_adapter(item);
 
+	nl_adapter_debugfs_remove(adapter);
 	destroy_workqueue(adapter->wq);
 	cancel_work_sync(&adapter->offers_work);
 	kfree(adapter);
@@ -972,6 +993,7 @@ struct nl_adapter *nl_adapter_get(const char *name)
 		kfree(adapter);
 		return ERR_PTR(-ENOMEM);
 	}
+	nl_adapter_debugfs(adapter, name);
 	/* From here on, the last config_group_put() frees the adapter. */
 	config_group_init_type_name(&adapter->group, name, &adapter_type);
 	config_group_init_type_name(&adapter->connections_group, "connections",

@@ -12,9 +12,11 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/ntb.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
@@ -129,11 +131,11 @@ static void peer_lost(struct nl_peer *peer)
 /* Forget what @peer offered us: it went away or started over. */
 static void forget_peer(struct nl_peer *peer)
 {
-	struct nl_offer *offer;
+	struct nl_offer *offer, *tmp;
 
-	list_for_each_entry(offer, &peer->adapter->offers, node)
+	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
 		if (offer->lender == peer->port)
-			offer->gone = true;
+			nl_offer_withdraw(offer);
 }
 
 static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
@@ -389,13 +391,13 @@ static void rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
 
 static void rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
 {
-	struct nl_offer *offer;
+	struct nl_offer *offer, *tmp;
 
 	if (msg->len < 1)
 		return bad_msg(peer, msg);
-	list_for_each_entry(offer, &peer->adapter->offers, node)
+	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
 		if (offer->lender == peer->port && offer->index == msg->w[0])
-			offer->gone = true;
+			nl_offer_withdraw(offer);
 }
 
 static void rx_work(struct work_struct *work)
@@ -519,6 +521,51 @@ static const struct ntb_ctx_ops nl_ctx_ops = {
 	.db_event = nl_db_event,
 	.msg_event = nl_msg_event,
 };
+
+/* ntb_lending/ in debugfs: what tests look at, not an ABI. */
+static struct dentry *nl_debugfs;
+
+/* Per peer: NodeId, then the messages its channel holds. */
+static int queues_show(struct seq_file *s, void *unused)
+{
+	struct nl_adapter *adapter = s->private;
+	struct nl_chan *chan;
+	int i;
+
+	mutex_lock(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		chan = &adapter->peers[i].chan;
+		spin_lock_irq(&chan->lock);
+		seq_printf(s, "%d tx %u rx %u replies %u\n",
+			   adapter->peers[i].port, chan->nr_tx, chan->nr_rx,
+			   chan->nr_replies);
+		spin_unlock_irq(&chan->lock);
+	}
+	mutex_unlock(&adapter->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(queues);
+
+/**
+ * nl_adapter_debugfs() - show an adapter's queues in debugfs
+ * @adapter: the adapter, until nl_adapter_debugfs_remove()
+ * @name: its name
+ */
+void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name)
+{
+	adapter->debugfs = debugfs_create_dir(name, nl_debugfs);
+	debugfs_create_file("queues", 0400, adapter->debugfs, adapter,
+			    &queues_fops);
+}
+
+/**
+ * nl_adapter_debugfs_remove() - undo nl_adapter_debugfs()
+ * @adapter: the adapter
+ */
+void nl_adapter_debugfs_remove(struct nl_adapter *adapter)
+{
+	debugfs_remove_recursive(adapter->debugfs);
+}
 
 /**
  * nl_adapter_init() - set up the parts of a new adapter that are not configfs
@@ -693,12 +740,19 @@ static int __init ntb_lending_init(void)
 	/* The application note's check that the module is up. */
 	pr_info("smartio initializing\n");
 
+	nl_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = nl_configfs_init();
 	if (ret)
-		return ret;
+		goto err_debugfs;
 	ret = ntb_register_client(&nl_client);
 	if (ret)
-		nl_configfs_exit();
+		goto err_configfs;
+	return 0;
+
+err_configfs:
+	nl_configfs_exit();
+err_debugfs:
+	debugfs_remove_recursive(nl_debugfs);
 	return ret;
 }
 module_init(ntb_lending_init);
@@ -707,6 +761,7 @@ static void __exit ntb_lending_exit(void)
 {
 	ntb_unregister_client(&nl_client);
 	nl_configfs_exit();
+	debugfs_remove_recursive(nl_debugfs);
 }
 module_exit(ntb_lending_exit);
 

@@ -451,6 +451,9 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		   vec_mask & ~nl_vector_bits(adapter, adapter->port) ||
 		   !PAGE_ALIGNED(mem_size) || (adapter->msgs && !mem_size)) {
 		ret = -EINVAL;
+	} else if (nl_chan_room(peer) < 2) {
+		/* It takes none of our messages: its answer must not split. */
+		ret = -ENOBUFS;
 	} else {
 		ret = lend_to(peer, lend, vec_mask, mem_size, &bars, &dbs);
 	}

@@ -50,6 +50,15 @@ struct ntb_dev;
 #define NL_DB_FIRST_VEC		3
 #define NL_MAX_VEC		15
 
+/*
+ * What a peer can make us hold: messages to it that it does not take (an
+ * offer per lend entry and a hello fit twice over), and as many from it
+ * that our work has not run yet (its own bound: a host that answers never
+ * meets this one); past that the peer's frames wait unacknowledged.
+ */
+#define NL_CHAN_TXQ_MAX		(2 * (NL_MAX_LEND_INDEX + 2))
+#define NL_CHAN_RXQ_MAX		NL_CHAN_TXQ_MAX
+
 /* A message is up to NL_MSG_FRAGS frames of three payload words each. */
 #define NL_MSG_FRAGS		16
 #define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
@@ -133,12 +142,14 @@ struct nl_msg {
  * struct nl_chan - reliable, ordered message channel to one peer
  * @lock: protects every field below; taken in interrupt context
  * @txq: messages waiting to be sent (&struct nl_txmsg)
+ * @nr_tx: entries in @txq, at most NL_CHAN_TXQ_MAX
  * @tx_seq: sequence number of the frame in flight
  * @acked: sequence number the peer acknowledged last
  * @rx_seq: sequence number of the last frame received, -1 after reset
  * @rx: message being assembled from received frames
  * @rx_frag: index of the next fragment expected
  * @rxq: complete messages waiting for the adapter's work (&struct nl_rxmsg)
+ * @nr_rx: entries in @rxq, at most NL_CHAN_RXQ_MAX
  * @ackq: woken when @acked changes
  * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
  * @ack_work: on message registers, sends the acknowledgment of @ack_seq
@@ -153,12 +164,14 @@ struct nl_msg {
 struct nl_chan {
 	spinlock_t lock;	/* see above */
 	struct list_head txq;
+	unsigned int nr_tx;
 	u8 tx_seq;
 	u8 acked;
 	int rx_seq;
 	struct nl_msg rx;
 	unsigned int rx_frag;
 	struct list_head rxq;
+	unsigned int nr_rx;
 	wait_queue_head_t ackq;
 	struct work_struct tx_work;
 	struct work_struct ack_work;
@@ -372,6 +385,7 @@ struct nl_borrow {
  *	system work queue: it needs configfs' subsystem mutex, which mkdir
  *	and rmdir hold while they wait for a peer's answer that @wq brings
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
+ * @debugfs: its directory in ntb_lending's debugfs
  * @link_work: follows the link state of every peer
  * @removed_work: takes back the lends whose device left the PCI tree
  *	(nl_lend_removed_work())
@@ -407,6 +421,7 @@ struct nl_adapter {
 	struct work_struct rx_work;
 	struct work_struct offers_work;
 	int rx_next;
+	struct dentry *debugfs;
 	struct work_struct link_work;
 	struct work_struct removed_work;
 	struct list_head node;
@@ -416,6 +431,7 @@ struct nl_adapter {
 void nl_chan_init(struct nl_peer *peer);
 void nl_chan_reset(struct nl_peer *peer);
 int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
+unsigned int nl_chan_room(struct nl_peer *peer);
 void nl_chan_db(struct nl_adapter *adapter, u64 db);
 bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 		  struct nl_msg *msg);
@@ -456,6 +472,8 @@ struct nl_uevent {
 
 /* core.c */
 void nl_adapter_init(struct nl_adapter *adapter);
+void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name);
+void nl_adapter_debugfs_remove(struct nl_adapter *adapter);
 __printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
 void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
 struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
@@ -495,6 +513,7 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 			      unsigned int index);
 struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
 			       unsigned int index);
+void nl_offer_withdraw(struct nl_offer *offer);
 void nl_offers_sync(struct nl_adapter *adapter);
 void nl_offers_changed(struct nl_adapter *adapter);
 bool nl_is_connected(struct nl_adapter *adapter, int node);

@@ -19,23 +19,6 @@ ktap_print_header
 ktap_set_plan 12
 
 NVME=$(pci_find 0x010802)
-SEQ=100
-
-# Frame of type $2 with fragment $3, last flag $4 and payload length $5,
-# words $6.. (missing ones 0), written raw by host $1 into its peer's
-# scratchpads and rung; "bad" as $7 spoils the checksum. Each frame has a
-# sequence number of its own, so the peer does not take it for a repeat.
-frame() {
-	SEQ=$(((SEQ + 1) & 255))
-	w1=${6:-0} w2=${7:-0} w3=${8:-0}
-	h=$(frame_header "$2" "$SEQ" "$3" "$4" "$5" "$w1" "$w2" "$w3" "${9:-}")
-	echo "spad 0 1 $w1" >"$FAB/$1/hostile" &&
-		echo "spad 0 2 $w2" >"$FAB/$1/hostile" &&
-		echo "spad 0 3 $w3" >"$FAB/$1/hostile" &&
-		echo "spad 0 0 $h" >"$FAB/$1/hostile" &&
-		echo "db 0x1" >"$FAB/$1/hostile" && sleep 0.05
-}
-
 pair_up() {
 	wait_for 20 file_is "$CFS/$A/peers" "1 up 1" &&
 		wait_for 20 file_is "$CFS/$B/peers" "0 up 1"

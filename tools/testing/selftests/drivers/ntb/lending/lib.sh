@@ -95,6 +95,24 @@ kernel_log_count() {
 	dmesg | grep -cE "$1"
 }
 
+# Mark the kernel log: logged_since_mark counts only the lines after it,
+# which stays right when a long test wraps the log buffer and old lines
+# drop out of kernel_log_count.
+log_mark() {
+	LOG_MARK="ntbtest mark $(awk '{ print $1 }' /proc/uptime)"
+	echo "$LOG_MARK" >/dev/kmsg
+}
+
+# Kernel log lines since log_mark that match the extended regexp $1.
+logged_since_mark() {
+	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -cE "$1"
+}
+
+# Kilobytes the kernel's slab caches hold.
+slab_kb() {
+	awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
+
 # True if the kernel has kmemleak (the debug kernel), which the harness
 # scans at the end of every run.
 have_kmemleak() {
@@ -278,4 +296,22 @@ frame_header() {
 	h=$((h | (-sum & 255)))
 	[ "${9:-}" = bad ] && h=$((h ^ 1))
 	echo "$h"
+}
+
+# Frame of type $2 with fragment $3, last flag $4 and payload length $5,
+# words $6.. (missing ones 0), written raw by host $1 of fabric $FAB (its
+# debugfs directory) into its peer's scratchpads and rung; "bad" as $9
+# spoils the checksum. Each frame has a sequence number of its own, so the
+# peer does not take it for a repeat; FRAME_GAP (default 0.05 s) lets the
+# peer take it before the next.
+SEQ=100
+frame() {
+	SEQ=$(((SEQ + 1) & 255))
+	w1=${6:-0} w2=${7:-0} w3=${8:-0}
+	h=$(frame_header "$2" "$SEQ" "$3" "$4" "$5" "$w1" "$w2" "$w3" "${9:-}")
+	echo "spad 0 1 $w1" >"$FAB/$1/hostile" &&
+		echo "spad 0 2 $w2" >"$FAB/$1/hostile" &&
+		echo "spad 0 3 $w3" >"$FAB/$1/hostile" &&
+		echo "spad 0 0 $h" >"$FAB/$1/hostile" &&
+		echo "db 0x1" >"$FAB/$1/hostile" && sleep "${FRAME_GAP:-0.05}"
 }
