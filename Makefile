@@ -9,6 +9,7 @@
 #   make lint          checkpatch, sparse, shellcheck and rst checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
 #   make bench         print the figures of ntb_sim and of device lending
+#   make soak          the fault tests at volume (hundreds of cycles), a table
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
 #   make install       install the built modules, smartio_tool, its man page
 #                      and completion, the udev rules (DESTDIR=, PREFIX=)
@@ -71,6 +72,9 @@ bench: modules
 	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_sim.sh
 	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_lending.sh
 
+soak: modules
+	@$(SH)/soak
+
 debug-kernel: deps
 	@$(SH)/debug-kernel
 
@@ -78,4 +82,4 @@ clean:
 	rm -rf build
 
 .PHONY: all deps modules dkms-build install install-tools uninstall lint \
-	check demo vm bench debug-kernel clean
+	check demo vm bench soak debug-kernel clean

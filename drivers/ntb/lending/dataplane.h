@@ -278,13 +278,16 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent);
  *
  * Mapping a register twice (doorbell bits that share one, as most NTB
  * hardware has) gives the same address. The borrower programs the
- * function's MSI and MSI-X messages with it, and only MSI addresses that
- * are a mapped doorbell reach the function (ntb_lent_cfg_write()).
+ * function's MSI and MSI-X messages with it, and only MSI addresses inside
+ * a mapped doorbell register reach the function (ntb_lent_cfg_write()).
+ * The IOMMU maps the register's whole page, though: an MSI-X message,
+ * which the borrower writes into the function's table through its BAR,
+ * can reach whatever else of the adapter that page holds.
  *
  * Context: process; sleeps.
  *
- * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when
- * LENT_MAX_DB_PAGES are mapped or the domain is full, or the IOMMU's error.
+ * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when 64
+ * doorbells are mapped or the domain is full, or the IOMMU's error.
  */
 int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 			  u64 *dev_addr);

@@ -35,8 +35,8 @@ module_param(allow_unsafe_interrupts, bool, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
 
-/* Doorbell pages one function may reach: one per doorbell bit at most. */
-#define LENT_MAX_DB_PAGES	64
+/* Doorbells one function may ring: one per doorbell bit at most. */
+#define LENT_MAX_DOORBELLS	64
 
 /* Not in the 6.12 uapi headers: VF Resizable BAR. */
 #define LENT_EXT_CAP_ID_VF_REBAR	0x24
@@ -54,12 +54,15 @@ MODULE_PARM_DESC(allow_unsafe_interrupts,
 				 PCI_STATUS_DETECTED_PARITY)
 
 /**
- * struct lent_db_page - a doorbell page mapped into the function's domain
- * @phys: lender physical address of the page
- * @dev_addr: where the function sees it
+ * struct lent_doorbell - a doorbell register the function may write
+ * @phys: lender physical address of the register
+ * @size: its bytes
+ * @dev_addr: where the function sees it; doorbells in one page share the
+ *	page's mapping, which is the IOMMU's least
  */
-struct lent_db_page {
+struct lent_doorbell {
 	phys_addr_t phys;
+	u64 size;
 	u64 dev_addr;
 };
 
@@ -85,7 +88,7 @@ struct lent_db_page {
  *	accesses, which come in any context, even under the PCI core's raw
  *	pci_lock (user config accesses), hence a raw lock; writers of @db and
  *	@nr_db also hold @lock
- * @db: doorbell pages mapped, in the order they were mapped
+ * @db: doorbells mapped, in the order they were mapped
  * @nr_db: entries in @db
  * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
  *	accesses refused) or LENT_GONE (the function was removed: its IOMMU
@@ -120,7 +123,7 @@ struct ntb_lent {
 	u64 db_next;
 
 	raw_spinlock_t cfg_lock;	/* config state: see above */
-	struct lent_db_page db[LENT_MAX_DB_PAGES];
+	struct lent_doorbell db[LENT_MAX_DOORBELLS];
 	unsigned int nr_db;
 	enum { LENT_ACTIVE, LENT_STOPPED, LENT_GONE } state;
 	bool releasing;
@@ -568,7 +571,11 @@ unlock:
 }
 EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
 
-/* Whether [addr, addr + len) lies in a doorbell page; cfg_lock held. */
+/*
+ * Whether [addr, addr + len) lies in a doorbell register, not just in its
+ * page, which may hold other registers of the adapter (on Intel gen3 its
+ * translations); cfg_lock held.
+ */
 static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, unsigned int len)
 {
 	unsigned int i;
@@ -576,7 +583,7 @@ static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, unsigned int len)
 	lockdep_assert_held(&lent->cfg_lock);
 	for (i = 0; i < lent->nr_db; i++)
 		if (addr >= lent->db[i].dev_addr &&
-		    addr + len <= lent->db[i].dev_addr + PAGE_SIZE)
+		    addr + len <= lent->db[i].dev_addr + lent->db[i].size)
 			return true;
 	return false;
 }
@@ -914,16 +921,21 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		goto unlock;
 	}
 	for (i = 0; i < lent->nr_db; i++) {
-		if (lent->db[i].phys == page) {
-			*dev_addr = lent->db[i].dev_addr + offset_in_page(phys);
+		if (lent->db[i].phys == phys && lent->db[i].size == size) {
+			*dev_addr = lent->db[i].dev_addr;
 			goto unlock;
 		}
 	}
-	if (lent->nr_db == LENT_MAX_DB_PAGES) {
+	if (lent->nr_db == LENT_MAX_DOORBELLS) {
 		ret = -ENOSPC;
 		goto unlock;
 	}
-	if (lent->domain) {
+	for (i = 0; i < lent->nr_db; i++)
+		if ((lent->db[i].phys & PAGE_MASK) == page)
+			break;
+	if (i < lent->nr_db) {
+		iova = lent->db[i].dev_addr & PAGE_MASK;	/* mapped */
+	} else if (lent->domain) {
 		iova = lent->db_next;
 		if (iova < lent->mem_size + PAGE_SIZE) {
 			ret = -ENOSPC;
@@ -945,12 +957,13 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		iova = page;
 	}
 
+	*dev_addr = iova + offset_in_page(phys);
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
-	lent->db[lent->nr_db].phys = page;
-	lent->db[lent->nr_db].dev_addr = iova;
+	lent->db[lent->nr_db].phys = phys;
+	lent->db[lent->nr_db].size = size;
+	lent->db[lent->nr_db].dev_addr = *dev_addr;
 	lent->nr_db++;
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
-	*dev_addr = iova + offset_in_page(phys);
 unlock:
 	mutex_unlock(&lent->lock);
 	return ret;
@@ -960,15 +973,22 @@ EXPORT_SYMBOL_NS_GPL(ntb_lent_map_doorbell, NTB_LENDING);
 static void __lent_unmap_doorbells(struct ntb_lent *lent)
 {
 	unsigned long flags;
-	unsigned int i, n;
+	unsigned int i, j, n;
 
 	lockdep_assert_held(&lent->lock);
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	n = lent->nr_db;
 	lent->nr_db = 0;
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
-	for (i = 0; lent->domain && i < n; i++)
-		iommu_unmap(lent->domain, lent->db[i].dev_addr, PAGE_SIZE);
+	for (i = 0; lent->domain && i < n; i++) {
+		/* A page's first doorbell unmaps it. */
+		for (j = 0; j < i; j++)
+			if ((lent->db[j].dev_addr ^ lent->db[i].dev_addr) < PAGE_SIZE)
+				break;
+		if (j == i)
+			iommu_unmap(lent->domain, lent->db[i].dev_addr & PAGE_MASK,
+				    PAGE_SIZE);
+	}
 	if (lent->domain)
 		lent->db_next = lent->domain->geometry.aperture_end & PAGE_MASK;
 }
@@ -1040,6 +1060,22 @@ static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 }
 
 /*
+ * Nothing of ours lies under the BARs of a lent function, yet a borrower in
+ * this same kernel puts its driver's regions there (ntb_sim's windows are
+ * address-transparent). Take the BARs out of the resource tree before the
+ * PCI core frees them, so that such regions move up to the bridge window
+ * and stay there, busy, until their owner releases them.
+ */
+static void lent_orphan_regions(struct pci_dev *pdev)
+{
+	struct resource *r;
+
+	pci_dev_for_each_resource(pdev, r)
+		if ((r->flags & IORESOURCE_MEM) && r->parent)
+			remove_resource(r);
+}
+
+/*
  * The function leaves the PCI tree (hot-unplug, sysfs remove, SR-IOV
  * disable) while lent. Its IOMMU group goes with it, so its domain goes
  * now: the IOMMU core has forgotten the group by the time of the release.
@@ -1075,6 +1111,7 @@ static void lent_remove(struct pci_dev *pdev)
 		lent_iommu_exit(lent);
 	}
 	mutex_unlock(&lent->lock);
+	lent_orphan_regions(pdev);
 	if (!teardown)
 		return;
 	pci_warn(pdev, "removed while lent; its borrower loses it\n");

@@ -571,33 +571,6 @@ static int __init create_load_fabric(void)
 	return ret;
 }
 
-/*
- * Windows are address-transparent, so the driver of a borrowed function
- * requests its BARs' regions under the lender's own BAR resources, in this
- * one kernel. When the lender's function leaves the PCI tree, the core
- * releases those resources with the borrower's regions still under them,
- * where nothing could free them any more: free them as the function goes
- * (it has no driver then, so no region under its BARs is its own). Real
- * hardware has no such nesting: the borrower is another host.
- */
-static int pci_device_event(struct notifier_block *nb, unsigned long action,
-			    void *data)
-{
-	struct pci_dev *pdev = to_pci_dev(data);
-	struct resource *r;
-
-	if (action != BUS_NOTIFY_DEL_DEVICE || pdev->dev.driver)
-		return NOTIFY_DONE;
-	pci_dev_for_each_resource(pdev, r)
-		if ((r->flags & IORESOURCE_MEM) && READ_ONCE(r->child))
-			__release_region(r, r->start, resource_size(r));
-	return NOTIFY_OK;
-}
-
-static struct notifier_block pci_device_nb = {
-	.notifier_call = pci_device_event,
-};
-
 static int __init ntb_sim_init(void)
 {
 	int ret;
@@ -611,12 +584,9 @@ static int __init ntb_sim_init(void)
 	INIT_LIST_HEAD(&sim.adapters);
 	INIT_LIST_HEAD(&sim.fabrics);
 	ntb_sim_debugfs_init();
-	ret = bus_register_notifier(&pci_bus_type, &pci_device_nb);
-	if (ret)
-		goto err_debugfs;
 	ret = pci_register_driver(&ntb_sim_driver);
 	if (ret)
-		goto err_notifier;
+		goto err_debugfs;
 	if (load_hosts) {
 		ret = create_load_fabric();
 		if (ret)
@@ -626,8 +596,6 @@ static int __init ntb_sim_init(void)
 
 err_driver:
 	pci_unregister_driver(&ntb_sim_driver);
-err_notifier:
-	bus_unregister_notifier(&pci_bus_type, &pci_device_nb);
 err_debugfs:
 	ntb_sim_debugfs_exit();
 	return ret;
@@ -640,7 +608,6 @@ static void __exit ntb_sim_exit(void)
 	mutex_lock(&sim.lock);
 	destroy_fabrics();
 	mutex_unlock(&sim.lock);
-	bus_unregister_notifier(&pci_bus_type, &pci_device_nb);
 	ntb_sim_debugfs_exit();
 }
 module_exit(ntb_sim_exit);

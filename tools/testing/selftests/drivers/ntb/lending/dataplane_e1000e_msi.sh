@@ -5,11 +5,11 @@
 # client. Driven with MSI (IntMode=1), its message travels in config space,
 # so the lender sees it: the function is programmed, and its MSI enabled,
 # only with a doorbell address of its own IOMMU domain, and a message to any
-# other address leaves it off. QEMU's e1000e fails the driver's MSI
-# self-test at open even when it is not lent, so traffic runs with MSI-X:
-# the NIC comes up under the stock driver on B, its vectors fire as it
-# sends, the lender takes no interrupt; each return gives the NIC back to
-# A's e1000e.
+# other address (even beside the doorbell, in its page) leaves it off.
+# QEMU's e1000e fails the driver's MSI self-test at open even when it is
+# not lent, so traffic runs with MSI-X: the NIC comes up under the stock
+# driver on B, its vectors fire as it sends, the lender takes no
+# interrupt; each return gives the NIC back to A's e1000e.
 # vm-devices: e1000e edu edu
 # vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +17,7 @@
 DP=/sys/kernel/debug/lending_dataplane
 
 ktap_print_header
-ktap_set_plan 10
+ktap_set_plan 11
 
 # The MSI registers of function $1 as its config space has them: "ctrl
 # address data" in hex.
@@ -94,8 +94,9 @@ lender_programmed_doorbell() {
 }
 ktap_test_result "lender_programs_function_msi_with_a_doorbell" lender_programmed_doorbell
 
-# The borrower points its MSI at the local APIC instead: the lender keeps
-# the function's MSI off; the doorbell again turns it back on.
+# The borrower points its MSI elsewhere, at address $1 (high half $2):
+# the lender keeps the function's MSI off; the doorbell again turns it
+# back on.
 msi_elsewhere_refused() {
 	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
 	hi=
@@ -105,17 +106,28 @@ msi_elsewhere_refused() {
 		dataoff=c
 	fi
 	data=$(setpci -s "$VBDF" CAP_MSI+$dataoff.w)
-	setpci -s "$VBDF" CAP_MSI+4.l=fee00000 ${hi:+CAP_MSI+8.l=0} \
+	setpci -s "$VBDF" CAP_MSI+4.l="$1" ${hi:+CAP_MSI+8.l="$2"} \
 		CAP_MSI+$dataoff.w="$data" || return 1
 	off=$(setpci -s "$NIC" CAP_MSI+2.w)
 	setpci -s "$VBDF" CAP_MSI+4.l="$lo" ${hi:+CAP_MSI+8.l="$hi"} \
 		CAP_MSI+$dataoff.w="$data" || return 1
 	on=$(setpci -s "$NIC" CAP_MSI+2.w)
-	echo "# function's MSI control after a message to fee00000: $off; after the doorbell again: $on"
+	echo "# function's MSI control after a message to $2$1: $off; after the doorbell again: $on"
 	[ $((0x$off & 1)) -eq 0 ] && [ $((0x$on & 1)) -eq 1 ] &&
-		[ "$(kernel_log_count 'MSI address 0xfee00000 is not a doorbell')" -ge 1 ]
+		[ "$(kernel_log_count "MSI address 0x$(printf %x $((0x$2$1))) is not a doorbell")" -ge 1 ]
 }
-ktap_test_result "msi_to_a_non_doorbell_address_left_disabled" msi_elsewhere_refused
+ktap_test_result "msi_to_a_non_doorbell_address_left_disabled" msi_elsewhere_refused fee00000 0
+
+# The register after the doorbell, in the doorbell's page (on Intel gen3
+# that page holds the adapter's translations): refused all the same.
+msi_beside_the_doorbell() {
+	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
+	hi=
+	[ $((0x$(setpci -s "$VBDF" CAP_MSI+2.w) & 0x80)) -eq 0 ] ||
+		hi=$(setpci -s "$VBDF" CAP_MSI+8.l)
+	msi_elsewhere_refused "$(printf %08x $((0x$lo + 4)))" "${hi:-0}"
+}
+ktap_test_result "msi_beside_the_doorbell_in_its_page_left_disabled" msi_beside_the_doorbell
 
 ktap_test_result "return_gives_nic_back_to_lender_e1000e" give_back
 
