@@ -643,16 +643,22 @@ struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
 	return NULL;
 }
 
-/* Take one offer whose group must change: gone ones first. */
-static struct nl_offer *next_change(struct nl_adapter *adapter)
+/*
+ * Take one offer whose group must change, gone ones first; @gone says
+ * which, as decided under the lock: a withdrawal may mark the offer gone
+ * as soon as the lock is dropped, and the next call removes it.
+ */
+static struct nl_offer *next_change(struct nl_adapter *adapter, bool *gone)
 {
 	struct nl_offer *offer;
 
 	list_for_each_entry(offer, &adapter->offers, node)
 		if (offer->gone) {
 			list_del(&offer->node);
+			*gone = true;
 			return offer;
 		}
+	*gone = false;
 	list_for_each_entry(offer, &adapter->offers, node)
 		if (!offer->registered) {
 			offer->registered = true;
@@ -689,15 +695,17 @@ static void offer_uevent(struct nl_offer *offer, const char *event)
 void nl_offers_sync(struct nl_adapter *adapter)
 {
 	struct nl_offer *offer;
+	bool gone;
 	int ret;
 
 	for (;;) {
 		mutex_lock(&adapter->lock);
-		offer = next_change(adapter);
+		offer = next_change(adapter, &gone);
 		mutex_unlock(&adapter->lock);
 		if (!offer)
 			return;
-		if (offer->gone) {
+		if (gone) {
+			/* Off the list: ours alone. */
 			if (offer->registered) {
 				configfs_unregister_group(&offer->group);
 				offer_uevent(offer, "withdraw");

@@ -273,16 +273,18 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent);
  * @phys: lender physical address of the doorbell register
  *	(ntb_peer_db_addr())
  * @size: bytes of the register; it must not cross a page
+ * @data: the value that rings the doorbell (ntb_peer_db_addr())
  * @dev_addr: OUT - the address the function writes to ring it: an address
  *	at the top of its IOMMU domain, or @phys without an IOMMU
  *
  * Mapping a register twice (doorbell bits that share one, as most NTB
  * hardware has) gives the same address. The borrower programs the
- * function's MSI and MSI-X messages with it, and only MSI addresses inside
- * a mapped doorbell register reach the function (ntb_lent_cfg_write()).
- * The IOMMU maps the register's whole page, though: an MSI-X message,
- * which the borrower writes into the function's table through its BAR,
- * can reach whatever else of the adapter that page holds.
+ * function's MSI and MSI-X messages with it, and only MSI messages that
+ * write a mapped doorbell's value inside its register reach the function
+ * (ntb_lent_cfg_write()). The IOMMU maps the register's whole page,
+ * though: any write of the function, DMA or an MSI-X message (which the
+ * borrower writes into the function's table through its BAR), can reach
+ * whatever else of the adapter that page holds.
  *
  * Context: process; sleeps.
  *
@@ -290,7 +292,7 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent);
  * doorbells are mapped or the domain is full, or the IOMMU's error.
  */
 int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			  u64 *dev_addr);
+			  u32 data, u64 *dev_addr);
 
 /**
  * ntb_lent_unmap_doorbells() - undo every ntb_lent_map_doorbell()

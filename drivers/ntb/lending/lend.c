@@ -385,7 +385,8 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 			ret = -EOPNOTSUPP;
 			goto err_mem;
 		}
-		ret = ntb_lent_map_doorbell(lend->lent, addr, size, &dev_addr);
+		ret = ntb_lent_map_doorbell(lend->lent, addr, size, data,
+					    &dev_addr);
 		if (ret)
 			goto err_mem;
 		dbs->w[dbs->len++] = lower_32_bits(dev_addr);

@@ -54,15 +54,17 @@ MODULE_PARM_DESC(allow_unsafe_interrupts,
 				 PCI_STATUS_DETECTED_PARITY)
 
 /**
- * struct lent_doorbell - a doorbell register the function may write
+ * struct lent_doorbell - a doorbell the function may ring
  * @phys: lender physical address of the register
  * @size: its bytes
+ * @data: the value that rings it
  * @dev_addr: where the function sees it; doorbells in one page share the
  *	page's mapping, which is the IOMMU's least
  */
 struct lent_doorbell {
 	phys_addr_t phys;
 	u64 size;
+	u32 data;
 	u64 dev_addr;
 };
 
@@ -572,19 +574,24 @@ unlock:
 EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
 
 /*
- * Whether [addr, addr + len) lies in a doorbell register, not just in its
- * page, which may hold other registers of the adapter (on Intel gen3 its
- * translations); cfg_lock held.
+ * Whether writing @data to @addr rings one of the function's doorbells:
+ * inside its register, not just its page, which may hold other registers
+ * of the adapter (on Intel gen3 its translations), and with its value,
+ * not bits of the adapter's own; cfg_lock held.
  */
-static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, unsigned int len)
+static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, u32 data)
 {
+	const struct lent_doorbell *db;
 	unsigned int i;
 
 	lockdep_assert_held(&lent->cfg_lock);
-	for (i = 0; i < lent->nr_db; i++)
-		if (addr >= lent->db[i].dev_addr &&
-		    addr + len <= lent->db[i].dev_addr + lent->db[i].size)
+	for (i = 0; i < lent->nr_db; i++) {
+		db = &lent->db[i];
+		if (addr >= db->dev_addr && db->size >= sizeof(u32) &&
+		    addr - db->dev_addr <= db->size - sizeof(u32) &&
+		    data == db->data)
 			return true;
+	}
 	return false;
 }
 
@@ -616,9 +623,9 @@ static void lent_msi_commit(struct ntb_lent *lent)
 	 * doorbell is the borrower aiming the function elsewhere.
 	 */
 	enable = (vflags & PCI_MSI_FLAGS_ENABLE) && addr;
-	if (enable && !lent_is_doorbell(lent, addr, sizeof(u32))) {
-		dev_warn_ratelimited(&pdev->dev, "borrower's MSI address %#llx is not a doorbell of this device; MSI left disabled\n",
-				     addr);
+	if (enable && !lent_is_doorbell(lent, addr, data)) {
+		dev_warn_ratelimited(&pdev->dev, "borrower's MSI address %#llx is not a doorbell of this device (data %#x); MSI left disabled\n",
+				     addr, data);
 		enable = false;
 	}
 
@@ -904,7 +911,7 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent)
 EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_memory, NTB_LENDING);
 
 int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			  u64 *dev_addr)
+			  u32 data, u64 *dev_addr)
 {
 	phys_addr_t page = phys & PAGE_MASK;
 	unsigned long flags;
@@ -921,7 +928,8 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 		goto unlock;
 	}
 	for (i = 0; i < lent->nr_db; i++) {
-		if (lent->db[i].phys == phys && lent->db[i].size == size) {
+		if (lent->db[i].phys == phys && lent->db[i].size == size &&
+		    lent->db[i].data == data) {
 			*dev_addr = lent->db[i].dev_addr;
 			goto unlock;
 		}
@@ -961,6 +969,7 @@ int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	lent->db[lent->nr_db].phys = phys;
 	lent->db[lent->nr_db].size = size;
+	lent->db[lent->nr_db].data = data;
 	lent->db[lent->nr_db].dev_addr = *dev_addr;
 	lent->nr_db++;
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
@@ -1070,6 +1079,12 @@ static void lent_orphan_regions(struct pci_dev *pdev)
 {
 	struct resource *r;
 
+	/*
+	 * A VF's BARs lie in its PF's IOV resource, where enabling SR-IOV
+	 * again must find the range free (a BUG_ON otherwise).
+	 */
+	if (pdev->is_virtfn)
+		return;
 	pci_dev_for_each_resource(pdev, r)
 		if ((r->flags & IORESOURCE_MEM) && r->parent)
 			remove_resource(r);

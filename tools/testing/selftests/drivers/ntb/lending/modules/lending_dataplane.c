@@ -201,7 +201,8 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 		ret = ntb_peer_db_addr(a, &db_addr, &size, &db_data, i);
 		if (ret)
 			goto err_bars;
-		ret = ntb_lent_map_doorbell(lent, db_addr, size, &dp.db[i].addr);
+		ret = ntb_lent_map_doorbell(lent, db_addr, size, db_data,
+					    &dp.db[i].addr);
 		if (ret)
 			goto err_bars;
 		dp.db[i].data = db_data;
