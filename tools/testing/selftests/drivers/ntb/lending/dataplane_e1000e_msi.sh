@@ -5,7 +5,8 @@
 # client. Driven with MSI (IntMode=1), its message travels in config space,
 # so the lender sees it: the function is programmed, and its MSI enabled,
 # only with a doorbell address of its own IOMMU domain, and a message to any
-# other address (even beside the doorbell, in its page) leaves it off.
+# other address (even beside the doorbell, in its page) or value leaves it
+# off.
 # QEMU's e1000e fails the driver's MSI self-test at open even when it is
 # not lent, so traffic runs with MSI-X: the NIC comes up under the stock
 # driver on B, its vectors fire as it sends, the lender takes no
@@ -17,7 +18,7 @@
 DP=/sys/kernel/debug/lending_dataplane
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 12
 
 # The MSI registers of function $1 as its config space has them: "ctrl
 # address data" in hex.
@@ -94,9 +95,9 @@ lender_programmed_doorbell() {
 }
 ktap_test_result "lender_programs_function_msi_with_a_doorbell" lender_programmed_doorbell
 
-# The borrower points its MSI elsewhere, at address $1 (high half $2):
-# the lender keeps the function's MSI off; the doorbell again turns it
-# back on.
+# The borrower points its MSI elsewhere, at address $1 (high half $2),
+# with data $3 (default: the doorbell's): the lender keeps the function's
+# MSI off; the doorbell again turns it back on.
 msi_elsewhere_refused() {
 	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
 	hi=
@@ -107,7 +108,7 @@ msi_elsewhere_refused() {
 	fi
 	data=$(setpci -s "$VBDF" CAP_MSI+$dataoff.w)
 	setpci -s "$VBDF" CAP_MSI+4.l="$1" ${hi:+CAP_MSI+8.l="$2"} \
-		CAP_MSI+$dataoff.w="$data" || return 1
+		CAP_MSI+$dataoff.w="${3:-$data}" || return 1
 	off=$(setpci -s "$NIC" CAP_MSI+2.w)
 	setpci -s "$VBDF" CAP_MSI+4.l="$lo" ${hi:+CAP_MSI+8.l="$hi"} \
 		CAP_MSI+$dataoff.w="$data" || return 1
@@ -128,6 +129,20 @@ msi_beside_the_doorbell() {
 	msi_elsewhere_refused "$(printf %08x $((0x$lo + 4)))" "${hi:-0}"
 }
 ktap_test_result "msi_beside_the_doorbell_in_its_page_left_disabled" msi_beside_the_doorbell
+
+# The doorbell's address with another value: it would ring other bits.
+msi_with_other_data() {
+	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
+	hi=
+	dataoff=8
+	if [ $((0x$(setpci -s "$VBDF" CAP_MSI+2.w) & 0x80)) -ne 0 ]; then
+		hi=$(setpci -s "$VBDF" CAP_MSI+8.l)
+		dataoff=c
+	fi
+	other=$(printf %04x $((0x$(setpci -s "$VBDF" CAP_MSI+$dataoff.w) ^ 0x6)))
+	msi_elsewhere_refused "$lo" "${hi:-0}" "$other"
+}
+ktap_test_result "msi_with_another_value_left_disabled" msi_with_other_data
 
 ktap_test_result "return_gives_nic_back_to_lender_e1000e" give_back
 
