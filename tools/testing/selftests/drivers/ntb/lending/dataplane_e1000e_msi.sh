@@ -98,7 +98,9 @@ ktap_test_result "lender_programs_function_msi_with_a_doorbell" lender_programme
 # The borrower points its MSI elsewhere, at address $1 (high half $2),
 # with data $3 (default: the doorbell's): the lender keeps the function's
 # MSI off; the doorbell again turns it back on.
-msi_elsewhere_refused() {
+# The borrower's MSI message: lo, hi (empty for 32-bit MSI), data, and
+# dataoff, where the data is in the capability.
+borrower_msi() {
 	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
 	hi=
 	dataoff=8
@@ -107,6 +109,10 @@ msi_elsewhere_refused() {
 		dataoff=c
 	fi
 	data=$(setpci -s "$VBDF" CAP_MSI+$dataoff.w)
+}
+
+msi_elsewhere_refused() {
+	borrower_msi
 	setpci -s "$VBDF" CAP_MSI+4.l="$1" ${hi:+CAP_MSI+8.l="$2"} \
 		CAP_MSI+$dataoff.w="${3:-$data}" || return 1
 	off=$(setpci -s "$NIC" CAP_MSI+2.w)
@@ -122,25 +128,15 @@ ktap_test_result "msi_to_a_non_doorbell_address_left_disabled" msi_elsewhere_ref
 # The register after the doorbell, in the doorbell's page (on Intel gen3
 # that page holds the adapter's translations): refused all the same.
 msi_beside_the_doorbell() {
-	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
-	hi=
-	[ $((0x$(setpci -s "$VBDF" CAP_MSI+2.w) & 0x80)) -eq 0 ] ||
-		hi=$(setpci -s "$VBDF" CAP_MSI+8.l)
+	borrower_msi
 	msi_elsewhere_refused "$(printf %08x $((0x$lo + 4)))" "${hi:-0}"
 }
 ktap_test_result "msi_beside_the_doorbell_in_its_page_left_disabled" msi_beside_the_doorbell
 
 # The doorbell's address with another value: it would ring other bits.
 msi_with_other_data() {
-	lo=$(setpci -s "$VBDF" CAP_MSI+4.l)
-	hi=
-	dataoff=8
-	if [ $((0x$(setpci -s "$VBDF" CAP_MSI+2.w) & 0x80)) -ne 0 ]; then
-		hi=$(setpci -s "$VBDF" CAP_MSI+8.l)
-		dataoff=c
-	fi
-	other=$(printf %04x $((0x$(setpci -s "$VBDF" CAP_MSI+$dataoff.w) ^ 0x6)))
-	msi_elsewhere_refused "$lo" "${hi:-0}" "$other"
+	borrower_msi
+	msi_elsewhere_refused "$lo" "${hi:-0}" "$(printf %04x $((0x$data ^ 0x6)))"
 }
 ktap_test_result "msi_with_another_value_left_disabled" msi_with_other_data
 

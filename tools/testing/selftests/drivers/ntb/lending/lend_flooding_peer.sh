@@ -22,11 +22,7 @@ ktap_set_plan 3
 NVME=$(pci_find 0x010802)
 
 lent_to_b() {
-	modprobe nvme && wait_for 40 has_disk "$NVME" &&
-		sim_two_hosts intel-32g && modprobe ntb_lending &&
-		wait_for 20 file_set "$CFS/$B/node_id" || return 1
-	L=$CFS/$A/lends/$NVME
-	mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" &&
+	nvme_lend_entry && echo 1 >"$L/available" &&
 		wait_for 40 file_is "$CFS/$B/offers/00000/state" available
 }
 ktap_test_result "nvme_lent_and_offered_to_b" lent_to_b

@@ -21,11 +21,7 @@ ktap_set_plan 4
 NVME=$(pci_find 0x010802)
 
 lend_entry_made() {
-	modprobe nvme && wait_for 40 has_disk "$NVME" &&
-		sim_two_hosts intel-32g && modprobe ntb_lending &&
-		wait_for 20 file_set "$CFS/$B/node_id" || return 1
-	L=$CFS/$A/lends/$NVME
-	mkdir "$CFS/$A/connections/1" "$L" && file_is "$PARAM" N
+	nvme_lend_entry && file_is "$PARAM" N
 }
 ktap_test_result "no_interrupt_remapping_and_a_lend_entry" lend_entry_made
 

@@ -66,6 +66,16 @@ dataplane_fabric() {
 		echo "$B" >/sys/bus/ntb/drivers/lending_dataplane/bind
 }
 
+# A lend entry L on host A for its nvme NVME, connected to node 1, on a
+# two-host intel-32g fabric with ntb_lending loaded (CFS: its configfs).
+nvme_lend_entry() {
+	modprobe nvme && wait_for 40 has_disk "$NVME" &&
+		sim_two_hosts intel-32g && modprobe ntb_lending &&
+		wait_for 20 file_set "$CFS/$B/node_id" || return 1
+	L=$CFS/$A/lends/$NVME
+	mkdir "$CFS/$A/connections/1" "$L"
+}
+
 # PCI name of the adapter of the host on port $2 of fabric $1.
 sim_host_dev() {
 	for d in /sys/kernel/debug/ntb_sim/fabric"$1"/*/port; do
