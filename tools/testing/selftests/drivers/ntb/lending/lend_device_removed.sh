@@ -99,18 +99,13 @@ back_and_lent_again() {
 		cmp /tmp/pattern /tmp/got
 }
 
-# Milliseconds since boot (busybox's date has no %N).
-uptime_ms() {
-	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
-}
-
 cycle() {
 	t0=$(uptime_ms)
 	for step in "removed $1" gone_refused back_and_lent_again; do
 		# shellcheck disable=SC2086 # a function and its argument
 		$step || { echo "# cycle $2: $step failed" && return 1; }
 	done
-	echo "# cycle $2 ($1): $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
+	echo "# lent_device_removed cycle $2 ($1): $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
 }
 
 ktap_test_result "nvme_lent_borrowed_and_written" lent_borrowed_and_written

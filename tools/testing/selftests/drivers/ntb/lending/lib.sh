@@ -118,6 +118,11 @@ logged_since_mark() {
 	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -cE "$1"
 }
 
+# Milliseconds since boot (busybox's date has no %N).
+uptime_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
 # Kilobytes the kernel's slab caches hold.
 slab_kb() {
 	awk '/^Slab:/ { print $2 }' /proc/meminfo

@@ -1,0 +1,117 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Faults over and over while host B borrows host A's nvme and reads it:
+# the link to the lender lost, the lender's ntb_lending unbound (as a
+# module reload does), and the borrower's host taken away by ntb_sim
+# without a word. Each cycle asserts recovery: B's drive is gone and its
+# borrow lost, fio ended, A has the nvme back, and once the fault is undone
+# B borrows it again and reads back what it wrote before the first cycle.
+# $1 (default 3) cycles of each fault; each cycle's time and the slab
+# delta are printed.
+# vm-devices: nvme edu edu
+# vm-timeout: 1500
+. "$(dirname "$0")/lib.sh"
+
+CFS=/sys/kernel/config/ntb_lending
+FAB=/sys/kernel/debug/ntb_sim/fabric0
+DRV=/sys/bus/ntb/drivers/ntb_lending
+CYCLES=${1:-3}
+FAULTS="link_lost lender_unbound borrower_host_gone"
+
+ktap_print_header
+ktap_set_plan $((3 * CYCLES + 1))
+
+NVME=$(pci_find 0x010802)
+head -c 1048576 /dev/urandom >/tmp/pattern
+
+# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
+borrow() {
+	wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
+		mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
+}
+
+lent_borrowed_and_written() {
+	nvme_lend_entry && echo 1 >"$L/available" && borrow &&
+		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
+}
+
+# fio reads the borrowed drive while the fault ($1) strikes; then B's
+# drive is gone, fio ended and A has the nvme back, ready to lend.
+struck_mid_io() {
+	fio --name=fault --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=8 --time_based --runtime=60 \
+		>/tmp/fio-fault 2>&1 &
+	pid=$!
+	sleep 1
+	"$1" || return 1
+	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" &&
+		wait_for 60 fio_done "$pid" || return 1
+	wait "$pid"
+	wait_for 60 file_is "$L/state" available &&
+		[ "$(driver_of "$NVME")" = ntb_lending ]
+}
+
+link_lost() {
+	echo "0 1 1" >"$FAB/link_down"
+}
+
+link_lost_undone() {
+	echo "0 1 0" >"$FAB/link_down"
+}
+
+lender_unbound() {
+	echo "$A" >"$DRV/unbind"
+}
+
+lender_unbound_undone() {
+	echo "$A" >"$DRV/bind" && wait_for 20 file_set "$CFS/$A/node_id"
+}
+
+borrower_host_gone() {
+	echo "0 1" >"$SIM_SYSFS/del_host"
+}
+
+# Host B back on the same adapter: its borrow was lost with it.
+borrower_host_gone_undone() {
+	echo "0 1" >"$SIM_SYSFS/new_host" && wait_for 20 file_set "$CFS/$B/node_id"
+}
+
+# B's borrow, lost, is forgotten; B borrows again and reads the pattern.
+borrowed_again_data_intact() {
+	file_is "$CFS/$B/borrows/00000/state" lost &&
+		rmdir "$CFS/$B/borrows/00000" && borrow &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got
+}
+
+cycle() {
+	t0=$(uptime_ms)
+	for step in "struck_mid_io $1" "${1}_undone" borrowed_again_data_intact; do
+		# shellcheck disable=SC2086 # a function and its argument
+		$step || { echo "# $1 cycle $2: $step failed" && return 1; }
+	done
+	echo "# $1 cycle $2: $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
+}
+
+ktap_test_result "nvme_lent_borrowed_and_written" lent_borrowed_and_written
+slab0=$(slab_kb)
+failed=
+i=1
+while [ "$i" -le "$CYCLES" ]; do
+	for fault in $FAULTS; do
+		name=${fault}_mid_io_recovered_$i
+		if [ -n "$failed" ]; then
+			ktap_test_skip "$name (the $failed cycle failed)"
+		elif cycle "$fault" "$i"; then
+			ktap_test_pass "$name"
+		else
+			ktap_test_fail "$name"
+			failed="$fault $i"
+		fi
+	done
+	i=$((i + 1))
+done
+
+ktap_finished
