@@ -23,19 +23,12 @@ ktap_set_plan 17
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
 
-# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
-borrow() {
-	wait_for 40 file_is "$CFS/$B/offers/00000/state" available && mkdir "$CFS/$B/borrows/00000" &&
-		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
-}
-
 lent_and_borrowed() {
 	modprobe nvme && wait_for 40 has_disk "$NVME" &&
 		sim_two_hosts "$PROFILE" && modprobe ntb_lending &&
 		wait_for 20 file_set "$CFS/$B/node_id" || return 1
 	L=$CFS/$A/lends/$NVME
-	mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" && borrow &&
+	mkdir "$CFS/$A/connections/1" "$L" && echo 1 >"$L/available" && borrow_nvme_offer &&
 		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
 }
 
@@ -68,7 +61,7 @@ borrow_lost() {
 # Adapter $1 bound again: the drive is borrowed again and holds the pattern.
 rebound_and_borrowed_again() {
 	echo "$1" >"$DRV/bind" && wait_for 20 file_set "$CFS/$B/node_id" &&
-		rmdir "$CFS/$B/borrows/00000" && borrow &&
+		rmdir "$CFS/$B/borrows/00000" && borrow_nvme_offer &&
 		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
 		cmp /tmp/pattern /tmp/got
 }

@@ -24,33 +24,37 @@ ktap_set_plan $((3 * CYCLES + 1))
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
 
-# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
-borrow() {
-	wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
-		mkdir "$CFS/$B/borrows/00000" &&
-		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
-}
-
 lent_borrowed_and_written() {
-	nvme_lend_entry && echo 1 >"$L/available" && borrow &&
+	nvme_lend_entry && echo 1 >"$L/available" && borrow_nvme_offer &&
 		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
 }
 
 # fio reads the borrowed drive while the fault ($1) strikes; then B's
 # drive is gone, fio ended and A has the nvme back, ready to lend.
 struck_mid_io() {
+	# psync: libaio's job can spin in user space on a deleted disk
+	# until its runtime ends.
 	fio --name=fault --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=libaio --iodepth=8 --time_based --runtime=60 \
+		--ioengine=psync --numjobs=2 --time_based --runtime=60 \
 		>/tmp/fio-fault 2>&1 &
 	pid=$!
 	sleep 1
 	"$1" || return 1
-	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" &&
-		wait_for 60 fio_done "$pid" || return 1
+	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" || return 1
+	if ! wait_for 60 fio_done "$pid"; then
+		echo "# fio still runs; its tasks:"
+		for t in /proc/[0-9]*/task/*; do
+			grep -q '^fio' "$t/comm" 2>/dev/null || continue
+			echo "# $(cut -d' ' -f2,3 "$t/stat") $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/#   /' "$t/stack" 2>/dev/null
+		done
+		return 1
+	fi
 	wait "$pid"
 	wait_for 60 file_is "$L/state" available &&
-		[ "$(driver_of "$NVME")" = ntb_lending ]
+		[ "$(driver_of "$NVME")" = ntb_lending ] && return 0
+	echo "# A's entry: $(cat "$L/state"), $(driver_of "$NVME")"
+	return 1
 }
 
 link_lost() {
@@ -81,7 +85,7 @@ borrower_host_gone_undone() {
 # B's borrow, lost, is forgotten; B borrows again and reads the pattern.
 borrowed_again_data_intact() {
 	file_is "$CFS/$B/borrows/00000/state" lost &&
-		rmdir "$CFS/$B/borrows/00000" && borrow &&
+		rmdir "$CFS/$B/borrows/00000" && borrow_nvme_offer &&
 		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
 		cmp /tmp/pattern /tmp/got
 }

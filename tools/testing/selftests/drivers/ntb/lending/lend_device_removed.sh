@@ -22,14 +22,6 @@ ktap_set_plan $((CYCLES + 3))
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
 
-# Borrow offer 00000 on B and wait for its disk: sets VBDF and DISK.
-borrow() {
-	wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
-		mkdir "$CFS/$B/borrows/00000" &&
-		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
-}
-
 # A fresh lend entry for the drive, offered to B.
 lend() {
 	L=$CFS/$A/lends/$NVME
@@ -40,7 +32,7 @@ lent_borrowed_and_written() {
 	modprobe nvme && wait_for 40 has_disk "$NVME" &&
 		sim_two_hosts intel-32g && modprobe ntb_lending &&
 		wait_for 20 file_set "$CFS/$B/node_id" &&
-		mkdir "$CFS/$A/connections/1" && lend && borrow &&
+		mkdir "$CFS/$A/connections/1" && lend && borrow_nvme_offer &&
 		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
 }
 
@@ -94,7 +86,7 @@ gone_refused() {
 back_and_lent_again() {
 	echo 1 >/sys/bus/pci/rescan && wait_for 60 has_disk "$NVME" &&
 		[ "$(driver_of "$NVME")" = nvme ] && ! device_window_open &&
-		rmdir "$L" && lend && borrow &&
+		rmdir "$L" && lend && borrow_nvme_offer &&
 		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
 		cmp /tmp/pattern /tmp/got
 }

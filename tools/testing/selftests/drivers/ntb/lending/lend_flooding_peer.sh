@@ -53,14 +53,8 @@ hello_flood_bounded() {
 ktap_test_result "a_peer_that_never_acknowledges_cannot_grow_the_send_queue" hello_flood_bounded
 
 lends_again_once_bound() {
-	rmmod ntb_tool && echo "$B" >"$DRV/bind" &&
-		wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
-		mkdir "$CFS/$B/borrows/00000" &&
-		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_disk "$VBDF" &&
-		dd if="$(disk_of "$VBDF")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
-		rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
-		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+	rmmod ntb_tool && echo "$B" >"$DRV/bind" && borrow_nvme_offer &&
+		read_returned_and_unloaded
 }
 ktap_test_result "b_bound_again_borrows_the_nvme" lends_again_once_bound
 

@@ -48,14 +48,8 @@ ktap_test_result "smartio_tool_available_exits_5_with_one_line" wrapper_refuses
 
 lent_when_allowed() {
 	echo 1 >"$PARAM" && echo 1 >"$L/available" &&
-		log_count_is 1 'lent with unsafe interrupts' &&
-		wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
-		mkdir "$CFS/$B/borrows/00000" &&
-		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_disk "$VBDF" &&
-		dd if="$(disk_of "$VBDF")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
-		rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
-		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+		log_count_is 1 'lent with unsafe interrupts' && borrow_nvme_offer &&
+		read_returned_and_unloaded
 }
 ktap_test_result "lent_and_borrowed_with_allow_unsafe_interrupts" lent_when_allowed
 

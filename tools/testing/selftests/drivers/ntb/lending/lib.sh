@@ -76,6 +76,23 @@ nvme_lend_entry() {
 	mkdir "$CFS/$A/connections/1" "$L"
 }
 
+# Host B borrows offer 00000 once it is available and waits for its disk:
+# sets VBDF and DISK.
+borrow_nvme_offer() {
+	wait_for 40 file_is "$CFS/$B/offers/00000/state" available &&
+		mkdir "$CFS/$B/borrows/00000" &&
+		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
+		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
+}
+
+# Host B reads its borrowed drive, returns it, host A's entry and
+# connection go, A's nvme driver has the drive back and ntb_lending unloads.
+read_returned_and_unloaded() {
+	dd if="$DISK" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
+		rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+}
+
 # PCI name of the adapter of the host on port $2 of fabric $1.
 sim_host_dev() {
 	for d in /sys/kernel/debug/ntb_sim/fabric"$1"/*/port; do
