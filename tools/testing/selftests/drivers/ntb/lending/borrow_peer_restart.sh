@@ -32,19 +32,14 @@ lent_and_borrowed() {
 		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
 }
 
+unbind_adapter() {
+	echo "$1" >"$DRV/unbind"
+}
+
 # Unbind ntb_lending from adapter $1 while fio reads the borrowed drive;
 # true if the unbind returns, the drive leaves B and fio ends.
 unbind_mid_io() {
-	fio --name=restart --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --numjobs=2 --time_based --runtime=60 \
-		>/tmp/fio-restart 2>&1 &
-	pid=$!
-	sleep 2
-	echo "$1" >"$DRV/unbind" || return 1
-	wait_for 60 [ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
-		wait_for 60 fio_done "$pid" || return 1
-	wait "$pid"
-	echo "# fio after the unbind exited $?, reporting EIO $(grep -c 'Input/output error' /tmp/fio-restart) times"
+	struck_mid_io unbind_adapter "$1"
 }
 
 # The lender has its device back, ready to lend again.

@@ -29,28 +29,10 @@ lent_borrowed_and_written() {
 		dd if=/tmp/pattern of="$DISK" bs=1M seek=100 oflag=direct 2>/dev/null
 }
 
-# fio reads the borrowed drive while the fault ($1) strikes; then B's
-# drive is gone, fio ended and A has the nvme back, ready to lend.
-struck_mid_io() {
-	# psync: libaio's job can spin in user space on a deleted disk
-	# until its runtime ends.
-	fio --name=fault --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --numjobs=2 --time_based --runtime=60 \
-		>/tmp/fio-fault 2>&1 &
-	pid=$!
-	sleep 1
-	"$1" || return 1
-	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" || return 1
-	if ! wait_for 60 fio_done "$pid"; then
-		echo "# fio still runs; its tasks:"
-		for t in /proc/[0-9]*/task/*; do
-			grep -q '^fio' "$t/comm" 2>/dev/null || continue
-			echo "# $(cut -d' ' -f2,3 "$t/stat") $(cat "$t/wchan" 2>/dev/null)"
-			sed 's/^/#   /' "$t/stack" 2>/dev/null
-		done
-		return 1
-	fi
-	wait "$pid"
+# The fault ($1) strikes while B reads the borrowed drive; then B's drive
+# is gone, fio ended and A has the nvme back, ready to lend.
+struck() {
+	struck_mid_io "$1" || return 1
 	wait_for 60 file_is "$L/state" available &&
 		[ "$(driver_of "$NVME")" = ntb_lending ] && return 0
 	echo "# A's entry: $(cat "$L/state"), $(driver_of "$NVME")"
@@ -92,7 +74,7 @@ borrowed_again_data_intact() {
 
 cycle() {
 	t0=$(uptime_ms)
-	for step in "struck_mid_io $1" "${1}_undone" borrowed_again_data_intact; do
+	for step in "struck $1" "${1}_undone" borrowed_again_data_intact; do
 		# shellcheck disable=SC2086 # a function and its argument
 		$step || { echo "# $1 cycle $2: $step failed" && return 1; }
 	done

@@ -85,6 +85,32 @@ borrow_nvme_offer() {
 		wait_for 60 has_disk "$VBDF" && DISK=$(disk_of "$VBDF")
 }
 
+# Run "$@" while fio reads the borrowed drive DISK (VBDF in this host's
+# tree) with psync: libaio's job can spin in user space on a deleted disk
+# until its runtime ends. True once "$@" succeeded, the drive left the tree
+# and fio ended; prints fio's exit, or the states and kernel stacks of its
+# tasks if it does not end.
+struck_mid_io() {
+	fio --name=struck --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --numjobs=2 --time_based --runtime=60 \
+		>/tmp/fio-struck 2>&1 &
+	pid=$!
+	sleep 1
+	"$@" || return 1
+	wait_for 60 gone "/sys/bus/pci/devices/$VBDF" || return 1
+	if ! wait_for 60 fio_done "$pid"; then
+		echo "# fio still runs; its tasks:"
+		for t in /proc/[0-9]*/task/*; do
+			grep -q '^fio' "$t/comm" 2>/dev/null || continue
+			echo "# $(cut -d' ' -f2,3 "$t/stat") $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/#   /' "$t/stack" 2>/dev/null
+		done
+		return 1
+	fi
+	wait "$pid"
+	echo "# fio exited $?, reporting EIO $(grep -c 'Input/output error' /tmp/fio-struck) times"
+}
+
 # Host B reads its borrowed drive, returns it, host A's entry and
 # connection go, A's nvme driver has the drive back and ntb_lending unloads.
 read_returned_and_unloaded() {
