@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
+#include "xport.h"
 
 static int ram_end(struct resource *res, void *arg)
 {
@@ -50,7 +51,7 @@ static int open_memory(struct nl_peer *peer, u64 *size)
 		return -E2BIG;
 	}
 	/* On a switch the lender translates its window onto our memory. */
-	if (peer->adapter->msgs)
+	if (peer->adapter->switched)
 		return 0;
 	return nl_set_window(peer, NL_MW_MEMORY, 0, *size);
 }
@@ -93,7 +94,7 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	msg.w[1] = lower_32_bits(vec_mask);
 	msg.w[2] = upper_32_bits(vec_mask);
 	msg.w[3] = nl_next_tag(peer);
-	if (peer->adapter->msgs) {
+	if (peer->adapter->switched) {
 		/* The lender translates its window onto our memory. */
 		msg.w[msg.len++] = lower_32_bits(mem_size);
 		msg.w[msg.len++] = upper_32_bits(mem_size);
@@ -117,7 +118,7 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	if (bars.len != bars_len || dbs.len != 1 + 3 * nr)
 		return -EIO;
 	/* Where the device is on the lender, until attach() translates. */
-	if (peer->adapter->msgs)
+	if (peer->adapter->switched)
 		info->win_phys = u64_of(&bars.w[bars_len - 2]);
 
 	info->dma_dev_addr = u64_of(&bars.w[4]);
@@ -169,7 +170,7 @@ static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
 	int ret;
 
 	/* On a switch our window to the device is ours to translate. */
-	if (peer->adapter->msgs) {
+	if (peer->adapter->switched) {
 		ret = nl_set_window(peer, NL_MW_DEVICE, info->win_phys, span);
 		if (ret)
 			return ret;
@@ -246,23 +247,10 @@ static int reserve(struct nl_borrow *borrow, const char *name)
 		       name, borrow->lender);
 		return -EBUSY;
 	}
-	if (adapter->msgs && !nl_vector_bits(adapter, borrow->lender)) {
-		dev_err(&peer->ntb->dev,
-			"borrows/%s: on a switch of %d ports borrowing needs a doorbell bit per port, the adapter has %d\n",
-			name, adapter->npeers + 1,
-			(int)hweight64(ntb_db_valid_mask(peer->ntb)));
+	if (adapter->xport->borrow_check(peer, name,
+					 nl_vector_bits(adapter, borrow->lender)))
 		return -EOPNOTSUPP;
-	}
-	if (!adapter->msgs && (ntb_spad_count(peer->ntb) < NL_SPADS_BORROW ||
-			       !nl_vector_bits(adapter, borrow->lender))) {
-		dev_err(&peer->ntb->dev,
-			"borrows/%s: borrowing needs %d scratchpads and %d doorbell bits, the adapter has %d and %d\n",
-			name, NL_SPADS_BORROW, NL_DB_FIRST_VEC + 1,
-			ntb_spad_count(peer->ntb),
-			(int)hweight64(ntb_db_valid_mask(peer->ntb)));
-		return -EOPNOTSUPP;
-	}
-	if (adapter->msgs && borrowing_any(adapter)) {
+	if (adapter->switched && borrowing_any(adapter)) {
 		pr_err("borrows/%s: on a switch this host borrows one device at a time: its window to a device is one\n",
 		       name);
 		return -EBUSY;
@@ -339,7 +327,7 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		nl_clear_window(borrow->peer, NL_MW_BORROWER(borrow->peer->adapter->msgs));
+		nl_clear_window(borrow->peer, NL_MW_BORROWER(borrow->peer->adapter->switched));
 		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
@@ -396,7 +384,7 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event,
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
 	borrow->vectors = 0;
-	nl_clear_window(peer, NL_MW_BORROWER(peer->adapter->msgs));
+	nl_clear_window(peer, NL_MW_BORROWER(peer->adapter->switched));
 	if (lost)
 		borrow->peer = NULL;
 }

@@ -2,30 +2,26 @@
 /*
  * NTB device lending: the control channel to a peer.
  *
- * Every NTB hardware driver has doorbells and scratchpads (or message
- * registers), and nothing else is common to all of them, so messages go
- * through the peer's scratchpads: a frame of four words (a header and
- * three payload words) is written to the peer's NL_SPAD_FRAME..+3 and
- * announced with doorbell NL_DB_FRAME; the peer writes the frame's
- * sequence number to our NL_SPAD_ACK and rings NL_DB_ACK. On message
- * registers (multi-port adapters) a frame is a packet of msg.c, and so is
- * its acknowledgment; the rest is the same. One frame is in
- * flight per direction (stop and wait): a frame that is lost, corrupted
- * (its checksum fails) or unacknowledged is sent again, and a duplicate
- * is acknowledged and dropped. Messages longer than three words travel as
- * up to NL_MSG_FRAGS fragments. Frames are received in interrupt context
- * and complete messages run in the adapter's ordered work queue.
+ * A reliable, ordered channel of messages over a transport (xport.h) that
+ * carries frames of four words, a header and three payload words, and
+ * acknowledgments of their sequence numbers. One frame is in flight per
+ * direction (stop and wait): a frame that is lost, corrupted (its
+ * checksum fails) or unacknowledged is sent again, and a duplicate is
+ * acknowledged and dropped. Messages longer than three words travel as up
+ * to NL_MSG_FRAGS fragments. Frames are received in interrupt context and
+ * complete messages run in the adapter's ordered work queue; replies wake
+ * their waiter directly. This file touches no hardware.
  *
  * Header word: type[31:24] seq[23:16] frag[15:12] last[11] len[10:8]
  * csum[7:0], where len counts the payload words of this frame and csum
  * makes the bytes of all four words sum to zero.
  */
 
-#include <linux/delay.h>
 #include <linux/ntb.h>
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
+#include "xport.h"
 
 #define HDR_TYPE(h)	((h) >> 24)
 #define HDR_SEQ(h)	(((h) >> 16) & 0xff)
@@ -53,7 +49,7 @@ static u8 csum(const u32 *w)
 	u8 sum = 0;
 	int i, b;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NL_FRAME_WORDS; i++)
 		for (b = 0; b < 32; b += 8)
 			sum += w[i] >> b;
 	return sum;
@@ -73,24 +69,6 @@ static bool wait_ack(struct nl_chan *chan, u8 seq, unsigned int epoch)
 	return acked;
 }
 
-/* Put a frame in the peer's scratchpads or message registers. */
-static void put_frame(struct nl_peer *peer, const u32 *w)
-{
-	struct ntb_dev *ntb = peer->ntb;
-	int i;
-
-	if (peer->adapter->msgs) {
-		/* Other senders' packets leave the registers in microseconds. */
-		for (i = 0; i < 100 && nl_pkt_send(peer, w) == -EBUSY; i++)
-			usleep_range(20, 50);
-		return;
-	}
-	/* Payload first: the header makes the frame valid. */
-	for (i = 3; i >= 0; i--)
-		ntb_peer_spad_write(ntb, peer->pidx, NL_SPAD_FRAME + i, w[i]);
-	ntb_peer_db_set(ntb, NL_DB_FRAME);
-}
-
 static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
 {
 	int try;
@@ -98,7 +76,7 @@ static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
 	for (try = 0; try < TX_TRIES; try++) {
 		if (READ_ONCE(peer->chan.epoch) != epoch)
 			return -ENOLINK;
-		put_frame(peer, w);
+		peer->adapter->xport->send_frame(peer, w);
 		if (wait_ack(&peer->chan, HDR_SEQ(w[0]), epoch))
 			return 0;
 	}
@@ -109,7 +87,7 @@ static int send_msg(struct nl_peer *peer, const struct nl_msg *msg,
 		    unsigned int epoch)
 {
 	unsigned int frag, nfrags = max(1, DIV_ROUND_UP(msg->len, 3));
-	u32 w[4];
+	u32 w[NL_FRAME_WORDS];
 	u8 seq;
 	int i, n, ret;
 
@@ -161,27 +139,6 @@ static void tx_work(struct work_struct *work)
 	}
 }
 
-/*
- * On message registers an acknowledgment that finds the peer's registers
- * taken is sent from a work item: spinning here, in an interrupt, would
- * hold up the very interrupts that free them when hosts share CPUs (as on
- * ntb_sim). The latest sequence number acknowledges the earlier ones.
- */
-static void ack_work(struct work_struct *work)
-{
-	struct nl_chan *chan = container_of(work, struct nl_chan, ack_work);
-	struct nl_peer *peer = container_of(chan, struct nl_peer, chan);
-	u32 w[NL_PKT_WORDS] = {};
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		w[0] = NL_PKT_ACK << 24 | READ_ONCE(chan->ack_seq) << 16;
-		if (nl_pkt_send(peer, w) != -EBUSY)
-			return;
-		usleep_range(50, 100);
-	}
-}
-
 static void free_list(struct list_head *head, size_t offset)
 {
 	struct list_head *pos, *n;
@@ -207,7 +164,6 @@ void nl_chan_init(struct nl_peer *peer)
 	init_waitqueue_head(&chan->ackq);
 	init_waitqueue_head(&chan->replyq);
 	INIT_WORK(&chan->tx_work, tx_work);
-	INIT_WORK(&chan->ack_work, ack_work);
 	chan->rx_seq = -1;
 }
 
@@ -299,7 +255,7 @@ unsigned int nl_chan_room(struct nl_peer *peer)
 	return room;
 }
 
-/* Take one frame from our scratchpads; true if a message is complete. */
+/* Take one frame a peer sent; true if a message is complete. */
 static bool rx_frame(struct nl_peer *peer, const u32 *w)
 {
 	struct nl_chan *chan = &peer->chan;
@@ -344,21 +300,6 @@ static void add_reply(struct nl_chan *chan, struct nl_rxmsg *msg)
 	}
 	list_add_tail(&msg->node, &chan->replies);
 	chan->nr_replies++;
-}
-
-static void ack(struct nl_peer *peer, u8 seq)
-{
-	u32 w[NL_PKT_WORDS] = { NL_PKT_ACK << 24 | seq << 16 };
-
-	if (peer->adapter->msgs) {
-		if (nl_pkt_send(peer, w) == -EBUSY) {
-			WRITE_ONCE(peer->chan.ack_seq, seq);
-			queue_work(system_unbound_wq, &peer->chan.ack_work);
-		}
-		return;
-	}
-	ntb_peer_spad_write(peer->ntb, peer->pidx, NL_SPAD_ACK, seq);
-	ntb_peer_db_set(peer->ntb, NL_DB_ACK);
 }
 
 /**
@@ -412,33 +353,11 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 		kfree(msg);
 
 	/* New, duplicate or fragment: acknowledge it all the same. */
-	ack(peer, HDR_SEQ(w[0]));
+	peer->adapter->xport->send_ack(peer, HDR_SEQ(w[0]));
 	if (done && reply)
 		wake_up_all(&chan->replyq);
 	else if (done)
 		queue_work(adapter->wq, &adapter->rx_work);
-}
-
-/**
- * nl_chan_db() - handle the control doorbells
- * @adapter: the adapter whose doorbell rang
- * @db: the doorbell bits that were set
- *
- * Context: interrupt; the NTB device is bound.
- */
-void nl_chan_db(struct nl_adapter *adapter, u64 db)
-{
-	struct nl_peer *peer = &adapter->peers[0];
-	u32 w[4];
-	int i;
-
-	if (db & NL_DB_ACK)
-		nl_chan_acked(peer, ntb_spad_read(adapter->ntb, NL_SPAD_ACK));
-	if (db & NL_DB_FRAME) {
-		for (i = 0; i < 4; i++)
-			w[i] = ntb_spad_read(adapter->ntb, NL_SPAD_FRAME + i);
-		nl_chan_frame(peer, w);
-	}
 }
 
 /**

@@ -21,6 +21,7 @@
 #include <linux/unaligned.h>
 
 #include "ntb_lending.h"
+#include "xport.h"
 
 /* The module's adapters: the lookup by name and the checks across them. */
 static LIST_HEAD(nl_adapters);
@@ -909,14 +910,14 @@ CONFIGFS_ATTR_RO(adapter_, windows);
 static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 {
 	struct nl_adapter *adapter = to_adapter(item);
+	const struct nl_xport_db *db;
 	struct nl_borrow *borrow;
 	ssize_t len = 0;
 
 	mutex_lock(&adapter->lock);
-	if (adapter->ntb && !adapter->msgs) {
-		len += sysfs_emit_at(page, len, "%#llx control\n", NL_DB_CTRL);
-		len += sysfs_emit_at(page, len, "%#llx config\n", NL_DB_RPC);
-	}
+	for (db = adapter->ntb ? adapter->xport->dbs : NULL; db && db->bits;
+	     db++)
+		len += sysfs_emit_at(page, len, "%#llx %s\n", db->bits, db->use);
 	list_for_each_entry(borrow, &adapter->borrows, node)
 		if (borrow->vectors)
 			len += sysfs_emit_at(page, len,

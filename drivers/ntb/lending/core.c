@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
+#include "xport.h"
 
 #define HELLO_WANT_REPLY	BIT(0)
 
@@ -230,8 +231,9 @@ u64 nl_vector_bits(struct nl_adapter *adapter, int node)
 	u64 valid = ntb_db_valid_mask(adapter->ntb), mask;
 	int i, rank = adapter->port < node, share;
 
-	if (!adapter->msgs) {
-		mask = valid & ~GENMASK_ULL(NL_DB_FIRST_VEC - 1, 0);
+	valid &= ~nl_xport_db_bits(adapter->xport);
+	if (!adapter->switched) {
+		mask = valid;
 	} else {
 		for (i = 0; i < adapter->npeers; i++)
 			rank += adapter->peers[i].port < node;
@@ -262,7 +264,7 @@ int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
 	int ret;
 
 	mutex_lock(&adapter->win_lock);
-	if (adapter->msgs)
+	if (adapter->switched)
 		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
 					    size);
 	else
@@ -288,7 +290,7 @@ void __nl_clear_window(struct nl_peer *peer, int widx)
 	peer->xlat[widx] = 0;
 	if (!peer->adapter->ntb)
 		return;		/* gone, and its translations with it */
-	if (peer->adapter->msgs)
+	if (peer->adapter->switched)
 		ntb_peer_mw_clear_trans(peer->ntb, peer->pidx, widx);
 	else
 		ntb_mw_clear_trans(peer->ntb, peer->pidx, widx);
@@ -453,8 +455,8 @@ static void link_work(struct work_struct *work)
 		return;
 	}
 	up = ntb_link_is_up(adapter->ntb, NULL, NULL);
-	if (adapter->msgs)
-		nl_pkt_drop_partial(adapter);
+	if (adapter->xport->link_event)
+		adapter->xport->link_event(adapter);
 	for (i = 0; i < adapter->npeers; i++) {
 		struct nl_peer *peer = &adapter->peers[i];
 		bool link = up & BIT_ULL(peer->pidx);
@@ -498,22 +500,19 @@ static void nl_db_event(void *ctx, int vector)
 
 	/* Cleared first: a ring during the handlers is not lost. */
 	ntb_db_clear(adapter->ntb, db);
-	if (adapter->msgs) {
-		/* Every bit is a vector; each borrow takes its lender's. */
-		for (i = 0; i < adapter->npeers; i++)
-			nl_borrow_db(&adapter->peers[i], db);
-		return;
-	}
-	if (db & NL_DB_CTRL)
-		nl_chan_db(adapter, db);
-	if (db & NL_DB_RPC)
-		nl_rpc_serve(&adapter->peers[0]);
-	nl_borrow_db(&adapter->peers[0], db);
+	if (db & nl_xport_db_bits(adapter->xport))
+		adapter->xport->db_event(adapter, db);
+	/* The other bits are vectors; each borrow takes its lender's. */
+	for (i = 0; i < adapter->npeers; i++)
+		nl_borrow_db(&adapter->peers[i], db);
 }
 
 static void nl_msg_event(void *ctx)
 {
-	nl_pkt_poll(ctx);
+	struct nl_adapter *adapter = ctx;
+
+	if (adapter->xport->msg_event)
+		adapter->xport->msg_event(adapter);
 }
 
 static const struct ntb_ctx_ops nl_ctx_ops = {
@@ -575,8 +574,6 @@ void nl_adapter_init(struct nl_adapter *adapter)
 {
 	mutex_init(&adapter->lock);
 	mutex_init(&adapter->win_lock);
-	raw_spin_lock_init(&adapter->msg_tx_lock);
-	raw_spin_lock_init(&adapter->msg_rx_lock);
 	INIT_LIST_HEAD(&adapter->connections);
 	INIT_LIST_HEAD(&adapter->lends);
 	INIT_LIST_HEAD(&adapter->offers);
@@ -585,45 +582,49 @@ void nl_adapter_init(struct nl_adapter *adapter)
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
 	INIT_WORK(&adapter->removed_work, nl_lend_removed_work);
-	nl_pkt_watch_init(adapter);
 }
 
 /* --- the NTB client ---------------------------------------------------------- */
 
 /*
- * Scratchpads carry the protocol on two-port adapters, message registers
- * on switches (whose inbound scratchpads, if any, every peer would share)
- * and on two-port adapters without enough scratchpads. Set @msgs.
- * -ENODEV declines the device without the driver core's error line.
+ * The transports, in the order they are tried: scratchpads on two-port
+ * adapters; message registers on switches (whose inbound scratchpads, if
+ * any, every peer would share) and on two-port adapters without enough
+ * scratchpads.
  */
-static int nl_check_hw(struct ntb_dev *ntb, bool *msgs)
-{
-	bool spads = ntb_peer_port_count(ntb) == 1 &&
-		     ntb_spad_count(ntb) >= NL_SPADS &&
-		     (ntb_db_valid_mask(ntb) & NL_DB_CTRL) == NL_DB_CTRL;
+static const struct nl_xport_ops *const nl_xports[] = {
+	&nl_xport_spad,
+	&nl_xport_msg,
+};
 
-	*msgs = !spads && ntb_msg_count(ntb) >= NL_PKT_WORDS;
-	if (!spads && !*msgs) {
-		dev_info(&ntb->dev,
-			 "not used for lending: needs %d scratchpads and 2 doorbell bits, or %d message registers; has %d, %d and %d\n",
-			 NL_SPADS, NL_PKT_WORDS, ntb_spad_count(ntb),
-			 (int)hweight64(ntb_db_valid_mask(ntb)),
-			 ntb_msg_count(ntb));
-		return -ENODEV;
-	}
-	return 0;
+/*
+ * The first transport @ntb can carry; -ENODEV, which declines the device
+ * without the driver core's error line, if none.
+ */
+static const struct nl_xport_ops *nl_pick_xport(struct ntb_dev *ntb)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(nl_xports); i++)
+		if (nl_xports[i]->usable(ntb))
+			return nl_xports[i];
+	dev_info(&ntb->dev,
+		 "not used for lending: needs %s, or %s; has %d, %d and %d\n",
+		 nl_xport_spad.needs, nl_xport_msg.needs, ntb_spad_count(ntb),
+		 (int)hweight64(ntb_db_valid_mask(ntb)), ntb_msg_count(ntb));
+	return ERR_PTR(-ENODEV);
 }
 
 static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 {
+	const struct nl_xport_ops *xport;
 	struct nl_adapter *adapter;
 	struct nl_peer *peers;
 	int i, n, ret;
-	bool msgs;
 
-	ret = nl_check_hw(ntb, &msgs);
-	if (ret)
-		return ret;
+	xport = nl_pick_xport(ntb);
+	if (IS_ERR(xport))
+		return PTR_ERR(xport);
 
 	adapter = nl_adapter_get(dev_name(&ntb->dev));
 	if (IS_ERR(adapter))
@@ -650,27 +651,35 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->npeers = n;
 	adapter->port = ntb_port_number(ntb);
 	adapter->ntb = ntb;
-	adapter->msgs = msgs;
+	adapter->xport = xport;
+	/* Drivers of switches translate outbound windows only. */
+	adapter->switched = !ntb->ops->mw_set_trans;
 	mutex_unlock(&adapter->lock);
 
+	/* No peer is up before the link is: nothing sends meanwhile. */
+	if (xport->bind) {
+		ret = xport->bind(adapter);
+		if (ret)
+			goto err_unbind;
+	}
 	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
 	if (ret)
-		goto err_unbind;
+		goto err_xport;
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
 	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
-	if (msgs)
-		nl_pkt_init(adapter);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret)
 		goto err_ctx;
-	if (msgs)
-		nl_pkt_watch_start(adapter);
 	queue_work(adapter->wq, &adapter->link_work);
-	dev_info(&ntb->dev, "lending on node %d\n", adapter->port);
+	dev_info(&ntb->dev, "lending on node %d over %s\n", adapter->port,
+		 xport->name);
 	return 0;
 
 err_ctx:
 	ntb_clear_ctx(ntb);
+err_xport:
+	if (xport->unbind)
+		xport->unbind(adapter);
 err_unbind:
 	mutex_lock(&adapter->lock);
 	adapter->ntb = NULL;
@@ -684,13 +693,13 @@ err_unbind:
 static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 {
 	struct nl_adapter *adapter = ntb->ctx;
+	const struct nl_xport_ops *xport = adapter->xport;
 	struct nl_peer *peers;
 	int i, n;
 
 	ntb_link_disable(ntb);
 	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_clear_ctx(ntb);
-	cancel_delayed_work_sync(&adapter->rx_watch);
 
 	/* Wake whoever waits for a peer, let them finish, start no more. */
 	mutex_lock(&adapter->lock);
@@ -716,10 +725,10 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->npeers = 0;
 	mutex_unlock(&adapter->lock);
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		cancel_work_sync(&peers[i].chan.tx_work);
-		cancel_work_sync(&peers[i].chan.ack_work);
-	}
+	if (xport->unbind)
+		xport->unbind(adapter);
 	flush_workqueue(adapter->wq);
 	flush_work(&adapter->offers_work);
 	nl_offers_sync(adapter);

@@ -123,7 +123,7 @@ static void close_window(struct nl_lend *lend, struct nl_peer *peer)
 
 	mutex_lock(&adapter->win_lock);
 	lend->window_peer = NULL;
-	__nl_clear_window(peer, NL_MW_LENDER(adapter->msgs));
+	__nl_clear_window(peer, NL_MW_LENDER(adapter->switched));
 	mutex_unlock(&adapter->win_lock);
 }
 
@@ -308,7 +308,7 @@ static int open_windows(struct nl_peer *peer, struct nl_lend *lend,
 	resource_size_t size_max;
 	int ret;
 
-	if (!peer->adapter->msgs)
+	if (!peer->adapter->switched)
 		return nl_set_window(peer, NL_MW_DEVICE, dp->span_phys,
 				     dp->span_size);
 	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NL_MW_MEMORY, NULL, NULL,
@@ -339,7 +339,7 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 		ret = open_windows(peer, lend, &dp, mem_size);
 	if (ret)
 		return ret;
-	if (!peer->adapter->msgs) {
+	if (!peer->adapter->switched) {
 		mutex_lock(&peer->adapter->win_lock);
 		lend->window_peer = peer;
 		mutex_unlock(&peer->adapter->win_lock);
@@ -370,7 +370,7 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 		w[4] = dp.bar[i].flags;
 	}
 	bars->len = 6 + 5 * PCI_STD_NUM_BARS;
-	if (peer->adapter->msgs) {
+	if (peer->adapter->switched) {
 		/* For the borrower's own translation onto the device. */
 		bars->w[bars->len++] = lower_32_bits(dp.span_phys);
 		bars->w[bars->len++] = upper_32_bits(dp.span_phys);
@@ -428,10 +428,10 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 	struct nl_lend *lend;
 	int ret;
 
-	if (msg->len < (adapter->msgs ? 6 : 4))
+	if (msg->len < (adapter->switched ? 6 : 4))
 		return;
 	vec_mask = (u64)msg->w[2] << 32 | msg->w[1];
-	if (adapter->msgs)
+	if (adapter->switched)
 		mem_size = (u64)msg->w[5] << 32 | msg->w[4];
 	bars.w[0] = msg->w[3];
 	dbs.w[0] = msg->w[3];
@@ -442,7 +442,7 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		ret = -ENOENT;
 	} else if (lend->state == NL_LEND_BORROWED || peer->lent_to) {
 		ret = -EBUSY;
-	} else if (adapter->msgs && lending_any(adapter)) {
+	} else if (adapter->switched && lending_any(adapter)) {
 		/* Its vectors would ring at both borrowers. */
 		dev_info_ratelimited(&peer->ntb->dev,
 				     "node %d asks for a second device: on a switch this host lends one at a time\n",
@@ -450,7 +450,7 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		ret = -EBUSY;
 	} else if (!vec_mask ||
 		   vec_mask & ~nl_vector_bits(adapter, adapter->port) ||
-		   !PAGE_ALIGNED(mem_size) || (adapter->msgs && !mem_size)) {
+		   !PAGE_ALIGNED(mem_size) || (adapter->switched && !mem_size)) {
 		ret = -EINVAL;
 	} else if (nl_chan_room(peer) < 2) {
 		/* It takes none of our messages: its answer must not split. */

@@ -35,19 +35,15 @@
 #include "dataplane.h"
 
 struct ntb_dev;
+struct nl_xport_ops;
 
 /* Protocol version: peers speaking another major version are not used. */
 #define NL_PROTO_VERSION	1
 
 /*
- * Doorbell bits: the control channel's, the config requests of a borrower,
- * then the borrowed devices' vectors.
+ * A borrowed device rings at most this many doorbell bits, those the
+ * transport leaves (xport.h), for its vectors.
  */
-#define NL_DB_FRAME		BIT_ULL(0)
-#define NL_DB_ACK		BIT_ULL(1)
-#define NL_DB_CTRL		(NL_DB_FRAME | NL_DB_ACK)
-#define NL_DB_RPC		BIT_ULL(2)
-#define NL_DB_FIRST_VEC		3
 #define NL_MAX_VEC		15
 
 /*
@@ -62,26 +58,6 @@ struct ntb_dev;
 /* A message is up to NL_MSG_FRAGS frames of three payload words each. */
 #define NL_MSG_FRAGS		16
 #define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
-
-/*
- * Scratchpads: frame words, the sequence number acknowledged, a config
- * request from the peer (header, value, check) and the answer to ours.
- */
-#define NL_SPAD_FRAME		0
-#define NL_SPAD_ACK		4
-#define NL_SPADS		5
-#define NL_SPAD_RPC_REQ		5
-#define NL_SPAD_RPC_RSP		8
-#define NL_SPADS_BORROW		11
-
-/*
- * Multi-port adapters have message registers instead: packets of four
- * words (msg.c), whose head is a channel frame's header or one of these.
- */
-#define NL_PKT_WORDS		4
-#define NL_PKT_ACK		0x00
-#define NL_PKT_RPC_REQ		0x7e
-#define NL_PKT_RPC_RSP		0x7f
 
 /* An offer's Id: the lender's NodeId and its lend entry's index. */
 #define NL_ID_FMT		"%05x"
@@ -107,8 +83,8 @@ static inline u32 nl_offer_id(int node, unsigned int index)
 #define NL_MW_MEMORY		1
 
 /* The window a lender translates; a borrower translates the other. */
-#define NL_MW_LENDER(msgs)	((msgs) ? NL_MW_MEMORY : NL_MW_DEVICE)
-#define NL_MW_BORROWER(msgs)	((msgs) ? NL_MW_DEVICE : NL_MW_MEMORY)
+#define NL_MW_LENDER(switched)	((switched) ? NL_MW_MEMORY : NL_MW_DEVICE)
+#define NL_MW_BORROWER(switched) ((switched) ? NL_MW_DEVICE : NL_MW_MEMORY)
 
 /* Replies reach their waiter from interrupt context, not the work queue. */
 #define NL_MSG_REPLY		0x80
@@ -152,10 +128,6 @@ struct nl_msg {
  * @nr_rx: entries in @rxq, at most NL_CHAN_RXQ_MAX
  * @ackq: woken when @acked changes
  * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
- * @ack_work: on message registers, sends the acknowledgment of @ack_seq
- *	when the peer's registers were taken (chan.c)
- * @ack_seq: sequence number for @ack_work to acknowledge; set in interrupt
- *	context without @lock, as any recent value acknowledges rightly
  * @epoch: bumped by every reset, so a sender notices that its peer went away
  * @replies: replies received and not yet taken (&struct nl_rxmsg)
  * @nr_replies: entries in @replies
@@ -174,8 +146,6 @@ struct nl_chan {
 	unsigned int nr_rx;
 	wait_queue_head_t ackq;
 	struct work_struct tx_work;
-	struct work_struct ack_work;
-	u8 ack_seq;
 	unsigned int epoch;
 	struct list_head replies;
 	unsigned int nr_replies;
@@ -205,8 +175,6 @@ struct nl_chan {
  * @lent_to: our lend entry it borrows, whose config requests we serve
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
- * @rpc_rsp: on message registers, the last config answer it sent us:
- *	header, value, check (rpc.c)
  *
  * @linked, @up and the pointers are changed under &nl_adapter.lock.
  */
@@ -227,7 +195,6 @@ struct nl_peer {
 	raw_spinlock_t serve_lock;
 	struct nl_lend *lent_to;
 	int rpc_last[3];
-	u32 rpc_rsp[3];
 };
 
 /**
@@ -360,15 +327,11 @@ struct nl_borrow {
  *	&nl_peer.xlat and &nl_lend.window_peer; taken under @lock or a lent
  *	device's device lock, and around nothing but NTB driver calls
  * @ntb: the bound NTB device, NULL while it is gone
- * @msgs: @ntb carries the protocol in message registers (msg.c), not in
- *	scratchpads
- * @msg_tx_lock: serialises our packets and the outbound message status
- * @msg_rx_lock: serialises taking packets from our message registers,
- *	and protects @rx_taken
- * @rx_taken: packets taken from our message registers
- * @rx_watch: looks for words a sender left without their head (msg.c)
- * @rx_watch_taken: @rx_taken when @rx_watch last found such words, or
- *	ULONG_MAX; @rx_watch's own
+ * @xport: the transport the protocol runs on (xport.h), while @ntb is bound
+ * @xport_priv: the transport's own state, while @ntb is bound
+ * @switched: @ntb is a port of a switch (IDT-like): its driver translates
+ *	outbound windows (ntb_peer_mw_set_trans()), not inbound ones, and a
+ *	doorbell ring reaches every port; set while @ntb is bound
  * @port: our NodeId while @ntb is bound
  * @peers: one per peer index while @ntb is bound
  * @npeers: entries in @peers
@@ -401,12 +364,9 @@ struct nl_adapter {
 	struct mutex lock;	/* see the top of this file */
 	struct mutex win_lock;	/* see above */
 	struct ntb_dev *ntb;
-	bool msgs;
-	raw_spinlock_t msg_tx_lock;	/* see above */
-	raw_spinlock_t msg_rx_lock;	/* see above */
-	unsigned long rx_taken;
-	struct delayed_work rx_watch;
-	unsigned long rx_watch_taken;
+	const struct nl_xport_ops *xport;
+	void *xport_priv;
+	bool switched;
 	int port;
 	struct nl_peer *peers;
 	int npeers;
@@ -432,29 +392,14 @@ void nl_chan_init(struct nl_peer *peer);
 void nl_chan_reset(struct nl_peer *peer);
 int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
 unsigned int nl_chan_room(struct nl_peer *peer);
-void nl_chan_db(struct nl_adapter *adapter, u64 db);
 bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 		  struct nl_msg *msg);
 int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
 		       u32 tag, struct nl_msg *reply);
 unsigned int nl_chan_epoch(struct nl_peer *peer);
-void nl_chan_frame(struct nl_peer *peer, const u32 *w);
-void nl_chan_acked(struct nl_peer *peer, u8 seq);
-
-/* msg.c */
-int nl_pkt_send(struct nl_peer *peer, const u32 *w);
-int nl_pkt_send_atomic(struct nl_peer *peer, const u32 *w);
-void nl_pkt_poll(struct nl_adapter *adapter);
-void nl_pkt_drop_partial(struct nl_adapter *adapter);
-void nl_pkt_init(struct nl_adapter *adapter);
-void nl_pkt_watch_init(struct nl_adapter *adapter);
-void nl_pkt_watch_start(struct nl_adapter *adapter);
 
 /* rpc.c */
 extern const struct ntb_vbus_ops nl_rpc_ops;
-void nl_rpc_serve(struct nl_peer *peer);
-void nl_rpc_request(struct nl_peer *peer, const u32 *w);
-void nl_rpc_answer(struct nl_peer *peer, const u32 *w);
 void nl_rpc_reset(struct nl_peer *peer);
 void nl_rpc_prefetch(struct nl_borrow *borrow);
 

@@ -3,20 +3,16 @@
  * NTB device lending: config space requests of a borrower to its lender.
  *
  * The PCI core calls config accessors in any context, so a borrower's
- * request cannot wait for a work queue or sleep: it writes the request to
- * the lender's scratchpads NL_SPAD_RPC_REQ..+2 (header, value, check),
- * rings NL_DB_RPC, and polls its own NL_SPAD_RPC_RSP..+2 until the answer
- * with its tag arrives. The lender answers from its doorbell interrupt
- * (ntb_lent_cfg_read() and ntb_lent_cfg_write() take only a raw spinlock).
- * A lost or corrupted request or answer is asked again, and the lender
- * answers a repeated tag from its last answer instead of doing it twice.
- * The borrower clears its answer scratchpads before asking, and never uses
- * tag 0, so an answer left from before a reload cannot match.
- *
- * On message registers (multi-port adapters) the request and the answer
- * are packets of msg.c instead, with no doorbell: the lender serves the
- * request from its message interrupt, the borrower keeps the answer in
- * &nl_peer.rpc_rsp, taking packets itself while it polls.
+ * request cannot wait for a work queue or sleep: it sends the request
+ * (header, value, check) through the transport, which the lender takes in
+ * its interrupt, and polls for the answer with its tag (xport.h:
+ * &nl_xport_ops.rpc_answer). The lender answers from that interrupt
+ * (ntb_lent_cfg_read() and ntb_lent_cfg_write() take only a raw
+ * spinlock). A lost or corrupted request or answer is asked again, and
+ * the lender answers a repeated tag from its last answer instead of doing
+ * it twice. The borrower forgets the last answer before asking, and never
+ * uses tag 0, so an answer left from before a reload cannot match. This
+ * file touches no hardware.
  *
  * Request header: tag[31:24] index[23:16] write[15] size[14:12] where[11:0].
  * Answer header: tag[31:24] errno[7:0]. The check word of both is
@@ -35,6 +31,7 @@
 #include <linux/ntb.h>
 
 #include "ntb_lending.h"
+#include "xport.h"
 
 /*
  * A lender answers in microseconds; these bound a link that failed without
@@ -54,56 +51,23 @@ static u32 rpc_check(u32 hdr, u32 val)
 	return ~(hdr * 0x9e3779b1U) ^ val;
 }
 
-static void rpc_write(struct ntb_dev *ntb, int pidx, int sidx, u32 hdr,
-		      u32 val)
-{
-	/* The header last: it makes the other two valid. */
-	ntb_peer_spad_write(ntb, pidx, sidx + 1, val);
-	ntb_peer_spad_write(ntb, pidx, sidx + 2, rpc_check(hdr, val));
-	ntb_peer_spad_write(ntb, pidx, sidx, hdr);
-}
-
-static bool rpc_read(struct ntb_dev *ntb, int sidx, u32 *hdr, u32 *val)
-{
-	*hdr = ntb_spad_read(ntb, sidx);
-	*val = ntb_spad_read(ntb, sidx + 1);
-	return ntb_spad_read(ntb, sidx + 2) == rpc_check(*hdr, *val);
-}
-
 /* Send a request (or, from the lender, an answer) to @peer. */
 static int rpc_send(struct nl_peer *peer, bool answer, u32 hdr, u32 val)
 {
-	u32 w[NL_PKT_WORDS] = {
-		(answer ? NL_PKT_RPC_RSP : NL_PKT_RPC_REQ) << 24,
-		hdr, val, rpc_check(hdr, val)
-	};
+	u32 w[NL_RPC_WORDS] = { hdr, val, rpc_check(hdr, val) };
 
-	if (peer->adapter->msgs)
-		return nl_pkt_send_atomic(peer, w);
-	rpc_write(peer->ntb, peer->pidx,
-		  answer ? NL_SPAD_RPC_RSP : NL_SPAD_RPC_REQ, hdr, val);
-	if (!answer)
-		ntb_peer_db_set(peer->ntb, NL_DB_RPC);
-	return 0;
+	return peer->adapter->xport->send_rpc(peer, answer, w);
 }
 
 /* The last answer of @peer, if it came whole. */
 static bool rpc_answer(struct nl_peer *peer, u32 *hdr, u32 *val)
 {
-	if (!peer->adapter->msgs)
-		return rpc_read(peer->ntb, NL_SPAD_RPC_RSP, hdr, val);
-	nl_pkt_poll(peer->adapter);
-	*hdr = READ_ONCE(peer->rpc_rsp[0]);
-	*val = READ_ONCE(peer->rpc_rsp[1]);
-	return READ_ONCE(peer->rpc_rsp[2]) == rpc_check(*hdr, *val);
-}
+	u32 w[NL_RPC_WORDS];
 
-static void rpc_forget_answer(struct nl_peer *peer)
-{
-	if (peer->adapter->msgs)
-		WRITE_ONCE(peer->rpc_rsp[0], 0);
-	else
-		ntb_spad_write(peer->ntb, NL_SPAD_RPC_RSP, 0);
+	peer->adapter->xport->rpc_answer(peer, w);
+	*hdr = w[0];
+	*val = w[1];
+	return w[2] == rpc_check(*hdr, *val);
 }
 
 /* --- the borrower's side ----------------------------------------------------- */
@@ -118,7 +82,7 @@ static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 	int try;
 
 	/* An answer left from before (a reload, a reset) must not match. */
-	rpc_forget_answer(peer);
+	peer->adapter->xport->rpc_forget(peer);
 	for (try = 0; try < tries; try++) {
 		rpc_send(peer, false, hdr, *val);
 		end = ktime_add_us(ktime_get(), atomic ? RPC_TIMEOUT_ATOMIC_US :
@@ -278,25 +242,6 @@ static int serve(struct nl_peer *peer, u32 hdr, u32 *val)
 }
 
 /**
- * nl_rpc_serve() - answer a borrower's config request
- * @peer: the borrower
- *
- * Everything in the request is untrusted; ntb_lent_cfg_read() and
- * ntb_lent_cfg_write() check the access itself.
- *
- * Context: the doorbell interrupt.
- */
-void nl_rpc_serve(struct nl_peer *peer)
-{
-	u32 w[3];
-	int i;
-
-	for (i = 0; i < 3; i++)
-		w[i] = ntb_spad_read(peer->ntb, NL_SPAD_RPC_REQ + i);
-	nl_rpc_request(peer, w);
-}
-
-/**
  * nl_rpc_request() - answer a config request that came whole
  * @peer: the borrower
  * @w: header, value and check, untrusted
@@ -323,19 +268,4 @@ void nl_rpc_request(struct nl_peer *peer, const u32 *w)
 	val = peer->rpc_last[2];
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 	rpc_send(peer, true, hdr, val);
-}
-
-/**
- * nl_rpc_answer() - keep a lender's answer for the request polling for it
- * @peer: the lender
- * @w: header, value and check, untrusted
- *
- * Context: any; does not sleep.
- */
-void nl_rpc_answer(struct nl_peer *peer, const u32 *w)
-{
-	/* The header last: rpc_answer() checks the three together. */
-	WRITE_ONCE(peer->rpc_rsp[1], w[1]);
-	WRITE_ONCE(peer->rpc_rsp[2], w[2]);
-	WRITE_ONCE(peer->rpc_rsp[0], w[0]);
 }

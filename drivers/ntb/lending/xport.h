@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * NTB device lending: the transport interface.
+ *
+ * A transport carries the control channel's frames and acknowledgments
+ * and the config requests of a borrower, in whatever registers an NTB
+ * driver has: scratchpads and doorbells (xport_spad.c, two-port adapters)
+ * or message registers (xport_msg.c, switches and adapters without enough
+ * scratchpads). The channel (chan.c) and the config requests (rpc.c) sit
+ * above it and touch no hardware; nothing above them knows which
+ * transport runs. A third transport is a file that fills in
+ * &struct nl_xport_ops and a line in nl_xports[] (core.c).
+ *
+ * What a transport receives it hands up, in any context and without
+ * sleeping, to nl_chan_frame(), nl_chan_acked() and nl_rpc_request().
+ */
+#ifndef _NTB_LENDING_XPORT_H
+#define _NTB_LENDING_XPORT_H
+
+#include <linux/types.h>
+
+struct nl_adapter;
+struct nl_peer;
+struct ntb_dev;
+
+/* Words of a channel frame: a header and three payload words (chan.c). */
+#define NL_FRAME_WORDS		4
+
+/* Words of a config request or answer: header, value, check (rpc.c). */
+#define NL_RPC_WORDS		3
+
+/**
+ * struct nl_xport_db - doorbell bits a transport uses, for the doorbells
+ *	attribute
+ * @bits: the bits
+ * @use: what for, one word
+ */
+struct nl_xport_db {
+	u64 bits;
+	const char *use;
+};
+
+/**
+ * struct nl_xport_ops - a transport
+ * @name: its name, for messages
+ * @usable: whether @ntb has what it needs (context: probe)
+ * @needs: one phrase saying what it needs, for the line that declines an
+ *	adapter none can use
+ * @bind: start on an adapter whose NTB device and peers were just set,
+ *	before its context is set and its link enabled; may set
+ *	&nl_adapter.xport_priv; 0 or a negative errno; optional
+ * @unbind: undo @bind, once nothing can call the transport any more (the
+ *	context is cleared and every work item above it is cancelled);
+ *	optional
+ * @link_event: the link to some peer changed (context: the adapter's
+ *	work); optional
+ * @dbs: the doorbell bits it uses, each with its use, ending with 0 bits;
+ *	the other bits are the borrowed devices' vectors
+ * @db_event: some of its doorbell bits rang (context: interrupt); needed
+ *	if it uses any
+ * @msg_event: a message register interrupt (context: interrupt); optional
+ * @borrow_check: whether this host can borrow from @peer through it,
+ *	given whether the adapter has doorbell bits left for the device's
+ *	vectors (@vectors); 0, or -EOPNOTSUPP with the line that says what
+ *	is missing
+ * @send_frame: put a frame in @peer's registers; it is acknowledged with
+ *	nl_chan_acked() or sent again (context: process, may sleep)
+ * @send_ack: acknowledge the frame @seq of @peer (context: any, no sleep)
+ * @send_rpc: send a config request (@answer false) or its answer to
+ *	@peer (context: any, no sleep); 0 or a negative errno
+ * @rpc_answer: the words of @peer's last config answer, taking what came
+ *	in if the transport must poll (context: any, no sleep); rpc.c checks
+ *	them
+ * @rpc_forget: drop @peer's last config answer, so that it cannot match
+ *	a request to come
+ */
+struct nl_xport_ops {
+	const char *name;
+	bool (*usable)(struct ntb_dev *ntb);
+	const char *needs;
+	int (*bind)(struct nl_adapter *adapter);
+	void (*unbind)(struct nl_adapter *adapter);
+	void (*link_event)(struct nl_adapter *adapter);
+	const struct nl_xport_db *dbs;
+	void (*db_event)(struct nl_adapter *adapter, u64 db);
+	void (*msg_event)(struct nl_adapter *adapter);
+	int (*borrow_check)(struct nl_peer *peer, const char *name,
+			    bool vectors);
+	void (*send_frame)(struct nl_peer *peer, const u32 *w);
+	void (*send_ack)(struct nl_peer *peer, u8 seq);
+	int (*send_rpc)(struct nl_peer *peer, bool answer, const u32 *w);
+	void (*rpc_answer)(struct nl_peer *peer, u32 *w);
+	void (*rpc_forget)(struct nl_peer *peer);
+};
+
+extern const struct nl_xport_ops nl_xport_spad;
+extern const struct nl_xport_ops nl_xport_msg;
+
+/* The doorbell bits a transport uses, all of them. */
+static inline u64 nl_xport_db_bits(const struct nl_xport_ops *xport)
+{
+	const struct nl_xport_db *db;
+	u64 bits = 0;
+
+	for (db = xport->dbs; db->bits; db++)
+		bits |= db->bits;
+	return bits;
+}
+
+/* What a transport hands up. */
+void nl_chan_frame(struct nl_peer *peer, const u32 *w);
+void nl_chan_acked(struct nl_peer *peer, u8 seq);
+void nl_rpc_request(struct nl_peer *peer, const u32 *w);
+
+#endif /* _NTB_LENDING_XPORT_H */
