@@ -22,6 +22,7 @@
 #include <linux/unaligned.h>
 
 #include "dataplane.h"
+#include "lent.h"
 
 #define LENT_DRIVER_NAME	"ntb_lending"
 
@@ -34,9 +35,6 @@ static bool allow_unsafe_interrupts;
 module_param(allow_unsafe_interrupts, bool, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
-
-/* Doorbells one function may ring: one per doorbell bit at most. */
-#define LENT_MAX_DOORBELLS	64
 
 /* Not in the 6.12 uapi headers: VF Resizable BAR. */
 #define LENT_EXT_CAP_ID_VF_REBAR	0x24
@@ -52,93 +50,6 @@ MODULE_PARM_DESC(allow_unsafe_interrupts,
 				 PCI_STATUS_REC_MASTER_ABORT | \
 				 PCI_STATUS_SIG_SYSTEM_ERROR | \
 				 PCI_STATUS_DETECTED_PARITY)
-
-/**
- * struct lent_doorbell - a doorbell the function may ring
- * @phys: lender physical address of the register
- * @size: its bytes
- * @data: the value that rings it
- * @dev_addr: where the function sees it; doorbells in one page share the
- *	page's mapping, which is the IOMMU's least
- */
-struct lent_doorbell {
-	phys_addr_t phys;
-	u64 size;
-	u32 data;
-	u64 dev_addr;
-};
-
-/**
- * struct ntb_lent - one lent PCI function on the lender
- * @pdev: the function; a reference is held
- * @orig_drv: driver bound before the claim, rebound at release; a
- *	reference to its module is held
- * @orig_override: driver_override before the claim
- * @saved: config state at the claim, restored at release
- * @removed: called when the function leaves the PCI tree while lent
- * @removed_data: its argument
- * @lock: serializes the mapping calls, reset, release and the function's
- *	removal, which sleep; taken under the function's device lock (see
- *	lent_dev_lock()), never around it
- * @group: IOMMU group of @pdev, or NULL when the lender has no IOMMU
- * @domain: the paging domain @pdev is attached to while lent
- * @mem_size: bytes mapped at device address @mem_dev_addr, 0 for none
- * @mem_dev_addr: where the function sees the window into the borrower
- * @db_next: next doorbell address to hand out, growing down from the top
- *	of @domain's aperture
- * @cfg_lock: protects @vconfig, @db, @nr_db and @state against config
- *	accesses, which come in any context, even under the PCI core's raw
- *	pci_lock (user config accesses), hence a raw lock; writers of @db and
- *	@nr_db also hold @lock
- * @db: doorbells mapped, in the order they were mapped
- * @nr_db: entries in @db
- * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
- *	accesses refused) or LENT_GONE (the function was removed: its IOMMU
- *	domain is gone too); written under @lock and @cfg_lock
- * @releasing: the release has taken the function down; under @lock
- * @unbinder: the task unbinding our driver to give the function back,
- *	whose call of lent_remove() is no removal; under @lock
- * @cfg_size: bytes of config space the function has
- * @msi_pos: offset of the MSI capability, 0 if none
- * @msi_64: the MSI capability takes 64-bit addresses
- * @vconfig: the borrower's view of bits marked in @virt
- * @virt: per byte, bits read from @vconfig instead of the function
- * @write: per byte, bits the borrower may write
- * @rw1c: per byte, write-1-to-clear bits among @write
- *
- * @cfg_size, @msi_pos, @msi_64, @virt, @write and @rw1c are set at the
- * claim and constant after.
- */
-struct ntb_lent {
-	struct pci_dev *pdev;
-	struct device_driver *orig_drv;
-	char *orig_override;
-	struct pci_saved_state *saved;
-	void (*removed)(void *data);
-	void *removed_data;
-
-	struct mutex lock;		/* see above */
-	struct iommu_group *group;
-	struct iommu_domain *domain;
-	u64 mem_size;
-	u64 mem_dev_addr;
-	u64 db_next;
-
-	raw_spinlock_t cfg_lock;	/* config state: see above */
-	struct lent_doorbell db[LENT_MAX_DOORBELLS];
-	unsigned int nr_db;
-	enum { LENT_ACTIVE, LENT_STOPPED, LENT_GONE } state;
-	bool releasing;
-	struct task_struct *unbinder;
-
-	unsigned int cfg_size;
-	u8 msi_pos;
-	bool msi_64;
-	u8 vconfig[PCI_CFG_SPACE_EXP_SIZE];
-	u8 virt[PCI_CFG_SPACE_EXP_SIZE];
-	u8 write[PCI_CFG_SPACE_EXP_SIZE];
-	u8 rw1c[PCI_CFG_SPACE_EXP_SIZE];
-};
 
 /* --- config space: permission tables ------------------------------------ */
 
