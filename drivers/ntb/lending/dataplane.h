@@ -2,14 +2,14 @@
 /*
  * NTB device lending: the data plane.
  *
- * The lender side (lent.c) owns a lent PCI function, serves its
- * virtualized config space and builds the IOMMU domain through which the
- * function reaches the borrower. The borrower side (vbus.c) is a virtual
- * PCI host bridge that holds the borrowed function, places its BARs in an
- * NTB window, gives it DMA operations that reach the borrower's memory
- * through the fabric and an MSI domain whose messages ring the borrower's
- * doorbells. The two sides never call each other: the control plane
- * carries every value below across the fabric. See
+ * The lender side owns a lent PCI function (lent.c), serves its
+ * virtualized config space (lent_config.c) and builds the IOMMU domain
+ * through which the function reaches the borrower. The borrower side
+ * (vbus.c) is a virtual PCI host bridge that holds the borrowed function,
+ * places its BARs in an NTB window, gives it DMA operations that reach the
+ * borrower's memory through the fabric and an MSI domain whose messages
+ * ring the borrower's doorbells. The two sides never call each other: the
+ * control plane carries every value below across the fabric. See
  * Documentation/ntb-lending/dataplane.rst.
  *
  * A borrow, in order (L: lender, B: borrower):
@@ -193,6 +193,8 @@ void ntb_lent_quiesce(struct ntb_lent *lent);
  * the function has no memory BAR with an address.
  */
 int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars);
+
+/* Lender: lent_config.c */
 
 /**
  * ntb_lent_cfg_read() - serve a borrower's config read

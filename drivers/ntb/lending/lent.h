@@ -106,4 +106,19 @@ struct ntb_lent {
 	u8 rw1c[PCI_CFG_SPACE_EXP_SIZE];
 };
 
+/* lent_config.c */
+
+/**
+ * lent_cfg_init() - snapshot the function and build the borrower's view
+ * @lent: the lent function
+ *
+ * Reads the function's config space into &ntb_lent.vconfig and sets the
+ * per-byte permissions and the MSI capability's place and kind from it.
+ *
+ * Context: process; &ntb_lent.lock held and no config access served: at
+ * the claim before the function is handed out, at a reset while it is
+ * stopped.
+ */
+void lent_cfg_init(struct ntb_lent *lent);
+
 #endif /* _NTB_LENDING_LENT_H */

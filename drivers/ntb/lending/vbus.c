@@ -17,7 +17,7 @@
  *   device rings the borrower's doorbell with no CPU on the lender's side.
  *   The doorbell handler runs the vectors on each bit it sees.
  * - Config space: everything but the BARs and the ROM is forwarded to the
- *   lender, which virtualizes it (lent.c).
+ *   lender, which virtualizes it (lent_config.c).
  * - DMA: the IOMMU does not know this domain, so the device gets DMA
  *   operations of its own that turn a borrower physical address into the
  *   address at which the device reaches it through the fabric.
