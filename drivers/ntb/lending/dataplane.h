@@ -4,12 +4,13 @@
  *
  * The lender side owns a lent PCI function (lent.c), serves its
  * virtualized config space (lent_config.c) and builds the IOMMU domain
- * through which the function reaches the borrower. The borrower side
- * (vbus.c) is a virtual PCI host bridge that holds the borrowed function,
- * places its BARs in an NTB window, gives it DMA operations that reach the
- * borrower's memory through the fabric and an MSI domain whose messages
- * ring the borrower's doorbells. The two sides never call each other: the
- * control plane carries every value below across the fabric. See
+ * through which the function reaches the borrower (lent_iommu.c). The
+ * borrower side (vbus.c) is a virtual PCI host bridge that holds the
+ * borrowed function, places its BARs in an NTB window, gives it DMA
+ * operations that reach the borrower's memory through the fabric and an
+ * MSI domain whose messages ring the borrower's doorbells. The two sides
+ * never call each other: the control plane carries every value below
+ * across the fabric. See
  * Documentation/ntb-lending/dataplane.rst.
  *
  * A borrow, in order (L: lender, B: borrower):
@@ -236,6 +237,8 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
  */
 int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
 		       unsigned int size, u32 val);
+
+/* Lender: lent_iommu.c */
 
 /**
  * ntb_lent_map_memory() - let the function reach the borrower's memory

@@ -121,4 +121,44 @@ struct ntb_lent {
  */
 void lent_cfg_init(struct ntb_lent *lent);
 
+/* lent_iommu.c */
+
+/**
+ * lent_iommu_init() - attach the function to an IOMMU domain of its own
+ * @lent: the lent function, bound to our driver
+ *
+ * Claims DMA ownership of the function's IOMMU group and attaches the
+ * group to a new paging domain that maps nothing yet. Without an IOMMU it
+ * warns and leaves &ntb_lent.group NULL.
+ *
+ * Context: process; sleeps. Called with &ntb_lent.lock held.
+ *
+ * Return: 0, or the IOMMU's error.
+ */
+int lent_iommu_init(struct ntb_lent *lent);
+
+/**
+ * lent_iommu_exit() - undo lent_iommu_init()
+ * @lent: the lent function, its mappings removed
+ *
+ * Context: process; sleeps. Called with &ntb_lent.lock held.
+ */
+void lent_iommu_exit(struct ntb_lent *lent);
+
+/**
+ * __lent_unmap_memory() - ntb_lent_unmap_memory() with the lock held
+ * @lent: the lent function
+ *
+ * Context: process; sleeps. &ntb_lent.lock held.
+ */
+void __lent_unmap_memory(struct ntb_lent *lent);
+
+/**
+ * __lent_unmap_doorbells() - ntb_lent_unmap_doorbells() with the lock held
+ * @lent: the lent function
+ *
+ * Context: process; sleeps. &ntb_lent.lock held; takes &ntb_lent.cfg_lock.
+ */
+void __lent_unmap_doorbells(struct ntb_lent *lent);
+
 #endif /* _NTB_LENDING_LENT_H */

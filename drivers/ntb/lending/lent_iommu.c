@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: the IOMMU domain of a lent function.
+ *
+ * At the claim the function's IOMMU group is claimed from the DMA API and
+ * attached to a paging domain of its own, which then maps only the window
+ * into the borrower's memory, from device address 0, and the borrower's
+ * doorbells, from the top of the aperture down. Without an IOMMU the
+ * function reaches both by their physical addresses and nothing confines
+ * its DMA.
+ */
+
+#include <linux/export.h>
+#include <linux/iommu.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "dataplane.h"
+#include "lent.h"
+
+/* Whether [iova, iova + size) meets a reserved region of the group. */
+static bool lent_iova_reserved(struct ntb_lent *lent, u64 iova, u64 size)
+{
+	struct iommu_resv_region *region, *tmp;
+	LIST_HEAD(regions);
+	bool hit = false;
+
+	iommu_get_group_resv_regions(lent->group, &regions);
+	list_for_each_entry_safe(region, tmp, &regions, list) {
+		if (!hit && region->start < iova + size &&
+		    iova < region->start + region->length) {
+			pci_err(lent->pdev, "device addresses %#llx-%#llx meet the IOMMU's reserved %#llx-%#llx; use a smaller window\n",
+				iova, iova + size - 1, (u64)region->start,
+				(u64)(region->start + region->length - 1));
+			hit = true;
+		}
+		kfree(region);
+	}
+	return hit;
+}
+
+int lent_iommu_init(struct ntb_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	struct iommu_domain *domain;
+	int ret;
+
+	lent->group = iommu_group_get(&pdev->dev);
+	if (!lent->group) {
+		pci_warn(pdev, "no IOMMU: the device reaches the borrower by physical address and nothing confines its DMA\n");
+		return 0;
+	}
+	ret = iommu_device_claim_dma_owner(&pdev->dev, lent);
+	if (ret) {
+		pci_err(pdev, "IOMMU group %d is in use by other devices; lend them all or none (%d)\n",
+			iommu_group_id(lent->group), ret);
+		goto err_put;
+	}
+	domain = iommu_paging_domain_alloc(&pdev->dev);
+	if (IS_ERR(domain)) {
+		ret = PTR_ERR(domain);
+		pci_err(pdev, "cannot allocate an IOMMU domain for it (%d)\n", ret);
+		goto err_owner;
+	}
+	ret = iommu_attach_group(domain, lent->group);
+	if (ret) {
+		pci_err(pdev, "cannot attach it to an IOMMU domain of its own (%d)\n", ret);
+		goto err_free;
+	}
+	lent->domain = domain;
+	lent->db_next = domain->geometry.aperture_end & PAGE_MASK;
+	return 0;
+
+err_free:
+	iommu_domain_free(domain);
+err_owner:
+	iommu_device_release_dma_owner(&pdev->dev);
+err_put:
+	iommu_group_put(lent->group);
+	lent->group = NULL;
+	return ret;
+}
+
+void lent_iommu_exit(struct ntb_lent *lent)
+{
+	if (!lent->group)
+		return;
+	iommu_detach_group(lent->domain, lent->group);
+	iommu_domain_free(lent->domain);
+	iommu_device_release_dma_owner(&lent->pdev->dev);
+	iommu_group_put(lent->group);
+	WRITE_ONCE(lent->domain, NULL);
+	lent->group = NULL;
+}
+
+int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
+			u64 *dev_addr)
+{
+	struct pci_dev *pdev = lent->pdev;
+	int ret = 0;
+
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+
+	mutex_lock(&lent->lock);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
+	if (lent->mem_size) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if (!lent->domain) {
+		lent->mem_dev_addr = phys;
+		goto done;
+	}
+	if (size > lent->db_next) {
+		pci_err(pdev, "a %#llx-byte window does not fit its IOMMU domain; use a smaller one\n",
+			size);
+		ret = -ENOSPC;
+		goto unlock;
+	}
+	if (lent_iova_reserved(lent, 0, size)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	ret = iommu_map(lent->domain, 0, phys, size, IOMMU_READ | IOMMU_WRITE,
+			GFP_KERNEL);
+	if (ret) {
+		pci_err(pdev, "cannot map the window into its IOMMU domain (%d)\n", ret);
+		goto unlock;
+	}
+	lent->mem_dev_addr = 0;
+done:
+	lent->mem_size = size;
+	*dev_addr = lent->mem_dev_addr;
+unlock:
+	mutex_unlock(&lent->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_map_memory, NTB_LENDING);
+
+void __lent_unmap_memory(struct ntb_lent *lent)
+{
+	lockdep_assert_held(&lent->lock);
+	if (lent->mem_size && lent->domain)
+		iommu_unmap(lent->domain, lent->mem_dev_addr, lent->mem_size);
+	lent->mem_size = 0;
+}
+
+void ntb_lent_unmap_memory(struct ntb_lent *lent)
+{
+	mutex_lock(&lent->lock);
+	__lent_unmap_memory(lent);
+	mutex_unlock(&lent->lock);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_memory, NTB_LENDING);
+
+int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
+			  u32 data, u64 *dev_addr)
+{
+	phys_addr_t page = phys & PAGE_MASK;
+	unsigned long flags;
+	unsigned int i;
+	u64 iova;
+	int ret = 0;
+
+	if (!size || (phys + size - 1) / PAGE_SIZE != phys / PAGE_SIZE)
+		return -EINVAL;
+
+	mutex_lock(&lent->lock);
+	if (lent->state == LENT_GONE) {
+		ret = -ENODEV;
+		goto unlock;
+	}
+	for (i = 0; i < lent->nr_db; i++) {
+		if (lent->db[i].phys == phys && lent->db[i].size == size &&
+		    lent->db[i].data == data) {
+			*dev_addr = lent->db[i].dev_addr;
+			goto unlock;
+		}
+	}
+	if (lent->nr_db == LENT_MAX_DOORBELLS) {
+		ret = -ENOSPC;
+		goto unlock;
+	}
+	for (i = 0; i < lent->nr_db; i++)
+		if ((lent->db[i].phys & PAGE_MASK) == page)
+			break;
+	if (i < lent->nr_db) {
+		iova = lent->db[i].dev_addr & PAGE_MASK;	/* mapped */
+	} else if (lent->domain) {
+		iova = lent->db_next;
+		if (iova < lent->mem_size + PAGE_SIZE) {
+			ret = -ENOSPC;
+			goto unlock;
+		}
+		if (lent_iova_reserved(lent, iova, PAGE_SIZE)) {
+			ret = -EINVAL;
+			goto unlock;
+		}
+		ret = iommu_map(lent->domain, iova, page, PAGE_SIZE,
+				IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
+		if (ret) {
+			pci_err(lent->pdev, "cannot map a doorbell into its IOMMU domain (%d)\n",
+				ret);
+			goto unlock;
+		}
+		lent->db_next -= PAGE_SIZE;
+	} else {
+		iova = page;
+	}
+
+	*dev_addr = iova + offset_in_page(phys);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
+	lent->db[lent->nr_db].phys = phys;
+	lent->db[lent->nr_db].size = size;
+	lent->db[lent->nr_db].data = data;
+	lent->db[lent->nr_db].dev_addr = *dev_addr;
+	lent->nr_db++;
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
+unlock:
+	mutex_unlock(&lent->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_map_doorbell, NTB_LENDING);
+
+void __lent_unmap_doorbells(struct ntb_lent *lent)
+{
+	unsigned long flags;
+	unsigned int i, j, n;
+
+	lockdep_assert_held(&lent->lock);
+	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
+	n = lent->nr_db;
+	lent->nr_db = 0;
+	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
+	for (i = 0; lent->domain && i < n; i++) {
+		/* A page's first doorbell unmaps it. */
+		for (j = 0; j < i; j++)
+			if ((lent->db[j].dev_addr ^ lent->db[i].dev_addr) < PAGE_SIZE)
+				break;
+		if (j == i)
+			iommu_unmap(lent->domain, lent->db[i].dev_addr & PAGE_MASK,
+				    PAGE_SIZE);
+	}
+	if (lent->domain)
+		lent->db_next = lent->domain->geometry.aperture_end & PAGE_MASK;
+}
+
+void ntb_lent_unmap_doorbells(struct ntb_lent *lent)
+{
+	mutex_lock(&lent->lock);
+	__lent_unmap_doorbells(lent);
+	mutex_unlock(&lent->lock);
+}
+EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_doorbells, NTB_LENDING);
