@@ -56,15 +56,10 @@ static int open_memory(struct nl_peer *peer, u64 *size)
 	return nl_set_window(peer, NL_MW_MEMORY, 0, *size);
 }
 
-static u64 u64_of(const u32 *w)
-{
-	return (u64)w[1] << 32 | w[0];
-}
-
 /* Known errnos of a lender pass through; anything else is an I/O error. */
-static int lender_errno(u32 status)
+static int lender_errno(int status)
 {
-	switch ((int)status) {
+	switch (status) {
 	case 0:
 	case -ENOENT:
 	case -EBUSY:
@@ -84,55 +79,54 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	       struct ntb_vbus_info *info)
 {
 	struct nl_peer *peer = borrow->peer;
-	struct nl_msg msg = { .type = NL_MSG_BORROW, .len = 4 };
-	unsigned int bars_len = 6 + 5 * PCI_STD_NUM_BARS;
+	struct nl_wire_borrow req = {
+		.index = borrow->index,
+		.vectors = vec_mask,
+		.tag = nl_next_tag(peer),
+		/* On a switch the lender translates its window onto it. */
+		.mem_size = mem_size,
+	};
 	unsigned int epoch, i, nr = hweight64(vec_mask);
-	struct nl_msg bars, dbs;
-	int ret;
+	struct nl_wire_status head;
+	struct nl_wire_bars bars;
+	struct nl_wire_db dbs;
+	struct nl_msg msg;
+	int ret, bad;
 
-	msg.w[0] = borrow->index;
-	msg.w[1] = lower_32_bits(vec_mask);
-	msg.w[2] = upper_32_bits(vec_mask);
-	msg.w[3] = nl_next_tag(peer);
-	if (peer->adapter->switched) {
-		/* The lender translates its window onto our memory. */
-		msg.w[msg.len++] = lower_32_bits(mem_size);
-		msg.w[msg.len++] = upper_32_bits(mem_size);
-		bars_len += 2;		/* and tells where its device is */
-	}
+	nl_pack_borrow(&msg, &req, peer->adapter->switched);
 	epoch = nl_chan_epoch(peer);
 	ret = nl_chan_send(peer, &msg);
 	if (!ret)
 		ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_BARS,
-					 msg.w[3], &bars);
+					 req.tag, &msg);
 	if (ret)
 		return ret;
-	if (bars.len < 2)
+	if (nl_unpack_status(&msg, &head))
 		return -EIO;
-	ret = lender_errno(bars.w[1]);
+	ret = lender_errno(head.status);
 	if (ret)
 		return ret;
-	ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_DB, msg.w[3], &dbs);
+	/* Checked once BORROW_DB is taken too, which the lender sent. */
+	bad = nl_unpack_borrow_bars(&msg, &bars, peer->adapter->switched);
+	ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_DB, req.tag, &msg);
 	if (ret)
 		return ret;
-	if (bars.len != bars_len || dbs.len != 1 + 3 * nr)
+	if (bad || nl_unpack_borrow_db(&msg, &dbs, nr))
 		return -EIO;
 	/* Where the device is on the lender, until attach() translates. */
 	if (peer->adapter->switched)
-		info->win_phys = u64_of(&bars.w[bars_len - 2]);
+		info->win_phys = bars.span_phys;
 
-	info->dma_dev_addr = u64_of(&bars.w[4]);
+	info->dma_dev_addr = bars.mem_addr;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		const u32 *w = &bars.w[6 + 5 * i];
-
-		info->bar[i].offset = u64_of(&w[0]);
-		info->bar[i].size = u64_of(&w[2]);
-		info->bar[i].flags = w[4];
+		info->bar[i].offset = bars.bar[i].offset;
+		info->bar[i].size = bars.bar[i].size;
+		info->bar[i].flags = bars.bar[i].flags;
 	}
-	info->win_size = u64_of(&bars.w[2]);
+	info->win_size = bars.span_size;
 	for (i = 0; i < nr; i++) {
-		borrow->db[i].addr = u64_of(&dbs.w[1 + 3 * i]);
-		borrow->db[i].data = dbs.w[3 + 3 * i];
+		borrow->db[i].addr = dbs.db[i].addr;
+		borrow->db[i].data = dbs.db[i].data;
 	}
 	info->db = borrow->db;
 	info->nr_db = nr;
@@ -144,14 +138,13 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 /* Tell the lender we are done; wait a while for it, not forever. */
 static void give_back(struct nl_peer *peer, unsigned int index)
 {
-	struct nl_msg msg = { .type = NL_MSG_RETURN, .len = 2 };
-	struct nl_msg reply;
 	unsigned int epoch = nl_chan_epoch(peer);
+	u32 tag = nl_next_tag(peer);
+	struct nl_msg msg, reply;
 
-	msg.w[0] = index;
-	msg.w[1] = nl_next_tag(peer);
+	nl_pack_return(&msg, index, tag);
 	if (!nl_chan_send(peer, &msg))
-		nl_chan_wait_reply(peer, epoch, NL_MSG_RETURN_DONE, msg.w[1],
+		nl_chan_wait_reply(peer, epoch, NL_MSG_RETURN_DONE, tag,
 				   &reply);
 }
 
@@ -436,7 +429,7 @@ void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone)
 /**
  * nl_rx_revoke() - the lender takes a device back
  * @peer: the lender; its adapter is locked
- * @msg: index, tag; untrusted
+ * @msg: REVOKE (struct nl_wire_req); untrusted
  *
  * The device is removed in order (its driver may still reach it), the
  * borrow is lost, and the lender is told.
@@ -444,11 +437,12 @@ void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone)
 void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_borrow *borrow;
+	struct nl_wire_req req;
 
-	if (msg->len < 2)
+	if (nl_unpack_revoke(msg, &req))
 		return;
 	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
-		if (borrow->peer != peer || borrow->index != msg->w[0] ||
+		if (borrow->peer != peer || borrow->index != req.index ||
 		    borrow->state != NL_BORROW_BORROWED)
 			continue;
 		dev_warn(&peer->ntb->dev,
@@ -458,7 +452,7 @@ void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
 		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
 		borrow->peer = NULL;
 	}
-	nl_reply(peer, NL_MSG_REVOKE_DONE, msg->w[1], 0);
+	nl_reply(peer, NL_MSG_REVOKE_DONE, req.tag, 0);
 }
 
 /**

@@ -22,17 +22,16 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
-#define HELLO_WANT_REPLY	BIT(0)
-
 static void send_hello(struct nl_peer *peer, bool want_reply)
 {
-	struct nl_msg msg = {
-		.type = NL_MSG_HELLO,
-		.len = 3,
-		.w = { NL_PROTO_VERSION, peer->adapter->port,
-		       want_reply ? HELLO_WANT_REPLY : 0 },
+	struct nl_wire_hello hello = {
+		.version = NL_PROTO_VERSION,
+		.node = peer->adapter->port,
+		.flags = want_reply ? NL_HELLO_WANT_REPLY : 0,
 	};
+	struct nl_msg msg;
 
+	nl_pack_hello(&msg, &hello);
 	nl_chan_send(peer, &msg);
 }
 
@@ -75,8 +74,9 @@ u32 nl_next_tag(struct nl_peer *peer)
  */
 void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
 {
-	struct nl_msg msg = { .type = type, .len = 2, .w = { tag, status } };
+	struct nl_msg msg;
 
+	nl_pack_status(&msg, type, tag, status);
 	nl_chan_send(peer, &msg);
 }
 
@@ -142,18 +142,23 @@ static void forget_peer(struct nl_peer *peer)
 static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
 {
 	struct pci_dev *pdev = lend->pdev;
-	struct nl_msg msg = { .type = NL_MSG_WITHDRAW, .len = 1,
-			      .w = { lend->index } };
+	struct nl_msg msg;
 
-	if (lend->state != NL_LEND_LOCAL) {
-		msg.type = NL_MSG_OFFER;
-		msg.len = 6;
-		msg.w[1] = lend->state == NL_LEND_BORROWED;
-		msg.w[2] = pci_domain_nr(pdev->bus) << 16 |
-			   pdev->bus->number << 8 | pdev->devfn;
-		msg.w[3] = pdev->vendor << 16 | pdev->device;
-		msg.w[4] = pdev->class;
-		msg.w[5] = lend->borrower;
+	if (lend->state == NL_LEND_LOCAL) {
+		nl_pack_withdraw(&msg, lend->index);
+	} else {
+		struct nl_wire_offer offer = {
+			.index = lend->index,
+			.state = lend->state == NL_LEND_BORROWED,
+			.bdf = pci_domain_nr(pdev->bus) << 16 |
+			       pdev->bus->number << 8 | pdev->devfn,
+			.vendor = pdev->vendor,
+			.device = pdev->device,
+			.class = pdev->class,
+			.borrower = lend->borrower,
+		};
+
+		nl_pack_offer(&msg, &offer);
 	}
 	nl_chan_send(peer, &msg);
 }
@@ -202,12 +207,12 @@ void nl_withdraw_all(struct nl_adapter *adapter, int node)
 	lockdep_assert_held(&adapter->lock);
 	for (i = 0; i < adapter->npeers; i++) {
 		struct nl_peer *peer = &adapter->peers[i];
-		struct nl_msg msg = { .type = NL_MSG_WITHDRAW, .len = 1 };
+		struct nl_msg msg;
 
 		if (!peer->up || peer->port != node)
 			continue;
 		list_for_each_entry(lend, &adapter->lends, node) {
-			msg.w[0] = lend->index;
+			nl_pack_withdraw(&msg, lend->index);
 			nl_chan_send(peer, &msg);
 		}
 	}
@@ -332,23 +337,24 @@ static void peer_unusable(struct nl_peer *peer)
 static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_adapter *adapter = peer->adapter;
+	struct nl_wire_hello hello;
 
-	if (msg->len < 3)
+	if (nl_unpack_hello(msg, &hello))
 		return bad_msg(peer, msg);
-	peer->version = min_t(u32, msg->w[0], INT_MAX);
-	if (msg->w[0] != NL_PROTO_VERSION) {
+	peer->version = min_t(u32, hello.version, INT_MAX);
+	if (hello.version != NL_PROTO_VERSION) {
 		dev_warn(&adapter->ntb->dev,
 			 "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both\n",
-			 peer->port, msg->w[0], NL_PROTO_VERSION);
+			 peer->port, hello.version, NL_PROTO_VERSION);
 		return peer_unusable(peer);
 	}
-	if (msg->w[1] != peer->port) {
+	if (hello.node != peer->port) {
 		dev_warn(&adapter->ntb->dev,
 			 "peer on port %d calls itself node %u: not using it\n",
-			 peer->port, msg->w[1]);
+			 peer->port, hello.node);
 		return peer_unusable(peer);
 	}
-	if (!(msg->w[2] & HELLO_WANT_REPLY)) {
+	if (!(hello.flags & NL_HELLO_WANT_REPLY)) {
 		/* The answer to ours. */
 		if (peer->up)
 			return;
@@ -370,35 +376,36 @@ static void rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_adapter *adapter = peer->adapter;
 	struct nl_offer *offer = NULL, *o;
-	u32 index = msg->w[0], state = msg->w[1], borrower = msg->w[5];
+	struct nl_wire_offer wo;
 
-	if (msg->len < 6 || index > NL_MAX_LEND_INDEX || state > 1 ||
-	    msg->w[4] > 0xffffff ||
-	    (borrower != (u32)-1 && borrower > 0xffff))
+	if (nl_unpack_offer(msg, &wo) || wo.index > NL_MAX_LEND_INDEX ||
+	    wo.state > 1 || wo.class > 0xffffff ||
+	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
 		return bad_msg(peer, msg);
 	list_for_each_entry(o, &adapter->offers, node)
-		if (o->lender == peer->port && o->index == index && !o->gone)
+		if (o->lender == peer->port && o->index == wo.index && !o->gone)
 			offer = o;
 	if (!offer) {
-		offer = nl_offer_new(adapter, peer->port, index);
+		offer = nl_offer_new(adapter, peer->port, wo.index);
 		if (!offer)
 			return;
 	}
-	offer->borrowed = state;
-	offer->bdf = msg->w[2];
-	offer->vendor = msg->w[3] >> 16;
-	offer->device = msg->w[3] & 0xffff;
-	offer->class = msg->w[4];
+	offer->borrowed = wo.state;
+	offer->bdf = wo.bdf;
+	offer->vendor = wo.vendor;
+	offer->device = wo.device;
+	offer->class = wo.class;
 }
 
 static void rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_offer *offer, *tmp;
+	u32 index;
 
-	if (msg->len < 1)
+	if (nl_unpack_withdraw(msg, &index))
 		return bad_msg(peer, msg);
 	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
-		if (offer->lender == peer->port && offer->index == msg->w[0])
+		if (offer->lender == peer->port && offer->index == index)
 			nl_offer_withdraw(offer);
 }
 

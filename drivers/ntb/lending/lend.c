@@ -186,18 +186,17 @@ static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
  */
 static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 {
-	struct nl_msg msg = { .type = NL_MSG_REVOKE, .len = 2 };
 	unsigned int epoch = nl_chan_epoch(peer);
-	struct nl_msg reply;
+	struct nl_msg msg, reply;
+	u32 tag;
 
 	if (!peer->up)
 		return;
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
-	msg.w[0] = lend->index;
-	msg.w[1] = nl_next_tag(peer);
+	tag = nl_next_tag(peer);
+	nl_pack_revoke(&msg, lend->index, tag);
 	if (!nl_chan_send(peer, &msg) && !ntb_lent_removed(lend->lent) &&
-	    nl_chan_wait_reply(peer, epoch, NL_MSG_REVOKE_DONE, msg.w[1],
-			       &reply))
+	    nl_chan_wait_reply(peer, epoch, NL_MSG_REVOKE_DONE, tag, &reply))
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
 }
@@ -323,16 +322,19 @@ static int open_windows(struct nl_peer *peer, struct nl_lend *lend,
 	return nl_set_window(peer, NL_MW_MEMORY, 0, mem_size);
 }
 
-/* Map what the borrower's device needs; the answer's words into @bars. */
-static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
-		   u64 mem_size, struct nl_msg *bars, struct nl_msg *dbs)
+/*
+ * Open the windows of a borrow and map the borrower's memory for the
+ * device; what the borrower needs to know of them into @bars.
+ */
+static int lend_to(struct nl_peer *peer, struct nl_lend *lend,
+		   u64 mem_size, struct nl_wire_bars *bars)
 {
 	struct ntb_dev *ntb = peer->ntb;
 	struct ntb_dp_bars dp;
 	resource_size_t size;
 	phys_addr_t addr;
-	u64 dev_addr, data;
-	int bit, i, ret;
+	u64 dev_addr;
+	int i, ret;
 
 	ret = device_span(lend, lend->lent, ntb, peer->pidx, &dp);
 	if (!ret)
@@ -356,50 +358,66 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend, u64 vec_mask,
 	if (ret)
 		goto err;
 
-	bars->w[2] = lower_32_bits(dp.span_size);
-	bars->w[3] = upper_32_bits(dp.span_size);
-	bars->w[4] = lower_32_bits(dev_addr);
-	bars->w[5] = upper_32_bits(dev_addr);
+	bars->span_size = dp.span_size;
+	bars->mem_addr = dev_addr;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		u32 *w = &bars->w[6 + 5 * i];
-
-		w[0] = lower_32_bits(dp.bar[i].offset);
-		w[1] = upper_32_bits(dp.bar[i].offset);
-		w[2] = lower_32_bits(dp.bar[i].size);
-		w[3] = upper_32_bits(dp.bar[i].size);
-		w[4] = dp.bar[i].flags;
+		bars->bar[i].offset = dp.bar[i].offset;
+		bars->bar[i].size = dp.bar[i].size;
+		bars->bar[i].flags = dp.bar[i].flags;
 	}
-	bars->len = 6 + 5 * PCI_STD_NUM_BARS;
-	if (peer->adapter->switched) {
-		/* For the borrower's own translation onto the device. */
-		bars->w[bars->len++] = lower_32_bits(dp.span_phys);
-		bars->w[bars->len++] = upper_32_bits(dp.span_phys);
-	}
+	/* On a switch, for the borrower's own translation onto the device. */
+	bars->span_phys = dp.span_phys;
+	return 0;
 
-	dbs->len = 1;
+err:
+	close_window(lend, peer);
+	return ret;
+}
+
+/* Undo lend_to(), and the doorbells mapped so far. */
+static void unlend(struct nl_peer *peer, struct nl_lend *lend)
+{
+	ntb_lent_unmap_doorbells(lend->lent);
+	ntb_lent_unmap_memory(lend->lent);
+	close_window(lend, peer);
+}
+
+/*
+ * After lend_to(): map the writes that ring the borrower's @vec_mask
+ * doorbells for the device, into @dbs; on error undo lend_to() too.
+ */
+static int map_doorbells(struct nl_peer *peer, struct nl_lend *lend,
+			 u64 vec_mask, struct nl_wire_db *dbs)
+{
+	struct ntb_dev *ntb = peer->ntb;
+	resource_size_t size;
+	phys_addr_t addr;
+	u64 dev_addr, data;
+	int bit, ret;
+
+	BUILD_BUG_ON(NL_MAX_VEC > NL_BORROW_DB_MAX);
+	dbs->nr = 0;
 	for_each_set_bit(bit, (unsigned long *)&vec_mask, 64) {
 		ret = ntb_peer_db_addr(ntb, &addr, &size, &data, bit);
 		if (ret) {
 			dev_err(&ntb->dev, "its driver has no doorbell address a device could write (%pe): devices cannot be lent through it\n",
 				ERR_PTR(ret));
 			ret = -EOPNOTSUPP;
-			goto err_mem;
+			goto err;
 		}
 		ret = ntb_lent_map_doorbell(lend->lent, addr, size, data,
 					    &dev_addr);
 		if (ret)
-			goto err_mem;
-		dbs->w[dbs->len++] = lower_32_bits(dev_addr);
-		dbs->w[dbs->len++] = upper_32_bits(dev_addr);
-		dbs->w[dbs->len++] = data;
+			goto err;
+		/* At most NL_MAX_VEC bits: nl_rx_borrow() checked them. */
+		dbs->db[dbs->nr].addr = dev_addr;
+		dbs->db[dbs->nr].data = data;
+		dbs->nr++;
 	}
 	return 0;
 
-err_mem:
-	ntb_lent_unmap_doorbells(lend->lent);
-	ntb_lent_unmap_memory(lend->lent);
 err:
-	close_window(lend, peer);
+	unlend(peer, lend);
 	return ret;
 }
 
@@ -416,27 +434,23 @@ static bool lending_any(struct nl_adapter *adapter)
 /**
  * nl_rx_borrow() - a peer asks to borrow one of our lend entries
  * @peer: the peer; its adapter is locked
- * @msg: index, vector doorbell bits (low, high), tag, and on a switch the
- *	size of the borrower's memory (low, high); untrusted
+ * @msg: BORROW (struct nl_wire_borrow); untrusted
  */
 void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_adapter *adapter = peer->adapter;
-	struct nl_msg bars = { .type = NL_MSG_BORROW_BARS, .len = 2 };
-	struct nl_msg dbs = { .type = NL_MSG_BORROW_DB };
-	u64 vec_mask, mem_size = 0;
+	struct nl_wire_bars bars = {};
+	struct nl_wire_db dbs = {};
+	struct nl_wire_borrow req;
 	struct nl_lend *lend;
+	struct nl_msg reply;
+	bool mapped = false;
 	int ret;
 
-	if (msg->len < (adapter->switched ? 6 : 4))
+	if (nl_unpack_borrow(msg, &req, adapter->switched))
 		return;
-	vec_mask = (u64)msg->w[2] << 32 | msg->w[1];
-	if (adapter->switched)
-		mem_size = (u64)msg->w[5] << 32 | msg->w[4];
-	bars.w[0] = msg->w[3];
-	dbs.w[0] = msg->w[3];
 
-	lend = find_lend(adapter, msg->w[0]);
+	lend = find_lend(adapter, req.index);
 	if (!lend || lend->state == NL_LEND_LOCAL ||
 	    !nl_is_connected(adapter, peer->port)) {
 		ret = -ENOENT;
@@ -448,17 +462,20 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 				     "node %d asks for a second device: on a switch this host lends one at a time\n",
 				     peer->port);
 		ret = -EBUSY;
-	} else if (!vec_mask ||
-		   vec_mask & ~nl_vector_bits(adapter, adapter->port) ||
-		   !PAGE_ALIGNED(mem_size) || (adapter->switched && !mem_size)) {
+	} else if (!req.vectors ||
+		   req.vectors & ~nl_vector_bits(adapter, adapter->port) ||
+		   !PAGE_ALIGNED(req.mem_size) ||
+		   (adapter->switched && !req.mem_size)) {
 		ret = -EINVAL;
 	} else if (nl_chan_room(peer) < 2) {
 		/* It takes none of our messages: its answer must not split. */
 		ret = -ENOBUFS;
 	} else {
-		ret = lend_to(peer, lend, vec_mask, mem_size, &bars, &dbs);
+		ret = lend_to(peer, lend, req.mem_size, &bars);
+		mapped = !ret;
+		if (!ret)
+			ret = map_doorbells(peer, lend, req.vectors, &dbs);
 	}
-	bars.w[1] = ret;
 	if (!ret) {
 		nl_rpc_reset(peer);
 		raw_spin_lock_irq(&peer->serve_lock);
@@ -468,9 +485,18 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 		lend->borrower = peer->port;
 		pci_info(lend->pdev, "lent to node %d\n", peer->port);
 	}
-	nl_chan_send(peer, &bars);
+	/* A refusal once the BARs were mapped says where they were too. */
+	bars.tag = req.tag;
+	bars.status = ret;
+	if (mapped)
+		nl_pack_borrow_bars(&reply, &bars, adapter->switched);
+	else
+		nl_pack_status(&reply, NL_MSG_BORROW_BARS, req.tag, ret);
+	nl_chan_send(peer, &reply);
 	if (!ret) {
-		nl_chan_send(peer, &dbs);
+		dbs.tag = req.tag;
+		nl_pack_borrow_db(&reply, &dbs);
+		nl_chan_send(peer, &reply);
 		nl_send_offers(adapter, lend, -1);
 	}
 }
@@ -478,17 +504,18 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 /**
  * nl_rx_return() - a borrower gives a device back
  * @peer: the peer; its adapter is locked
- * @msg: index, tag; untrusted
+ * @msg: RETURN (struct nl_wire_req); untrusted
  */
 void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	struct nl_lend *lend = peer->lent_to;
+	struct nl_wire_req req;
 
-	if (msg->len < 2)
+	if (nl_unpack_return(msg, &req))
 		return;
-	if (lend && lend->index == msg->w[0]) {
+	if (lend && lend->index == req.index) {
 		pci_info(lend->pdev, "returned by node %d\n", peer->port);
 		end_borrow(lend, peer);
 	}
-	nl_reply(peer, NL_MSG_RETURN_DONE, msg->w[1], 0);
+	nl_reply(peer, NL_MSG_RETURN_DONE, req.tag, 0);
 }

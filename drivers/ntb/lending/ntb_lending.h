@@ -33,12 +33,10 @@
 #include <linux/workqueue.h>
 
 #include "dataplane.h"
+#include "wire.h"
 
 struct ntb_dev;
 struct nl_xport_ops;
-
-/* Protocol version: peers speaking another major version are not used. */
-#define NL_PROTO_VERSION	1
 
 /*
  * A borrowed device rings at most this many doorbell bits, those the
@@ -55,9 +53,6 @@ struct nl_xport_ops;
 #define NL_CHAN_TXQ_MAX		(2 * (NL_MAX_LEND_INDEX + 2))
 #define NL_CHAN_RXQ_MAX		NL_CHAN_TXQ_MAX
 
-/* A message is up to NL_MSG_FRAGS frames of three payload words each. */
-#define NL_MSG_FRAGS		16
-#define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
 
 /* An offer's Id: the lender's NodeId and its lend entry's index. */
 #define NL_ID_FMT		"%05x"
@@ -85,34 +80,6 @@ static inline u32 nl_offer_id(int node, unsigned int index)
 /* The window a lender translates; a borrower translates the other. */
 #define NL_MW_LENDER(switched)	((switched) ? NL_MW_MEMORY : NL_MW_DEVICE)
 #define NL_MW_BORROWER(switched) ((switched) ? NL_MW_DEVICE : NL_MW_MEMORY)
-
-/* Replies reach their waiter from interrupt context, not the work queue. */
-#define NL_MSG_REPLY		0x80
-
-enum nl_msg_type {
-	NL_MSG_HELLO = 1,	/* version, node, flags */
-	NL_MSG_OFFER,		/* index, state, bdf, ids, class, borrower */
-	NL_MSG_WITHDRAW,	/* index */
-	NL_MSG_BORROW,		/* index, vector bits, tag */
-	NL_MSG_RETURN,		/* index, tag */
-	NL_MSG_REVOKE,		/* index, tag */
-	NL_MSG_BORROW_BARS = NL_MSG_REPLY | NL_MSG_BORROW,
-	NL_MSG_BORROW_DB,
-	NL_MSG_RETURN_DONE,
-	NL_MSG_REVOKE_DONE,
-};
-
-/**
- * struct nl_msg - one protocol message
- * @type: &enum nl_msg_type
- * @len: number of valid words in @w
- * @w: payload; every word from a peer is untrusted
- */
-struct nl_msg {
-	u8 type;
-	u8 len;
-	u32 w[NL_MSG_WORDS];
-};
 
 /**
  * struct nl_chan - reliable, ordered message channel to one peer
