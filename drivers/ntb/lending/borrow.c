@@ -2,6 +2,9 @@
 /*
  * NTB device lending: borrowing a device a peer offers, and returning it.
  *
+ * What peers offer us is recorded here (&nl_adapter.offers), as their
+ * OFFER and WITHDRAW messages come; configfs.c shows it as offers/.
+ *
  * A borrow is a mkdir of borrows/<Id>: this host opens its memory window
  * to the lender, asks for the device, and hot-adds it on a virtual host
  * bridge (vbus.c) with what the lender answers: where the BARs sit in the
@@ -20,6 +23,183 @@
 
 #include "ntb_lending.h"
 #include "xport.h"
+
+/* --- what peers offer us: the offers registry -------------------------------- */
+
+/**
+ * nl_offer_new() - record a new offer of a peer
+ * @adapter: the adapter, locked
+ * @lender: the peer's NodeId
+ * @index: the peer's lend entry index
+ *
+ * The offer appears in configfs at the next sync of offers/, which makes
+ * its group (nl_offer_next_change()).
+ *
+ * Return: the offer, on &nl_adapter.offers, or NULL.
+ */
+struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
+			      unsigned int index)
+{
+	struct nl_offer *offer;
+
+	lockdep_assert_held(&adapter->lock);
+	offer = kzalloc(sizeof(*offer), GFP_KERNEL);
+	if (!offer)
+		return NULL;
+	offer->adapter = adapter;
+	offer->lender = lender;
+	offer->index = index;
+	list_add_tail(&offer->node, &adapter->offers);
+	return offer;
+}
+
+/**
+ * nl_offer_withdraw() - the lender no longer offers @offer
+ * @offer: the offer; its adapter is locked
+ *
+ * An offer never shown goes at once, so that a peer that offers and
+ * withdraws over and over cannot pile them up while offers/ cannot follow
+ * (a borrow holds configfs' mutex while it waits for its lender); a shown
+ * one goes at the next sync of offers/.
+ */
+void nl_offer_withdraw(struct nl_offer *offer)
+{
+	lockdep_assert_held(&offer->adapter->lock);
+	if (offer->registered) {
+		offer->gone = true;
+		return;
+	}
+	list_del(&offer->node);
+	kfree(offer);		/* its group was never made */
+}
+
+/**
+ * nl_offer_find() - an offer that is shown, by lender and index
+ * @adapter: the adapter, locked
+ * @lender: the lender's NodeId
+ * @index: its lend entry index
+ *
+ * Return: the offer, or NULL.
+ */
+struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
+			       unsigned int index)
+{
+	struct nl_offer *offer;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->lender == lender && offer->index == index &&
+		    !offer->gone)
+			return offer;
+	return NULL;
+}
+
+/**
+ * nl_offer_next_change() - one offer whose group in offers/ must change
+ * @adapter: the adapter, locked
+ * @gone: OUT - true if the offer went: it is off the list, its group is
+ *	in configfs and is the caller's to remove and put; false if it is
+ *	new: the caller makes its group and registers it
+ *
+ * Gone ones come first. @gone is decided under the lock: a withdrawal may
+ * mark the new offer gone as soon as the lock is dropped, and the next
+ * call returns it again.
+ *
+ * Return: the offer, or NULL when offers/ shows every offer.
+ */
+struct nl_offer *nl_offer_next_change(struct nl_adapter *adapter, bool *gone)
+{
+	struct nl_offer *offer;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->gone) {
+			list_del(&offer->node);
+			*gone = true;
+			return offer;
+		}
+	*gone = false;
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (!offer->registered) {
+			offer->registered = true;
+			return offer;
+		}
+	return NULL;
+}
+
+/**
+ * nl_offer_drop() - offers/ could not show a new offer: forget it
+ * @offer: from nl_offer_next_change(), new; its adapter is locked
+ *
+ * It leaves the list; the caller puts its group.
+ */
+void nl_offer_drop(struct nl_offer *offer)
+{
+	lockdep_assert_held(&offer->adapter->lock);
+	list_del(&offer->node);
+}
+
+/**
+ * nl_offers_forget() - forget what a peer offered us
+ * @peer: the peer, gone away or started over; its adapter is locked
+ */
+void nl_offers_forget(struct nl_peer *peer)
+{
+	struct nl_offer *offer, *tmp;
+
+	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
+		if (offer->lender == peer->port)
+			nl_offer_withdraw(offer);
+}
+
+/**
+ * nl_rx_offer() - a peer offers a device, or tells its new state
+ * @peer: the peer; its adapter is locked
+ * @msg: OFFER (struct nl_wire_offer); untrusted
+ */
+void nl_rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_adapter *adapter = peer->adapter;
+	struct nl_offer *offer = NULL, *o;
+	struct nl_wire_offer wo;
+
+	if (nl_unpack_offer(msg, &wo) || wo.index > NL_MAX_LEND_INDEX ||
+	    wo.state > 1 || wo.class > 0xffffff ||
+	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
+		return nl_bad_msg(peer, msg);
+	list_for_each_entry(o, &adapter->offers, node)
+		if (o->lender == peer->port && o->index == wo.index && !o->gone)
+			offer = o;
+	if (!offer) {
+		offer = nl_offer_new(adapter, peer->port, wo.index);
+		if (!offer)
+			return;
+	}
+	offer->borrowed = wo.state;
+	offer->bdf = wo.bdf;
+	offer->vendor = wo.vendor;
+	offer->device = wo.device;
+	offer->class = wo.class;
+}
+
+/**
+ * nl_rx_withdraw() - a peer no longer offers a device
+ * @peer: the peer; its adapter is locked
+ * @msg: WITHDRAW (index); untrusted
+ */
+void nl_rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	struct nl_offer *offer, *tmp;
+	u32 index;
+
+	if (nl_unpack_withdraw(msg, &index))
+		return nl_bad_msg(peer, msg);
+	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
+		if (offer->lender == peer->port && offer->index == index)
+			nl_offer_withdraw(offer);
+}
+
+/* --- borrowing ---------------------------------------------------------------- */
 
 static int ram_end(struct resource *res, void *arg)
 {

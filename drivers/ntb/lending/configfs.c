@@ -23,10 +23,6 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
-/* The module's adapters: the lookup by name and the checks across them. */
-static LIST_HEAD(nl_adapters);
-static DEFINE_MUTEX(nl_adapters_lock);
-
 static struct nl_adapter *to_adapter(struct config_item *item)
 {
 	return container_of(to_config_group(item), struct nl_adapter, group);
@@ -62,24 +58,6 @@ static const struct config_item_type connection_type = {
 	.ct_item_ops = &connection_item_ops,
 	.ct_owner = THIS_MODULE,
 };
-
-/**
- * nl_is_connected() - whether a node may see this adapter's offers
- * @adapter: the adapter, locked
- * @node: the node
- *
- * Return: true if connections/<node> exists.
- */
-bool nl_is_connected(struct nl_adapter *adapter, int node)
-{
-	struct nl_connection *conn;
-
-	lockdep_assert_held(&adapter->lock);
-	list_for_each_entry(conn, &adapter->connections, node_list)
-		if (conn->node == node)
-			return true;
-	return false;
-}
 
 static bool is_peer_node(struct nl_adapter *adapter, int node)
 {
@@ -328,43 +306,6 @@ static const struct config_item_type lend_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-/* The entry of @pdev on any adapter; takes each adapter's lock. */
-static bool is_lent(struct pci_dev *pdev)
-{
-	struct nl_adapter *adapter;
-	struct nl_lend *lend;
-	bool found = false;
-
-	lockdep_assert_held(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
-		mutex_lock(&adapter->lock);
-		list_for_each_entry(lend, &adapter->lends, node)
-			found |= lend->pdev == pdev;
-		mutex_unlock(&adapter->lock);
-	}
-	return found;
-}
-
-/**
- * nl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
- * @pdev: the function
- *
- * Return: true if a bound adapter's NTB device sits on @pdev.
- */
-bool nl_is_adapter_pdev(struct pci_dev *pdev)
-{
-	struct nl_adapter *adapter;
-	bool found = false;
-
-	lockdep_assert_held(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
-		mutex_lock(&adapter->lock);
-		found |= adapter->ntb && adapter->ntb->pdev == pdev;
-		mutex_unlock(&adapter->lock);
-	}
-	return found;
-}
-
 static unsigned int free_index(struct nl_adapter *adapter)
 {
 	struct nl_lend *lend;
@@ -427,7 +368,7 @@ static struct config_group *lends_make(struct config_group *group,
 		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",
 		       aname, name);
 		ret = -EPERM;
-	} else if (is_lent(pdev)) {
+	} else if (nl_is_lent(pdev)) {
 		pr_err("%s: lends/%s: the device already has a lend entry\n",
 		       aname, name);
 		ret = -EEXIST;
@@ -574,100 +515,6 @@ static const struct config_item_type offers_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-/**
- * nl_offer_new() - record a new offer of a peer
- * @adapter: the adapter, locked
- * @lender: the peer's NodeId
- * @index: the peer's lend entry index
- *
- * The offer's group appears in configfs at the next nl_offers_sync().
- *
- * Return: the offer, on &nl_adapter.offers, or NULL.
- */
-struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
-			      unsigned int index)
-{
-	struct nl_offer *offer;
-	char name[16];
-
-	lockdep_assert_held(&adapter->lock);
-	offer = kzalloc(sizeof(*offer), GFP_KERNEL);
-	if (!offer)
-		return NULL;
-	offer->adapter = adapter;
-	offer->lender = lender;
-	offer->index = index;
-	snprintf(name, sizeof(name), NL_ID_FMT, nl_offer_id(lender, index));
-	config_group_init_type_name(&offer->group, name, &offer_type);
-	list_add_tail(&offer->node, &adapter->offers);
-	return offer;
-}
-
-/**
- * nl_offer_withdraw() - the lender no longer offers @offer
- * @offer: the offer; its adapter is locked
- *
- * An offer never shown goes at once, so that a peer that offers and
- * withdraws over and over cannot pile them up while offers/ cannot follow
- * (a borrow holds configfs' mutex while it waits for its lender); a shown
- * one goes at the next nl_offers_sync().
- */
-void nl_offer_withdraw(struct nl_offer *offer)
-{
-	lockdep_assert_held(&offer->adapter->lock);
-	if (offer->registered) {
-		offer->gone = true;
-		return;
-	}
-	list_del(&offer->node);
-	config_group_put(&offer->group);
-}
-
-/**
- * nl_offer_find() - an offer that is shown, by lender and index
- * @adapter: the adapter, locked
- * @lender: the lender's NodeId
- * @index: its lend entry index
- *
- * Return: the offer, or NULL.
- */
-struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
-			       unsigned int index)
-{
-	struct nl_offer *offer;
-
-	lockdep_assert_held(&adapter->lock);
-	list_for_each_entry(offer, &adapter->offers, node)
-		if (offer->lender == lender && offer->index == index &&
-		    !offer->gone)
-			return offer;
-	return NULL;
-}
-
-/*
- * Take one offer whose group must change, gone ones first; @gone says
- * which, as decided under the lock: a withdrawal may mark the offer gone
- * as soon as the lock is dropped, and the next call removes it.
- */
-static struct nl_offer *next_change(struct nl_adapter *adapter, bool *gone)
-{
-	struct nl_offer *offer;
-
-	list_for_each_entry(offer, &adapter->offers, node)
-		if (offer->gone) {
-			list_del(&offer->node);
-			*gone = true;
-			return offer;
-		}
-	*gone = false;
-	list_for_each_entry(offer, &adapter->offers, node)
-		if (!offer->registered) {
-			offer->registered = true;
-			return offer;
-		}
-	return NULL;
-}
-
 static void offer_uevent(struct nl_offer *offer, const char *event)
 {
 	struct nl_uevent ev = {};
@@ -687,63 +534,51 @@ static void offer_uevent(struct nl_offer *offer, const char *event)
 }
 
 /**
- * nl_offers_sync() - make offers/ show the adapter's offers
+ * nl_configfs_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
+ *
+ * Makes and registers the groups of new offers, unregisters those of gone
+ * ones; the registry itself is borrow.c's.
  *
  * Context: &nl_adapter.offers_work, or once it is flushed and nothing
  * queues it any more (nl_remove()); takes configfs' subsystem mutex.
  */
-void nl_offers_sync(struct nl_adapter *adapter)
+void nl_configfs_offers_sync(struct nl_adapter *adapter)
 {
 	struct nl_offer *offer;
+	char name[16];
 	bool gone;
 	int ret;
 
 	for (;;) {
 		mutex_lock(&adapter->lock);
-		offer = next_change(adapter, &gone);
+		offer = nl_offer_next_change(adapter, &gone);
 		mutex_unlock(&adapter->lock);
 		if (!offer)
 			return;
 		if (gone) {
 			/* Off the list: ours alone. */
-			if (offer->registered) {
-				configfs_unregister_group(&offer->group);
-				offer_uevent(offer, "withdraw");
-			}
+			configfs_unregister_group(&offer->group);
+			offer_uevent(offer, "withdraw");
 			config_group_put(&offer->group);
 			continue;
 		}
+		snprintf(name, sizeof(name), NL_ID_FMT,
+			 nl_offer_id(offer->lender, offer->index));
+		config_group_init_type_name(&offer->group, name, &offer_type);
 		ret = configfs_register_group(&adapter->offers_group,
 					      &offer->group);
-		if (!ret)
+		if (!ret) {
 			offer_uevent(offer, "offer");
-		if (ret) {
-			pr_err("%s: offers/%s cannot be shown: %d\n",
-			       config_item_name(&adapter->group.cg_item),
-			       config_item_name(&offer->group.cg_item), ret);
-			mutex_lock(&adapter->lock);
-			offer->registered = false;
-			offer->gone = true;
-			mutex_unlock(&adapter->lock);
+			continue;
 		}
+		pr_err("%s: offers/%s cannot be shown: %d\n",
+		       config_item_name(&adapter->group.cg_item), name, ret);
+		mutex_lock(&adapter->lock);
+		nl_offer_drop(offer);
+		mutex_unlock(&adapter->lock);
+		config_group_put(&offer->group);
 	}
-}
-
-static void offers_work(struct work_struct *work)
-{
-	nl_offers_sync(container_of(work, struct nl_adapter, offers_work));
-}
-
-/**
- * nl_offers_changed() - have offers/ follow the offers soon
- * @adapter: the adapter
- *
- * Context: any.
- */
-void nl_offers_changed(struct nl_adapter *adapter)
-{
-	queue_work(system_wq, &adapter->offers_work);
 }
 
 /* --- borrows/<Id> ----------------------------------------------------------- */
@@ -940,12 +775,7 @@ static struct configfs_attribute *adapter_attrs[] = {
 
 static void adapter_release(struct config_item *item)
 {
-	struct nl_adapter *adapter = to_adapter(item);
-
-	nl_adapter_debugfs_remove(adapter);
-	destroy_workqueue(adapter->wq);
-	cancel_work_sync(&adapter->offers_work);
-	kfree(adapter);
+	nl_adapter_free(to_adapter(item));
 }
 
 static struct configfs_item_operations adapter_item_ops = {
@@ -972,37 +802,17 @@ static struct configfs_subsystem nl_subsys = {
 };
 
 /**
- * nl_adapter_get() - the adapter of an NTB device, made on first use
+ * nl_configfs_adapter_add() - show a new adapter as ntb_lending/<name>
+ * @adapter: the adapter, made by core.c
  * @name: the NTB device's name
  *
  * Context: process; takes the configfs subsystem mutex.
- * Return: the adapter, or an ERR_PTR().
+ * Return: 0, or a negative errno after the adapter was freed.
  */
-struct nl_adapter *nl_adapter_get(const char *name)
+int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
 {
-	struct nl_adapter *adapter;
 	int ret;
 
-	mutex_lock(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
-		if (!strcmp(config_item_name(&adapter->group.cg_item), name)) {
-			mutex_unlock(&nl_adapters_lock);
-			return adapter;
-		}
-	}
-	mutex_unlock(&nl_adapters_lock);
-
-	adapter = kzalloc(sizeof(*adapter), GFP_KERNEL);
-	if (!adapter)
-		return ERR_PTR(-ENOMEM);
-	nl_adapter_init(adapter);
-	INIT_WORK(&adapter->offers_work, offers_work);
-	adapter->wq = alloc_ordered_workqueue("ntb_lending/%s", 0, name);
-	if (!adapter->wq) {
-		kfree(adapter);
-		return ERR_PTR(-ENOMEM);
-	}
-	nl_adapter_debugfs(adapter, name);
 	/* From here on, the last config_group_put() frees the adapter. */
 	config_group_init_type_name(&adapter->group, name, &adapter_type);
 	config_group_init_type_name(&adapter->connections_group, "connections",
@@ -1019,19 +829,28 @@ struct nl_adapter *nl_adapter_get(const char *name)
 				    &borrows_type);
 	configfs_add_default_group(&adapter->borrows_group, &adapter->group);
 
-	/* Not under nl_adapters_lock: mkdir takes it under configfs' mutex. */
 	ret = configfs_register_group(&nl_subsys.su_group, &adapter->group);
 	if (ret) {
 		pr_err("%s: cannot add ntb_lending/%s to configfs: %d\n",
 		       name, name, ret);
 		configfs_remove_default_groups(&adapter->group);
 		config_group_put(&adapter->group);
-		return ERR_PTR(ret);
 	}
-	mutex_lock(&nl_adapters_lock);
-	list_add_tail(&adapter->node, &nl_adapters);
-	mutex_unlock(&nl_adapters_lock);
-	return adapter;
+	return ret;
+}
+
+/**
+ * nl_configfs_adapter_remove() - remove an adapter's group, which frees it
+ * @adapter: the adapter, off the module's list
+ *
+ * Context: its NTB device is unbound; configfs holds no directory of the
+ * operator in it (each would hold a reference to the module).
+ */
+void nl_configfs_adapter_remove(struct nl_adapter *adapter)
+{
+	configfs_unregister_group(&adapter->group);
+	configfs_remove_default_groups(&adapter->group);
+	config_group_put(&adapter->group);
 }
 
 /**
@@ -1052,20 +871,11 @@ int nl_configfs_init(void)
 }
 
 /**
- * nl_configfs_exit() - remove every adapter and the subsystem
+ * nl_configfs_exit() - unregister the configfs subsystem
  *
- * Context: every NTB device is unbound; configfs holds no directory of
- * the operator (each would hold a reference to the module).
+ * Context: every adapter's group is removed (nl_configfs_adapter_remove()).
  */
 void nl_configfs_exit(void)
 {
-	struct nl_adapter *adapter, *n;
-
-	list_for_each_entry_safe(adapter, n, &nl_adapters, node) {
-		list_del(&adapter->node);
-		configfs_unregister_group(&adapter->group);
-		configfs_remove_default_groups(&adapter->group);
-		config_group_put(&adapter->group);
-	}
 	configfs_unregister_subsystem(&nl_subsys);
 }

@@ -132,90 +132,7 @@ static void peer_lost(struct nl_peer *peer)
 /* Forget what @peer offered us: it went away or started over. */
 static void forget_peer(struct nl_peer *peer)
 {
-	struct nl_offer *offer, *tmp;
-
-	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
-		if (offer->lender == peer->port)
-			nl_offer_withdraw(offer);
-}
-
-static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
-{
-	struct pci_dev *pdev = lend->pdev;
-	struct nl_msg msg;
-
-	if (lend->state == NL_LEND_LOCAL) {
-		nl_pack_withdraw(&msg, lend->index);
-	} else {
-		struct nl_wire_offer offer = {
-			.index = lend->index,
-			.state = lend->state == NL_LEND_BORROWED,
-			.bdf = pci_domain_nr(pdev->bus) << 16 |
-			       pdev->bus->number << 8 | pdev->devfn,
-			.vendor = pdev->vendor,
-			.device = pdev->device,
-			.class = pdev->class,
-			.borrower = lend->borrower,
-		};
-
-		nl_pack_offer(&msg, &offer);
-	}
-	nl_chan_send(peer, &msg);
-}
-
-/**
- * nl_send_offers() - tell connected peers the state of lend entries
- * @adapter: the adapter, locked
- * @only: the entry that changed, or NULL for all of them
- * @node: the peer to tell, or -1 for every connected peer
- *
- * An entry in local use is sent as withdrawn.
- */
-void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
-		    int node)
-{
-	struct nl_lend *lend;
-	int i;
-
-	lockdep_assert_held(&adapter->lock);
-	for (i = 0; i < adapter->npeers; i++) {
-		struct nl_peer *peer = &adapter->peers[i];
-
-		if (!peer->up || (node >= 0 && peer->port != node) ||
-		    !nl_is_connected(adapter, peer->port))
-			continue;
-		if (only) {
-			send_offer(peer, only);
-			continue;
-		}
-		list_for_each_entry(lend, &adapter->lends, node)
-			if (lend->state != NL_LEND_LOCAL)
-				send_offer(peer, lend);
-	}
-}
-
-/**
- * nl_withdraw_all() - withdraw every offer from a node no longer connected
- * @adapter: the adapter, locked
- * @node: the node
- */
-void nl_withdraw_all(struct nl_adapter *adapter, int node)
-{
-	struct nl_lend *lend;
-	int i;
-
-	lockdep_assert_held(&adapter->lock);
-	for (i = 0; i < adapter->npeers; i++) {
-		struct nl_peer *peer = &adapter->peers[i];
-		struct nl_msg msg;
-
-		if (!peer->up || peer->port != node)
-			continue;
-		list_for_each_entry(lend, &adapter->lends, node) {
-			nl_pack_withdraw(&msg, lend->index);
-			nl_chan_send(peer, &msg);
-		}
-	}
+	nl_offers_forget(peer);
 }
 
 /**
@@ -313,9 +230,38 @@ void nl_clear_window(struct nl_peer *peer, int widx)
 	mutex_unlock(&peer->adapter->win_lock);
 }
 
+/*
+ * Make offers/ follow the offers registry (borrow.c) now.
+ * Context: &nl_adapter.offers_work, or once it is flushed and nothing
+ * queues it any more (nl_remove()); takes configfs' subsystem mutex.
+ */
+static void nl_offers_sync(struct nl_adapter *adapter)
+{
+	nl_configfs_offers_sync(adapter);
+}
+
+static void offers_work(struct work_struct *work)
+{
+	nl_offers_sync(container_of(work, struct nl_adapter, offers_work));
+}
+
+/*
+ * Have offers/ follow the offers soon, on the system work queue (see
+ * &nl_adapter.offers_work). Context: any.
+ */
+static void nl_offers_changed(struct nl_adapter *adapter)
+{
+	queue_work(system_wq, &adapter->offers_work);
+}
+
 /* --- messages from peers ---------------------------------------------------- */
 
-static void bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
+/**
+ * nl_bad_msg() - warn of a malformed message, which is then ignored
+ * @peer: the peer that sent it
+ * @msg: the message
+ */
+void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
 {
 	dev_warn_ratelimited(&peer->ntb->dev,
 			     "node %d sent a malformed message of type %u: ignored\n",
@@ -340,7 +286,7 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 	struct nl_wire_hello hello;
 
 	if (nl_unpack_hello(msg, &hello))
-		return bad_msg(peer, msg);
+		return nl_bad_msg(peer, msg);
 	peer->version = min_t(u32, hello.version, INT_MAX);
 	if (hello.version != NL_PROTO_VERSION) {
 		dev_warn(&adapter->ntb->dev,
@@ -372,43 +318,6 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 	nl_send_offers(adapter, NULL, peer->port);
 }
 
-static void rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
-{
-	struct nl_adapter *adapter = peer->adapter;
-	struct nl_offer *offer = NULL, *o;
-	struct nl_wire_offer wo;
-
-	if (nl_unpack_offer(msg, &wo) || wo.index > NL_MAX_LEND_INDEX ||
-	    wo.state > 1 || wo.class > 0xffffff ||
-	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
-		return bad_msg(peer, msg);
-	list_for_each_entry(o, &adapter->offers, node)
-		if (o->lender == peer->port && o->index == wo.index && !o->gone)
-			offer = o;
-	if (!offer) {
-		offer = nl_offer_new(adapter, peer->port, wo.index);
-		if (!offer)
-			return;
-	}
-	offer->borrowed = wo.state;
-	offer->bdf = wo.bdf;
-	offer->vendor = wo.vendor;
-	offer->device = wo.device;
-	offer->class = wo.class;
-}
-
-static void rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
-{
-	struct nl_offer *offer, *tmp;
-	u32 index;
-
-	if (nl_unpack_withdraw(msg, &index))
-		return bad_msg(peer, msg);
-	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
-		if (offer->lender == peer->port && offer->index == index)
-			nl_offer_withdraw(offer);
-}
-
 static void rx_work(struct work_struct *work)
 {
 	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
@@ -425,10 +334,10 @@ static void rx_work(struct work_struct *work)
 			rx_hello(peer, &msg);
 			break;
 		case NL_MSG_OFFER:
-			rx_offer(peer, &msg);
+			nl_rx_offer(peer, &msg);
 			break;
 		case NL_MSG_WITHDRAW:
-			rx_withdraw(peer, &msg);
+			nl_rx_withdraw(peer, &msg);
 			break;
 		case NL_MSG_BORROW:
 			nl_rx_borrow(peer, &msg);
@@ -440,7 +349,7 @@ static void rx_work(struct work_struct *work)
 			nl_rx_revoke(peer, &msg);
 			break;
 		default:
-			bad_msg(peer, &msg);
+			nl_bad_msg(peer, &msg);
 		}
 	}
 	mutex_unlock(&adapter->lock);
@@ -557,7 +466,7 @@ DEFINE_SHOW_ATTRIBUTE(queues);
  * @adapter: the adapter, until nl_adapter_debugfs_remove()
  * @name: its name
  */
-void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name)
+static void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name)
 {
 	adapter->debugfs = debugfs_create_dir(name, nl_debugfs);
 	debugfs_create_file("queues", 0400, adapter->debugfs, adapter,
@@ -568,7 +477,7 @@ void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name)
  * nl_adapter_debugfs_remove() - undo nl_adapter_debugfs()
  * @adapter: the adapter
  */
-void nl_adapter_debugfs_remove(struct nl_adapter *adapter)
+static void nl_adapter_debugfs_remove(struct nl_adapter *adapter)
 {
 	debugfs_remove_recursive(adapter->debugfs);
 }
@@ -577,7 +486,7 @@ void nl_adapter_debugfs_remove(struct nl_adapter *adapter)
  * nl_adapter_init() - set up the parts of a new adapter that are not configfs
  * @adapter: the adapter
  */
-void nl_adapter_init(struct nl_adapter *adapter)
+static void nl_adapter_init(struct nl_adapter *adapter)
 {
 	mutex_init(&adapter->lock);
 	mutex_init(&adapter->win_lock);
@@ -589,6 +498,125 @@ void nl_adapter_init(struct nl_adapter *adapter)
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
 	INIT_WORK(&adapter->removed_work, nl_lend_removed_work);
+}
+
+/* --- the module's adapters -------------------------------------------------- */
+
+/* The module's adapters: the lookup by name and the checks across them. */
+static LIST_HEAD(nl_adapters);
+/* Protects nl_adapters; held across a lend entry's checks and its adding. */
+DEFINE_MUTEX(nl_adapters_lock);
+
+/**
+ * nl_is_lent() - whether a PCI function has a lend entry on any adapter
+ * @pdev: the function
+ *
+ * Context: under nl_adapters_lock; takes each adapter's lock.
+ * Return: true if it has one.
+ */
+bool nl_is_lent(struct pci_dev *pdev)
+{
+	struct nl_adapter *adapter;
+	struct nl_lend *lend;
+	bool found = false;
+
+	lockdep_assert_held(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		mutex_lock(&adapter->lock);
+		list_for_each_entry(lend, &adapter->lends, node)
+			found |= lend->pdev == pdev;
+		mutex_unlock(&adapter->lock);
+	}
+	return found;
+}
+
+/**
+ * nl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
+ * @pdev: the function
+ *
+ * Return: true if a bound adapter's NTB device sits on @pdev.
+ */
+bool nl_is_adapter_pdev(struct pci_dev *pdev)
+{
+	struct nl_adapter *adapter;
+	bool found = false;
+
+	lockdep_assert_held(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		mutex_lock(&adapter->lock);
+		found |= adapter->ntb && adapter->ntb->pdev == pdev;
+		mutex_unlock(&adapter->lock);
+	}
+	return found;
+}
+
+/*
+ * The adapter of an NTB device, made on first use with its group in
+ * configfs, which it lives as long as (nl_adapter_free()).
+ * Context: process; takes the configfs subsystem mutex.
+ * Return: the adapter, or an ERR_PTR().
+ */
+static struct nl_adapter *nl_adapter_get(const char *name)
+{
+	struct nl_adapter *adapter;
+	int ret;
+
+	mutex_lock(&nl_adapters_lock);
+	list_for_each_entry(adapter, &nl_adapters, node) {
+		/* Its name is its group's. */
+		if (!strcmp(config_item_name(&adapter->group.cg_item), name)) {
+			mutex_unlock(&nl_adapters_lock);
+			return adapter;
+		}
+	}
+	mutex_unlock(&nl_adapters_lock);
+
+	adapter = kzalloc(sizeof(*adapter), GFP_KERNEL);
+	if (!adapter)
+		return ERR_PTR(-ENOMEM);
+	nl_adapter_init(adapter);
+	INIT_WORK(&adapter->offers_work, offers_work);
+	adapter->wq = alloc_ordered_workqueue("ntb_lending/%s", 0, name);
+	if (!adapter->wq) {
+		kfree(adapter);
+		return ERR_PTR(-ENOMEM);
+	}
+	nl_adapter_debugfs(adapter, name);
+	/*
+	 * Not under nl_adapters_lock: mkdir takes it under configfs' mutex.
+	 * From here on, the last put of its group frees the adapter, on
+	 * error too.
+	 */
+	ret = nl_configfs_adapter_add(adapter, name);
+	if (ret)
+		return ERR_PTR(ret);
+	mutex_lock(&nl_adapters_lock);
+	list_add_tail(&adapter->node, &nl_adapters);
+	mutex_unlock(&nl_adapters_lock);
+	return adapter;
+}
+
+/**
+ * nl_adapter_free() - free an adapter, once its configfs group is released
+ * @adapter: the adapter, its NTB device unbound
+ */
+void nl_adapter_free(struct nl_adapter *adapter)
+{
+	nl_adapter_debugfs_remove(adapter);
+	destroy_workqueue(adapter->wq);
+	cancel_work_sync(&adapter->offers_work);
+	kfree(adapter);
+}
+
+/* Remove every adapter from configfs, which frees them: the module goes. */
+static void nl_adapters_remove(void)
+{
+	struct nl_adapter *adapter, *n;
+
+	list_for_each_entry_safe(adapter, n, &nl_adapters, node) {
+		list_del(&adapter->node);
+		nl_configfs_adapter_remove(adapter);
+	}
 }
 
 /* --- the NTB client ---------------------------------------------------------- */
@@ -766,6 +794,7 @@ static int __init ntb_lending_init(void)
 	return 0;
 
 err_configfs:
+	nl_adapters_remove();
 	nl_configfs_exit();
 err_debugfs:
 	debugfs_remove_recursive(nl_debugfs);
@@ -776,6 +805,7 @@ module_init(ntb_lending_init);
 static void __exit ntb_lending_exit(void)
 {
 	ntb_unregister_client(&nl_client);
+	nl_adapters_remove();
 	nl_configfs_exit();
 	debugfs_remove_recursive(nl_debugfs);
 }

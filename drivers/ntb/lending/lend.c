@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * NTB device lending: the lender's lend entries, their offers, and the
- * borrows of them that peers ask for.
+ * NTB device lending: the lender's lend entries, their offers to the
+ * connected nodes (connections/, the lender's allow list), and the borrows
+ * of them that peers ask for.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -10,6 +11,107 @@
 #include <linux/pci.h>
 
 #include "ntb_lending.h"
+
+/* --- offers to connected nodes ------------------------------------------------ */
+
+/**
+ * nl_is_connected() - whether a node may see this adapter's offers
+ * @adapter: the adapter, locked
+ * @node: the node
+ *
+ * Return: true if connections/<node> exists.
+ */
+bool nl_is_connected(struct nl_adapter *adapter, int node)
+{
+	struct nl_connection *conn;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(conn, &adapter->connections, node_list)
+		if (conn->node == node)
+			return true;
+	return false;
+}
+
+static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
+{
+	struct pci_dev *pdev = lend->pdev;
+	struct nl_msg msg;
+
+	if (lend->state == NL_LEND_LOCAL) {
+		nl_pack_withdraw(&msg, lend->index);
+	} else {
+		struct nl_wire_offer offer = {
+			.index = lend->index,
+			.state = lend->state == NL_LEND_BORROWED,
+			.bdf = pci_domain_nr(pdev->bus) << 16 |
+			       pdev->bus->number << 8 | pdev->devfn,
+			.vendor = pdev->vendor,
+			.device = pdev->device,
+			.class = pdev->class,
+			.borrower = lend->borrower,
+		};
+
+		nl_pack_offer(&msg, &offer);
+	}
+	nl_chan_send(peer, &msg);
+}
+
+/**
+ * nl_send_offers() - tell connected peers the state of lend entries
+ * @adapter: the adapter, locked
+ * @only: the entry that changed, or NULL for all of them
+ * @node: the peer to tell, or -1 for every connected peer
+ *
+ * An entry in local use is sent as withdrawn.
+ */
+void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
+		    int node)
+{
+	struct nl_lend *lend;
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		struct nl_peer *peer = &adapter->peers[i];
+
+		if (!peer->up || (node >= 0 && peer->port != node) ||
+		    !nl_is_connected(adapter, peer->port))
+			continue;
+		if (only) {
+			send_offer(peer, only);
+			continue;
+		}
+		list_for_each_entry(lend, &adapter->lends, node)
+			if (lend->state != NL_LEND_LOCAL)
+				send_offer(peer, lend);
+	}
+}
+
+/**
+ * nl_withdraw_all() - withdraw every offer from a node no longer connected
+ * @adapter: the adapter, locked
+ * @node: the node
+ */
+void nl_withdraw_all(struct nl_adapter *adapter, int node)
+{
+	struct nl_lend *lend;
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++) {
+		struct nl_peer *peer = &adapter->peers[i];
+		struct nl_msg msg;
+
+		if (!peer->up || peer->port != node)
+			continue;
+		list_for_each_entry(lend, &adapter->lends, node) {
+			nl_pack_withdraw(&msg, lend->index);
+			nl_chan_send(peer, &msg);
+		}
+	}
+}
+
+/* --- lend entries ------------------------------------------------------------ */
 
 /*
  * The span of @lent's BARs as window NL_MW_DEVICE of @ntb to peer @pidx

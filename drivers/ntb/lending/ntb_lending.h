@@ -212,7 +212,8 @@ struct nl_lend {
 
 /**
  * struct nl_offer - a device a peer offers us (offers/<Id>)
- * @group: configfs group, registered from the adapter's work only
+ * @group: configfs group, made and registered by configfs.c from the
+ *	adapter's offers work only, once @registered is set
  * @adapter: owner
  * @lender: NodeId of the lender
  * @index: the lender's lend entry index
@@ -221,8 +222,9 @@ struct nl_lend {
  * @device: PCI device id
  * @class: PCI class code
  * @borrowed: borrowed by some node
- * @registered: @group is in configfs
- * @gone: withdrawn; the adapter's work removes it
+ * @registered: offers/ took it (nl_offer_next_change()): @group is made
+ *	and in configfs, or about to be
+ * @gone: withdrawn while @registered; the adapter's offers work removes it
  * @node: entry in &nl_adapter.offers
  */
 struct nl_offer {
@@ -383,24 +385,26 @@ struct nl_uevent {
 };
 
 /* core.c */
-void nl_adapter_init(struct nl_adapter *adapter);
-void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name);
-void nl_adapter_debugfs_remove(struct nl_adapter *adapter);
+extern struct mutex nl_adapters_lock;
+void nl_adapter_free(struct nl_adapter *adapter);
+bool nl_is_adapter_pdev(struct pci_dev *pdev);
+bool nl_is_lent(struct pci_dev *pdev);
+void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg);
 __printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
 void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
 struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
 u32 nl_next_tag(struct nl_peer *peer);
 void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
-void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
-		    int node);
-void nl_withdraw_all(struct nl_adapter *adapter, int node);
-bool nl_is_adapter_pdev(struct pci_dev *pdev);
 u64 nl_vector_bits(struct nl_adapter *adapter, int node);
 int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size);
 void __nl_clear_window(struct nl_peer *peer, int widx);
 void nl_clear_window(struct nl_peer *peer, int widx);
 
 /* lend.c */
+bool nl_is_connected(struct nl_adapter *adapter, int node);
+void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
+		    int node);
+void nl_withdraw_all(struct nl_adapter *adapter, int node);
 int nl_lend_offer(struct nl_lend *lend);
 int nl_lend_withdraw(struct nl_lend *lend, bool force);
 void nl_lend_disconnect(struct nl_adapter *adapter, int node);
@@ -410,6 +414,16 @@ void nl_lend_peer_lost(struct nl_peer *peer);
 void nl_lend_removed_work(struct work_struct *work);
 
 /* borrow.c */
+struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
+			      unsigned int index);
+struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
+			       unsigned int index);
+void nl_offer_withdraw(struct nl_offer *offer);
+struct nl_offer *nl_offer_next_change(struct nl_adapter *adapter, bool *gone);
+void nl_offer_drop(struct nl_offer *offer);
+void nl_offers_forget(struct nl_peer *peer);
+void nl_rx_offer(struct nl_peer *peer, const struct nl_msg *msg);
+void nl_rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg);
 struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 				  const char *name);
 void nl_borrow_return(struct nl_borrow *borrow);
@@ -420,14 +434,8 @@ void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg);
 /* configfs.c */
 int nl_configfs_init(void);
 void nl_configfs_exit(void);
-struct nl_adapter *nl_adapter_get(const char *name);
-struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
-			      unsigned int index);
-struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
-			       unsigned int index);
-void nl_offer_withdraw(struct nl_offer *offer);
-void nl_offers_sync(struct nl_adapter *adapter);
-void nl_offers_changed(struct nl_adapter *adapter);
-bool nl_is_connected(struct nl_adapter *adapter, int node);
+int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name);
+void nl_configfs_adapter_remove(struct nl_adapter *adapter);
+void nl_configfs_offers_sync(struct nl_adapter *adapter);
 
 #endif /* _NTB_LENDING_H */
