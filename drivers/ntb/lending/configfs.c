@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * NTB device lending: the configfs ABI, Documentation/ntb-lending/configfs.rst.
+ * NTB device lending: the configfs ABI, Documentation/ntb-lending/configfs.rst,
+ * and the module's init and exit: this is the top layer, which calls down
+ * into core.c and the lender and borrower (lend.c, borrow.c) and is called
+ * back by core.c only through &struct nl_abi_ops.
  *
  * ntb_lending/<adapter> groups are made by the kernel when an NTB device
  * of that name first probes, and stay, with what the operator configured
@@ -15,6 +18,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/module.h>
 #include <linux/ntb.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -59,16 +63,6 @@ static const struct config_item_type connection_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static bool is_peer_node(struct nl_adapter *adapter, int node)
-{
-	int i;
-
-	for (i = 0; i < adapter->npeers; i++)
-		if (adapter->peers[i].port == node)
-			return true;
-	return false;
-}
-
 static struct config_group *connections_make(struct config_group *group,
 					     const char *name)
 {
@@ -90,7 +84,7 @@ static struct config_group *connections_make(struct config_group *group,
 	config_group_init_type_name(&conn->group, name, &connection_type);
 
 	mutex_lock(&adapter->lock);
-	if (adapter->ntb && !is_peer_node(adapter, node)) {
+	if (adapter->ntb && !nl_peer_by_node(adapter, node)) {
 		mutex_unlock(&adapter->lock);
 		pr_err("%s: connections/%s: node %d is not a peer on this fabric\n",
 		       config_item_name(&adapter->group.cg_item), name, node);
@@ -543,7 +537,7 @@ static void offer_uevent(struct nl_offer *offer, const char *event)
  * Context: &nl_adapter.offers_work, or once it is flushed and nothing
  * queues it any more (nl_remove()); takes configfs' subsystem mutex.
  */
-void nl_configfs_offers_sync(struct nl_adapter *adapter)
+static void nl_configfs_offers_sync(struct nl_adapter *adapter)
 {
 	struct nl_offer *offer;
 	char name[16];
@@ -809,7 +803,7 @@ static struct configfs_subsystem nl_subsys = {
  * Context: process; takes the configfs subsystem mutex.
  * Return: 0, or a negative errno after the adapter was freed.
  */
-int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
+static int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
 {
 	int ret;
 
@@ -846,36 +840,46 @@ int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
  * Context: its NTB device is unbound; configfs holds no directory of the
  * operator in it (each would hold a reference to the module).
  */
-void nl_configfs_adapter_remove(struct nl_adapter *adapter)
+static void nl_configfs_adapter_remove(struct nl_adapter *adapter)
 {
 	configfs_unregister_group(&adapter->group);
 	configfs_remove_default_groups(&adapter->group);
 	config_group_put(&adapter->group);
 }
 
-/**
- * nl_configfs_init() - register the configfs subsystem
- *
- * Return: 0 or a negative errno.
- */
-int nl_configfs_init(void)
+static const struct nl_abi_ops nl_configfs_abi = {
+	.adapter_add = nl_configfs_adapter_add,
+	.adapter_remove = nl_configfs_adapter_remove,
+	.offers_sync = nl_configfs_offers_sync,
+};
+
+static int __init ntb_lending_init(void)
 {
 	int ret;
+
+	/* The application note's check that the module is up. */
+	pr_info("smartio initializing\n");
 
 	config_group_init(&nl_subsys.su_group);
 	mutex_init(&nl_subsys.su_mutex);
 	ret = configfs_register_subsystem(&nl_subsys);
-	if (ret)
+	if (ret) {
 		pr_err("cannot register with configfs: %d\n", ret);
+		return ret;
+	}
+	ret = nl_core_init(&nl_configfs_abi);
+	if (ret)
+		configfs_unregister_subsystem(&nl_subsys);
 	return ret;
 }
+module_init(ntb_lending_init);
 
-/**
- * nl_configfs_exit() - unregister the configfs subsystem
- *
- * Context: every adapter's group is removed (nl_configfs_adapter_remove()).
- */
-void nl_configfs_exit(void)
+static void __exit ntb_lending_exit(void)
 {
+	nl_core_exit();
 	configfs_unregister_subsystem(&nl_subsys);
 }
+module_exit(ntb_lending_exit);
+
+MODULE_DESCRIPTION("Lend and borrow PCIe devices over an NTB fabric");
+MODULE_LICENSE("GPL");

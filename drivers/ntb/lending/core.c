@@ -6,8 +6,10 @@
  * One &struct nl_adapter holds the lending state of each local NTB device
  * (each adapter on the fabric); nothing is shared between adapters, so a
  * second fabric or a second adapter never meets the state of the first.
- * This file follows the link to every peer and runs the protocol; see
- * Documentation/ntb-lending/protocol.rst.
+ * This file makes and frees the adapters, follows the link to every peer,
+ * says hello, and hands each message to the lender (lend.c) or the
+ * borrower (borrow.c); see Documentation/ntb-lending/protocol.rst. It asks
+ * the configfs layer above it only through &struct nl_abi_ops.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -22,6 +24,9 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
+/* What core asks of the configfs layer above it (nl_core_init()). */
+static const struct nl_abi_ops *nl_abi;
+
 static void send_hello(struct nl_peer *peer, bool want_reply)
 {
 	struct nl_wire_hello hello = {
@@ -33,84 +38,6 @@ static void send_hello(struct nl_peer *peer, bool want_reply)
 
 	nl_pack_hello(&msg, &hello);
 	nl_chan_send(peer, &msg);
-}
-
-/**
- * nl_peer_by_node() - the peer with a NodeId
- * @adapter: the adapter, locked
- * @node: the NodeId
- *
- * Return: the peer, or NULL.
- */
-struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
-{
-	int i;
-
-	lockdep_assert_held(&adapter->lock);
-	for (i = 0; i < adapter->npeers; i++)
-		if (adapter->peers[i].port == node)
-			return &adapter->peers[i];
-	return NULL;
-}
-
-/**
- * nl_next_tag() - a tag for a request to a peer, to match its reply
- * @peer: the peer
- *
- * Context: any; borrows ask without the adapter's lock.
- * Return: the tag.
- */
-u32 nl_next_tag(struct nl_peer *peer)
-{
-	return atomic_inc_return(&peer->tag);
-}
-
-/**
- * nl_reply() - answer a request with a status only
- * @peer: the peer that asked
- * @type: the reply's type
- * @tag: the request's tag
- * @status: 0 or a negative errno
- */
-void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
-{
-	struct nl_msg msg;
-
-	nl_pack_status(&msg, type, tag, status);
-	nl_chan_send(peer, &msg);
-}
-
-/**
- * nl_uevent_add() - add a variable to a uevent
- * @ev: the uevent, zeroed before the first variable
- * @fmt: printf format of "NAME=value"
- *
- * Variables beyond the space in @ev are dropped with a warning.
- */
-void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...)
-{
-	va_list args;
-
-	if (WARN_ON_ONCE(ev->n >= ARRAY_SIZE(ev->buf)))
-		return;
-	va_start(args, fmt);
-	vsnprintf(ev->buf[ev->n], sizeof(ev->buf[0]), fmt, args);
-	va_end(args);
-	ev->envp[ev->n] = ev->buf[ev->n];
-	ev->n++;
-}
-
-/**
- * nl_uevent_send() - send a "change" uevent of the adapter's NTB device
- * @adapter: the adapter, locked; nothing is sent while its device is gone
- * @ev: the variables (Documentation/ntb-lending/uevents.rst)
- */
-void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev)
-{
-	lockdep_assert_held(&adapter->lock);
-	if (adapter->ntb)
-		kobject_uevent_env(&adapter->ntb->dev.kobj, KOBJ_CHANGE,
-				   ev->envp);
 }
 
 static void node_uevent(struct nl_peer *peer, const char *event)
@@ -135,101 +62,6 @@ static void forget_peer(struct nl_peer *peer)
 	nl_offers_forget(peer);
 }
 
-/**
- * nl_vector_bits() - the doorbell bits that a lender's device rings
- * @adapter: the adapter, bound
- * @node: the lender's NodeId
- *
- * A two-port lender rings only us: every bit above the protocol's. On a
- * switch a ring reaches every peer, so each port of the fabric owns an
- * equal share of the bits, by the rank of its port number, and a borrower
- * tells its lenders' devices apart by their bits. At most NL_MAX_VEC.
- *
- * Context: any.
- * Return: the bits, 0 if there are too few.
- */
-u64 nl_vector_bits(struct nl_adapter *adapter, int node)
-{
-	u64 valid = ntb_db_valid_mask(adapter->ntb), mask;
-	int i, rank = adapter->port < node, share;
-
-	valid &= ~nl_xport_db_bits(adapter->xport);
-	if (!adapter->switched) {
-		mask = valid;
-	} else {
-		for (i = 0; i < adapter->npeers; i++)
-			rank += adapter->peers[i].port < node;
-		share = hweight64(valid) / (adapter->npeers + 1);
-		if (!share)
-			return 0;
-		mask = valid & GENMASK_ULL(share * (rank + 1) - 1, share * rank);
-	}
-	while (hweight64(mask) > NL_MAX_VEC)
-		mask &= ~BIT_ULL(fls64(mask) - 1);
-	return mask;
-}
-
-/**
- * nl_set_window() - translate memory window @widx between us and a peer
- * @peer: the peer
- * @widx: NL_MW_DEVICE or NL_MW_MEMORY
- * @addr: the address it leads to
- * @size: its size
- *
- * The inbound window of a two-port adapter, the outbound one of a switch.
- *
- * Return: 0 or the NTB driver's errno.
- */
-int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
-{
-	struct nl_adapter *adapter = peer->adapter;
-	int ret;
-
-	mutex_lock(&adapter->win_lock);
-	if (adapter->switched)
-		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
-					    size);
-	else
-		ret = ntb_mw_set_trans(peer->ntb, peer->pidx, widx, addr, size);
-	if (!ret)
-		peer->xlat[widx] = size;
-	mutex_unlock(&adapter->win_lock);
-	return ret;
-}
-
-/**
- * __nl_clear_window() - undo nl_set_window(), with &nl_adapter.win_lock held
- * @peer: the peer
- * @widx: the window
- *
- * Context: also under a lent device's device lock (device_removed()).
- */
-void __nl_clear_window(struct nl_peer *peer, int widx)
-{
-	lockdep_assert_held(&peer->adapter->win_lock);
-	if (!peer->xlat[widx])
-		return;
-	peer->xlat[widx] = 0;
-	if (!peer->adapter->ntb)
-		return;		/* gone, and its translations with it */
-	if (peer->adapter->switched)
-		ntb_peer_mw_clear_trans(peer->ntb, peer->pidx, widx);
-	else
-		ntb_mw_clear_trans(peer->ntb, peer->pidx, widx);
-}
-
-/**
- * nl_clear_window() - undo nl_set_window()
- * @peer: the peer
- * @widx: the window
- */
-void nl_clear_window(struct nl_peer *peer, int widx)
-{
-	mutex_lock(&peer->adapter->win_lock);
-	__nl_clear_window(peer, widx);
-	mutex_unlock(&peer->adapter->win_lock);
-}
-
 /*
  * Make offers/ follow the offers registry (borrow.c) now.
  * Context: &nl_adapter.offers_work, or once it is flushed and nothing
@@ -237,7 +69,7 @@ void nl_clear_window(struct nl_peer *peer, int widx)
  */
 static void nl_offers_sync(struct nl_adapter *adapter)
 {
-	nl_configfs_offers_sync(adapter);
+	nl_abi->offers_sync(adapter);
 }
 
 static void offers_work(struct work_struct *work)
@@ -255,18 +87,6 @@ static void nl_offers_changed(struct nl_adapter *adapter)
 }
 
 /* --- messages from peers ---------------------------------------------------- */
-
-/**
- * nl_bad_msg() - warn of a malformed message, which is then ignored
- * @peer: the peer that sent it
- * @msg: the message
- */
-void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
-{
-	dev_warn_ratelimited(&peer->ntb->dev,
-			     "node %d sent a malformed message of type %u: ignored\n",
-			     peer->port, msg->type);
-}
 
 /* @peer stops speaking our protocol, though its link stays up. */
 static void peer_unusable(struct nl_peer *peer)
@@ -587,7 +407,7 @@ static struct nl_adapter *nl_adapter_get(const char *name)
 	 * From here on, the last put of its group frees the adapter, on
 	 * error too.
 	 */
-	ret = nl_configfs_adapter_add(adapter, name);
+	ret = nl_abi->adapter_add(adapter, name);
 	if (ret)
 		return ERR_PTR(ret);
 	mutex_lock(&nl_adapters_lock);
@@ -615,7 +435,7 @@ static void nl_adapters_remove(void)
 
 	list_for_each_entry_safe(adapter, n, &nl_adapters, node) {
 		list_del(&adapter->node);
-		nl_configfs_adapter_remove(adapter);
+		nl_abi->adapter_remove(adapter);
 	}
 }
 
@@ -777,39 +597,35 @@ static struct ntb_client nl_client = {
 	},
 };
 
-static int __init ntb_lending_init(void)
+/**
+ * nl_core_init() - start the NTB client: adapters come as devices probe
+ * @abi: what core asks of the configfs layer, which is registered
+ *
+ * Return: 0 or a negative errno.
+ */
+int __init nl_core_init(const struct nl_abi_ops *abi)
 {
 	int ret;
 
-	/* The application note's check that the module is up. */
-	pr_info("smartio initializing\n");
-
+	nl_abi = abi;
 	nl_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
-	ret = nl_configfs_init();
-	if (ret)
-		goto err_debugfs;
 	ret = ntb_register_client(&nl_client);
-	if (ret)
-		goto err_configfs;
-	return 0;
-
-err_configfs:
-	nl_adapters_remove();
-	nl_configfs_exit();
-err_debugfs:
-	debugfs_remove_recursive(nl_debugfs);
+	if (ret) {
+		nl_adapters_remove();
+		debugfs_remove_recursive(nl_debugfs);
+	}
 	return ret;
 }
-module_init(ntb_lending_init);
 
-static void __exit ntb_lending_exit(void)
+/**
+ * nl_core_exit() - stop the NTB client and remove every adapter
+ *
+ * Context: configfs holds no directory of the operator (each would hold a
+ * reference to the module).
+ */
+void __exit nl_core_exit(void)
 {
 	ntb_unregister_client(&nl_client);
 	nl_adapters_remove();
-	nl_configfs_exit();
 	debugfs_remove_recursive(nl_debugfs);
 }
-module_exit(ntb_lending_exit);
-
-MODULE_DESCRIPTION("Lend and borrow PCIe devices over an NTB fabric");
-MODULE_LICENSE("GPL");

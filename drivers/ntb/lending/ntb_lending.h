@@ -20,6 +20,25 @@
  * (lent.c: its bridge's and its own device lock, then its mutex), then
  * @win_lock. A lent device's removal runs under its device lock and takes
  * only @win_lock (device_removed() in lend.c).
+ *
+ * Layers: a file calls only the files below it, never one above:
+ *
+ *   configfs.c         the configfs ABI, and the module's init and exit
+ *   core.c             NTB client, adapter lifetime, link events, hello,
+ *                      message dispatch
+ *   lend.c, borrow.c   the lender and the borrower (with the offers
+ *                      registry); neither calls the other
+ *   peer.c             peer lookup, tags, status replies, uevents, window
+ *                      translations, vector bits
+ *   rpc.c, chan.c      config requests, the channel
+ *   msg.c              the transport of switches (message registers)
+ *
+ * lent.c and vbus.c, the data plane (dataplane.h), are called by lend.c,
+ * borrow.c and rpc.c; wire.h, every message's layout, by whatever packs
+ * or unpacks one. Where core.c needs the layer above (to show a new
+ * adapter, to make offers/ follow the offers) it calls through the
+ * &struct nl_abi_ops that configfs.c gives nl_core_init(). The prototypes
+ * below go bottom up.
  */
 #ifndef _NTB_LENDING_H
 #define _NTB_LENDING_H
@@ -356,7 +375,7 @@ struct nl_adapter {
 	struct list_head node;
 };
 
-/* chan.c */
+/* chan.c: the channel to each peer (transport) */
 void nl_chan_init(struct nl_peer *peer);
 void nl_chan_reset(struct nl_peer *peer);
 int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
@@ -367,10 +386,12 @@ int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
 		       u32 tag, struct nl_msg *reply);
 unsigned int nl_chan_epoch(struct nl_peer *peer);
 
-/* rpc.c */
+/* rpc.c: config requests, beside the channel */
 extern const struct ntb_vbus_ops nl_rpc_ops;
 void nl_rpc_reset(struct nl_peer *peer);
 void nl_rpc_prefetch(struct nl_borrow *borrow);
+
+/* peer.c: below the lender and the borrower, above the channel */
 
 /**
  * struct nl_uevent - the variables of a uevent being built
@@ -384,23 +405,18 @@ struct nl_uevent {
 	int n;
 };
 
-/* core.c */
-extern struct mutex nl_adapters_lock;
-void nl_adapter_free(struct nl_adapter *adapter);
-bool nl_is_adapter_pdev(struct pci_dev *pdev);
-bool nl_is_lent(struct pci_dev *pdev);
-void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg);
-__printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
-void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
 struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
 u32 nl_next_tag(struct nl_peer *peer);
 void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
+void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg);
+__printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
+void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
 u64 nl_vector_bits(struct nl_adapter *adapter, int node);
 int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size);
 void __nl_clear_window(struct nl_peer *peer, int widx);
 void nl_clear_window(struct nl_peer *peer, int widx);
 
-/* lend.c */
+/* lend.c: the lender */
 bool nl_is_connected(struct nl_adapter *adapter, int node);
 void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
 		    int node);
@@ -413,7 +429,7 @@ void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg);
 void nl_lend_peer_lost(struct nl_peer *peer);
 void nl_lend_removed_work(struct work_struct *work);
 
-/* borrow.c */
+/* borrow.c: the borrower, and the offers registry */
 struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 			      unsigned int index);
 struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
@@ -431,11 +447,31 @@ void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone);
 void nl_borrow_db(struct nl_peer *peer, u64 db);
 void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg);
 
-/* configfs.c */
-int nl_configfs_init(void);
-void nl_configfs_exit(void);
-int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name);
-void nl_configfs_adapter_remove(struct nl_adapter *adapter);
-void nl_configfs_offers_sync(struct nl_adapter *adapter);
+/* core.c: the NTB client, the adapters, link, hello, message dispatch */
+
+/**
+ * struct nl_abi_ops - what core.c asks of the configfs layer above it
+ * @adapter_add: show a new adapter as ntb_lending/<name>; from then on
+ *	the last put of &nl_adapter.group frees it (nl_adapter_free()), on
+ *	error too
+ * @adapter_remove: remove an adapter's group as the module goes, which
+ *	frees it
+ * @offers_sync: make offers/ follow the offers registry (borrow.c) now;
+ *	takes configfs' subsystem mutex, never called under &nl_adapter.lock
+ */
+struct nl_abi_ops {
+	int (*adapter_add)(struct nl_adapter *adapter, const char *name);
+	void (*adapter_remove)(struct nl_adapter *adapter);
+	void (*offers_sync)(struct nl_adapter *adapter);
+};
+
+int nl_core_init(const struct nl_abi_ops *abi);
+void nl_core_exit(void);
+extern struct mutex nl_adapters_lock;
+void nl_adapter_free(struct nl_adapter *adapter);
+bool nl_is_adapter_pdev(struct pci_dev *pdev);
+bool nl_is_lent(struct pci_dev *pdev);
+
+/* configfs.c: the ABI and the module's init; nothing calls it */
 
 #endif /* _NTB_LENDING_H */

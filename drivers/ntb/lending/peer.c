@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTB device lending: what the lender and the borrower (lend.c, borrow.c)
+ * and core.c use of a peer and of the adapter below the protocol: peer
+ * lookup, request tags, status replies, uevents, memory window
+ * translations, vector doorbell bits. Nothing here calls back up.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ntb.h>
+
+#include "ntb_lending.h"
+#include "xport.h"
+
+/**
+ * nl_peer_by_node() - the peer with a NodeId
+ * @adapter: the adapter, locked
+ * @node: the NodeId
+ *
+ * Return: the peer, or NULL.
+ */
+struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
+{
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	for (i = 0; i < adapter->npeers; i++)
+		if (adapter->peers[i].port == node)
+			return &adapter->peers[i];
+	return NULL;
+}
+
+/**
+ * nl_next_tag() - a tag for a request to a peer, to match its reply
+ * @peer: the peer
+ *
+ * Context: any; borrows ask without the adapter's lock.
+ * Return: the tag.
+ */
+u32 nl_next_tag(struct nl_peer *peer)
+{
+	return atomic_inc_return(&peer->tag);
+}
+
+/**
+ * nl_reply() - answer a request with a status only
+ * @peer: the peer that asked
+ * @type: the reply's type
+ * @tag: the request's tag
+ * @status: 0 or a negative errno
+ */
+void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
+{
+	struct nl_msg msg;
+
+	nl_pack_status(&msg, type, tag, status);
+	nl_chan_send(peer, &msg);
+}
+
+/**
+ * nl_uevent_add() - add a variable to a uevent
+ * @ev: the uevent, zeroed before the first variable
+ * @fmt: printf format of "NAME=value"
+ *
+ * Variables beyond the space in @ev are dropped with a warning.
+ */
+void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...)
+{
+	va_list args;
+
+	if (WARN_ON_ONCE(ev->n >= ARRAY_SIZE(ev->buf)))
+		return;
+	va_start(args, fmt);
+	vsnprintf(ev->buf[ev->n], sizeof(ev->buf[0]), fmt, args);
+	va_end(args);
+	ev->envp[ev->n] = ev->buf[ev->n];
+	ev->n++;
+}
+
+/**
+ * nl_uevent_send() - send a "change" uevent of the adapter's NTB device
+ * @adapter: the adapter, locked; nothing is sent while its device is gone
+ * @ev: the variables (Documentation/ntb-lending/uevents.rst)
+ */
+void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (adapter->ntb)
+		kobject_uevent_env(&adapter->ntb->dev.kobj, KOBJ_CHANGE,
+				   ev->envp);
+}
+
+/**
+ * nl_bad_msg() - warn of a malformed message, which is then ignored
+ * @peer: the peer that sent it
+ * @msg: the message
+ */
+void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
+{
+	dev_warn_ratelimited(&peer->ntb->dev,
+			     "node %d sent a malformed message of type %u: ignored\n",
+			     peer->port, msg->type);
+}
+
+/**
+ * nl_vector_bits() - the doorbell bits that a lender's device rings
+ * @adapter: the adapter, bound
+ * @node: the lender's NodeId
+ *
+ * A two-port lender rings only us: every bit above the protocol's. On a
+ * switch a ring reaches every peer, so each port of the fabric owns an
+ * equal share of the bits, by the rank of its port number, and a borrower
+ * tells its lenders' devices apart by their bits. At most NL_MAX_VEC.
+ *
+ * Context: any.
+ * Return: the bits, 0 if there are too few.
+ */
+u64 nl_vector_bits(struct nl_adapter *adapter, int node)
+{
+	u64 valid = ntb_db_valid_mask(adapter->ntb), mask;
+	int i, rank = adapter->port < node, share;
+
+	valid &= ~nl_xport_db_bits(adapter->xport);
+	if (!adapter->switched) {
+		mask = valid;
+	} else {
+		for (i = 0; i < adapter->npeers; i++)
+			rank += adapter->peers[i].port < node;
+		share = hweight64(valid) / (adapter->npeers + 1);
+		if (!share)
+			return 0;
+		mask = valid & GENMASK_ULL(share * (rank + 1) - 1, share * rank);
+	}
+	while (hweight64(mask) > NL_MAX_VEC)
+		mask &= ~BIT_ULL(fls64(mask) - 1);
+	return mask;
+}
+
+/**
+ * nl_set_window() - translate memory window @widx between us and a peer
+ * @peer: the peer
+ * @widx: NL_MW_DEVICE or NL_MW_MEMORY
+ * @addr: the address it leads to
+ * @size: its size
+ *
+ * The inbound window of a two-port adapter, the outbound one of a switch.
+ *
+ * Return: 0 or the NTB driver's errno.
+ */
+int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
+{
+	struct nl_adapter *adapter = peer->adapter;
+	int ret;
+
+	mutex_lock(&adapter->win_lock);
+	if (adapter->switched)
+		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
+					    size);
+	else
+		ret = ntb_mw_set_trans(peer->ntb, peer->pidx, widx, addr, size);
+	if (!ret)
+		peer->xlat[widx] = size;
+	mutex_unlock(&adapter->win_lock);
+	return ret;
+}
+
+/**
+ * __nl_clear_window() - undo nl_set_window(), with &nl_adapter.win_lock held
+ * @peer: the peer
+ * @widx: the window
+ *
+ * Context: also under a lent device's device lock (device_removed()).
+ */
+void __nl_clear_window(struct nl_peer *peer, int widx)
+{
+	lockdep_assert_held(&peer->adapter->win_lock);
+	if (!peer->xlat[widx])
+		return;
+	peer->xlat[widx] = 0;
+	if (!peer->adapter->ntb)
+		return;		/* gone, and its translations with it */
+	if (peer->adapter->switched)
+		ntb_peer_mw_clear_trans(peer->ntb, peer->pidx, widx);
+	else
+		ntb_mw_clear_trans(peer->ntb, peer->pidx, widx);
+}
+
+/**
+ * nl_clear_window() - undo nl_set_window()
+ * @peer: the peer
+ * @widx: the window
+ */
+void nl_clear_window(struct nl_peer *peer, int widx)
+{
+	mutex_lock(&peer->adapter->win_lock);
+	__nl_clear_window(peer, widx);
+	mutex_unlock(&peer->adapter->win_lock);
+}
