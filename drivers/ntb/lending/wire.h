@@ -16,9 +16,10 @@
  * length than its own is refused with -EINVAL. The values stay untrusted:
  * whoever handles the message checks their ranges.
  *
- * Some messages have words that only switches use (@msgs: the adapter
- * carries the protocol in message registers, &nl_adapter.msgs); both ends
- * of a link agree on it, and the caller passes it.
+ * BORROW and BORROW_BARS have words that only switches send (@switched:
+ * the peers are ports of a switch, whose windows their senders translate;
+ * callers pass &nl_adapter.msgs, which is set exactly there). Both ends
+ * of a link agree on it.
  */
 #ifndef _NTB_LENDING_WIRE_H
 #define _NTB_LENDING_WIRE_H
@@ -194,7 +195,7 @@ static inline int nl_unpack_withdraw(const struct nl_msg *msg, u32 *index)
 /* --- BORROW and its replies BORROW_BARS, BORROW_DB ------------------------- */
 
 /* BORROW: 4 words, and on a switch 2 more. */
-#define NL_BORROW_LEN(msgs)	((msgs) ? 6 : 4)
+#define NL_BORROW_LEN(switched)	((switched) ? 6 : 4)
 
 /**
  * struct nl_wire_borrow - BORROW: w0 index, w1-2 vectors, w3 tag, and on
@@ -213,25 +214,25 @@ struct nl_wire_borrow {
 };
 
 static inline void nl_pack_borrow(struct nl_msg *msg,
-				  const struct nl_wire_borrow *b, bool msgs)
+				  const struct nl_wire_borrow *b, bool switched)
 {
-	nl_wire_init(msg, NL_MSG_BORROW, NL_BORROW_LEN(msgs));
+	nl_wire_init(msg, NL_MSG_BORROW, NL_BORROW_LEN(switched));
 	msg->w[0] = b->index;
 	nl_wire_put64(&msg->w[1], b->vectors);
 	msg->w[3] = b->tag;
-	if (msgs)
+	if (switched)
 		nl_wire_put64(&msg->w[4], b->mem_size);
 }
 
 static inline int nl_unpack_borrow(const struct nl_msg *msg,
-				   struct nl_wire_borrow *b, bool msgs)
+				   struct nl_wire_borrow *b, bool switched)
 {
-	if (msg->len < NL_BORROW_LEN(msgs))
+	if (msg->len < NL_BORROW_LEN(switched))
 		return -EINVAL;
 	b->index = msg->w[0];
 	b->vectors = nl_wire_get64(&msg->w[1]);
 	b->tag = msg->w[3];
-	b->mem_size = msgs ? nl_wire_get64(&msg->w[4]) : 0;
+	b->mem_size = switched ? nl_wire_get64(&msg->w[4]) : 0;
 	return 0;
 }
 
@@ -241,7 +242,8 @@ static inline int nl_unpack_borrow(const struct nl_msg *msg,
  * switch 2 more.
  */
 #define NL_BARS_BAR(i)		(6 + 5 * (i))
-#define NL_BARS_LEN(msgs)	(NL_BARS_BAR(PCI_STD_NUM_BARS) + ((msgs) ? 2 : 0))
+#define NL_BARS_LEN(switched)	\
+	(NL_BARS_BAR(PCI_STD_NUM_BARS) + ((switched) ? 2 : 0))
 
 /**
  * struct nl_wire_bar - one BAR of BORROW_BARS: w0-1 offset, w2-3 size,
@@ -283,11 +285,11 @@ struct nl_wire_bars {
 };
 
 static inline void nl_pack_borrow_bars(struct nl_msg *msg,
-				       const struct nl_wire_bars *b, bool msgs)
+				       const struct nl_wire_bars *b, bool switched)
 {
 	int i;
 
-	nl_wire_init(msg, NL_MSG_BORROW_BARS, NL_BARS_LEN(msgs));
+	nl_wire_init(msg, NL_MSG_BORROW_BARS, NL_BARS_LEN(switched));
 	msg->w[0] = b->tag;
 	msg->w[1] = b->status;
 	nl_wire_put64(&msg->w[2], b->span_size);
@@ -299,17 +301,17 @@ static inline void nl_pack_borrow_bars(struct nl_msg *msg,
 		nl_wire_put64(&w[2], b->bar[i].size);
 		w[4] = b->bar[i].flags;
 	}
-	if (msgs)
+	if (switched)
 		nl_wire_put64(&msg->w[NL_BARS_BAR(PCI_STD_NUM_BARS)],
 			      b->span_phys);
 }
 
 static inline int nl_unpack_borrow_bars(const struct nl_msg *msg,
-					struct nl_wire_bars *b, bool msgs)
+					struct nl_wire_bars *b, bool switched)
 {
 	int i;
 
-	if (msg->len != NL_BARS_LEN(msgs))
+	if (msg->len != NL_BARS_LEN(switched))
 		return -EINVAL;
 	b->tag = msg->w[0];
 	b->status = msg->w[1];
@@ -322,7 +324,7 @@ static inline int nl_unpack_borrow_bars(const struct nl_msg *msg,
 		b->bar[i].size = nl_wire_get64(&w[2]);
 		b->bar[i].flags = w[4];
 	}
-	b->span_phys = msgs ?
+	b->span_phys = switched ?
 		nl_wire_get64(&msg->w[NL_BARS_BAR(PCI_STD_NUM_BARS)]) : 0;
 	return 0;
 }
