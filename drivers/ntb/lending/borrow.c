@@ -11,7 +11,7 @@
  * lender's window, where the device sees this host's memory, and the
  * writes that ring this host's vector doorbells. The mkdir waits for the
  * lender without the adapter's lock (the answers come in interrupt
- * context); @busy keeps the NTB device bound meanwhile.
+ * context); @busy keeps the NTB device bound meanwhile. So does a return.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -315,7 +315,12 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	return 0;
 }
 
-/* Tell the lender we are done; wait a while for it, not forever. */
+/*
+ * Tell the lender we are done; wait a while for it, not forever, without
+ * the adapter's lock (nl_wait_reply_unlocked()). The caller holds it, and
+ * nothing it needs afterwards can change meanwhile: the borrow is off
+ * &nl_adapter.borrows, or reserved and not on it yet.
+ */
 static void give_back(struct nl_peer *peer, unsigned int index)
 {
 	unsigned int epoch = nl_chan_epoch(peer);
@@ -324,8 +329,8 @@ static void give_back(struct nl_peer *peer, unsigned int index)
 
 	nl_pack_return(&msg, index, tag);
 	if (!nl_chan_send(peer, &msg))
-		nl_chan_wait_reply(peer, epoch, NL_MSG_RETURN_DONE, tag,
-				   &reply);
+		nl_wait_reply_unlocked(peer, epoch, NL_MSG_RETURN_DONE, tag,
+				       &reply);
 }
 
 static void prefetch_work(struct work_struct *work)
@@ -566,7 +571,8 @@ static void detach(struct nl_borrow *borrow, bool lost, const char *event,
  * nl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
  * @borrow: the borrow; its adapter is locked
  *
- * The lender is told, and waited for a little, unless it is gone.
+ * The lender is told, and waited for a little, unless it is gone; the
+ * adapter's lock is dropped meanwhile.
  */
 void nl_borrow_return(struct nl_borrow *borrow)
 {

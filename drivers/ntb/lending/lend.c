@@ -282,30 +282,45 @@ static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
 
 /*
  * Ask the borrower to remove the device before it is taken back, so that
- * its driver lets go first; wait for it a while, not forever. A device
- * that left the PCI tree is gone already: the borrower is told, not
- * waited for.
+ * its driver lets go first; wait for it a while, not forever, without the
+ * adapter's lock (nl_wait_reply_unlocked()), @lend->revoking keeping other
+ * borrowers off the entry meanwhile. A device that left the PCI tree is
+ * gone already: the borrower is told, not waited for, and the lock stays
+ * held (nl_lend_removed_work() walks the list).
+ *
+ * Meanwhile the borrow may end (the borrower returned the device or went
+ * away), and the entry go back to local use: callers check again.
  */
 static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 {
 	unsigned int epoch = nl_chan_epoch(peer);
 	struct nl_msg msg, reply;
+	int ret;
 	u32 tag;
 
+	lockdep_assert_held(&lend->adapter->lock);
 	if (!peer->up)
 		return;
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
 	tag = nl_next_tag(peer);
 	nl_pack_revoke(&msg, lend->index, tag);
-	if (!nl_chan_send(peer, &msg) && !ntb_lent_removed(lend->lent) &&
-	    nl_chan_wait_reply(peer, epoch, NL_MSG_REVOKE_DONE, tag, &reply))
+	if (nl_chan_send(peer, &msg) || ntb_lent_removed(lend->lent))
+		return;
+	/* One revoker at a time: those of an entry hold configfs' mutex. */
+	WARN_ON_ONCE(lend->revoking);
+	lend->revoking = true;
+	ret = nl_wait_reply_unlocked(peer, epoch, NL_MSG_REVOKE_DONE, tag,
+				     &reply);
+	lend->revoking = false;
+	if (ret)
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
 }
 
 /**
  * nl_lend_withdraw() - give a lend entry's device back to local use
- * @lend: the entry; its adapter is locked
+ * @lend: the entry; its adapter is locked, and unlocked while a borrower
+ *	confirms a revocation (revoke())
  * @force: revoke a borrow rather than refuse
  *
  * Return: 0, or -EBUSY if the device is borrowed and @force is false.
@@ -327,7 +342,11 @@ int nl_lend_withdraw(struct nl_lend *lend, bool force)
 		peer = borrower_of(lend);
 		if (peer) {
 			revoke(lend, peer);
-			stop_borrow(lend, peer);
+			/* Unlocked meanwhile: the borrow may be over. */
+			if (lend->state == NL_LEND_LOCAL)
+				return 0;
+			if (peer->lent_to == lend)
+				stop_borrow(lend, peer);
 		}
 	}
 	lend->state = NL_LEND_LOCAL;
@@ -358,17 +377,20 @@ void nl_lend_removed_work(struct work_struct *work)
 
 /**
  * nl_lend_disconnect() - revoke what a node no longer connected borrows
- * @adapter: the adapter, locked
+ * @adapter: the adapter, locked; unlocked while the node confirms
  * @node: the node
  */
 void nl_lend_disconnect(struct nl_adapter *adapter, int node)
 {
 	struct nl_peer *peer = nl_peer_by_node(adapter, node);
+	struct nl_lend *lend = peer ? peer->lent_to : NULL;
 
-	if (peer && peer->lent_to) {
-		revoke(peer->lent_to, peer);
-		end_borrow(peer->lent_to, peer);
-	}
+	if (!lend)
+		return;
+	revoke(lend, peer);
+	/* Unlocked meanwhile: the borrow may be over. */
+	if (peer->lent_to == lend)
+		end_borrow(lend, peer);
 }
 
 /**
@@ -556,7 +578,8 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 	if (!lend || lend->state == NL_LEND_LOCAL ||
 	    !nl_is_connected(adapter, peer->port)) {
 		ret = -ENOENT;
-	} else if (lend->state == NL_LEND_BORROWED || peer->lent_to) {
+	} else if (lend->state == NL_LEND_BORROWED || lend->revoking ||
+		   peer->lent_to) {
 		ret = -EBUSY;
 	} else if (adapter->switched && lending_any(adapter)) {
 		/* Its vectors would ring at both borrowers. */

@@ -12,9 +12,11 @@
  * adapter, its peers, lends, offers and borrows. It is never held across
  * configfs_register_group() or configfs_unregister_group(), which take the
  * configfs subsystem mutex that configfs holds around our mkdir and rmdir
- * callbacks. Channel state has its own spinlock (see chan.c), taken in
- * interrupt context. @win_lock guards the window translations, which a
- * lent device's removal closes without @lock.
+ * callbacks, nor while waiting for a peer (nl_chan_wait_reply(); a holder
+ * that must wait uses nl_wait_reply_unlocked()). Channel state has its
+ * own spinlock (see chan.c), taken in interrupt context. @win_lock guards
+ * the window translations, which a lent device's removal closes without
+ * @lock.
  *
  * Lock order: configfs' subsystem mutex, @lock, a lent device's locks
  * (lent.c: its bridge's and its own device lock, then its mutex), then
@@ -212,6 +214,8 @@ enum nl_lend_state {
  * @index: the entry's index on this adapter, the low half of its Id
  * @state: &enum nl_lend_state
  * @borrower: NodeId of the borrower, or -1
+ * @revoking: revoke() waits for the borrower without &nl_adapter.lock:
+ *	no other borrow of the entry starts meanwhile
  * @window_peer: the borrower whose window (two-port: NL_MW_DEVICE) the
  *	lender translated onto the device's BARs, or NULL; under
  *	&nl_adapter.win_lock, so that a removal of the device closes it
@@ -225,6 +229,7 @@ struct nl_lend {
 	unsigned int index;
 	enum nl_lend_state state;
 	int borrower;
+	bool revoking;
 	struct nl_peer *window_peer;
 	struct list_head node;
 };
@@ -327,8 +332,9 @@ struct nl_borrow {
  * @lends: &struct nl_lend
  * @offers: &struct nl_offer
  * @borrows: &struct nl_borrow
- * @busy: borrows and returns waiting for a lender without @lock; the
- *	NTB device is not unbound while there are any
+ * @busy: borrows, returns and revocations waiting for a peer without
+ *	@lock (nl_wait_reply_unlocked()); the NTB device is not unbound
+ *	while there are any
  * @idle: woken when @busy drops to zero
  * @wq: ordered: runs received messages and link changes
  * @rx_work: handles the messages the channels received
@@ -407,6 +413,8 @@ struct nl_uevent {
 
 struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
 u32 nl_next_tag(struct nl_peer *peer);
+int nl_wait_reply_unlocked(struct nl_peer *peer, unsigned int epoch, u8 type,
+			   u32 tag, struct nl_msg *reply);
 void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
 void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg);
 __printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);

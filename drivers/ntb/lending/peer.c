@@ -59,6 +59,38 @@ void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
 }
 
 /**
+ * nl_wait_reply_unlocked() - wait for a reply without the adapter's lock
+ * @peer: the peer asked
+ * @epoch: nl_chan_epoch() from before the request was sent
+ * @type: the reply's type
+ * @tag: the request's tag
+ * @reply: OUT - the reply
+ *
+ * The caller holds &nl_adapter.lock: it is dropped while this waits, so
+ * that the work queue and configfs go on, and taken again before this
+ * returns. Whatever the caller read under it may have changed meanwhile.
+ * &nl_adapter.busy keeps the NTB device bound, and so @peer alive: the
+ * unbind wakes the wait (the channel's reset) and waits for it to end.
+ *
+ * Return: as nl_chan_wait_reply().
+ */
+int nl_wait_reply_unlocked(struct nl_peer *peer, unsigned int epoch, u8 type,
+			   u32 tag, struct nl_msg *reply)
+{
+	struct nl_adapter *adapter = peer->adapter;
+	int ret;
+
+	lockdep_assert_held(&adapter->lock);
+	adapter->busy++;
+	mutex_unlock(&adapter->lock);
+	ret = nl_chan_wait_reply(peer, epoch, type, tag, reply);
+	mutex_lock(&adapter->lock);
+	if (!--adapter->busy)
+		wake_up_all(&adapter->idle);
+	return ret;
+}
+
+/**
  * nl_uevent_add() - add a variable to a uevent
  * @ev: the uevent, zeroed before the first variable
  * @fmt: printf format of "NAME=value"
