@@ -449,7 +449,7 @@ static void nl_adapters_remove(void)
  */
 static const struct nl_xport_ops *const nl_xports[] = {
 	&nl_xport_spad,
-	&nl_xport_msg,
+	&nl_xport_msgreg,
 };
 
 /*
@@ -458,14 +458,18 @@ static const struct nl_xport_ops *const nl_xports[] = {
  */
 static const struct nl_xport_ops *nl_pick_xport(struct ntb_dev *ntb)
 {
-	int i;
+	char needs[128];
+	int i, len = 0;
 
 	for (i = 0; i < ARRAY_SIZE(nl_xports); i++)
 		if (nl_xports[i]->usable(ntb))
 			return nl_xports[i];
+	for (i = 0; i < ARRAY_SIZE(nl_xports); i++)
+		len += scnprintf(needs + len, sizeof(needs) - len, "%s%s",
+				 i ? ", or " : "", nl_xports[i]->needs);
 	dev_info(&ntb->dev,
-		 "not used for lending: needs %s, or %s; has %d, %d and %d\n",
-		 nl_xport_spad.needs, nl_xport_msg.needs, ntb_spad_count(ntb),
+		 "not used for lending: needs %s; has %d, %d and %d\n",
+		 needs, ntb_spad_count(ntb),
 		 (int)hweight64(ntb_db_valid_mask(ntb)), ntb_msg_count(ntb));
 	return ERR_PTR(-ENODEV);
 }
@@ -475,6 +479,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	const struct nl_xport_ops *xport;
 	struct nl_adapter *adapter;
 	struct nl_peer *peers;
+	bool bound = false;
 	int i, n, ret;
 
 	xport = nl_pick_xport(ntb);
@@ -507,7 +512,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->port = ntb_port_number(ntb);
 	adapter->ntb = ntb;
 	adapter->xport = xport;
-	/* Drivers of switches translate outbound windows only. */
+	/* Drivers of switches translate outbound windows only (IDT's). */
 	adapter->switched = !ntb->ops->mw_set_trans;
 	mutex_unlock(&adapter->lock);
 
@@ -515,32 +520,36 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	if (xport->bind) {
 		ret = xport->bind(adapter);
 		if (ret)
-			goto err_unbind;
+			goto err_peers;
+		bound = true;
 	}
 	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
 	if (ret)
-		goto err_xport;
+		goto err_peers;
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
 	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
+	if (xport->start)
+		xport->start(adapter);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
-	if (ret)
-		goto err_ctx;
+	if (ret) {
+		ntb_clear_ctx(ntb);
+		goto err_peers;
+	}
 	queue_work(adapter->wq, &adapter->link_work);
 	dev_info(&ntb->dev, "lending on node %d over %s\n", adapter->port,
 		 xport->name);
 	return 0;
 
-err_ctx:
-	ntb_clear_ctx(ntb);
-err_xport:
-	if (xport->unbind)
-		xport->unbind(adapter);
-err_unbind:
+err_peers:
 	mutex_lock(&adapter->lock);
 	adapter->ntb = NULL;
 	adapter->peers = NULL;
 	adapter->npeers = 0;
 	mutex_unlock(&adapter->lock);
+	/* A link event may have queued work: it sees the adapter unbound. */
+	flush_workqueue(adapter->wq);
+	if (bound && xport->unbind)
+		xport->unbind(adapter);
 	kfree(peers);
 	return ret;
 }

@@ -33,7 +33,11 @@
  *   peer.c             peer lookup, tags, status replies, uevents, window
  *                      translations, vector bits
  *   rpc.c, chan.c      config requests, the channel
- *   msg.c              the transport of switches (message registers)
+ *   xport_spad.c,      the transports (xport.h): scratchpads and
+ *   xport_msgreg.c     doorbells, or message registers; they hand what
+ *                      they receive up to chan.c and rpc.c, the one
+ *                      exception to the rule, by the entry points xport.h
+ *                      names
  *
  * lent.c and vbus.c, the data plane (dataplane.h), are called by lend.c,
  * borrow.c and rpc.c; wire.h, every message's layout, by whatever packs
@@ -73,7 +77,6 @@ struct nl_xport_ops;
  */
 #define NL_CHAN_TXQ_MAX		(2 * (NL_MAX_LEND_INDEX + 2))
 #define NL_CHAN_RXQ_MAX		NL_CHAN_TXQ_MAX
-
 
 /* An offer's Id: the lender's NodeId and its lend entry's index. */
 #define NL_ID_FMT		"%05x"
@@ -322,9 +325,11 @@ struct nl_borrow {
  * @ntb: the bound NTB device, NULL while it is gone
  * @xport: the transport the protocol runs on (xport.h), while @ntb is bound
  * @xport_priv: the transport's own state, while @ntb is bound
- * @switched: @ntb is a port of a switch (IDT-like): its driver translates
- *	outbound windows (ntb_peer_mw_set_trans()), not inbound ones, and a
- *	doorbell ring reaches every port; set while @ntb is bound
+ * @switched: @ntb's driver translates outbound windows
+ *	(ntb_peer_mw_set_trans()), not inbound ones, as a switch's does (IDT);
+ *	the protocol then takes a doorbell ring to reach every port, shares
+ *	the bits among the ports, and carries the windows' sizes and places
+ *	in BORROW and BORROW_BARS; set while @ntb is bound
  * @port: our NodeId while @ntb is bound
  * @peers: one per peer index while @ntb is bound
  * @npeers: entries in @peers

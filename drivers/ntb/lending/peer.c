@@ -150,8 +150,8 @@ void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
  */
 u64 nl_vector_bits(struct nl_adapter *adapter, int node)
 {
-	u64 valid = ntb_db_valid_mask(adapter->ntb), mask;
-	int i, rank = adapter->port < node, share;
+	u64 valid = ntb_db_valid_mask(adapter->ntb), mask = 0;
+	int i, bit, n = 0, rank = adapter->port < node, share;
 
 	valid &= ~nl_xport_db_bits(adapter->xport);
 	if (!adapter->switched) {
@@ -162,7 +162,10 @@ u64 nl_vector_bits(struct nl_adapter *adapter, int node)
 		share = hweight64(valid) / (adapter->npeers + 1);
 		if (!share)
 			return 0;
-		mask = valid & GENMASK_ULL(share * (rank + 1) - 1, share * rank);
+		/* The rank-th share of the valid bits, however they lie. */
+		for_each_set_bit(bit, (unsigned long *)&valid, 64)
+			if (n++ / share == rank)
+				mask |= BIT_ULL(bit);
 	}
 	while (hweight64(mask) > NL_MAX_VEC)
 		mask &= ~BIT_ULL(fls64(mask) - 1);

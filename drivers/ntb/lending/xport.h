@@ -5,11 +5,15 @@
  * A transport carries the control channel's frames and acknowledgments
  * and the config requests of a borrower, in whatever registers an NTB
  * driver has: scratchpads and doorbells (xport_spad.c, two-port adapters)
- * or message registers (xport_msg.c, switches and adapters without enough
- * scratchpads). The channel (chan.c) and the config requests (rpc.c) sit
- * above it and touch no hardware; nothing above them knows which
- * transport runs. A third transport is a file that fills in
+ * or message registers (xport_msgreg.c, switches and adapters without
+ * enough scratchpads). The channel (chan.c) and the config requests
+ * (rpc.c) sit above it and touch no hardware; nothing above them knows
+ * which transport runs. A third transport is a file that fills in
  * &struct nl_xport_ops and a line in nl_xports[] (core.c).
+ *
+ * Which transport runs is one question, how the fabric is built another:
+ * whether windows are translated by the sender and doorbells are shared
+ * by every port is &nl_adapter.switched, read from the NTB driver.
  *
  * What a transport receives it hands up, in any context and without
  * sleeping, to nl_chan_frame(), nl_chan_acked() and nl_rpc_request().
@@ -46,12 +50,15 @@ struct nl_xport_db {
  * @usable: whether @ntb has what it needs (context: probe)
  * @needs: one phrase saying what it needs, for the line that declines an
  *	adapter none can use
- * @bind: start on an adapter whose NTB device and peers were just set,
- *	before its context is set and its link enabled; may set
- *	&nl_adapter.xport_priv; 0 or a negative errno; optional
- * @unbind: undo @bind, once nothing can call the transport any more (the
- *	context is cleared and every work item above it is cancelled);
- *	optional
+ * @bind: set up on an adapter whose NTB device and peers were just set,
+ *	before its context is set; may set &nl_adapter.xport_priv; 0 or a
+ *	negative errno; optional
+ * @start: take what comes in, once the context is set and before the link
+ *	is enabled; optional
+ * @unbind: undo @bind and @start, once nothing can reach the transport
+ *	any more: the context is cleared, the channels' work is cancelled,
+ *	no borrowed device is left, and &nl_adapter.ntb is NULL, which the
+ *	adapter's work checks; optional
  * @link_event: the link to some peer changed (context: the adapter's
  *	work); optional
  * @dbs: the doorbell bits it uses, each with its use, ending with 0 bits;
@@ -79,6 +86,7 @@ struct nl_xport_ops {
 	bool (*usable)(struct ntb_dev *ntb);
 	const char *needs;
 	int (*bind)(struct nl_adapter *adapter);
+	void (*start)(struct nl_adapter *adapter);
 	void (*unbind)(struct nl_adapter *adapter);
 	void (*link_event)(struct nl_adapter *adapter);
 	const struct nl_xport_db *dbs;
@@ -94,7 +102,7 @@ struct nl_xport_ops {
 };
 
 extern const struct nl_xport_ops nl_xport_spad;
-extern const struct nl_xport_ops nl_xport_msg;
+extern const struct nl_xport_ops nl_xport_msgreg;
 
 /* The doorbell bits a transport uses, all of them. */
 static inline u64 nl_xport_db_bits(const struct nl_xport_ops *xport)

@@ -23,7 +23,7 @@
  * the receiver drops them (rx_watch()), as it does on every link change.
  *
  * Our own writers (work items, interrupts and config requests with
- * interrupts off) are serialised by &struct msg_xport.tx_lock, which also
+ * interrupts off) are serialised by &struct mreg_xport.tx_lock, which also
  * keeps the outbound status bits ours between a write and its check.
  *
  * Heads: a channel frame's header (chan.c), whose type is never one of
@@ -55,7 +55,7 @@
 #define RX_WATCH_PERIOD	msecs_to_jiffies(500)
 
 /**
- * struct msg_peer - what the transport keeps of one peer
+ * struct mreg_peer - what the transport keeps of one peer
  * @peer: the peer
  * @rpc_rsp: the last config answer it sent us: header, value, check
  * @ack_work: sends the acknowledgment of @ack_seq when the peer's
@@ -63,7 +63,7 @@
  * @ack_seq: sequence number for @ack_work to acknowledge; set in interrupt
  *	context without a lock, as any recent value acknowledges rightly
  */
-struct msg_peer {
+struct mreg_peer {
 	struct nl_peer *peer;
 	u32 rpc_rsp[NL_RPC_WORDS];
 	struct work_struct ack_work;
@@ -71,7 +71,7 @@ struct msg_peer {
 };
 
 /**
- * struct msg_xport - the transport's state on one bound adapter
+ * struct mreg_xport - the transport's state on one bound adapter
  * @adapter: the adapter
  * @ntb: its NTB device, bound as long as this exists
  * @tx_lock: serialises our packets and the outbound message status
@@ -84,7 +84,7 @@ struct msg_peer {
  * @npeers: entries in @peers
  * @peers: by peer index
  */
-struct msg_xport {
+struct mreg_xport {
 	struct nl_adapter *adapter;
 	struct ntb_dev *ntb;
 	raw_spinlock_t tx_lock;		/* see above */
@@ -93,15 +93,15 @@ struct msg_xport {
 	struct delayed_work rx_watch;
 	unsigned long rx_watch_taken;
 	int npeers;
-	struct msg_peer peers[] __counted_by(npeers);
+	struct mreg_peer peers[] __counted_by(npeers);
 };
 
-static struct msg_xport *to_xport(struct nl_adapter *adapter)
+static struct mreg_xport *to_xport(struct nl_adapter *adapter)
 {
 	return adapter->xport_priv;
 }
 
-static struct msg_peer *to_msg_peer(struct nl_peer *peer)
+static struct mreg_peer *to_mreg_peer(struct nl_peer *peer)
 {
 	return &to_xport(peer->adapter)->peers[peer->pidx];
 }
@@ -141,7 +141,7 @@ static bool write_failed(struct ntb_dev *ntb)
 static int pkt_send(struct nl_peer *peer, const u32 *w)
 {
 	static const int order[] = { 3, 2, MIDX_HEAD };
-	struct msg_xport *xp = to_xport(peer->adapter);
+	struct mreg_xport *xp = to_xport(peer->adapter);
 	struct ntb_dev *ntb = xp->ntb;
 	unsigned long flags;
 	int i, ret = 0;
@@ -165,7 +165,7 @@ out:
 	return ret;
 }
 
-static struct nl_peer *pkt_sender(struct msg_xport *xp, int pidx)
+static struct nl_peer *pkt_sender(struct mreg_xport *xp, int pidx)
 {
 	if (pidx < 0 || pidx >= xp->npeers)
 		return NULL;
@@ -177,7 +177,7 @@ static struct nl_peer *pkt_sender(struct msg_xport *xp, int pidx)
  * *@peer is NULL if they are no packet: words of two senders, or a head
  * whose other words are missing (a link change dropped a sender's claim).
  */
-static bool take_packet(struct msg_xport *xp, struct nl_peer **peer, u32 *w)
+static bool take_packet(struct mreg_xport *xp, struct nl_peer **peer, u32 *w)
 {
 	static const int order[] = { MIDX_HEAD, 3, 2, MIDX_CLAIM };
 	struct ntb_dev *ntb = xp->ntb;
@@ -204,9 +204,9 @@ static bool take_packet(struct msg_xport *xp, struct nl_peer **peer, u32 *w)
 /* Keep a lender's answer for the request polling for it. */
 static void keep_answer(struct nl_peer *peer, const u32 *w)
 {
-	struct msg_peer *mp = to_msg_peer(peer);
+	struct mreg_peer *mp = to_mreg_peer(peer);
 
-	/* The header last: msg_rpc_answer() checks the three together. */
+	/* The header last: rpc.c checks the three together. */
 	WRITE_ONCE(mp->rpc_rsp[1], w[1]);
 	WRITE_ONCE(mp->rpc_rsp[2], w[2]);
 	WRITE_ONCE(mp->rpc_rsp[0], w[0]);
@@ -217,7 +217,7 @@ static void keep_answer(struct nl_peer *peer, const u32 *w)
  * interrupt, and from config requests that poll for their answer with
  * interrupts off. Does not sleep.
  */
-static void pkt_poll(struct msg_xport *xp)
+static void pkt_poll(struct mreg_xport *xp)
 {
 	struct nl_peer *peer;
 	unsigned long flags;
@@ -268,7 +268,7 @@ static int drop_words(struct ntb_dev *ntb)
  * words behind, and every other sender would find the registers taken:
  * clear them on every link change.
  */
-static void drop_partial(struct msg_xport *xp)
+static void drop_partial(struct mreg_xport *xp)
 {
 	struct ntb_dev *ntb = xp->ntb;
 	unsigned long flags;
@@ -282,8 +282,8 @@ static void drop_partial(struct msg_xport *xp)
 /* Drop words that wait for their head since the last look. */
 static void rx_watch(struct work_struct *work)
 {
-	struct msg_xport *xp = container_of(to_delayed_work(work),
-					    struct msg_xport, rx_watch);
+	struct mreg_xport *xp = container_of(to_delayed_work(work),
+					    struct mreg_xport, rx_watch);
 	struct ntb_dev *ntb = xp->ntb;
 	struct nl_peer *sender = NULL;
 	bool partial, dropped = false;
@@ -316,7 +316,7 @@ static void rx_watch(struct work_struct *work)
  */
 static void ack_work(struct work_struct *work)
 {
-	struct msg_peer *mp = container_of(work, struct msg_peer, ack_work);
+	struct mreg_peer *mp = container_of(work, struct mreg_peer, ack_work);
 	u32 w[PKT_WORDS] = {};
 	int i;
 
@@ -328,19 +328,15 @@ static void ack_work(struct work_struct *work)
 	}
 }
 
-static bool msg_usable(struct ntb_dev *ntb)
+static bool mreg_usable(struct ntb_dev *ntb)
 {
 	return ntb_msg_count(ntb) >= PKT_WORDS;
 }
 
-/*
- * A packet is whole when its head arrives: only the head's register
- * interrupts. Whatever a sender left before is dropped.
- */
-static int msg_bind(struct nl_adapter *adapter)
+/* Our state, before the adapter's context is set. */
+static int mreg_bind(struct nl_adapter *adapter)
 {
-	struct ntb_dev *ntb = adapter->ntb;
-	struct msg_xport *xp;
+	struct mreg_xport *xp;
 	int i;
 
 	xp = kzalloc(struct_size(xp, peers, adapter->npeers), GFP_KERNEL);
@@ -348,7 +344,7 @@ static int msg_bind(struct nl_adapter *adapter)
 		return -ENOMEM;
 	xp->npeers = adapter->npeers;
 	xp->adapter = adapter;
-	xp->ntb = ntb;
+	xp->ntb = adapter->ntb;
 	raw_spin_lock_init(&xp->tx_lock);
 	raw_spin_lock_init(&xp->rx_lock);
 	INIT_DELAYED_WORK(&xp->rx_watch, rx_watch);
@@ -357,18 +353,33 @@ static int msg_bind(struct nl_adapter *adapter)
 		INIT_WORK(&xp->peers[i].ack_work, ack_work);
 	}
 	adapter->xport_priv = xp;
-
-	ntb_msg_set_mask(ntb, ntb_msg_inbits(ntb) | ntb_msg_outbits(ntb));
-	drop_partial(xp);
-	ntb_msg_clear_mask(ntb, in_bit(ntb, MIDX_HEAD));
-	xp->rx_watch_taken = ULONG_MAX;
-	schedule_delayed_work(&xp->rx_watch, RX_WATCH_PERIOD);
 	return 0;
 }
 
-static void msg_unbind(struct nl_adapter *adapter)
+/*
+ * Once the context is set, so that no interrupt is lost: a packet is
+ * whole when its head arrives, so only the head's register interrupts.
+ * Whatever a sender left before, whole or not, is dropped: our link is
+ * not up yet, and the peer sends again after it is.
+ */
+static void mreg_start(struct nl_adapter *adapter)
 {
-	struct msg_xport *xp = to_xport(adapter);
+	struct mreg_xport *xp = to_xport(adapter);
+	struct ntb_dev *ntb = xp->ntb;
+	unsigned long flags;
+
+	ntb_msg_set_mask(ntb, ntb_msg_inbits(ntb) | ntb_msg_outbits(ntb));
+	raw_spin_lock_irqsave(&xp->rx_lock, flags);
+	drop_words(ntb);
+	raw_spin_unlock_irqrestore(&xp->rx_lock, flags);
+	ntb_msg_clear_mask(ntb, in_bit(ntb, MIDX_HEAD));
+	xp->rx_watch_taken = ULONG_MAX;
+	schedule_delayed_work(&xp->rx_watch, RX_WATCH_PERIOD);
+}
+
+static void mreg_unbind(struct nl_adapter *adapter)
+{
+	struct mreg_xport *xp = to_xport(adapter);
 	int i;
 
 	cancel_delayed_work_sync(&xp->rx_watch);
@@ -378,34 +389,34 @@ static void msg_unbind(struct nl_adapter *adapter)
 	kfree(xp);
 }
 
-static void msg_link_event(struct nl_adapter *adapter)
+static void mreg_link_event(struct nl_adapter *adapter)
 {
 	drop_partial(to_xport(adapter));
 }
 
-static const struct nl_xport_db msg_dbs[] = {
+static const struct nl_xport_db mreg_dbs[] = {
 	{ }
 };
 
-static void msg_msg_event(struct nl_adapter *adapter)
+static void mreg_msg_event(struct nl_adapter *adapter)
 {
 	pkt_poll(to_xport(adapter));
 }
 
-static int msg_borrow_check(struct nl_peer *peer, const char *name,
-			    bool vectors)
+static int mreg_borrow_check(struct nl_peer *peer, const char *name,
+			     bool vectors)
 {
 	if (vectors)
 		return 0;
 	dev_err(&peer->ntb->dev,
-		"borrows/%s: on a switch of %d ports borrowing needs a doorbell bit per port, the adapter has %d\n",
+		"borrows/%s: borrowing needs a doorbell bit for each of the fabric's %d ports, the adapter has %d\n",
 		name, peer->adapter->npeers + 1,
 		(int)hweight64(ntb_db_valid_mask(peer->ntb)));
 	return -EOPNOTSUPP;
 }
 
 /* Other senders' packets leave the registers in microseconds. */
-static void msg_send_frame(struct nl_peer *peer, const u32 *w)
+static void mreg_send_frame(struct nl_peer *peer, const u32 *w)
 {
 	int i;
 
@@ -413,10 +424,10 @@ static void msg_send_frame(struct nl_peer *peer, const u32 *w)
 		usleep_range(20, 50);
 }
 
-static void msg_send_ack(struct nl_peer *peer, u8 seq)
+static void mreg_send_ack(struct nl_peer *peer, u8 seq)
 {
 	u32 w[PKT_WORDS] = { PKT_ACK << 24 | seq << 16 };
-	struct msg_peer *mp = to_msg_peer(peer);
+	struct mreg_peer *mp = to_mreg_peer(peer);
 
 	if (pkt_send(peer, w) == -EBUSY) {
 		WRITE_ONCE(mp->ack_seq, seq);
@@ -429,7 +440,7 @@ static void msg_send_ack(struct nl_peer *peer, u8 seq)
  * peer's registers within microseconds, unless the peer is gone, so this
  * tries for up to a millisecond.
  */
-static int msg_send_rpc(struct nl_peer *peer, bool answer, const u32 *rpc)
+static int mreg_send_rpc(struct nl_peer *peer, bool answer, const u32 *rpc)
 {
 	u32 w[PKT_WORDS] = {
 		(answer ? PKT_RPC_RSP : PKT_RPC_REQ) << 24, rpc[0], rpc[1], rpc[2]
@@ -445,9 +456,9 @@ static int msg_send_rpc(struct nl_peer *peer, bool answer, const u32 *rpc)
 	return ret;
 }
 
-static void msg_rpc_answer(struct nl_peer *peer, u32 *w)
+static void mreg_rpc_answer(struct nl_peer *peer, u32 *w)
 {
-	struct msg_peer *mp = to_msg_peer(peer);
+	struct mreg_peer *mp = to_mreg_peer(peer);
 	int i;
 
 	pkt_poll(to_xport(peer->adapter));
@@ -455,24 +466,25 @@ static void msg_rpc_answer(struct nl_peer *peer, u32 *w)
 		w[i] = READ_ONCE(mp->rpc_rsp[i]);
 }
 
-static void msg_rpc_forget(struct nl_peer *peer)
+static void mreg_rpc_forget(struct nl_peer *peer)
 {
-	WRITE_ONCE(to_msg_peer(peer)->rpc_rsp[0], 0);
+	WRITE_ONCE(to_mreg_peer(peer)->rpc_rsp[0], 0);
 }
 
-const struct nl_xport_ops nl_xport_msg = {
+const struct nl_xport_ops nl_xport_msgreg = {
 	.name = "message registers",
-	.usable = msg_usable,
+	.usable = mreg_usable,
 	.needs = __stringify(PKT_WORDS) " message registers",
-	.bind = msg_bind,
-	.unbind = msg_unbind,
-	.link_event = msg_link_event,
-	.dbs = msg_dbs,
-	.msg_event = msg_msg_event,
-	.borrow_check = msg_borrow_check,
-	.send_frame = msg_send_frame,
-	.send_ack = msg_send_ack,
-	.send_rpc = msg_send_rpc,
-	.rpc_answer = msg_rpc_answer,
-	.rpc_forget = msg_rpc_forget,
+	.bind = mreg_bind,
+	.start = mreg_start,
+	.unbind = mreg_unbind,
+	.link_event = mreg_link_event,
+	.dbs = mreg_dbs,
+	.msg_event = mreg_msg_event,
+	.borrow_check = mreg_borrow_check,
+	.send_frame = mreg_send_frame,
+	.send_ack = mreg_send_ack,
+	.send_rpc = mreg_send_rpc,
+	.rpc_answer = mreg_rpc_answer,
+	.rpc_forget = mreg_rpc_forget,
 };
