@@ -8,7 +8,7 @@
  * direction (stop and wait): a frame that is lost, corrupted (its
  * checksum fails) or unacknowledged is sent again, and a duplicate is
  * acknowledged and dropped. Messages longer than three words travel as up
- * to NL_MSG_FRAGS fragments. Frames are received in interrupt context and
+ * to NTBL_MSG_FRAGS fragments. Frames are received in interrupt context and
  * complete messages run in the adapter's ordered work queue; replies wake
  * their waiter directly. This file touches no hardware.
  *
@@ -33,15 +33,15 @@
 #define ACK_TIMEOUT	msecs_to_jiffies(50)
 #define TX_TRIES	40
 
-struct nl_txmsg {
+struct ntbl_txmsg {
 	struct list_head node;
-	struct nl_msg msg;
+	struct ntbl_msg msg;
 };
 
-struct nl_rxmsg {
+struct ntbl_rxmsg {
 	struct list_head node;
-	struct nl_peer *peer;
-	struct nl_msg msg;
+	struct ntbl_peer *peer;
+	struct ntbl_msg msg;
 };
 
 static u8 csum(const u32 *w)
@@ -49,14 +49,14 @@ static u8 csum(const u32 *w)
 	u8 sum = 0;
 	int i, b;
 
-	for (i = 0; i < NL_FRAME_WORDS; i++)
+	for (i = 0; i < NTBL_FRAME_WORDS; i++)
 		for (b = 0; b < 32; b += 8)
 			sum += w[i] >> b;
 	return sum;
 }
 
 /* Wait until the peer acknowledged @seq; false if it did not or went away. */
-static bool wait_ack(struct nl_chan *chan, u8 seq, unsigned int epoch)
+static bool wait_ack(struct ntbl_chan *chan, u8 seq, unsigned int epoch)
 {
 	bool acked;
 
@@ -69,7 +69,7 @@ static bool wait_ack(struct nl_chan *chan, u8 seq, unsigned int epoch)
 	return acked;
 }
 
-static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
+static int send_frame(struct ntbl_peer *peer, const u32 *w, unsigned int epoch)
 {
 	int try;
 
@@ -83,11 +83,11 @@ static int send_frame(struct nl_peer *peer, const u32 *w, unsigned int epoch)
 	return -ETIMEDOUT;
 }
 
-static int send_msg(struct nl_peer *peer, const struct nl_msg *msg,
+static int send_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg,
 		    unsigned int epoch)
 {
 	unsigned int frag, nfrags = max(1, DIV_ROUND_UP(msg->len, 3));
-	u32 w[NL_FRAME_WORDS];
+	u32 w[NTBL_FRAME_WORDS];
 	u8 seq;
 	int i, n, ret;
 
@@ -111,15 +111,15 @@ static int send_msg(struct nl_peer *peer, const struct nl_msg *msg,
 
 static void tx_work(struct work_struct *work)
 {
-	struct nl_chan *chan = container_of(work, struct nl_chan, tx_work);
-	struct nl_peer *peer = container_of(chan, struct nl_peer, chan);
-	struct nl_txmsg *tx;
+	struct ntbl_chan *chan = container_of(work, struct ntbl_chan, tx_work);
+	struct ntbl_peer *peer = container_of(chan, struct ntbl_peer, chan);
+	struct ntbl_txmsg *tx;
 	unsigned int epoch;
 	int ret;
 
 	for (;;) {
 		spin_lock_irq(&chan->lock);
-		tx = list_first_entry_or_null(&chan->txq, struct nl_txmsg,
+		tx = list_first_entry_or_null(&chan->txq, struct ntbl_txmsg,
 					      node);
 		if (tx) {
 			list_del(&tx->node);
@@ -150,12 +150,12 @@ static void free_list(struct list_head *head, size_t offset)
 }
 
 /**
- * nl_chan_init() - set up the channel of a peer that was just created
+ * ntbl_chan_init() - set up the channel of a peer that was just created
  * @peer: the peer
  */
-void nl_chan_init(struct nl_peer *peer)
+void ntbl_chan_init(struct ntbl_peer *peer)
 {
-	struct nl_chan *chan = &peer->chan;
+	struct ntbl_chan *chan = &peer->chan;
 
 	spin_lock_init(&chan->lock);
 	INIT_LIST_HEAD(&chan->txq);
@@ -168,15 +168,15 @@ void nl_chan_init(struct nl_peer *peer)
 }
 
 /**
- * nl_chan_reset() - forget everything in flight, after the link changed
+ * ntbl_chan_reset() - forget everything in flight, after the link changed
  * @peer: the peer
  *
  * Messages not yet sent or received are dropped: the hello exchange that
  * follows a link-up resynchronises the state they carried.
  */
-void nl_chan_reset(struct nl_peer *peer)
+void ntbl_chan_reset(struct ntbl_peer *peer)
 {
-	struct nl_chan *chan = &peer->chan;
+	struct ntbl_chan *chan = &peer->chan;
 	LIST_HEAD(tx);
 	LIST_HEAD(rx);
 
@@ -193,35 +193,35 @@ void nl_chan_reset(struct nl_peer *peer)
 	spin_unlock_irq(&chan->lock);
 	wake_up_all(&chan->ackq);
 	wake_up_all(&chan->replyq);
-	free_list(&tx, offsetof(struct nl_txmsg, node));
-	free_list(&rx, offsetof(struct nl_rxmsg, node));
+	free_list(&tx, offsetof(struct ntbl_txmsg, node));
+	free_list(&rx, offsetof(struct ntbl_rxmsg, node));
 }
 
 /**
- * nl_chan_send() - queue a message to a peer
+ * ntbl_chan_send() - queue a message to a peer
  * @peer: the peer
  * @msg: the message; copied
  *
  * Context: process: it allocates, and may sleep; the message is sent from
  * a work item.
- * Return: 0, -ENOMEM, or -ENOBUFS if the peer left NL_CHAN_TXQ_MAX
+ * Return: 0, -ENOMEM, or -ENOBUFS if the peer left NTBL_CHAN_TXQ_MAX
  * messages untaken.
  */
-int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg)
+int ntbl_chan_send(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_chan *chan = &peer->chan;
-	struct nl_txmsg *tx;
+	struct ntbl_chan *chan = &peer->chan;
+	struct ntbl_txmsg *tx;
 	bool full;
 
 	might_sleep();
-	if (WARN_ON_ONCE(msg->len > NL_MSG_WORDS))
+	if (WARN_ON_ONCE(msg->len > NTBL_MSG_WORDS))
 		return -EINVAL;
 	tx = kmalloc(sizeof(*tx), GFP_KERNEL);
 	if (!tx)
 		return -ENOMEM;
 	tx->msg = *msg;
 	spin_lock_irq(&chan->lock);
-	full = chan->nr_tx == NL_CHAN_TXQ_MAX;
+	full = chan->nr_tx == NTBL_CHAN_TXQ_MAX;
 	if (!full) {
 		list_add_tail(&tx->node, &chan->txq);
 		chan->nr_tx++;
@@ -231,7 +231,7 @@ int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg)
 		kfree(tx);
 		dev_warn_ratelimited(&peer->ntb->dev,
 				     "node %d leaves %d messages untaken: dropped one; check the link to it\n",
-				     peer->port, NL_CHAN_TXQ_MAX);
+				     peer->port, NTBL_CHAN_TXQ_MAX);
 		return -ENOBUFS;
 	}
 	queue_work(system_unbound_wq, &chan->tx_work);
@@ -239,26 +239,26 @@ int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg)
 }
 
 /**
- * nl_chan_room() - how many more messages nl_chan_send() takes for a peer
+ * ntbl_chan_room() - how many more messages ntbl_chan_send() takes for a peer
  * @peer: the peer
  *
  * Context: process.
- * Return: the room left before NL_CHAN_TXQ_MAX.
+ * Return: the room left before NTBL_CHAN_TXQ_MAX.
  */
-unsigned int nl_chan_room(struct nl_peer *peer)
+unsigned int ntbl_chan_room(struct ntbl_peer *peer)
 {
 	unsigned int room;
 
 	spin_lock_irq(&peer->chan.lock);
-	room = NL_CHAN_TXQ_MAX - peer->chan.nr_tx;
+	room = NTBL_CHAN_TXQ_MAX - peer->chan.nr_tx;
 	spin_unlock_irq(&peer->chan.lock);
 	return room;
 }
 
 /* Take one frame a peer sent; true if a message is complete. */
-static bool rx_frame(struct nl_peer *peer, const u32 *w)
+static bool rx_frame(struct ntbl_peer *peer, const u32 *w)
 {
-	struct nl_chan *chan = &peer->chan;
+	struct ntbl_chan *chan = &peer->chan;
 	unsigned int frag = HDR_FRAG(w[0]), len = HDR_LEN(w[0]);
 	int i;
 
@@ -266,7 +266,7 @@ static bool rx_frame(struct nl_peer *peer, const u32 *w)
 	 * A first fragment always starts a message: a sender whose link was
 	 * reset abandons the message it was in, and its next one begins anew.
 	 */
-	if (frag >= NL_MSG_FRAGS || len > 3 ||
+	if (frag >= NTBL_MSG_FRAGS || len > 3 ||
 	    (frag && frag != chan->rx_frag)) {
 		chan->rx_frag = 0;	/* out of step: drop the message */
 		return false;
@@ -287,13 +287,13 @@ static bool rx_frame(struct nl_peer *peer, const u32 *w)
 /* Replies nobody waits for any more (the waiter timed out) are dropped. */
 #define MAX_REPLIES	8
 
-static void add_reply(struct nl_chan *chan, struct nl_rxmsg *msg)
+static void add_reply(struct ntbl_chan *chan, struct ntbl_rxmsg *msg)
 {
-	struct nl_rxmsg *old;
+	struct ntbl_rxmsg *old;
 
 	lockdep_assert_held(&chan->lock);
 	if (chan->nr_replies == MAX_REPLIES) {
-		old = list_first_entry(&chan->replies, struct nl_rxmsg, node);
+		old = list_first_entry(&chan->replies, struct ntbl_rxmsg, node);
 		list_del(&old->node);
 		kfree(old);
 		chan->nr_replies--;
@@ -303,17 +303,17 @@ static void add_reply(struct nl_chan *chan, struct nl_rxmsg *msg)
 }
 
 /**
- * nl_chan_frame() - take a frame a peer sent
+ * ntbl_chan_frame() - take a frame a peer sent
  * @peer: the sender
  * @w: the frame's four words
  *
  * Context: any; does not sleep.
  */
-void nl_chan_frame(struct nl_peer *peer, const u32 *w)
+void ntbl_chan_frame(struct ntbl_peer *peer, const u32 *w)
 {
-	struct nl_adapter *adapter = peer->adapter;
-	struct nl_chan *chan = &peer->chan;
-	struct nl_rxmsg *msg;
+	struct ntbl_adapter *adapter = peer->adapter;
+	struct ntbl_chan *chan = &peer->chan;
+	struct ntbl_rxmsg *msg;
 	bool done = false, reply = false;
 	unsigned long flags;
 
@@ -326,8 +326,8 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 		return;
 
 	spin_lock_irqsave(&chan->lock, flags);
-	if (chan->nr_rx == NL_CHAN_RXQ_MAX &&
-	    !(HDR_TYPE(w[0]) & NL_MSG_REPLY)) {
+	if (chan->nr_rx == NTBL_CHAN_RXQ_MAX &&
+	    !(HDR_TYPE(w[0]) & NTBL_MSG_REPLY)) {
 		/* Unacknowledged: the peer sends it again, once we caught up. */
 		spin_unlock_irqrestore(&chan->lock, flags);
 		kfree(msg);
@@ -339,7 +339,7 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 		if (done) {
 			msg->peer = peer;
 			msg->msg = chan->rx;
-			reply = msg->msg.type & NL_MSG_REPLY;
+			reply = msg->msg.type & NTBL_MSG_REPLY;
 			if (reply) {
 				add_reply(chan, msg);
 			} else {
@@ -361,15 +361,15 @@ void nl_chan_frame(struct nl_peer *peer, const u32 *w)
 }
 
 /**
- * nl_chan_acked() - a peer acknowledged a frame
+ * ntbl_chan_acked() - a peer acknowledged a frame
  * @peer: the peer
  * @seq: the frame's sequence number
  *
  * Context: any; does not sleep.
  */
-void nl_chan_acked(struct nl_peer *peer, u8 seq)
+void ntbl_chan_acked(struct ntbl_peer *peer, u8 seq)
 {
-	struct nl_chan *chan = &peer->chan;
+	struct ntbl_chan *chan = &peer->chan;
 	unsigned long flags;
 
 	spin_lock_irqsave(&chan->lock, flags);
@@ -379,7 +379,7 @@ void nl_chan_acked(struct nl_peer *peer, u8 seq)
 }
 
 /**
- * nl_chan_next() - take the next message any peer sent
+ * ntbl_chan_next() - take the next message any peer sent
  * @adapter: the adapter
  * @peer: set to the sender
  * @msg: filled with the message
@@ -387,19 +387,19 @@ void nl_chan_acked(struct nl_peer *peer, u8 seq)
  * Context: the adapter's work queue.
  * Return: false when no message is waiting.
  */
-bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
-		  struct nl_msg *msg)
+bool ntbl_chan_next(struct ntbl_adapter *adapter, struct ntbl_peer **peer,
+		    struct ntbl_msg *msg)
 {
-	struct nl_rxmsg *rxm = NULL;
+	struct ntbl_rxmsg *rxm = NULL;
 	int i, n = adapter->npeers;
 
 	/* Round robin: no peer's messages wait behind another's. */
 	for (i = 0; i < n && !rxm; i++) {
 		int pidx = (adapter->rx_next + i) % n;
-		struct nl_chan *chan = &adapter->peers[pidx].chan;
+		struct ntbl_chan *chan = &adapter->peers[pidx].chan;
 
 		spin_lock_irq(&chan->lock);
-		rxm = list_first_entry_or_null(&chan->rxq, struct nl_rxmsg,
+		rxm = list_first_entry_or_null(&chan->rxq, struct ntbl_rxmsg,
 					       node);
 		if (rxm) {
 			list_del(&rxm->node);
@@ -417,25 +417,26 @@ bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
 }
 
 /**
- * nl_chan_epoch() - the channel's current epoch, for nl_chan_wait_reply()
+ * ntbl_chan_epoch() - the channel's current epoch, for ntbl_chan_wait_reply()
  * @peer: the peer
  *
  * Return: the epoch, which every reset changes.
  */
-unsigned int nl_chan_epoch(struct nl_peer *peer)
+unsigned int ntbl_chan_epoch(struct ntbl_peer *peer)
 {
 	return READ_ONCE(peer->chan.epoch);
 }
 
-static bool take_reply(struct nl_chan *chan, u8 type, u32 tag,
-		       struct nl_msg *reply)
+static bool take_reply(struct ntbl_chan *chan, u8 type, u32 tag,
+		       struct ntbl_msg *reply)
 {
-	struct nl_rxmsg *msg;
+	struct ntbl_rxmsg *msg;
 	bool found = false;
 
 	spin_lock_irq(&chan->lock);
 	list_for_each_entry(msg, &chan->replies, node) {
-		if (msg->msg.type == type && msg->msg.len && msg->msg.w[0] == tag) {
+		if (msg->msg.type == type && msg->msg.len &&
+		    msg->msg.w[0] == tag) {
 			*reply = msg->msg;
 			list_del(&msg->node);
 			chan->nr_replies--;
@@ -452,21 +453,21 @@ static bool take_reply(struct nl_chan *chan, u8 type, u32 tag,
 #define REPLY_TIMEOUT	(10 * HZ)
 
 /**
- * nl_chan_wait_reply() - wait for a peer's reply to a request of ours
+ * ntbl_chan_wait_reply() - wait for a peer's reply to a request of ours
  * @peer: the peer
- * @epoch: nl_chan_epoch() from before the request was sent
+ * @epoch: ntbl_chan_epoch() from before the request was sent
  * @type: the reply's type
  * @tag: the request's tag, the reply's first word
  * @reply: filled with the reply
  *
- * Context: process, without &nl_adapter.lock: replies come in interrupt
+ * Context: process, without &ntbl_adapter.lock: replies come in interrupt
  * context and need nothing of ours.
  * Return: 0, -ENOLINK if the link went down, -ETIMEDOUT.
  */
-int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
-		       u32 tag, struct nl_msg *reply)
+int ntbl_chan_wait_reply(struct ntbl_peer *peer, unsigned int epoch, u8 type,
+			 u32 tag, struct ntbl_msg *reply)
 {
-	struct nl_chan *chan = &peer->chan;
+	struct ntbl_chan *chan = &peer->chan;
 	bool found = false;
 
 	wait_event_timeout(chan->replyq,

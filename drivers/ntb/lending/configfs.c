@@ -2,8 +2,8 @@
 /*
  * NTB device lending: the configfs ABI, Documentation/ntb-lending/configfs.rst,
  * and the module's init and exit: this is the top layer, which calls down
- * into core.c and the lender and borrower (lend.c, borrow.c) and is called
- * back by core.c only through &struct nl_abi_ops.
+ * into core.c and the lender and borrower (lender.c, borrower.c) and is called
+ * back by core.c only through &struct ntbl_abi_ops.
  *
  * ntb_lending/<adapter> groups are made by the kernel when an NTB device
  * of that name first probes, and stay, with what the operator configured
@@ -11,7 +11,7 @@
  * holds the operator's directories): an adapter that goes away and comes
  * back finds its configuration again. offers/<Id> groups are made and
  * removed by the kernel as peers change their offers, always from the
- * adapter's ordered work queue and never under &nl_adapter.lock, because
+ * adapter's ordered work queue and never under &ntbl_adapter.lock, because
  * configfs holds its subsystem mutex around our mkdir and rmdir callbacks,
  * which take that lock.
  */
@@ -27,9 +27,9 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
-static struct nl_adapter *to_adapter(struct config_item *item)
+static struct ntbl_adapter *to_adapter(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct nl_adapter, group);
+	return container_of(to_config_group(item), struct ntbl_adapter, group);
 }
 
 /* "0" or "1", with or without a newline. */
@@ -43,9 +43,9 @@ static int parse_bool(const char *page, bool *val)
 
 /* --- connections/<NodeId> ------------------------------------------------- */
 
-static struct nl_connection *to_connection(struct config_item *item)
+static struct ntbl_connection *to_connection(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct nl_connection,
+	return container_of(to_config_group(item), struct ntbl_connection,
 			    group);
 }
 
@@ -66,8 +66,8 @@ static const struct config_item_type connection_type = {
 static struct config_group *connections_make(struct config_group *group,
 					     const char *name)
 {
-	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
-	struct nl_connection *conn;
+	struct ntbl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	struct ntbl_connection *conn;
 	int node, ret;
 
 	ret = kstrtoint(name, 10, &node);
@@ -84,7 +84,7 @@ static struct config_group *connections_make(struct config_group *group,
 	config_group_init_type_name(&conn->group, name, &connection_type);
 
 	mutex_lock(&adapter->lock);
-	if (adapter->ntb && !nl_peer_by_node(adapter, node)) {
+	if (adapter->ntb && !ntbl_peer_by_node(adapter, node)) {
 		mutex_unlock(&adapter->lock);
 		pr_err("%s: connections/%s: node %d is not a peer on this fabric\n",
 		       config_item_name(&adapter->group.cg_item), name, node);
@@ -92,7 +92,7 @@ static struct config_group *connections_make(struct config_group *group,
 		return ERR_PTR(-EINVAL);
 	}
 	list_add_tail(&conn->node_list, &adapter->connections);
-	nl_send_offers(adapter, NULL, node);
+	ntbl_send_offers(adapter, NULL, node);
 	mutex_unlock(&adapter->lock);
 	return &conn->group;
 }
@@ -100,13 +100,13 @@ static struct config_group *connections_make(struct config_group *group,
 static void connections_drop(struct config_group *group,
 			     struct config_item *item)
 {
-	struct nl_connection *conn = to_connection(item);
-	struct nl_adapter *adapter = conn->adapter;
+	struct ntbl_connection *conn = to_connection(item);
+	struct ntbl_adapter *adapter = conn->adapter;
 
 	mutex_lock(&adapter->lock);
 	list_del(&conn->node_list);
-	nl_lend_disconnect(adapter, conn->node);
-	nl_withdraw_all(adapter, conn->node);
+	ntbl_lend_disconnect(adapter, conn->node);
+	ntbl_withdraw_all(adapter, conn->node);
 	mutex_unlock(&adapter->lock);
 	config_item_put(item);
 }
@@ -123,21 +123,21 @@ static const struct config_item_type connections_type = {
 
 /* --- lends/<D:B:D.F> ---------------------------------------------------- */
 
-static struct nl_lend *to_lend(struct config_item *item)
+static struct ntbl_lend *to_lend(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct nl_lend, group);
+	return container_of(to_config_group(item), struct ntbl_lend, group);
 }
 
 static const char *const lend_states[] = {
-	[NL_LEND_LOCAL] = "local",
-	[NL_LEND_AVAILABLE] = "available",
-	[NL_LEND_BORROWED] = "borrowed",
+	[NTBL_LEND_LOCAL] = "local",
+	[NTBL_LEND_AVAILABLE] = "available",
+	[NTBL_LEND_BORROWED] = "borrowed",
 };
 
 static ssize_t lend_show(struct config_item *item, char *page,
-			 ssize_t (*show)(struct nl_lend *, char *))
+			 ssize_t (*show)(struct ntbl_lend *, char *))
 {
-	struct nl_lend *lend = to_lend(item);
+	struct ntbl_lend *lend = to_lend(item);
 	ssize_t ret;
 
 	mutex_lock(&lend->adapter->lock);
@@ -147,7 +147,7 @@ static ssize_t lend_show(struct config_item *item, char *page,
 }
 
 #define LEND_ATTR_RO(_name, fmt, ...)					\
-static ssize_t lend_##_name##_get(struct nl_lend *lend, char *page)	\
+static ssize_t lend_##_name##_get(struct ntbl_lend *lend, char *page)	\
 {									\
 	return sysfs_emit(page, fmt, __VA_ARGS__);			\
 }									\
@@ -162,12 +162,12 @@ LEND_ATTR_RO(vendor, "0x%04x\n", lend->pdev->vendor);
 LEND_ATTR_RO(device, "0x%04x\n", lend->pdev->device);
 LEND_ATTR_RO(class, "0x%06x\n", lend->pdev->class);
 
-static ssize_t lend_id_get(struct nl_lend *lend, char *page)
+static ssize_t lend_id_get(struct ntbl_lend *lend, char *page)
 {
 	if (!lend->adapter->ntb)
 		return sysfs_emit(page, "\n");
-	return sysfs_emit(page, NL_ID_FMT "\n",
-			  nl_offer_id(lend->adapter->port, lend->index));
+	return sysfs_emit(page, NTBL_ID_FMT "\n",
+			  ntbl_offer_id(lend->adapter->port, lend->index));
 }
 
 static ssize_t lend_id_show(struct config_item *item, char *page)
@@ -176,7 +176,7 @@ static ssize_t lend_id_show(struct config_item *item, char *page)
 }
 CONFIGFS_ATTR_RO(lend_, id);
 
-static ssize_t lend_borrower_get(struct nl_lend *lend, char *page)
+static ssize_t lend_borrower_get(struct ntbl_lend *lend, char *page)
 {
 	if (lend->borrower < 0)
 		return sysfs_emit(page, "\n");
@@ -189,9 +189,9 @@ static ssize_t lend_borrower_show(struct config_item *item, char *page)
 }
 CONFIGFS_ATTR_RO(lend_, borrower);
 
-static ssize_t lend_available_get(struct nl_lend *lend, char *page)
+static ssize_t lend_available_get(struct ntbl_lend *lend, char *page)
 {
-	return sysfs_emit(page, "%d\n", lend->state != NL_LEND_LOCAL);
+	return sysfs_emit(page, "%d\n", lend->state != NTBL_LEND_LOCAL);
 }
 
 static ssize_t lend_available_show(struct config_item *item, char *page)
@@ -202,7 +202,7 @@ static ssize_t lend_available_show(struct config_item *item, char *page)
 static ssize_t lend_available_store(struct config_item *item,
 				    const char *page, size_t count)
 {
-	struct nl_lend *lend = to_lend(item);
+	struct ntbl_lend *lend = to_lend(item);
 	bool available;
 	int ret;
 
@@ -213,17 +213,18 @@ static ssize_t lend_available_store(struct config_item *item,
 		return ret;
 	}
 	mutex_lock(&lend->adapter->lock);
-	ret = available ? nl_lend_offer(lend) : nl_lend_withdraw(lend, false);
+	ret = available ? ntbl_lend_offer(lend) :
+			  ntbl_lend_withdraw(lend, false);
 	mutex_unlock(&lend->adapter->lock);
 	return ret ?: count;
 }
 CONFIGFS_ATTR(lend_, available);
 
-static ssize_t lend_iommu_get(struct nl_lend *lend, char *page)
+static ssize_t lend_iommu_get(struct ntbl_lend *lend, char *page)
 {
 	if (!lend->lent)
 		return sysfs_emit(page, "\n");
-	return sysfs_emit(page, "%s\n", ntb_lent_confined(lend->lent) ?
+	return sysfs_emit(page, "%s\n", ntbl_lent_confined(lend->lent) ?
 			  "confined" : "unconfined");
 }
 
@@ -249,7 +250,7 @@ static struct configfs_attribute *lend_attrs[] = {
 static ssize_t lend_config_read(struct config_item *item, void *buf,
 				size_t max)
 {
-	struct nl_lend *lend = to_lend(item);
+	struct ntbl_lend *lend = to_lend(item);
 	unsigned int where, size = lend->pdev->cfg_size;
 	int ret = 0;
 	u32 val;
@@ -265,7 +266,7 @@ static ssize_t lend_config_read(struct config_item *item, void *buf,
 		ret = -EBUSY;
 	}
 	for (where = 0; !ret && where < size; where += 4) {
-		ret = ntb_lent_cfg_read(lend->lent, where, 4, &val);
+		ret = ntbl_lent_cfg_read(lend->lent, where, 4, &val);
 		if (!ret)
 			put_unaligned_le32(val, buf + where);
 	}
@@ -283,7 +284,7 @@ static struct configfs_bin_attribute *lend_bin_attrs[] = {
 
 static void lend_release(struct config_item *item)
 {
-	struct nl_lend *lend = to_lend(item);
+	struct ntbl_lend *lend = to_lend(item);
 
 	pci_dev_put(lend->pdev);
 	kfree(lend);
@@ -300,9 +301,9 @@ static const struct config_item_type lend_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static unsigned int free_index(struct nl_adapter *adapter)
+static unsigned int free_index(struct ntbl_adapter *adapter)
 {
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 	unsigned int index = 0;
 	bool used;
 
@@ -333,10 +334,10 @@ static struct pci_dev *parse_bdf(const char *name)
 static struct config_group *lends_make(struct config_group *group,
 				       const char *name)
 {
-	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	struct ntbl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
 	const char *aname = config_item_name(&adapter->group.cg_item);
 	struct pci_dev *pdev;
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 	int ret = 0;
 
 	pdev = parse_bdf(name);
@@ -350,7 +351,7 @@ static struct config_group *lends_make(struct config_group *group,
 		return ERR_CAST(pdev);
 	}
 
-	mutex_lock(&nl_adapters_lock);
+	mutex_lock(&ntbl_adapters_lock);
 	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE || pci_is_bridge(pdev)) {
 		pr_err("%s: lends/%s: a bridge cannot be lent\n", aname, name);
 		ret = -EPERM;
@@ -358,11 +359,11 @@ static struct config_group *lends_make(struct config_group *group,
 		pr_err("%s: lends/%s: devices on virtual buses (domains above ffff, such as borrowed ones) cannot be lent\n",
 		       aname, name);
 		ret = -EPERM;
-	} else if (nl_is_adapter_pdev(pdev)) {
+	} else if (ntbl_is_adapter_pdev(pdev)) {
 		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",
 		       aname, name);
 		ret = -EPERM;
-	} else if (nl_is_lent(pdev)) {
+	} else if (ntbl_is_lent(pdev)) {
 		pr_err("%s: lends/%s: the device already has a lend entry\n",
 		       aname, name);
 		ret = -EEXIST;
@@ -381,32 +382,32 @@ static struct config_group *lends_make(struct config_group *group,
 	config_group_init_type_name(&lend->group, name, &lend_type);
 	mutex_lock(&adapter->lock);
 	lend->index = free_index(adapter);
-	if (lend->index > NL_MAX_LEND_INDEX) {
+	if (lend->index > NTBL_MAX_LEND_INDEX) {
 		mutex_unlock(&adapter->lock);
 		pr_err("%s: lends/%s: an adapter has at most %d lend entries\n",
-		       aname, name, NL_MAX_LEND_INDEX + 1);
+		       aname, name, NTBL_MAX_LEND_INDEX + 1);
 		kfree(lend);
 		ret = -ENOSPC;
 		goto err;
 	}
 	list_add_tail(&lend->node, &adapter->lends);
 	mutex_unlock(&adapter->lock);
-	mutex_unlock(&nl_adapters_lock);
+	mutex_unlock(&ntbl_adapters_lock);
 	return &lend->group;
 
 err:
-	mutex_unlock(&nl_adapters_lock);
+	mutex_unlock(&ntbl_adapters_lock);
 	pci_dev_put(pdev);
 	return ERR_PTR(ret);
 }
 
 static void lends_drop(struct config_group *group, struct config_item *item)
 {
-	struct nl_lend *lend = to_lend(item);
-	struct nl_adapter *adapter = lend->adapter;
+	struct ntbl_lend *lend = to_lend(item);
+	struct ntbl_adapter *adapter = lend->adapter;
 
 	mutex_lock(&adapter->lock);
-	nl_lend_withdraw(lend, true);
+	ntbl_lend_withdraw(lend, true);
 	list_del(&lend->node);
 	mutex_unlock(&adapter->lock);
 	config_item_put(item);
@@ -424,15 +425,15 @@ static const struct config_item_type lends_type = {
 
 /* --- offers/<Id> -------------------------------------------------------- */
 
-static struct nl_offer *to_offer(struct config_item *item)
+static struct ntbl_offer *to_offer(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct nl_offer, group);
+	return container_of(to_config_group(item), struct ntbl_offer, group);
 }
 
 static ssize_t offer_show(struct config_item *item, char *page,
-			  ssize_t (*show)(struct nl_offer *, char *))
+			  ssize_t (*show)(struct ntbl_offer *, char *))
 {
-	struct nl_offer *offer = to_offer(item);
+	struct ntbl_offer *offer = to_offer(item);
 	ssize_t ret;
 
 	mutex_lock(&offer->adapter->lock);
@@ -442,7 +443,7 @@ static ssize_t offer_show(struct config_item *item, char *page,
 }
 
 #define OFFER_ATTR_RO(_name, fmt, ...)					\
-static ssize_t offer_##_name##_get(struct nl_offer *offer, char *page)	\
+static ssize_t offer_##_name##_get(struct ntbl_offer *offer, char *page)	\
 {									\
 	return sysfs_emit(page, fmt, __VA_ARGS__);			\
 }									\
@@ -454,18 +455,18 @@ CONFIGFS_ATTR_RO(offer_, _name)
 
 OFFER_ATTR_RO(lender, "%d\n", offer->lender);
 /* An offer's address on the lender: domain << 16 | bus << 8 | devfn. */
-static const char *offer_bdf(const struct nl_offer *offer,
-			     char buf[NL_BDF_LEN])
+static const char *offer_bdf(const struct ntbl_offer *offer,
+			     char buf[NTBL_BDF_LEN])
 {
-	snprintf(buf, NL_BDF_LEN, "%04x:%02x:%02x.%x", offer->bdf >> 16,
+	snprintf(buf, NTBL_BDF_LEN, "%04x:%02x:%02x.%x", offer->bdf >> 16,
 		 (offer->bdf >> 8) & 0xff, PCI_SLOT(offer->bdf & 0xff),
 		 PCI_FUNC(offer->bdf & 0xff));
 	return buf;
 }
 
-static ssize_t offer_bdf_get(struct nl_offer *offer, char *page)
+static ssize_t offer_bdf_get(struct ntbl_offer *offer, char *page)
 {
-	char bdf[NL_BDF_LEN];
+	char bdf[NTBL_BDF_LEN];
 
 	return sysfs_emit(page, "%s\n", offer_bdf(offer, bdf));
 }
@@ -509,44 +510,44 @@ static const struct config_item_type offers_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static void offer_uevent(struct nl_offer *offer, const char *event)
+static void offer_uevent(struct ntbl_offer *offer, const char *event)
 {
-	struct nl_uevent ev = {};
-	char bdf[NL_BDF_LEN];
+	struct ntbl_uevent ev = {};
+	char bdf[NTBL_BDF_LEN];
 
-	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
-	nl_uevent_add(&ev, "NTB_LENDING_ID=%s",
-		      config_item_name(&offer->group.cg_item));
-	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", offer->lender);
-	nl_uevent_add(&ev, "NTB_LENDING_BDF=%s", offer_bdf(offer, bdf));
-	nl_uevent_add(&ev, "NTB_LENDING_VENDOR=0x%04x", offer->vendor);
-	nl_uevent_add(&ev, "NTB_LENDING_DEVICE=0x%04x", offer->device);
-	nl_uevent_add(&ev, "NTB_LENDING_CLASS=0x%06x", offer->class);
+	ntbl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	ntbl_uevent_add(&ev, "NTB_LENDING_ID=%s",
+			config_item_name(&offer->group.cg_item));
+	ntbl_uevent_add(&ev, "NTB_LENDING_NODE=%d", offer->lender);
+	ntbl_uevent_add(&ev, "NTB_LENDING_BDF=%s", offer_bdf(offer, bdf));
+	ntbl_uevent_add(&ev, "NTB_LENDING_VENDOR=0x%04x", offer->vendor);
+	ntbl_uevent_add(&ev, "NTB_LENDING_DEVICE=0x%04x", offer->device);
+	ntbl_uevent_add(&ev, "NTB_LENDING_CLASS=0x%06x", offer->class);
 	mutex_lock(&offer->adapter->lock);
-	nl_uevent_send(offer->adapter, &ev);
+	ntbl_uevent_send(offer->adapter, &ev);
 	mutex_unlock(&offer->adapter->lock);
 }
 
 /**
- * nl_configfs_offers_sync() - make offers/ show the adapter's offers
+ * ntbl_configfs_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
  *
  * Makes and registers the groups of new offers, unregisters those of gone
- * ones; the registry itself is borrow.c's.
+ * ones; the registry itself is borrower.c's.
  *
- * Context: &nl_adapter.offers_work, or once it is flushed and nothing
- * queues it any more (nl_remove()); takes configfs' subsystem mutex.
+ * Context: &ntbl_adapter.offers_work, or once it is flushed and nothing
+ * queues it any more (ntbl_remove()); takes configfs' subsystem mutex.
  */
-static void nl_configfs_offers_sync(struct nl_adapter *adapter)
+static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 {
-	struct nl_offer *offer;
+	struct ntbl_offer *offer;
 	char name[16];
 	bool gone;
 	int ret;
 
 	for (;;) {
 		mutex_lock(&adapter->lock);
-		offer = nl_offer_next_change(adapter, &gone);
+		offer = ntbl_offer_next_change(adapter, &gone);
 		mutex_unlock(&adapter->lock);
 		if (!offer)
 			return;
@@ -557,8 +558,8 @@ static void nl_configfs_offers_sync(struct nl_adapter *adapter)
 			config_group_put(&offer->group);
 			continue;
 		}
-		snprintf(name, sizeof(name), NL_ID_FMT,
-			 nl_offer_id(offer->lender, offer->index));
+		snprintf(name, sizeof(name), NTBL_ID_FMT,
+			 ntbl_offer_id(offer->lender, offer->index));
 		config_group_init_type_name(&offer->group, name, &offer_type);
 		ret = configfs_register_group(&adapter->offers_group,
 					      &offer->group);
@@ -569,7 +570,7 @@ static void nl_configfs_offers_sync(struct nl_adapter *adapter)
 		pr_err("%s: offers/%s cannot be shown: %d\n",
 		       config_item_name(&adapter->group.cg_item), name, ret);
 		mutex_lock(&adapter->lock);
-		nl_offer_drop(offer);
+		ntbl_offer_drop(offer);
 		mutex_unlock(&adapter->lock);
 		config_group_put(&offer->group);
 	}
@@ -577,18 +578,18 @@ static void nl_configfs_offers_sync(struct nl_adapter *adapter)
 
 /* --- borrows/<Id> ----------------------------------------------------------- */
 
-static struct nl_borrow *to_borrow(struct config_item *item)
+static struct ntbl_borrow *to_borrow(struct config_item *item)
 {
-	return container_of(to_config_group(item), struct nl_borrow, group);
+	return container_of(to_config_group(item), struct ntbl_borrow, group);
 }
 
 static ssize_t borrow_state_show(struct config_item *item, char *page)
 {
-	struct nl_borrow *borrow = to_borrow(item);
+	struct ntbl_borrow *borrow = to_borrow(item);
 	ssize_t ret;
 
 	mutex_lock(&borrow->adapter->lock);
-	ret = sysfs_emit(page, "%s\n", borrow->state == NL_BORROW_BORROWED ?
+	ret = sysfs_emit(page, "%s\n", borrow->state == NTBL_BORROW_BORROWED ?
 			 "borrowed" : "lost");
 	mutex_unlock(&borrow->adapter->lock);
 	return ret;
@@ -597,7 +598,7 @@ CONFIGFS_ATTR_RO(borrow_, state);
 
 static ssize_t borrow_local_bdf_show(struct config_item *item, char *page)
 {
-	struct nl_borrow *borrow = to_borrow(item);
+	struct ntbl_borrow *borrow = to_borrow(item);
 	ssize_t ret;
 
 	mutex_lock(&borrow->adapter->lock);
@@ -631,10 +632,10 @@ static const struct config_item_type borrow_type = {
 static struct config_group *borrows_make(struct config_group *group,
 					 const char *name)
 {
-	struct nl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
-	struct nl_borrow *borrow;
+	struct ntbl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
+	struct ntbl_borrow *borrow;
 
-	borrow = nl_borrow_start(adapter, name);
+	borrow = ntbl_borrow_start(adapter, name);
 	if (IS_ERR(borrow))
 		return ERR_CAST(borrow);
 	config_group_init_type_name(&borrow->group, name, &borrow_type);
@@ -643,10 +644,10 @@ static struct config_group *borrows_make(struct config_group *group,
 
 static void borrows_drop(struct config_group *group, struct config_item *item)
 {
-	struct nl_borrow *borrow = to_borrow(item);
+	struct ntbl_borrow *borrow = to_borrow(item);
 
 	mutex_lock(&borrow->adapter->lock);
-	nl_borrow_return(borrow);
+	ntbl_borrow_return(borrow);
 	mutex_unlock(&borrow->adapter->lock);
 	config_item_put(item);
 }
@@ -665,7 +666,7 @@ static const struct config_item_type borrows_type = {
 
 static ssize_t adapter_node_id_show(struct config_item *item, char *page)
 {
-	struct nl_adapter *adapter = to_adapter(item);
+	struct ntbl_adapter *adapter = to_adapter(item);
 	ssize_t ret;
 
 	mutex_lock(&adapter->lock);
@@ -678,26 +679,26 @@ static ssize_t adapter_node_id_show(struct config_item *item, char *page)
 }
 CONFIGFS_ATTR_RO(adapter_, node_id);
 
-static const char *peer_state(const struct nl_peer *peer)
+static const char *peer_state(const struct ntbl_peer *peer)
 {
 	if (!peer->linked)
 		return "down";
 	if (peer->up)
 		return "up";
-	if (peer->version >= 0 && peer->version != NL_PROTO_VERSION)
+	if (peer->version >= 0 && peer->version != NTBL_PROTO_VERSION)
 		return "incompatible";
 	return "link";
 }
 
 static ssize_t adapter_peers_show(struct config_item *item, char *page)
 {
-	struct nl_adapter *adapter = to_adapter(item);
+	struct ntbl_adapter *adapter = to_adapter(item);
 	ssize_t len = 0;
 	int i;
 
 	mutex_lock(&adapter->lock);
 	for (i = 0; i < adapter->npeers; i++) {
-		const struct nl_peer *peer = &adapter->peers[i];
+		const struct ntbl_peer *peer = &adapter->peers[i];
 
 		len += sysfs_emit_at(page, len, "%d %s ", peer->port,
 				     peer_state(peer));
@@ -713,20 +714,20 @@ CONFIGFS_ATTR_RO(adapter_, peers);
 
 static ssize_t adapter_windows_show(struct config_item *item, char *page)
 {
-	struct nl_adapter *adapter = to_adapter(item);
+	struct ntbl_adapter *adapter = to_adapter(item);
 	ssize_t len = 0;
 	int i, widx;
 
 	mutex_lock(&adapter->lock);
 	mutex_lock(&adapter->win_lock);
 	for (i = 0; i < adapter->npeers; i++) {
-		const struct nl_peer *peer = &adapter->peers[i];
+		const struct ntbl_peer *peer = &adapter->peers[i];
 
 		for (widx = 0; widx < ARRAY_SIZE(peer->xlat); widx++)
 			if (peer->xlat[widx])
 				len += sysfs_emit_at(page, len, "%d %d %s %llu\n",
 						     widx, peer->port,
-						     widx == NL_MW_DEVICE ?
+						     widx == NTBL_MW_DEVICE ?
 						     "device" : "memory",
 						     peer->xlat[widx]);
 	}
@@ -738,9 +739,9 @@ CONFIGFS_ATTR_RO(adapter_, windows);
 
 static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 {
-	struct nl_adapter *adapter = to_adapter(item);
-	const struct nl_xport_db *db;
-	struct nl_borrow *borrow;
+	struct ntbl_adapter *adapter = to_adapter(item);
+	const struct ntbl_xport_db *db;
+	struct ntbl_borrow *borrow;
 	ssize_t len = 0;
 
 	mutex_lock(&adapter->lock);
@@ -750,10 +751,10 @@ static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 	list_for_each_entry(borrow, &adapter->borrows, node)
 		if (borrow->vectors)
 			len += sysfs_emit_at(page, len,
-					     "%#llx vectors " NL_ID_FMT "\n",
+					     "%#llx vectors " NTBL_ID_FMT "\n",
 					     borrow->vectors,
-					     nl_offer_id(borrow->lender,
-							 borrow->index));
+					     ntbl_offer_id(borrow->lender,
+							   borrow->index));
 	mutex_unlock(&adapter->lock);
 	return len;
 }
@@ -769,7 +770,7 @@ static struct configfs_attribute *adapter_attrs[] = {
 
 static void adapter_release(struct config_item *item)
 {
-	nl_adapter_free(to_adapter(item));
+	ntbl_adapter_free(to_adapter(item));
 }
 
 static struct configfs_item_operations adapter_item_ops = {
@@ -786,7 +787,7 @@ static const struct config_item_type root_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static struct configfs_subsystem nl_subsys = {
+static struct configfs_subsystem ntbl_subsys = {
 	.su_group = {
 		.cg_item = {
 			.ci_namebuf = "ntb_lending",
@@ -796,14 +797,15 @@ static struct configfs_subsystem nl_subsys = {
 };
 
 /**
- * nl_configfs_adapter_add() - show a new adapter as ntb_lending/<name>
+ * ntbl_configfs_adapter_add() - show a new adapter as ntb_lending/<name>
  * @adapter: the adapter, made by core.c
  * @name: the NTB device's name
  *
  * Context: process; takes the configfs subsystem mutex.
  * Return: 0, or a negative errno after the adapter was freed.
  */
-static int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
+static int ntbl_configfs_adapter_add(struct ntbl_adapter *adapter,
+				     const char *name)
 {
 	int ret;
 
@@ -823,7 +825,7 @@ static int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
 				    &borrows_type);
 	configfs_add_default_group(&adapter->borrows_group, &adapter->group);
 
-	ret = configfs_register_group(&nl_subsys.su_group, &adapter->group);
+	ret = configfs_register_group(&ntbl_subsys.su_group, &adapter->group);
 	if (ret) {
 		pr_err("%s: cannot add ntb_lending/%s to configfs: %d\n",
 		       name, name, ret);
@@ -834,23 +836,23 @@ static int nl_configfs_adapter_add(struct nl_adapter *adapter, const char *name)
 }
 
 /**
- * nl_configfs_adapter_remove() - remove an adapter's group, which frees it
+ * ntbl_configfs_adapter_remove() - remove an adapter's group, which frees it
  * @adapter: the adapter, off the module's list
  *
  * Context: its NTB device is unbound; configfs holds no directory of the
  * operator in it (each would hold a reference to the module).
  */
-static void nl_configfs_adapter_remove(struct nl_adapter *adapter)
+static void ntbl_configfs_adapter_remove(struct ntbl_adapter *adapter)
 {
 	configfs_unregister_group(&adapter->group);
 	configfs_remove_default_groups(&adapter->group);
 	config_group_put(&adapter->group);
 }
 
-static const struct nl_abi_ops nl_configfs_abi = {
-	.adapter_add = nl_configfs_adapter_add,
-	.adapter_remove = nl_configfs_adapter_remove,
-	.offers_sync = nl_configfs_offers_sync,
+static const struct ntbl_abi_ops ntbl_configfs_abi = {
+	.adapter_add = ntbl_configfs_adapter_add,
+	.adapter_remove = ntbl_configfs_adapter_remove,
+	.offers_sync = ntbl_configfs_offers_sync,
 };
 
 static int __init ntb_lending_init(void)
@@ -860,24 +862,24 @@ static int __init ntb_lending_init(void)
 	/* The application note's check that the module is up. */
 	pr_info("smartio initializing\n");
 
-	config_group_init(&nl_subsys.su_group);
-	mutex_init(&nl_subsys.su_mutex);
-	ret = configfs_register_subsystem(&nl_subsys);
+	config_group_init(&ntbl_subsys.su_group);
+	mutex_init(&ntbl_subsys.su_mutex);
+	ret = configfs_register_subsystem(&ntbl_subsys);
 	if (ret) {
 		pr_err("cannot register with configfs: %d\n", ret);
 		return ret;
 	}
-	ret = nl_core_init(&nl_configfs_abi);
+	ret = ntbl_core_init(&ntbl_configfs_abi);
 	if (ret)
-		configfs_unregister_subsystem(&nl_subsys);
+		configfs_unregister_subsystem(&ntbl_subsys);
 	return ret;
 }
 module_init(ntb_lending_init);
 
 static void __exit ntb_lending_exit(void)
 {
-	nl_core_exit();
-	configfs_unregister_subsystem(&nl_subsys);
+	ntbl_core_exit();
+	configfs_unregister_subsystem(&ntbl_subsys);
 }
 module_exit(ntb_lending_exit);
 

@@ -3,13 +3,13 @@
  * NTB device lending: the NTB client that lends local PCIe devices to the
  * peers of an NTB fabric and borrows theirs.
  *
- * One &struct nl_adapter holds the lending state of each local NTB device
+ * One &struct ntbl_adapter holds the lending state of each local NTB device
  * (each adapter on the fabric); nothing is shared between adapters, so a
  * second fabric or a second adapter never meets the state of the first.
  * This file makes and frees the adapters, follows the link to every peer,
- * says hello, and hands each message to the lender (lend.c) or the
- * borrower (borrow.c); see Documentation/ntb-lending/protocol.rst. It asks
- * the configfs layer above it only through &struct nl_abi_ops.
+ * says hello, and hands each message to the lender (lender.c) or the
+ * borrower (borrower.c); see Documentation/ntb-lending/protocol.rst. It asks
+ * the configfs layer above it only through &struct ntbl_abi_ops.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -24,64 +24,64 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
-/* What core asks of the configfs layer above it (nl_core_init()). */
-static const struct nl_abi_ops *nl_abi;
+/* What core asks of the configfs layer above it (ntbl_core_init()). */
+static const struct ntbl_abi_ops *ntbl_abi;
 
-static void send_hello(struct nl_peer *peer, bool want_reply)
+static void send_hello(struct ntbl_peer *peer, bool want_reply)
 {
-	struct nl_wire_hello hello = {
-		.version = NL_PROTO_VERSION,
+	struct ntbl_wire_hello hello = {
+		.version = NTBL_PROTO_VERSION,
 		.node = peer->adapter->port,
-		.flags = want_reply ? NL_HELLO_WANT_REPLY : 0,
+		.flags = want_reply ? NTBL_HELLO_WANT_REPLY : 0,
 	};
-	struct nl_msg msg;
+	struct ntbl_msg msg;
 
-	nl_pack_hello(&msg, &hello);
-	nl_chan_send(peer, &msg);
+	ntbl_pack_hello(&msg, &hello);
+	ntbl_chan_send(peer, &msg);
 }
 
-static void node_uevent(struct nl_peer *peer, const char *event)
+static void node_uevent(struct ntbl_peer *peer, const char *event)
 {
-	struct nl_uevent ev = {};
+	struct ntbl_uevent ev = {};
 
-	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
-	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", peer->port);
-	nl_uevent_send(peer->adapter, &ev);
+	ntbl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	ntbl_uevent_add(&ev, "NTB_LENDING_NODE=%d", peer->port);
+	ntbl_uevent_send(peer->adapter, &ev);
 }
 
 /* The peer is gone or started over: undo what we lent it and borrowed. */
-static void peer_lost(struct nl_peer *peer)
+static void peer_lost(struct ntbl_peer *peer)
 {
-	nl_borrow_peer_lost(peer, false);
-	nl_lend_peer_lost(peer);
+	ntbl_borrow_peer_lost(peer, false);
+	ntbl_lend_peer_lost(peer);
 }
 
 /* Forget what @peer offered us: it went away or started over. */
-static void forget_peer(struct nl_peer *peer)
+static void forget_peer(struct ntbl_peer *peer)
 {
-	nl_offers_forget(peer);
+	ntbl_offers_forget(peer);
 }
 
 /*
- * Make offers/ follow the offers registry (borrow.c) now.
- * Context: &nl_adapter.offers_work, or once it is flushed and nothing
- * queues it any more (nl_remove()); takes configfs' subsystem mutex.
+ * Make offers/ follow the offers registry (borrower.c) now.
+ * Context: &ntbl_adapter.offers_work, or once it is flushed and nothing
+ * queues it any more (ntbl_remove()); takes configfs' subsystem mutex.
  */
-static void nl_offers_sync(struct nl_adapter *adapter)
+static void ntbl_offers_sync(struct ntbl_adapter *adapter)
 {
-	nl_abi->offers_sync(adapter);
+	ntbl_abi->offers_sync(adapter);
 }
 
 static void offers_work(struct work_struct *work)
 {
-	nl_offers_sync(container_of(work, struct nl_adapter, offers_work));
+	ntbl_offers_sync(container_of(work, struct ntbl_adapter, offers_work));
 }
 
 /*
  * Have offers/ follow the offers soon, on the system work queue (see
- * &nl_adapter.offers_work). Context: any.
+ * &ntbl_adapter.offers_work). Context: any.
  */
-static void nl_offers_changed(struct nl_adapter *adapter)
+static void ntbl_offers_changed(struct ntbl_adapter *adapter)
 {
 	queue_work(system_wq, &adapter->offers_work);
 }
@@ -89,7 +89,7 @@ static void nl_offers_changed(struct nl_adapter *adapter)
 /* --- messages from peers ---------------------------------------------------- */
 
 /* @peer stops speaking our protocol, though its link stays up. */
-static void peer_unusable(struct nl_peer *peer)
+static void peer_unusable(struct ntbl_peer *peer)
 {
 	if (!peer->up)
 		return;
@@ -100,18 +100,18 @@ static void peer_unusable(struct nl_peer *peer)
 	node_uevent(peer, "node-down");
 }
 
-static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
+static void rx_hello(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_adapter *adapter = peer->adapter;
-	struct nl_wire_hello hello;
+	struct ntbl_adapter *adapter = peer->adapter;
+	struct ntbl_wire_hello hello;
 
-	if (nl_unpack_hello(msg, &hello))
-		return nl_bad_msg(peer, msg);
+	if (ntbl_unpack_hello(msg, &hello))
+		return ntbl_bad_msg(peer, msg);
 	peer->version = min_t(u32, hello.version, INT_MAX);
-	if (hello.version != NL_PROTO_VERSION) {
+	if (hello.version != NTBL_PROTO_VERSION) {
 		dev_warn(&adapter->ntb->dev,
 			 "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both\n",
-			 peer->port, hello.version, NL_PROTO_VERSION);
+			 peer->port, hello.version, NTBL_PROTO_VERSION);
 		return peer_unusable(peer);
 	}
 	if (hello.node != peer->port) {
@@ -120,7 +120,7 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 			 peer->port, hello.node);
 		return peer_unusable(peer);
 	}
-	if (!(hello.flags & NL_HELLO_WANT_REPLY)) {
+	if (!(hello.flags & NTBL_HELLO_WANT_REPLY)) {
 		/* The answer to ours. */
 		if (peer->up)
 			return;
@@ -135,53 +135,53 @@ static void rx_hello(struct nl_peer *peer, const struct nl_msg *msg)
 		node_uevent(peer, "node-up");
 	}
 	peer->up = true;
-	nl_send_offers(adapter, NULL, peer->port);
+	ntbl_send_offers(adapter, NULL, peer->port);
 }
 
 static void rx_work(struct work_struct *work)
 {
-	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
-						  rx_work);
-	struct nl_peer *peer;
-	struct nl_msg msg;
+	struct ntbl_adapter *adapter = container_of(work, struct ntbl_adapter,
+						    rx_work);
+	struct ntbl_peer *peer;
+	struct ntbl_msg msg;
 
 	mutex_lock(&adapter->lock);
-	while (adapter->ntb && nl_chan_next(adapter, &peer, &msg)) {
-		if (msg.type != NL_MSG_HELLO && !peer->up)
+	while (adapter->ntb && ntbl_chan_next(adapter, &peer, &msg)) {
+		if (msg.type != NTBL_MSG_HELLO && !peer->up)
 			continue;	/* not introduced yet */
 		switch (msg.type) {
-		case NL_MSG_HELLO:
+		case NTBL_MSG_HELLO:
 			rx_hello(peer, &msg);
 			break;
-		case NL_MSG_OFFER:
-			nl_rx_offer(peer, &msg);
+		case NTBL_MSG_OFFER:
+			ntbl_rx_offer(peer, &msg);
 			break;
-		case NL_MSG_WITHDRAW:
-			nl_rx_withdraw(peer, &msg);
+		case NTBL_MSG_WITHDRAW:
+			ntbl_rx_withdraw(peer, &msg);
 			break;
-		case NL_MSG_BORROW:
-			nl_rx_borrow(peer, &msg);
+		case NTBL_MSG_BORROW:
+			ntbl_rx_borrow(peer, &msg);
 			break;
-		case NL_MSG_RETURN:
-			nl_rx_return(peer, &msg);
+		case NTBL_MSG_RETURN:
+			ntbl_rx_return(peer, &msg);
 			break;
-		case NL_MSG_REVOKE:
-			nl_rx_revoke(peer, &msg);
+		case NTBL_MSG_REVOKE:
+			ntbl_rx_revoke(peer, &msg);
 			break;
 		default:
-			nl_bad_msg(peer, &msg);
+			ntbl_bad_msg(peer, &msg);
 		}
 	}
 	mutex_unlock(&adapter->lock);
-	nl_offers_changed(adapter);
+	ntbl_offers_changed(adapter);
 }
 
 /* --- link and doorbell events ---------------------------------------------- */
 
 static void link_work(struct work_struct *work)
 {
-	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
-						  link_work);
+	struct ntbl_adapter *adapter = container_of(work, struct ntbl_adapter,
+						    link_work);
 	u64 up;
 	int i;
 
@@ -194,7 +194,7 @@ static void link_work(struct work_struct *work)
 	if (adapter->xport->link_event)
 		adapter->xport->link_event(adapter);
 	for (i = 0; i < adapter->npeers; i++) {
-		struct nl_peer *peer = &adapter->peers[i];
+		struct ntbl_peer *peer = &adapter->peers[i];
 		bool link = up & BIT_ULL(peer->pidx);
 
 		if (link == peer->linked)
@@ -203,7 +203,7 @@ static void link_work(struct work_struct *work)
 		 * Whatever was in flight is stale, and so is a hello that
 		 * came in before this work ran: start over.
 		 */
-		nl_chan_reset(peer);
+		ntbl_chan_reset(peer);
 		peer_lost(peer);
 		forget_peer(peer);
 		if (!link && peer->up) {
@@ -218,53 +218,53 @@ static void link_work(struct work_struct *work)
 		peer->linked = link;
 	}
 	mutex_unlock(&adapter->lock);
-	nl_offers_changed(adapter);
+	ntbl_offers_changed(adapter);
 }
 
-static void nl_link_event(void *ctx)
+static void ntbl_link_event(void *ctx)
 {
-	struct nl_adapter *adapter = ctx;
+	struct ntbl_adapter *adapter = ctx;
 
 	queue_work(adapter->wq, &adapter->link_work);
 }
 
-static void nl_db_event(void *ctx, int vector)
+static void ntbl_db_event(void *ctx, int vector)
 {
-	struct nl_adapter *adapter = ctx;
+	struct ntbl_adapter *adapter = ctx;
 	u64 db = ntb_db_read(adapter->ntb);
 	int i;
 
 	/* Cleared first: a ring during the handlers is not lost. */
 	ntb_db_clear(adapter->ntb, db);
-	if (db & nl_xport_db_bits(adapter->xport))
+	if (db & ntbl_xport_db_bits(adapter->xport))
 		adapter->xport->db_event(adapter, db);
 	/* The other bits are vectors; each borrow takes its lender's. */
 	for (i = 0; i < adapter->npeers; i++)
-		nl_borrow_db(&adapter->peers[i], db);
+		ntbl_borrow_db(&adapter->peers[i], db);
 }
 
-static void nl_msg_event(void *ctx)
+static void ntbl_msg_event(void *ctx)
 {
-	struct nl_adapter *adapter = ctx;
+	struct ntbl_adapter *adapter = ctx;
 
 	if (adapter->xport->msg_event)
 		adapter->xport->msg_event(adapter);
 }
 
-static const struct ntb_ctx_ops nl_ctx_ops = {
-	.link_event = nl_link_event,
-	.db_event = nl_db_event,
-	.msg_event = nl_msg_event,
+static const struct ntb_ctx_ops ntbl_ctx_ops = {
+	.link_event = ntbl_link_event,
+	.db_event = ntbl_db_event,
+	.msg_event = ntbl_msg_event,
 };
 
 /* ntb_lending/ in debugfs: what tests look at, not an ABI. */
-static struct dentry *nl_debugfs;
+static struct dentry *ntbl_debugfs;
 
 /* Per peer: NodeId, then the messages its channel holds. */
 static int queues_show(struct seq_file *s, void *unused)
 {
-	struct nl_adapter *adapter = s->private;
-	struct nl_chan *chan;
+	struct ntbl_adapter *adapter = s->private;
+	struct ntbl_chan *chan;
 	int i;
 
 	mutex_lock(&adapter->lock);
@@ -282,31 +282,31 @@ static int queues_show(struct seq_file *s, void *unused)
 DEFINE_SHOW_ATTRIBUTE(queues);
 
 /**
- * nl_adapter_debugfs() - show an adapter's queues in debugfs
- * @adapter: the adapter, until nl_adapter_debugfs_remove()
+ * ntbl_adapter_debugfs() - show an adapter's queues in debugfs
+ * @adapter: the adapter, until ntbl_adapter_debugfs_remove()
  * @name: its name
  */
-static void nl_adapter_debugfs(struct nl_adapter *adapter, const char *name)
+static void ntbl_adapter_debugfs(struct ntbl_adapter *adapter, const char *name)
 {
-	adapter->debugfs = debugfs_create_dir(name, nl_debugfs);
+	adapter->debugfs = debugfs_create_dir(name, ntbl_debugfs);
 	debugfs_create_file("queues", 0400, adapter->debugfs, adapter,
 			    &queues_fops);
 }
 
 /**
- * nl_adapter_debugfs_remove() - undo nl_adapter_debugfs()
+ * ntbl_adapter_debugfs_remove() - undo ntbl_adapter_debugfs()
  * @adapter: the adapter
  */
-static void nl_adapter_debugfs_remove(struct nl_adapter *adapter)
+static void ntbl_adapter_debugfs_remove(struct ntbl_adapter *adapter)
 {
 	debugfs_remove_recursive(adapter->debugfs);
 }
 
 /**
- * nl_adapter_init() - set up the parts of a new adapter that are not configfs
+ * ntbl_adapter_init() - set up the parts of a new adapter that are not configfs
  * @adapter: the adapter
  */
-static void nl_adapter_init(struct nl_adapter *adapter)
+static void ntbl_adapter_init(struct ntbl_adapter *adapter)
 {
 	mutex_init(&adapter->lock);
 	mutex_init(&adapter->win_lock);
@@ -317,31 +317,31 @@ static void nl_adapter_init(struct nl_adapter *adapter)
 	init_waitqueue_head(&adapter->idle);
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
-	INIT_WORK(&adapter->removed_work, nl_lend_removed_work);
+	INIT_WORK(&adapter->removed_work, ntbl_lend_removed_work);
 }
 
 /* --- the module's adapters -------------------------------------------------- */
 
 /* The module's adapters: the lookup by name and the checks across them. */
-static LIST_HEAD(nl_adapters);
-/* Protects nl_adapters; held across a lend entry's checks and its adding. */
-DEFINE_MUTEX(nl_adapters_lock);
+static LIST_HEAD(ntbl_adapters);
+/* Protects ntbl_adapters; held across a lend entry's checks and its adding. */
+DEFINE_MUTEX(ntbl_adapters_lock);
 
 /**
- * nl_is_lent() - whether a PCI function has a lend entry on any adapter
+ * ntbl_is_lent() - whether a PCI function has a lend entry on any adapter
  * @pdev: the function
  *
- * Context: under nl_adapters_lock; takes each adapter's lock.
+ * Context: under ntbl_adapters_lock; takes each adapter's lock.
  * Return: true if it has one.
  */
-bool nl_is_lent(struct pci_dev *pdev)
+bool ntbl_is_lent(struct pci_dev *pdev)
 {
-	struct nl_adapter *adapter;
-	struct nl_lend *lend;
+	struct ntbl_adapter *adapter;
+	struct ntbl_lend *lend;
 	bool found = false;
 
-	lockdep_assert_held(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
+	lockdep_assert_held(&ntbl_adapters_lock);
+	list_for_each_entry(adapter, &ntbl_adapters, node) {
 		mutex_lock(&adapter->lock);
 		list_for_each_entry(lend, &adapter->lends, node)
 			found |= lend->pdev == pdev;
@@ -351,18 +351,18 @@ bool nl_is_lent(struct pci_dev *pdev)
 }
 
 /**
- * nl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
+ * ntbl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
  * @pdev: the function
  *
  * Return: true if a bound adapter's NTB device sits on @pdev.
  */
-bool nl_is_adapter_pdev(struct pci_dev *pdev)
+bool ntbl_is_adapter_pdev(struct pci_dev *pdev)
 {
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	bool found = false;
 
-	lockdep_assert_held(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
+	lockdep_assert_held(&ntbl_adapters_lock);
+	list_for_each_entry(adapter, &ntbl_adapters, node) {
 		mutex_lock(&adapter->lock);
 		found |= adapter->ntb && adapter->ntb->pdev == pdev;
 		mutex_unlock(&adapter->lock);
@@ -372,70 +372,70 @@ bool nl_is_adapter_pdev(struct pci_dev *pdev)
 
 /*
  * The adapter of an NTB device, made on first use with its group in
- * configfs, which it lives as long as (nl_adapter_free()).
+ * configfs, which it lives as long as (ntbl_adapter_free()).
  * Context: process; takes the configfs subsystem mutex.
  * Return: the adapter, or an ERR_PTR().
  */
-static struct nl_adapter *nl_adapter_get(const char *name)
+static struct ntbl_adapter *ntbl_adapter_get(const char *name)
 {
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	int ret;
 
-	mutex_lock(&nl_adapters_lock);
-	list_for_each_entry(adapter, &nl_adapters, node) {
+	mutex_lock(&ntbl_adapters_lock);
+	list_for_each_entry(adapter, &ntbl_adapters, node) {
 		/* Its name is its group's. */
 		if (!strcmp(config_item_name(&adapter->group.cg_item), name)) {
-			mutex_unlock(&nl_adapters_lock);
+			mutex_unlock(&ntbl_adapters_lock);
 			return adapter;
 		}
 	}
-	mutex_unlock(&nl_adapters_lock);
+	mutex_unlock(&ntbl_adapters_lock);
 
 	adapter = kzalloc(sizeof(*adapter), GFP_KERNEL);
 	if (!adapter)
 		return ERR_PTR(-ENOMEM);
-	nl_adapter_init(adapter);
+	ntbl_adapter_init(adapter);
 	INIT_WORK(&adapter->offers_work, offers_work);
 	adapter->wq = alloc_ordered_workqueue("ntb_lending/%s", 0, name);
 	if (!adapter->wq) {
 		kfree(adapter);
 		return ERR_PTR(-ENOMEM);
 	}
-	nl_adapter_debugfs(adapter, name);
+	ntbl_adapter_debugfs(adapter, name);
 	/*
-	 * Not under nl_adapters_lock: mkdir takes it under configfs' mutex.
+	 * Not under ntbl_adapters_lock: mkdir takes it under configfs' mutex.
 	 * From here on, the last put of its group frees the adapter, on
 	 * error too.
 	 */
-	ret = nl_abi->adapter_add(adapter, name);
+	ret = ntbl_abi->adapter_add(adapter, name);
 	if (ret)
 		return ERR_PTR(ret);
-	mutex_lock(&nl_adapters_lock);
-	list_add_tail(&adapter->node, &nl_adapters);
-	mutex_unlock(&nl_adapters_lock);
+	mutex_lock(&ntbl_adapters_lock);
+	list_add_tail(&adapter->node, &ntbl_adapters);
+	mutex_unlock(&ntbl_adapters_lock);
 	return adapter;
 }
 
 /**
- * nl_adapter_free() - free an adapter, once its configfs group is released
+ * ntbl_adapter_free() - free an adapter, once its configfs group is released
  * @adapter: the adapter, its NTB device unbound
  */
-void nl_adapter_free(struct nl_adapter *adapter)
+void ntbl_adapter_free(struct ntbl_adapter *adapter)
 {
-	nl_adapter_debugfs_remove(adapter);
+	ntbl_adapter_debugfs_remove(adapter);
 	destroy_workqueue(adapter->wq);
 	cancel_work_sync(&adapter->offers_work);
 	kfree(adapter);
 }
 
 /* Remove every adapter from configfs, which frees them: the module goes. */
-static void nl_adapters_remove(void)
+static void ntbl_adapters_remove(void)
 {
-	struct nl_adapter *adapter, *n;
+	struct ntbl_adapter *adapter, *n;
 
-	list_for_each_entry_safe(adapter, n, &nl_adapters, node) {
+	list_for_each_entry_safe(adapter, n, &ntbl_adapters, node) {
 		list_del(&adapter->node);
-		nl_abi->adapter_remove(adapter);
+		ntbl_abi->adapter_remove(adapter);
 	}
 }
 
@@ -447,26 +447,26 @@ static void nl_adapters_remove(void)
  * any, every peer would share) and on two-port adapters without enough
  * scratchpads.
  */
-static const struct nl_xport_ops *const nl_xports[] = {
-	&nl_xport_spad,
-	&nl_xport_msgreg,
+static const struct ntbl_xport_ops *const ntbl_xports[] = {
+	&ntbl_xport_spad,
+	&ntbl_xport_msgreg,
 };
 
 /*
  * The first transport @ntb can carry; -ENODEV, which declines the device
  * without the driver core's error line, if none.
  */
-static const struct nl_xport_ops *nl_pick_xport(struct ntb_dev *ntb)
+static const struct ntbl_xport_ops *ntbl_pick_xport(struct ntb_dev *ntb)
 {
 	char needs[128];
 	int i, len = 0;
 
-	for (i = 0; i < ARRAY_SIZE(nl_xports); i++)
-		if (nl_xports[i]->usable(ntb))
-			return nl_xports[i];
-	for (i = 0; i < ARRAY_SIZE(nl_xports); i++)
+	for (i = 0; i < ARRAY_SIZE(ntbl_xports); i++)
+		if (ntbl_xports[i]->usable(ntb))
+			return ntbl_xports[i];
+	for (i = 0; i < ARRAY_SIZE(ntbl_xports); i++)
 		len += scnprintf(needs + len, sizeof(needs) - len, "%s%s",
-				 i ? ", or " : "", nl_xports[i]->needs);
+				 i ? ", or " : "", ntbl_xports[i]->needs);
 	dev_info(&ntb->dev,
 		 "not used for lending: needs %s; has %d, %d and %d\n",
 		 needs, ntb_spad_count(ntb),
@@ -474,19 +474,19 @@ static const struct nl_xport_ops *nl_pick_xport(struct ntb_dev *ntb)
 	return ERR_PTR(-ENODEV);
 }
 
-static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
+static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 {
-	const struct nl_xport_ops *xport;
-	struct nl_adapter *adapter;
-	struct nl_peer *peers;
+	const struct ntbl_xport_ops *xport;
+	struct ntbl_adapter *adapter;
+	struct ntbl_peer *peers;
 	bool bound = false;
 	int i, n, ret;
 
-	xport = nl_pick_xport(ntb);
+	xport = ntbl_pick_xport(ntb);
 	if (IS_ERR(xport))
 		return PTR_ERR(xport);
 
-	adapter = nl_adapter_get(dev_name(&ntb->dev));
+	adapter = ntbl_adapter_get(dev_name(&ntb->dev));
 	if (IS_ERR(adapter))
 		return PTR_ERR(adapter);
 
@@ -503,7 +503,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		raw_spin_lock_init(&peers[i].serve_lock);
 		peers[i].rpc_last[0] = -1;
 		peers[i].version = -1;
-		nl_chan_init(&peers[i]);
+		ntbl_chan_init(&peers[i]);
 	}
 
 	mutex_lock(&adapter->lock);
@@ -523,7 +523,7 @@ static int nl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 			goto err_peers;
 		bound = true;
 	}
-	ret = ntb_set_ctx(ntb, adapter, &nl_ctx_ops);
+	ret = ntb_set_ctx(ntb, adapter, &ntbl_ctx_ops);
 	if (ret)
 		goto err_peers;
 	ntb_db_clear(ntb, ntb_db_valid_mask(ntb));
@@ -554,11 +554,11 @@ err_peers:
 	return ret;
 }
 
-static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
+static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 {
-	struct nl_adapter *adapter = ntb->ctx;
-	const struct nl_xport_ops *xport = adapter->xport;
-	struct nl_peer *peers;
+	struct ntbl_adapter *adapter = ntb->ctx;
+	const struct ntbl_xport_ops *xport = adapter->xport;
+	struct ntbl_peer *peers;
 	int i, n;
 
 	ntb_link_disable(ntb);
@@ -568,7 +568,7 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	/* Wake whoever waits for a peer, let them finish, start no more. */
 	mutex_lock(&adapter->lock);
 	for (i = 0; i < adapter->npeers; i++) {
-		nl_chan_reset(&adapter->peers[i]);
+		ntbl_chan_reset(&adapter->peers[i]);
 		adapter->peers[i].up = false;
 	}
 	mutex_unlock(&adapter->lock);
@@ -579,8 +579,8 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	peers = adapter->peers;
 	n = adapter->npeers;
 	for (i = 0; i < n; i++) {
-		nl_borrow_peer_lost(&peers[i], true);
-		nl_lend_peer_lost(&peers[i]);
+		ntbl_borrow_peer_lost(&peers[i], true);
+		ntbl_lend_peer_lost(&peers[i]);
 		forget_peer(&peers[i]);
 		peers[i].linked = false;
 	}
@@ -595,46 +595,46 @@ static void nl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 		xport->unbind(adapter);
 	flush_workqueue(adapter->wq);
 	flush_work(&adapter->offers_work);
-	nl_offers_sync(adapter);
+	ntbl_offers_sync(adapter);
 	kfree(peers);
 }
 
-static struct ntb_client nl_client = {
+static struct ntb_client ntbl_client = {
 	.ops = {
-		.probe = nl_probe,
-		.remove = nl_remove,
+		.probe = ntbl_probe,
+		.remove = ntbl_remove,
 	},
 };
 
 /**
- * nl_core_init() - start the NTB client: adapters come as devices probe
+ * ntbl_core_init() - start the NTB client: adapters come as devices probe
  * @abi: what core asks of the configfs layer, which is registered
  *
  * Return: 0 or a negative errno.
  */
-int __init nl_core_init(const struct nl_abi_ops *abi)
+int __init ntbl_core_init(const struct ntbl_abi_ops *abi)
 {
 	int ret;
 
-	nl_abi = abi;
-	nl_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
-	ret = ntb_register_client(&nl_client);
+	ntbl_abi = abi;
+	ntbl_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	ret = ntb_register_client(&ntbl_client);
 	if (ret) {
-		nl_adapters_remove();
-		debugfs_remove_recursive(nl_debugfs);
+		ntbl_adapters_remove();
+		debugfs_remove_recursive(ntbl_debugfs);
 	}
 	return ret;
 }
 
 /**
- * nl_core_exit() - stop the NTB client and remove every adapter
+ * ntbl_core_exit() - stop the NTB client and remove every adapter
  *
  * Context: configfs holds no directory of the operator (each would hold a
  * reference to the module).
  */
-void __exit nl_core_exit(void)
+void __exit ntbl_core_exit(void)
 {
-	ntb_unregister_client(&nl_client);
-	nl_adapters_remove();
-	debugfs_remove_recursive(nl_debugfs);
+	ntb_unregister_client(&ntbl_client);
+	ntbl_adapters_remove();
+	debugfs_remove_recursive(ntbl_debugfs);
 }

@@ -2,10 +2,10 @@
 /*
  * NTB device lending: the data plane.
  *
- * The lender side owns a lent PCI function (lent.c), serves its
- * virtualized config space (lent_config.c) and builds the IOMMU domain
- * through which the function reaches the borrower (lent_iommu.c). The
- * borrower side (vbus.c) is a virtual PCI host bridge that holds the
+ * The lender side owns a lent PCI function (dp_lent.c), serves its
+ * virtualized config space (dp_lent_config.c) and builds the IOMMU domain
+ * through which the function reaches the borrower (dp_lent_iommu.c). The
+ * borrower side (dp_vbus.c) is a virtual PCI host bridge that holds the
  * borrowed function, places its BARs in an NTB window, gives it DMA
  * operations that reach the borrower's memory through the fabric and an
  * MSI domain whose messages ring the borrower's doorbells. The two sides
@@ -15,19 +15,19 @@
  *
  * A borrow, in order (L: lender, B: borrower):
  *
- *   L  lent = ntb_lent_claim(pdev); ntb_lent_bars(lent, addr_align, &bars)
+ *   L  lent = ntbl_lent_claim(pdev); ntbl_lent_bars(lent, addr_align, &bars)
  *   L  ntb_mw_set_trans() of an inbound window to bars.span_phys/span_size
  *   B  ntb_mw_set_trans() of an inbound window onto its memory
- *   L  ntb_lent_map_memory() of the outbound window into B's memory
- *   L  ntb_lent_map_doorbell() of ntb_peer_db_addr() for each bit B gives
+ *   L  ntbl_lent_map_memory() of the outbound window into B's memory
+ *   L  ntbl_lent_map_doorbell() of ntb_peer_db_addr() for each bit B gives
  *   B  ntb_peer_mw_get_addr() of the window onto the BARs, then
- *      ntb_vbus_create(), publish the bus to the doorbell handler,
- *      ntb_vbus_add()
+ *      ntbl_vbus_create(), publish the bus to the doorbell handler,
+ *      ntbl_vbus_add()
  *
- * and a return: B ntb_vbus_remove(), unpublish, ntb_vbus_free(), clear
- * its translation; L clear its translation, then ntb_lent_reset() to offer
- * the function again or ntb_lent_release() to give it back. On link loss L
- * calls ntb_lent_quiesce() and B ntb_vbus_link_lost() first.
+ * and a return: B ntbl_vbus_remove(), unpublish, ntbl_vbus_free(), clear
+ * its translation; L clear its translation, then ntbl_lent_reset() to offer
+ * the function again or ntbl_lent_release() to give it back. On link loss L
+ * calls ntbl_lent_quiesce() and B ntbl_vbus_link_lost() first.
  */
 #ifndef _NTB_LENDING_DATAPLANE_H
 #define _NTB_LENDING_DATAPLANE_H
@@ -37,64 +37,64 @@
 
 struct device;
 struct pci_dev;
-struct ntb_lent;
-struct ntb_vbus;
+struct ntbl_lent;
+struct ntbl_vbus;
 
-#define NTB_DP_BAR_64		BIT(0)	/* 64-bit BAR: its index and the next */
-#define NTB_DP_BAR_PREFETCH	BIT(1)	/* prefetchable */
-#define NTB_DP_BAR_FLAGS	(NTB_DP_BAR_64 | NTB_DP_BAR_PREFETCH)
+#define NTBL_DP_BAR_64		BIT(0)	/* 64-bit BAR: its index and the next */
+#define NTBL_DP_BAR_PREFETCH	BIT(1)	/* prefetchable */
+#define NTBL_DP_BAR_FLAGS	(NTBL_DP_BAR_64 | NTBL_DP_BAR_PREFETCH)
 
 /**
- * struct ntb_dp_bar - one memory BAR of a lent function
- * @offset: where the BAR starts in the lent span (&ntb_dp_bars.span_phys)
+ * struct ntbl_dp_bar - one memory BAR of a lent function
+ * @offset: where the BAR starts in the lent span (&ntbl_dp_bars.span_phys)
  * @size: bytes, a power of two of at least 16; 0 when the index holds no
  *	lent BAR (unimplemented, an I/O BAR, the upper half of a 64-bit BAR)
- * @flags: NTB_DP_BAR_*
+ * @flags: NTBL_DP_BAR_*
  */
-struct ntb_dp_bar {
+struct ntbl_dp_bar {
 	u64 offset;
 	u64 size;
 	u32 flags;
 };
 
 /**
- * struct ntb_dp_bars - the memory BARs of a lent function and the span
+ * struct ntbl_dp_bars - the memory BARs of a lent function and the span
  *	that one window translation needs to reach them all
  * @span_phys: lender physical address of the span, aligned as asked
  * @span_size: bytes in the span, a multiple of the alignment asked for
  * @bar: the BARs by index, offsets relative to @span_phys
  */
-struct ntb_dp_bars {
+struct ntbl_dp_bars {
 	u64 span_phys;
 	u64 span_size;
-	struct ntb_dp_bar bar[PCI_STD_NUM_BARS];
+	struct ntbl_dp_bar bar[PCI_STD_NUM_BARS];
 };
 
 /**
- * struct ntb_dp_doorbell - the write that rings one doorbell bit
+ * struct ntbl_dp_doorbell - the write that rings one doorbell bit
  * @addr: address the lent device writes to, as the device sees it (an
- *	address of its IOMMU domain on the lender, see ntb_lent_map_doorbell())
+ *	address of its IOMMU domain on the lender, see ntbl_lent_map_doorbell())
  * @data: the 32-bit value it writes
  */
-struct ntb_dp_doorbell {
+struct ntbl_dp_doorbell {
 	u64 addr;
 	u32 data;
 };
 
-/* Lender: lent.c */
+/* Lender: dp_lent.c */
 
 /**
- * ntb_lent_claim() - take a local PCI function for lending
+ * ntbl_lent_claim() - take a local PCI function for lending
  * @pdev: the function: an endpoint with at least one memory BAR
  * @removed: called if the function leaves the PCI tree while lent, after
- *	its IOMMU domain is gone and it is stopped (ntb_lent_removed() is
- *	true from then on); the caller still calls ntb_lent_release(). It
+ *	its IOMMU domain is gone and it is stopped (ntbl_lent_removed() is
+ *	true from then on); the caller still calls ntbl_lent_release(). It
  *	runs with the function's device lock and maybe the PCI rescan lock
- *	held: it must not take a lock held around ntb_lent_* calls, nor wait
+ *	held: it must not take a lock held around ntbl_lent_* calls, nor wait
  *	for anything that needs those. NULL for none.
  * @data: @removed's argument
  *
- * Unbinds the function's driver (remembered for ntb_lent_release()), binds
+ * Unbinds the function's driver (remembered for ntbl_lent_release()), binds
  * the function to ntb_lending's PCI driver through driver_override so that
  * nothing else binds it, resets it where it can be reset, and attaches it
  * to an IOMMU domain of its own that maps nothing yet. INTx and bus
@@ -106,11 +106,11 @@ struct ntb_dp_doorbell {
  * function without memory BARs, -EBUSY if it is lent already or its
  * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
  */
-struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
-				void (*removed)(void *data), void *data);
+struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
+				  void (*removed)(void *data), void *data);
 
 /**
- * ntb_lent_release() - give a lent function back to its own driver
+ * ntbl_lent_release() - give a lent function back to its own driver
  * @lent: the lent function, which is freed
  *
  * Stops and resets the function, removes its IOMMU domain with every
@@ -120,64 +120,64 @@ struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
  *
  * Context: process; sleeps. Takes the device lock of the function.
  */
-void ntb_lent_release(struct ntb_lent *lent);
+void ntbl_lent_release(struct ntbl_lent *lent);
 
 /**
- * ntb_lent_confined() - whether the lender's IOMMU confines a lent function
+ * ntbl_lent_confined() - whether the lender's IOMMU confines a lent function
  * @lent: the lent function
  *
  * Context: any.
  *
  * Return: true if the function is in an IOMMU domain of its own, which
- * maps only what ntb_lent_map_memory() and ntb_lent_map_doorbell() map;
+ * maps only what ntbl_lent_map_memory() and ntbl_lent_map_doorbell() map;
  * false if this host has no IOMMU for it and its DMA reaches every
  * physical address.
  */
-bool ntb_lent_confined(const struct ntb_lent *lent);
+bool ntbl_lent_confined(const struct ntbl_lent *lent);
 
 /**
- * ntb_lent_removed() - whether a lent function left the PCI tree
+ * ntbl_lent_removed() - whether a lent function left the PCI tree
  * @lent: the lent function
  *
  * A removed function maps nothing and serves no config access; only
- * ntb_lent_release() is left to do.
+ * ntbl_lent_release() is left to do.
  *
  * Context: any.
  *
  * Return: true once the function was removed while lent.
  */
-bool ntb_lent_removed(const struct ntb_lent *lent);
+bool ntbl_lent_removed(const struct ntbl_lent *lent);
 
 /**
- * ntb_lent_reset() - make a lent function ready for its next borrower
+ * ntbl_lent_reset() - make a lent function ready for its next borrower
  * @lent: the lent function, quiesced or not
  *
  * Stops and resets the function, removes every mapping from its IOMMU
  * domain, restores the config state of the claim and rebuilds the
  * borrower's view of it, and accepts config writes again after
- * ntb_lent_quiesce(). The function stays lent: its own driver does not see
+ * ntbl_lent_quiesce(). The function stays lent: its own driver does not see
  * it between two borrowers.
  *
  * Context: process; sleeps. Takes the device lock of the function.
  *
  * Return: 0, or -ENODEV if the function was removed.
  */
-int ntb_lent_reset(struct ntb_lent *lent);
+int ntbl_lent_reset(struct ntbl_lent *lent);
 
 /**
- * ntb_lent_quiesce() - stop the function at once, e.g. on link loss
+ * ntbl_lent_quiesce() - stop the function at once, e.g. on link loss
  * @lent: the lent function
  *
  * Clears bus mastering and MSI/MSI-X on the function and refuses further
  * config accesses, so that a borrower that is gone can no longer reach
- * it. ntb_lent_reset() or ntb_lent_release() follows.
+ * it. ntbl_lent_reset() or ntbl_lent_release() follows.
  *
  * Context: any; takes a raw spinlock with interrupts saved.
  */
-void ntb_lent_quiesce(struct ntb_lent *lent);
+void ntbl_lent_quiesce(struct ntbl_lent *lent);
 
 /**
- * ntb_lent_bars() - describe the memory BARs for the borrower
+ * ntbl_lent_bars() - describe the memory BARs for the borrower
  * @lent: the lent function
  * @align: alignment the window translation needs (ntb_mw_get_align()'s
  *	addr_align); the span is aligned to it and to PAGE_SIZE
@@ -193,12 +193,13 @@ void ntb_lent_quiesce(struct ntb_lent *lent);
  * Return: 0, -EINVAL for an @align that is not a power of two, -ENODEV if
  * the function has no memory BAR with an address.
  */
-int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars);
+int ntbl_lent_bars(struct ntbl_lent *lent, u64 align,
+		   struct ntbl_dp_bars *bars);
 
-/* Lender: lent_config.c */
+/* Lender: dp_lent_config.c */
 
 /**
- * ntb_lent_cfg_read() - serve a borrower's config read
+ * ntbl_lent_cfg_read() - serve a borrower's config read
  * @lent: the lent function
  * @where: offset, aligned to @size
  * @size: 1, 2 or 4
@@ -211,14 +212,14 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars);
  * Context: any; takes a raw spinlock with interrupts saved.
  *
  * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, -ENOLINK after ntb_lent_quiesce() (until ntb_lent_reset()), or the
+ * gone, -ENOLINK after ntbl_lent_quiesce() (until ntbl_lent_reset()), or the
  * config access error.
  */
-int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
-		      unsigned int size, u32 *val);
+int ntbl_lent_cfg_read(struct ntbl_lent *lent, unsigned int where,
+		       unsigned int size, u32 *val);
 
 /**
- * ntb_lent_cfg_write() - serve a borrower's config write, validated
+ * ntbl_lent_cfg_write() - serve a borrower's config write, validated
  * @lent: the lent function
  * @where: offset, aligned to @size
  * @size: 1, 2 or 4
@@ -227,21 +228,21 @@ int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
  * Virtual bits change the borrower's view only, writable bits reach the
  * function, everything else is dropped (Documentation/ntb-lending/
  * dataplane.rst). MSI reaches the function only with an address that is
- * one of its doorbells (ntb_lent_map_doorbell()).
+ * one of its doorbells (ntbl_lent_map_doorbell()).
  *
  * Context: any; takes a raw spinlock with interrupts saved.
  *
  * Return: 0, -EINVAL for a malformed access, -ENODEV if the function is
- * gone, -ENOLINK after ntb_lent_quiesce() (until ntb_lent_reset()), or the
+ * gone, -ENOLINK after ntbl_lent_quiesce() (until ntbl_lent_reset()), or the
  * config access error.
  */
-int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
-		       unsigned int size, u32 val);
+int ntbl_lent_cfg_write(struct ntbl_lent *lent, unsigned int where,
+			unsigned int size, u32 val);
 
-/* Lender: lent_iommu.c */
+/* Lender: dp_lent_iommu.c */
 
 /**
- * ntb_lent_map_memory() - let the function reach the borrower's memory
+ * ntbl_lent_map_memory() - let the function reach the borrower's memory
  * @lent: the lent function
  * @phys: lender physical address of the outbound window into the
  *	borrower's memory (ntb_peer_mw_get_addr() once the borrower has set
@@ -251,7 +252,7 @@ int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
  *	maps [0, @size) onto the window and nothing else of the lender's
  *	memory; @phys itself without one
  *
- * One range per function; ntb_lent_unmap_memory() before mapping another.
+ * One range per function; ntbl_lent_unmap_memory() before mapping another.
  *
  * Context: process; sleeps.
  *
@@ -259,21 +260,21 @@ int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
  * IOMMU region, -EBUSY if a range is mapped, -ENOSPC if it does not fit
  * the domain, or the IOMMU's error.
  */
-int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			u64 *dev_addr);
+int ntbl_lent_map_memory(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
+			 u64 *dev_addr);
 
 /**
- * ntb_lent_unmap_memory() - undo ntb_lent_map_memory()
+ * ntbl_lent_unmap_memory() - undo ntbl_lent_map_memory()
  * @lent: the lent function
  *
  * The function's DMA into the window faults in the IOMMU from now on.
  *
  * Context: process; sleeps.
  */
-void ntb_lent_unmap_memory(struct ntb_lent *lent);
+void ntbl_lent_unmap_memory(struct ntbl_lent *lent);
 
 /**
- * ntb_lent_map_doorbell() - let the function ring a borrower's doorbell
+ * ntbl_lent_map_doorbell() - let the function ring a borrower's doorbell
  * @lent: the lent function
  * @phys: lender physical address of the doorbell register
  *	(ntb_peer_db_addr())
@@ -286,7 +287,7 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent);
  * hardware has) gives the same address. The borrower programs the
  * function's MSI and MSI-X messages with it, and only MSI messages that
  * write a mapped doorbell's value inside its register reach the function
- * (ntb_lent_cfg_write()). The IOMMU maps the register's whole page,
+ * (ntbl_lent_cfg_write()). The IOMMU maps the register's whole page,
  * though: any write of the function, DMA or an MSI-X message (which the
  * borrower writes into the function's table through its BAR), can reach
  * whatever else of the adapter that page holds.
@@ -296,26 +297,26 @@ void ntb_lent_unmap_memory(struct ntb_lent *lent);
  * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when 64
  * doorbells are mapped or the domain is full, or the IOMMU's error.
  */
-int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			  u32 data, u64 *dev_addr);
+int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
+			   u32 data, u64 *dev_addr);
 
 /**
- * ntb_lent_unmap_doorbells() - undo every ntb_lent_map_doorbell()
+ * ntbl_lent_unmap_doorbells() - undo every ntbl_lent_map_doorbell()
  * @lent: the lent function
  *
  * Context: process; sleeps.
  */
-void ntb_lent_unmap_doorbells(struct ntb_lent *lent);
+void ntbl_lent_unmap_doorbells(struct ntbl_lent *lent);
 
-/* Borrower: vbus.c */
+/* Borrower: dp_vbus.c */
 
 /**
- * struct ntb_vbus_ops - how a virtual bus reaches the lent function
+ * struct ntbl_vbus_ops - how a virtual bus reaches the lent function
  * @cfg_read: read @size (1, 2 or 4) bytes of config space at @where, which
  *	is aligned to @size, into @val; return 0 or a negative errno
  * @cfg_write: write @size bytes of @val at @where; return 0 or an errno
  *
- * The lender answers with ntb_lent_cfg_read() and ntb_lent_cfg_write().
+ * The lender answers with ntbl_lent_cfg_read() and ntbl_lent_cfg_write().
  * Both are called in any context the PCI core's config accessors are
  * called in: on x86 (CONFIG_PCI_LOCKLESS_CONFIG) that is wherever a driver
  * calls pci_read_config_*(), including interrupt handlers, code under
@@ -325,7 +326,7 @@ void ntb_lent_unmap_doorbells(struct ntb_lent *lent);
  * reached. Never called for the BAR and expansion ROM registers, which the
  * virtual bus emulates.
  */
-struct ntb_vbus_ops {
+struct ntbl_vbus_ops {
 	int (*cfg_read)(void *priv, unsigned int where, unsigned int size,
 			u32 *val);
 	int (*cfg_write)(void *priv, unsigned int where, unsigned int size,
@@ -333,7 +334,7 @@ struct ntb_vbus_ops {
 };
 
 /**
- * struct ntb_vbus_info - what the borrower knows of a borrowed function
+ * struct ntbl_vbus_info - what the borrower knows of a borrowed function
  * @parent: device the virtual host bridge hangs under (the NTB adapter)
  * @ops: config space access to the lender
  * @priv: passed to @ops
@@ -341,39 +342,39 @@ struct ntb_vbus_ops {
  *	lender translated to its span (ntb_peer_mw_get_addr() after the
  *	lender set the translation)
  * @win_size: bytes of that window that reach the span
- * @bar: the lender's BAR description (&ntb_dp_bars.bar)
+ * @bar: the lender's BAR description (&ntbl_dp_bars.bar)
  * @dma_phys: borrower physical address where the inbound window
  *	translation (ntb_mw_set_trans()) starts: device DMA can reach
  *	[@dma_phys, @dma_phys + @dma_size) and nothing else
  * @dma_size: bytes of that translation
  * @dma_dev_addr: address at which the device sees @dma_phys, as
- *	ntb_lent_map_memory() returned it on the lender
+ *	ntbl_lent_map_memory() returned it on the lender
  * @db: for each doorbell bit the virtual bus may use, the write that rings
- *	it (ntb_lent_map_doorbell() of ntb_peer_db_addr() on the lender);
- *	bit i of ntb_vbus_doorbell() is @db[i]
+ *	it (ntbl_lent_map_doorbell() of ntb_peer_db_addr() on the lender);
+ *	bit i of ntbl_vbus_doorbell() is @db[i]
  * @nr_db: entries in @db, 1..64
  */
-struct ntb_vbus_info {
+struct ntbl_vbus_info {
 	struct device *parent;
-	const struct ntb_vbus_ops *ops;
+	const struct ntbl_vbus_ops *ops;
 	void *priv;
 	phys_addr_t win_phys;
 	u64 win_size;
-	struct ntb_dp_bar bar[PCI_STD_NUM_BARS];
+	struct ntbl_dp_bar bar[PCI_STD_NUM_BARS];
 	phys_addr_t dma_phys;
 	u64 dma_size;
 	u64 dma_dev_addr;
-	const struct ntb_dp_doorbell *db;
+	const struct ntbl_dp_doorbell *db;
 	unsigned int nr_db;
 };
 
 /**
- * ntb_vbus_create() - build a virtual host bridge for a borrowed function
+ * ntbl_vbus_create() - build a virtual host bridge for a borrowed function
  * @info: what the borrower knows of the function; copied
  *
  * Validates what the lender sent, places the BARs in the window, creates
  * the MSI domain and a root bus in a free PCI domain from 0x10000, and
- * scans the function. No driver sees it until ntb_vbus_add().
+ * scans the function. No driver sees it until ntbl_vbus_add().
  *
  * Context: process; sleeps.
  *
@@ -382,49 +383,49 @@ struct ntb_vbus_info {
  * the function does not answer, -EBUSY if its BARs cannot be claimed,
  * -ENOMEM.
  */
-struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info);
+struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info);
 
 /**
- * ntb_vbus_add() - hot-add the borrowed function: its driver probes it
- * @vbus: the virtual bus from ntb_vbus_create()
+ * ntbl_vbus_add() - hot-add the borrowed function: its driver probes it
+ * @vbus: the virtual bus from ntbl_vbus_create()
  *
  * The driver may probe asynchronously, as after any hot-add.
  *
  * Context: process; sleeps. Takes the PCI rescan/remove lock. The caller
- * delivers its doorbells to ntb_vbus_doorbell() from before this call (the
- * driver's probe needs its interrupts) until ntb_vbus_remove() returns.
+ * delivers its doorbells to ntbl_vbus_doorbell() from before this call (the
+ * driver's probe needs its interrupts) until ntbl_vbus_remove() returns.
  */
-void ntb_vbus_add(struct ntb_vbus *vbus);
+void ntbl_vbus_add(struct ntbl_vbus *vbus);
 
 /**
- * ntb_vbus_link_lost() - the lender can no longer be reached
+ * ntbl_vbus_link_lost() - the lender can no longer be reached
  * @vbus: the virtual bus
  *
  * From now on config reads fail with all ones, config writes are dropped
  * and DMA mappings are refused, so the driver sees a device that is gone
  * and its removal fails outstanding I/O instead of waiting for it. Call
- * ntb_vbus_remove() next.
+ * ntbl_vbus_remove() next.
  *
  * Context: any.
  */
-void ntb_vbus_link_lost(struct ntb_vbus *vbus);
+void ntbl_vbus_link_lost(struct ntbl_vbus *vbus);
 
 /**
- * ntb_vbus_remove() - hot-remove the borrowed function and its bus
+ * ntbl_vbus_remove() - hot-remove the borrowed function and its bus
  * @vbus: the virtual bus
  *
  * Unbinds the driver and removes the function (an orderly return: the
  * driver may still talk to the device, so doorbells must keep reaching
- * ntb_vbus_doorbell() until this returns), then the root bus and the MSI
- * domain. After ntb_vbus_link_lost() the driver sees the device gone. A
+ * ntbl_vbus_doorbell() until this returns), then the root bus and the MSI
+ * domain. After ntbl_vbus_link_lost() the driver sees the device gone. A
  * second call does nothing.
  *
  * Context: process; sleeps. Takes the PCI rescan/remove lock.
  */
-void ntb_vbus_remove(struct ntb_vbus *vbus);
+void ntbl_vbus_remove(struct ntbl_vbus *vbus);
 
 /**
- * ntb_vbus_remove_nolock() - ntb_vbus_remove() without the rescan lock
+ * ntbl_vbus_remove_nolock() - ntbl_vbus_remove() without the rescan lock
  * @vbus: the virtual bus
  *
  * For the NTB adapter's own removal, which the PCI core runs under the
@@ -435,42 +436,42 @@ void ntb_vbus_remove(struct ntb_vbus *vbus);
  *
  * Context: process; sleeps.
  */
-void ntb_vbus_remove_nolock(struct ntb_vbus *vbus);
+void ntbl_vbus_remove_nolock(struct ntbl_vbus *vbus);
 
 /**
- * ntb_vbus_free() - free a virtual bus
+ * ntbl_vbus_free() - free a virtual bus
  * @vbus: the virtual bus, removed or not
  *
- * Removes it first if ntb_vbus_remove() has not run.
+ * Removes it first if ntbl_vbus_remove() has not run.
  *
  * Context: process; sleeps. The caller must have stopped calling
- * ntb_vbus_doorbell() for @vbus, and waited for calls in progress.
+ * ntbl_vbus_doorbell() for @vbus, and waited for calls in progress.
  */
-void ntb_vbus_free(struct ntb_vbus *vbus);
+void ntbl_vbus_free(struct ntbl_vbus *vbus);
 
 /**
- * ntb_vbus_doorbell() - run the vectors of the doorbell bits that fired
+ * ntbl_vbus_doorbell() - run the vectors of the doorbell bits that fired
  * @vbus: the virtual bus
- * @bits: bit i set for each entry i of &ntb_vbus_info.db that rang
+ * @bits: bit i set for each entry i of &ntbl_vbus_info.db that rang
  *
  * Runs every allocated vector on each bit: vector v rings bit
- * v % &ntb_vbus_info.nr_db. The caller reads and clears its doorbell
+ * v % &ntbl_vbus_info.nr_db. The caller reads and clears its doorbell
  * register first, so that a ring during the handlers is not lost.
  *
  * Context: any, typically the NTB adapter's doorbell interrupt. Safe
- * against a concurrent ntb_vbus_remove(), after which it does nothing; not
- * to be called after ntb_vbus_free().
+ * against a concurrent ntbl_vbus_remove(), after which it does nothing; not
+ * to be called after ntbl_vbus_free().
  */
-void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits);
+void ntbl_vbus_doorbell(struct ntbl_vbus *vbus, u64 bits);
 
 /**
- * ntb_vbus_pci_dev() - the borrowed function in this host's PCI tree
+ * ntbl_vbus_pci_dev() - the borrowed function in this host's PCI tree
  * @vbus: the virtual bus
  *
  * Context: any.
  *
- * Return: the function, or NULL once ntb_vbus_remove() has run.
+ * Return: the function, or NULL once ntbl_vbus_remove() has run.
  */
-struct pci_dev *ntb_vbus_pci_dev(struct ntb_vbus *vbus);
+struct pci_dev *ntbl_vbus_pci_dev(struct ntbl_vbus *vbus);
 
 #endif /* _NTB_LENDING_DATAPLANE_H */

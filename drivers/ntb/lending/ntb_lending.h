@@ -2,7 +2,7 @@
 /*
  * NTB device lending: state shared by the files of ntb_lending.ko.
  *
- * Lifetimes: an &struct nl_adapter is made when its configfs group is, at
+ * Lifetimes: an &struct ntbl_adapter is made when its configfs group is, at
  * the first probe of an NTB device of that name, and lives until the module
  * unloads or the device goes away with nothing configured on it. The NTB
  * device itself (@ntb) is bound and unbound in between; everything that
@@ -12,23 +12,23 @@
  * adapter, its peers, lends, offers and borrows. It is never held across
  * configfs_register_group() or configfs_unregister_group(), which take the
  * configfs subsystem mutex that configfs holds around our mkdir and rmdir
- * callbacks, nor while waiting for a peer (nl_chan_wait_reply(); a holder
- * that must wait uses nl_wait_reply_unlocked()). Channel state has its
+ * callbacks, nor while waiting for a peer (ntbl_chan_wait_reply(); a holder
+ * that must wait uses ntbl_wait_reply_unlocked()). Channel state has its
  * own spinlock (see chan.c), taken in interrupt context. @win_lock guards
  * the window translations, which a lent device's removal closes without
  * @lock.
  *
  * Lock order: configfs' subsystem mutex, @lock, a lent device's locks
- * (lent.c: its bridge's and its own device lock, then its mutex), then
+ * (dp_lent.c: its bridge's and its own device lock, then its mutex), then
  * @win_lock. A lent device's removal runs under its device lock and takes
- * only @win_lock (device_removed() in lend.c).
+ * only @win_lock (device_removed() in lender.c).
  *
  * Layers: a file calls only the files below it, never one above:
  *
  *   configfs.c         the configfs ABI, and the module's init and exit
  *   core.c             NTB client, adapter lifetime, link events, hello,
  *                      message dispatch
- *   lend.c, borrow.c   the lender and the borrower (with the offers
+ *   lender.c, borrower.c   the lender and the borrower (with the offers
  *                      registry); neither calls the other
  *   peer.c             peer lookup, tags, status replies, uevents, window
  *                      translations, vector bits
@@ -39,11 +39,11 @@
  *                      exception to the rule, by the entry points xport.h
  *                      names
  *
- * lent.c and vbus.c, the data plane (dataplane.h), are called by lend.c,
- * borrow.c and rpc.c; wire.h, every message's layout, by whatever packs
+ * dp_lent.c and dp_vbus.c, the data plane (dataplane.h), are called by lender.c,
+ * borrower.c and rpc.c; wire.h, every message's layout, by whatever packs
  * or unpacks one. Where core.c needs the layer above (to show a new
  * adapter, to make offers/ follow the offers) it calls through the
- * &struct nl_abi_ops that configfs.c gives nl_core_init(). The prototypes
+ * &struct ntbl_abi_ops that configfs.c gives ntbl_core_init(). The prototypes
  * below go bottom up.
  */
 #ifndef _NTB_LENDING_H
@@ -61,13 +61,13 @@
 #include "wire.h"
 
 struct ntb_dev;
-struct nl_xport_ops;
+struct ntbl_xport_ops;
 
 /*
  * A borrowed device rings at most this many doorbell bits, those the
  * transport leaves (xport.h), for its vectors.
  */
-#define NL_MAX_VEC		15
+#define NTBL_MAX_VEC		15
 
 /*
  * What a peer can make us hold: messages to it that it does not take (an
@@ -75,63 +75,66 @@ struct nl_xport_ops;
  * that our work has not run yet (its own bound: a host that answers never
  * meets this one); past that the peer's frames wait unacknowledged.
  */
-#define NL_CHAN_TXQ_MAX		(2 * (NL_MAX_LEND_INDEX + 2))
-#define NL_CHAN_RXQ_MAX		NL_CHAN_TXQ_MAX
+#define NTBL_CHAN_TXQ_MAX		(2 * (NTBL_MAX_LEND_INDEX + 2))
+#define NTBL_CHAN_RXQ_MAX		NTBL_CHAN_TXQ_MAX
 
 /* An offer's Id: the lender's NodeId and its lend entry's index. */
-#define NL_ID_FMT		"%05x"
+#define NTBL_ID_FMT		"%05x"
 
-static inline u32 nl_offer_id(int node, unsigned int index)
+static inline u32 ntbl_offer_id(int node, unsigned int index)
 {
 	return node << 16 | index;
 }
 
 /* Room for a PCI address in lspci -D form, "dddd:bb:dd.f". */
-#define NL_BDF_LEN		16
+#define NTBL_BDF_LEN		16
 
 /* Config requests carry a lend entry's index in eight bits. */
-#define NL_MAX_LEND_INDEX	0xff
+#define NTBL_MAX_LEND_INDEX	0xff
 
 /*
  * Memory windows of a peer pair, by what they lead to: the lent device's
  * BARs, the borrower's memory. Two-port adapters translate inbound
- * windows (the lender NL_MW_DEVICE, the borrower NL_MW_MEMORY), switches
- * outbound ones (the borrower NL_MW_DEVICE, the lender NL_MW_MEMORY).
+ * windows (the lender NTBL_MW_DEVICE, the borrower NTBL_MW_MEMORY), switches
+ * outbound ones (the borrower NTBL_MW_DEVICE, the lender NTBL_MW_MEMORY).
  */
-#define NL_MW_DEVICE		0
-#define NL_MW_MEMORY		1
+#define NTBL_MW_DEVICE		0
+#define NTBL_MW_MEMORY		1
 
-/* The window a lender translates; a borrower translates the other. */
-#define NL_MW_LENDER(switched)	((switched) ? NL_MW_MEMORY : NL_MW_DEVICE)
-#define NL_MW_BORROWER(switched) ((switched) ? NL_MW_DEVICE : NL_MW_MEMORY)
+/*
+ * The window a lender translates; a borrower translates the other (@sw:
+ * &ntbl_adapter.switched).
+ */
+#define NTBL_MW_LENDER(sw)	((sw) ? NTBL_MW_MEMORY : NTBL_MW_DEVICE)
+#define NTBL_MW_BORROWER(sw)	((sw) ? NTBL_MW_DEVICE : NTBL_MW_MEMORY)
 
 /**
- * struct nl_chan - reliable, ordered message channel to one peer
+ * struct ntbl_chan - reliable, ordered message channel to one peer
  * @lock: protects every field below; taken in interrupt context
- * @txq: messages waiting to be sent (&struct nl_txmsg)
- * @nr_tx: entries in @txq, at most NL_CHAN_TXQ_MAX
+ * @txq: messages waiting to be sent (&struct ntbl_txmsg)
+ * @nr_tx: entries in @txq, at most NTBL_CHAN_TXQ_MAX
  * @tx_seq: sequence number of the frame in flight
  * @acked: sequence number the peer acknowledged last
  * @rx_seq: sequence number of the last frame received, -1 after reset
  * @rx: message being assembled from received frames
  * @rx_frag: index of the next fragment expected
- * @rxq: complete messages waiting for the adapter's work (&struct nl_rxmsg)
- * @nr_rx: entries in @rxq, at most NL_CHAN_RXQ_MAX
+ * @rxq: complete messages waiting for the adapter's work (&struct ntbl_rxmsg)
+ * @nr_rx: entries in @rxq, at most NTBL_CHAN_RXQ_MAX
  * @ackq: woken when @acked changes
  * @tx_work: sends @txq frame by frame, waiting for each acknowledgment
  * @epoch: bumped by every reset, so a sender notices that its peer went away
- * @replies: replies received and not yet taken (&struct nl_rxmsg)
+ * @replies: replies received and not yet taken (&struct ntbl_rxmsg)
  * @nr_replies: entries in @replies
  * @replyq: woken when a reply arrives or the channel is reset
  */
-struct nl_chan {
+struct ntbl_chan {
 	spinlock_t lock;	/* see above */
 	struct list_head txq;
 	unsigned int nr_tx;
 	u8 tx_seq;
 	u8 acked;
 	int rx_seq;
-	struct nl_msg rx;
+	struct ntbl_msg rx;
 	unsigned int rx_frag;
 	struct list_head rxq;
 	unsigned int nr_rx;
@@ -144,7 +147,7 @@ struct nl_chan {
 };
 
 /**
- * struct nl_peer - what this adapter knows of one peer on the fabric
+ * struct ntbl_peer - what this adapter knows of one peer on the fabric
  * @adapter: owner
  * @ntb: the NTB device; valid as long as the peer exists
  * @pidx: peer index of the NTB API
@@ -154,9 +157,9 @@ struct nl_chan {
  * @version: protocol version of its last hello since the link came up, or
  *	-1 if none
  * @xlat: size of the translation we set on each of its windows (by
- *	NL_MW_DEVICE, NL_MW_MEMORY), 0 where none (see nl_set_window())
+ *	NTBL_MW_DEVICE, NTBL_MW_MEMORY), 0 where none (see ntbl_set_window())
  * @chan: the control channel to it
- * @tag: tag of our last request to it (atomic: see nl_next_tag())
+ * @tag: tag of our last request to it (atomic: see ntbl_next_tag())
  * @borrow: what we borrow from it (one at a time: its window to the
  *	device is one); the doorbell interrupt reads it under RCU
  * @call_lock: serialises our config requests to it (rpc.c)
@@ -167,78 +170,78 @@ struct nl_chan {
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
  *
- * @linked, @up and the pointers are changed under &nl_adapter.lock.
+ * @linked, @up and the pointers are changed under &ntbl_adapter.lock.
  */
-struct nl_peer {
-	struct nl_adapter *adapter;
+struct ntbl_peer {
+	struct ntbl_adapter *adapter;
 	struct ntb_dev *ntb;
 	int pidx;
 	int port;
 	bool linked;
 	bool up;
 	int version;
-	u64 xlat[2];		/* under &nl_adapter.win_lock */
-	struct nl_chan chan;
+	u64 xlat[2];		/* under &ntbl_adapter.win_lock */
+	struct ntbl_chan chan;
 	atomic_t tag;
-	struct nl_borrow __rcu *borrow;
+	struct ntbl_borrow __rcu *borrow;
 	raw_spinlock_t call_lock;
 	u8 rpc_tag;
 	raw_spinlock_t serve_lock;
-	struct nl_lend *lent_to;
+	struct ntbl_lend *lent_to;
 	int rpc_last[3];
 };
 
 /**
- * struct nl_connection - a node allowed to borrow (connections/<NodeId>)
+ * struct ntbl_connection - a node allowed to borrow (connections/<NodeId>)
  * @group: configfs group
  * @adapter: owner
  * @node: the NodeId
- * @node_list: entry in &nl_adapter.connections
+ * @node_list: entry in &ntbl_adapter.connections
  */
-struct nl_connection {
+struct ntbl_connection {
 	struct config_group group;
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	int node;
 	struct list_head node_list;
 };
 
-enum nl_lend_state {
-	NL_LEND_LOCAL,
-	NL_LEND_AVAILABLE,
-	NL_LEND_BORROWED,
+enum ntbl_lend_state {
+	NTBL_LEND_LOCAL,
+	NTBL_LEND_AVAILABLE,
+	NTBL_LEND_BORROWED,
 };
 
 /**
- * struct nl_lend - a lend entry (lends/<D:B:D.F>)
+ * struct ntbl_lend - a lend entry (lends/<D:B:D.F>)
  * @group: configfs group
  * @adapter: owner
  * @pdev: the local function, referenced
  * @lent: the device held for lending, while not in local use
  * @index: the entry's index on this adapter, the low half of its Id
- * @state: &enum nl_lend_state
+ * @state: &enum ntbl_lend_state
  * @borrower: NodeId of the borrower, or -1
- * @revoking: revoke() waits for the borrower without &nl_adapter.lock:
+ * @revoking: revoke() waits for the borrower without &ntbl_adapter.lock:
  *	no other borrow of the entry starts meanwhile
- * @window_peer: the borrower whose window (two-port: NL_MW_DEVICE) the
+ * @window_peer: the borrower whose window (two-port: NTBL_MW_DEVICE) the
  *	lender translated onto the device's BARs, or NULL; under
- *	&nl_adapter.win_lock, so that a removal of the device closes it
- * @node: entry in &nl_adapter.lends
+ *	&ntbl_adapter.win_lock, so that a removal of the device closes it
+ * @node: entry in &ntbl_adapter.lends
  */
-struct nl_lend {
+struct ntbl_lend {
 	struct config_group group;
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	struct pci_dev *pdev;
-	struct ntb_lent *lent;
+	struct ntbl_lent *lent;
 	unsigned int index;
-	enum nl_lend_state state;
+	enum ntbl_lend_state state;
 	int borrower;
 	bool revoking;
-	struct nl_peer *window_peer;
+	struct ntbl_peer *window_peer;
 	struct list_head node;
 };
 
 /**
- * struct nl_offer - a device a peer offers us (offers/<Id>)
+ * struct ntbl_offer - a device a peer offers us (offers/<Id>)
  * @group: configfs group, made and registered by configfs.c from the
  *	adapter's offers work only, once @registered is set
  * @adapter: owner
@@ -249,14 +252,14 @@ struct nl_lend {
  * @device: PCI device id
  * @class: PCI class code
  * @borrowed: borrowed by some node
- * @registered: offers/ took it (nl_offer_next_change()): @group is made
+ * @registered: offers/ took it (ntbl_offer_next_change()): @group is made
  *	and in configfs, or about to be
  * @gone: withdrawn while @registered; the adapter's offers work removes it
- * @node: entry in &nl_adapter.offers
+ * @node: entry in &ntbl_adapter.offers
  */
-struct nl_offer {
+struct ntbl_offer {
 	struct config_group group;
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	int lender;
 	unsigned int index;
 	u32 bdf;
@@ -269,42 +272,42 @@ struct nl_offer {
 	struct list_head node;
 };
 
-enum nl_borrow_state {
-	NL_BORROW_STARTING,
-	NL_BORROW_BORROWED,
-	NL_BORROW_LOST,
+enum ntbl_borrow_state {
+	NTBL_BORROW_STARTING,
+	NTBL_BORROW_BORROWED,
+	NTBL_BORROW_LOST,
 };
 
 /**
- * struct nl_borrow - a device borrowed from a peer (borrows/<Id>)
+ * struct ntbl_borrow - a device borrowed from a peer (borrows/<Id>)
  * @group: configfs group
  * @adapter: owner
- * @peer: the lender, while @state is not NL_BORROW_LOST
+ * @peer: the lender, while @state is not NTBL_BORROW_LOST
  * @lender: NodeId of the lender
  * @index: the lender's lend entry index
- * @state: &enum nl_borrow_state
+ * @state: &enum ntbl_borrow_state
  * @vbus: the virtual bus holding the device, while borrowed
  * @local_bdf: the device's name in this host's PCI tree, while borrowed
  * @vectors: the doorbell bits of the device's vectors, set before the
  *	borrow is published to the doorbell interrupt
  * @db: the writes that ring our vector doorbells, as the device sees them
  * @cfg: the lender's last answer for each config dword, for callers that
- *	cannot wait for the lender (see rpc.c); under &nl_peer.call_lock
+ *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
  * @prefetch: fills @cfg once the device is in this host's tree
- * @node: entry in &nl_adapter.borrows
+ * @node: entry in &ntbl_adapter.borrows
  */
-struct nl_borrow {
+struct ntbl_borrow {
 	struct config_group group;
-	struct nl_adapter *adapter;
-	struct nl_peer *peer;
+	struct ntbl_adapter *adapter;
+	struct ntbl_peer *peer;
 	int lender;
 	unsigned int index;
-	enum nl_borrow_state state;
-	struct ntb_vbus *vbus;
+	enum ntbl_borrow_state state;
+	struct ntbl_vbus *vbus;
 	char local_bdf[32];
 	u64 vectors;
-	struct ntb_dp_doorbell db[NL_MAX_VEC];
+	struct ntbl_dp_doorbell db[NTBL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
 	struct work_struct prefetch;
@@ -312,7 +315,7 @@ struct nl_borrow {
 };
 
 /**
- * struct nl_adapter - lending state of one local NTB adapter
+ * struct ntbl_adapter - lending state of one local NTB adapter
  * @group: configfs group ntb_lending/<name>
  * @connections_group: connections/
  * @lends_group: lends/
@@ -320,7 +323,7 @@ struct nl_borrow {
  * @borrows_group: borrows/
  * @lock: see the top of this file
  * @win_lock: serializes the translations of memory windows and protects
- *	&nl_peer.xlat and &nl_lend.window_peer; taken under @lock or a lent
+ *	&ntbl_peer.xlat and &ntbl_lend.window_peer; taken under @lock or a lent
  *	device's device lock, and around nothing but NTB driver calls
  * @ntb: the bound NTB device, NULL while it is gone
  * @xport: the transport the protocol runs on (xport.h), while @ntb is bound
@@ -333,27 +336,27 @@ struct nl_borrow {
  * @port: our NodeId while @ntb is bound
  * @peers: one per peer index while @ntb is bound
  * @npeers: entries in @peers
- * @connections: &struct nl_connection
- * @lends: &struct nl_lend
- * @offers: &struct nl_offer
- * @borrows: &struct nl_borrow
+ * @connections: &struct ntbl_connection
+ * @lends: &struct ntbl_lend
+ * @offers: &struct ntbl_offer
+ * @borrows: &struct ntbl_borrow
  * @busy: borrows, returns and revocations waiting for a peer without
- *	@lock (nl_wait_reply_unlocked()); the NTB device is not unbound
+ *	@lock (ntbl_wait_reply_unlocked()); the NTB device is not unbound
  *	while there are any
  * @idle: woken when @busy drops to zero
  * @wq: ordered: runs received messages and link changes
  * @rx_work: handles the messages the channels received
- * @offers_work: makes offers/ follow the offers (nl_offers_sync()), on the
+ * @offers_work: makes offers/ follow the offers (ntbl_offers_sync()), on the
  *	system work queue: it needs configfs' subsystem mutex, which mkdir
  *	and rmdir hold while they wait for a peer's answer that @wq brings
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @debugfs: its directory in ntb_lending's debugfs
  * @link_work: follows the link state of every peer
  * @removed_work: takes back the lends whose device left the PCI tree
- *	(nl_lend_removed_work())
+ *	(ntbl_lend_removed_work())
  * @node: entry in the module's adapter list
  */
-struct nl_adapter {
+struct ntbl_adapter {
 	struct config_group group;
 	struct config_group connections_group;
 	struct config_group lends_group;
@@ -363,11 +366,11 @@ struct nl_adapter {
 	struct mutex lock;	/* see the top of this file */
 	struct mutex win_lock;	/* see above */
 	struct ntb_dev *ntb;
-	const struct nl_xport_ops *xport;
+	const struct ntbl_xport_ops *xport;
 	void *xport_priv;
 	bool switched;
 	int port;
-	struct nl_peer *peers;
+	struct ntbl_peer *peers;
 	int npeers;
 	struct list_head connections;
 	struct list_head lends;
@@ -387,103 +390,105 @@ struct nl_adapter {
 };
 
 /* chan.c: the channel to each peer (transport) */
-void nl_chan_init(struct nl_peer *peer);
-void nl_chan_reset(struct nl_peer *peer);
-int nl_chan_send(struct nl_peer *peer, const struct nl_msg *msg);
-unsigned int nl_chan_room(struct nl_peer *peer);
-bool nl_chan_next(struct nl_adapter *adapter, struct nl_peer **peer,
-		  struct nl_msg *msg);
-int nl_chan_wait_reply(struct nl_peer *peer, unsigned int epoch, u8 type,
-		       u32 tag, struct nl_msg *reply);
-unsigned int nl_chan_epoch(struct nl_peer *peer);
+void ntbl_chan_init(struct ntbl_peer *peer);
+void ntbl_chan_reset(struct ntbl_peer *peer);
+int ntbl_chan_send(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+unsigned int ntbl_chan_room(struct ntbl_peer *peer);
+bool ntbl_chan_next(struct ntbl_adapter *adapter, struct ntbl_peer **peer,
+		    struct ntbl_msg *msg);
+int ntbl_chan_wait_reply(struct ntbl_peer *peer, unsigned int epoch, u8 type,
+			 u32 tag, struct ntbl_msg *reply);
+unsigned int ntbl_chan_epoch(struct ntbl_peer *peer);
 
 /* rpc.c: config requests, beside the channel */
-extern const struct ntb_vbus_ops nl_rpc_ops;
-void nl_rpc_reset(struct nl_peer *peer);
-void nl_rpc_prefetch(struct nl_borrow *borrow);
+extern const struct ntbl_vbus_ops ntbl_rpc_ops;
+void ntbl_rpc_reset(struct ntbl_peer *peer);
+void ntbl_rpc_prefetch(struct ntbl_borrow *borrow);
 
 /* peer.c: below the lender and the borrower, above the channel */
 
 /**
- * struct nl_uevent - the variables of a uevent being built
+ * struct ntbl_uevent - the variables of a uevent being built
  * @envp: pointers into @buf, NULL-terminated, for kobject_uevent_env()
  * @buf: the variables
  * @n: variables so far
  */
-struct nl_uevent {
+struct ntbl_uevent {
 	char *envp[8];
 	char buf[7][64];
 	int n;
 };
 
-struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node);
-u32 nl_next_tag(struct nl_peer *peer);
-int nl_wait_reply_unlocked(struct nl_peer *peer, unsigned int epoch, u8 type,
-			   u32 tag, struct nl_msg *reply);
-void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status);
-void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg);
-__printf(2, 3) void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...);
-void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev);
-u64 nl_vector_bits(struct nl_adapter *adapter, int node);
-int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size);
-void __nl_clear_window(struct nl_peer *peer, int widx);
-void nl_clear_window(struct nl_peer *peer, int widx);
+struct ntbl_peer *ntbl_peer_by_node(struct ntbl_adapter *adapter, int node);
+u32 ntbl_next_tag(struct ntbl_peer *peer);
+int ntbl_wait_reply_unlocked(struct ntbl_peer *peer, unsigned int epoch,
+			     u8 type, u32 tag, struct ntbl_msg *reply);
+void ntbl_reply(struct ntbl_peer *peer, u8 type, u32 tag, int status);
+void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+__printf(2, 3)
+void ntbl_uevent_add(struct ntbl_uevent *ev, const char *fmt, ...);
+void ntbl_uevent_send(struct ntbl_adapter *adapter, struct ntbl_uevent *ev);
+u64 ntbl_vector_bits(struct ntbl_adapter *adapter, int node);
+int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size);
+void __ntbl_clear_window(struct ntbl_peer *peer, int widx);
+void ntbl_clear_window(struct ntbl_peer *peer, int widx);
 
-/* lend.c: the lender */
-bool nl_is_connected(struct nl_adapter *adapter, int node);
-void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
-		    int node);
-void nl_withdraw_all(struct nl_adapter *adapter, int node);
-int nl_lend_offer(struct nl_lend *lend);
-int nl_lend_withdraw(struct nl_lend *lend, bool force);
-void nl_lend_disconnect(struct nl_adapter *adapter, int node);
-void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg);
-void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg);
-void nl_lend_peer_lost(struct nl_peer *peer);
-void nl_lend_removed_work(struct work_struct *work);
+/* lender.c: the lender */
+bool ntbl_is_connected(struct ntbl_adapter *adapter, int node);
+void ntbl_send_offers(struct ntbl_adapter *adapter, struct ntbl_lend *only,
+		      int node);
+void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node);
+int ntbl_lend_offer(struct ntbl_lend *lend);
+int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force);
+void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node);
+void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+void ntbl_rx_return(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+void ntbl_lend_peer_lost(struct ntbl_peer *peer);
+void ntbl_lend_removed_work(struct work_struct *work);
 
-/* borrow.c: the borrower, and the offers registry */
-struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
-			      unsigned int index);
-struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
-			       unsigned int index);
-void nl_offer_withdraw(struct nl_offer *offer);
-struct nl_offer *nl_offer_next_change(struct nl_adapter *adapter, bool *gone);
-void nl_offer_drop(struct nl_offer *offer);
-void nl_offers_forget(struct nl_peer *peer);
-void nl_rx_offer(struct nl_peer *peer, const struct nl_msg *msg);
-void nl_rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg);
-struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
-				  const char *name);
-void nl_borrow_return(struct nl_borrow *borrow);
-void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone);
-void nl_borrow_db(struct nl_peer *peer, u64 db);
-void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg);
+/* borrower.c: the borrower, and the offers registry */
+struct ntbl_offer *ntbl_offer_new(struct ntbl_adapter *adapter, int lender,
+				  unsigned int index);
+struct ntbl_offer *ntbl_offer_find(struct ntbl_adapter *adapter, int lender,
+				   unsigned int index);
+void ntbl_offer_withdraw(struct ntbl_offer *offer);
+struct ntbl_offer *ntbl_offer_next_change(struct ntbl_adapter *adapter,
+					  bool *gone);
+void ntbl_offer_drop(struct ntbl_offer *offer);
+void ntbl_offers_forget(struct ntbl_peer *peer);
+void ntbl_rx_offer(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+void ntbl_rx_withdraw(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
+				      const char *name);
+void ntbl_borrow_return(struct ntbl_borrow *borrow);
+void ntbl_borrow_peer_lost(struct ntbl_peer *peer, bool adapter_gone);
+void ntbl_borrow_db(struct ntbl_peer *peer, u64 db);
+void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 
 /* core.c: the NTB client, the adapters, link, hello, message dispatch */
 
 /**
- * struct nl_abi_ops - what core.c asks of the configfs layer above it
+ * struct ntbl_abi_ops - what core.c asks of the configfs layer above it
  * @adapter_add: show a new adapter as ntb_lending/<name>; from then on
- *	the last put of &nl_adapter.group frees it (nl_adapter_free()), on
+ *	the last put of &ntbl_adapter.group frees it (ntbl_adapter_free()), on
  *	error too
  * @adapter_remove: remove an adapter's group as the module goes, which
  *	frees it
- * @offers_sync: make offers/ follow the offers registry (borrow.c) now;
- *	takes configfs' subsystem mutex, never called under &nl_adapter.lock
+ * @offers_sync: make offers/ follow the offers registry (borrower.c) now;
+ *	takes configfs' subsystem mutex, never called under &ntbl_adapter.lock
  */
-struct nl_abi_ops {
-	int (*adapter_add)(struct nl_adapter *adapter, const char *name);
-	void (*adapter_remove)(struct nl_adapter *adapter);
-	void (*offers_sync)(struct nl_adapter *adapter);
+struct ntbl_abi_ops {
+	int (*adapter_add)(struct ntbl_adapter *adapter, const char *name);
+	void (*adapter_remove)(struct ntbl_adapter *adapter);
+	void (*offers_sync)(struct ntbl_adapter *adapter);
 };
 
-int nl_core_init(const struct nl_abi_ops *abi);
-void nl_core_exit(void);
-extern struct mutex nl_adapters_lock;
-void nl_adapter_free(struct nl_adapter *adapter);
-bool nl_is_adapter_pdev(struct pci_dev *pdev);
-bool nl_is_lent(struct pci_dev *pdev);
+int ntbl_core_init(const struct ntbl_abi_ops *abi);
+void ntbl_core_exit(void);
+extern struct mutex ntbl_adapters_lock;
+void ntbl_adapter_free(struct ntbl_adapter *adapter);
+bool ntbl_is_adapter_pdev(struct pci_dev *pdev);
+bool ntbl_is_lent(struct pci_dev *pdev);
 
 /* configfs.c: the ABI and the module's init; nothing calls it */
 

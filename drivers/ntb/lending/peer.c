@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * NTB device lending: what the lender and the borrower (lend.c, borrow.c)
+ * NTB device lending: what the lender and the borrower (lender.c, borrower.c)
  * and core.c use of a peer and of the adapter below the protocol: peer
  * lookup, request tags, status replies, uevents, memory window
  * translations, vector doorbell bits. Nothing here calls back up.
@@ -14,13 +14,13 @@
 #include "xport.h"
 
 /**
- * nl_peer_by_node() - the peer with a NodeId
+ * ntbl_peer_by_node() - the peer with a NodeId
  * @adapter: the adapter, locked
  * @node: the NodeId
  *
  * Return: the peer, or NULL.
  */
-struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
+struct ntbl_peer *ntbl_peer_by_node(struct ntbl_adapter *adapter, int node)
 {
 	int i;
 
@@ -32,58 +32,58 @@ struct nl_peer *nl_peer_by_node(struct nl_adapter *adapter, int node)
 }
 
 /**
- * nl_next_tag() - a tag for a request to a peer, to match its reply
+ * ntbl_next_tag() - a tag for a request to a peer, to match its reply
  * @peer: the peer
  *
  * Context: any; borrows ask without the adapter's lock.
  * Return: the tag.
  */
-u32 nl_next_tag(struct nl_peer *peer)
+u32 ntbl_next_tag(struct ntbl_peer *peer)
 {
 	return atomic_inc_return(&peer->tag);
 }
 
 /**
- * nl_reply() - answer a request with a status only
+ * ntbl_reply() - answer a request with a status only
  * @peer: the peer that asked
  * @type: the reply's type
  * @tag: the request's tag
  * @status: 0 or a negative errno
  */
-void nl_reply(struct nl_peer *peer, u8 type, u32 tag, int status)
+void ntbl_reply(struct ntbl_peer *peer, u8 type, u32 tag, int status)
 {
-	struct nl_msg msg;
+	struct ntbl_msg msg;
 
-	nl_pack_status(&msg, type, tag, status);
-	nl_chan_send(peer, &msg);
+	ntbl_pack_status(&msg, type, tag, status);
+	ntbl_chan_send(peer, &msg);
 }
 
 /**
- * nl_wait_reply_unlocked() - wait for a reply without the adapter's lock
+ * ntbl_wait_reply_unlocked() - wait for a reply without the adapter's lock
  * @peer: the peer asked
- * @epoch: nl_chan_epoch() from before the request was sent
+ * @epoch: ntbl_chan_epoch() from before the request was sent
  * @type: the reply's type
  * @tag: the request's tag
  * @reply: OUT - the reply
  *
- * The caller holds &nl_adapter.lock: it is dropped while this waits, so
+ * The caller holds &ntbl_adapter.lock: it is dropped while this waits, so
  * that the work queue and configfs go on, and taken again before this
  * returns. Whatever the caller read under it may have changed meanwhile.
- * &nl_adapter.busy keeps the NTB device bound, and so @peer alive: the
+ * &ntbl_adapter.busy keeps the NTB device bound, and so @peer alive: the
  * unbind wakes the wait (the channel's reset) and waits for it to end.
  *
- * Return: as nl_chan_wait_reply().
+ * Return: as ntbl_chan_wait_reply().
  */
-int nl_wait_reply_unlocked(struct nl_peer *peer, unsigned int epoch, u8 type,
-			   u32 tag, struct nl_msg *reply)
+int ntbl_wait_reply_unlocked(struct ntbl_peer *peer, unsigned int epoch,
+			     u8 type, u32 tag, struct ntbl_msg *reply)
 {
-	struct nl_adapter *adapter = peer->adapter;
+	struct ntbl_adapter *adapter = peer->adapter;
 	int ret;
 
 	lockdep_assert_held(&adapter->lock);
 	adapter->busy++;
 	mutex_unlock(&adapter->lock);
-	ret = nl_chan_wait_reply(peer, epoch, type, tag, reply);
+	ret = ntbl_chan_wait_reply(peer, epoch, type, tag, reply);
 	mutex_lock(&adapter->lock);
 	if (!--adapter->busy)
 		wake_up_all(&adapter->idle);
@@ -91,13 +91,13 @@ int nl_wait_reply_unlocked(struct nl_peer *peer, unsigned int epoch, u8 type,
 }
 
 /**
- * nl_uevent_add() - add a variable to a uevent
+ * ntbl_uevent_add() - add a variable to a uevent
  * @ev: the uevent, zeroed before the first variable
  * @fmt: printf format of "NAME=value"
  *
  * Variables beyond the space in @ev are dropped with a warning.
  */
-void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...)
+void ntbl_uevent_add(struct ntbl_uevent *ev, const char *fmt, ...)
 {
 	va_list args;
 
@@ -111,11 +111,11 @@ void nl_uevent_add(struct nl_uevent *ev, const char *fmt, ...)
 }
 
 /**
- * nl_uevent_send() - send a "change" uevent of the adapter's NTB device
+ * ntbl_uevent_send() - send a "change" uevent of the adapter's NTB device
  * @adapter: the adapter, locked; nothing is sent while its device is gone
  * @ev: the variables (Documentation/ntb-lending/uevents.rst)
  */
-void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev)
+void ntbl_uevent_send(struct ntbl_adapter *adapter, struct ntbl_uevent *ev)
 {
 	lockdep_assert_held(&adapter->lock);
 	if (adapter->ntb)
@@ -124,11 +124,11 @@ void nl_uevent_send(struct nl_adapter *adapter, struct nl_uevent *ev)
 }
 
 /**
- * nl_bad_msg() - warn of a malformed message, which is then ignored
+ * ntbl_bad_msg() - warn of a malformed message, which is then ignored
  * @peer: the peer that sent it
  * @msg: the message
  */
-void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
 	dev_warn_ratelimited(&peer->ntb->dev,
 			     "node %d sent a malformed message of type %u: ignored\n",
@@ -136,24 +136,24 @@ void nl_bad_msg(struct nl_peer *peer, const struct nl_msg *msg)
 }
 
 /**
- * nl_vector_bits() - the doorbell bits that a lender's device rings
+ * ntbl_vector_bits() - the doorbell bits that a lender's device rings
  * @adapter: the adapter, bound
  * @node: the lender's NodeId
  *
  * A two-port lender rings only us: every bit above the protocol's. On a
  * switch a ring reaches every peer, so each port of the fabric owns an
  * equal share of the bits, by the rank of its port number, and a borrower
- * tells its lenders' devices apart by their bits. At most NL_MAX_VEC.
+ * tells its lenders' devices apart by their bits. At most NTBL_MAX_VEC.
  *
  * Context: any.
  * Return: the bits, 0 if there are too few.
  */
-u64 nl_vector_bits(struct nl_adapter *adapter, int node)
+u64 ntbl_vector_bits(struct ntbl_adapter *adapter, int node)
 {
 	u64 valid = ntb_db_valid_mask(adapter->ntb), mask = 0;
 	int i, bit, n = 0, rank = adapter->port < node, share;
 
-	valid &= ~nl_xport_db_bits(adapter->xport);
+	valid &= ~ntbl_xport_db_bits(adapter->xport);
 	if (!adapter->switched) {
 		mask = valid;
 	} else {
@@ -167,15 +167,15 @@ u64 nl_vector_bits(struct nl_adapter *adapter, int node)
 			if (n++ / share == rank)
 				mask |= BIT_ULL(bit);
 	}
-	while (hweight64(mask) > NL_MAX_VEC)
+	while (hweight64(mask) > NTBL_MAX_VEC)
 		mask &= ~BIT_ULL(fls64(mask) - 1);
 	return mask;
 }
 
 /**
- * nl_set_window() - translate memory window @widx between us and a peer
+ * ntbl_set_window() - translate memory window @widx between us and a peer
  * @peer: the peer
- * @widx: NL_MW_DEVICE or NL_MW_MEMORY
+ * @widx: NTBL_MW_DEVICE or NTBL_MW_MEMORY
  * @addr: the address it leads to
  * @size: its size
  *
@@ -183,9 +183,9 @@ u64 nl_vector_bits(struct nl_adapter *adapter, int node)
  *
  * Return: 0 or the NTB driver's errno.
  */
-int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
+int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size)
 {
-	struct nl_adapter *adapter = peer->adapter;
+	struct ntbl_adapter *adapter = peer->adapter;
 	int ret;
 
 	mutex_lock(&adapter->win_lock);
@@ -201,13 +201,13 @@ int nl_set_window(struct nl_peer *peer, int widx, u64 addr, u64 size)
 }
 
 /**
- * __nl_clear_window() - undo nl_set_window(), with &nl_adapter.win_lock held
+ * __ntbl_clear_window() - ntbl_clear_window() with &ntbl_adapter.win_lock held
  * @peer: the peer
  * @widx: the window
  *
  * Context: also under a lent device's device lock (device_removed()).
  */
-void __nl_clear_window(struct nl_peer *peer, int widx)
+void __ntbl_clear_window(struct ntbl_peer *peer, int widx)
 {
 	lockdep_assert_held(&peer->adapter->win_lock);
 	if (!peer->xlat[widx])
@@ -222,13 +222,13 @@ void __nl_clear_window(struct nl_peer *peer, int widx)
 }
 
 /**
- * nl_clear_window() - undo nl_set_window()
+ * ntbl_clear_window() - undo ntbl_set_window()
  * @peer: the peer
  * @widx: the window
  */
-void nl_clear_window(struct nl_peer *peer, int widx)
+void ntbl_clear_window(struct ntbl_peer *peer, int widx)
 {
 	mutex_lock(&peer->adapter->win_lock);
-	__nl_clear_window(peer, widx);
+	__ntbl_clear_window(peer, widx);
 	mutex_unlock(&peer->adapter->win_lock);
 }

@@ -6,8 +6,8 @@
  * request cannot wait for a work queue or sleep: it sends the request
  * (header, value, check) through the transport, which the lender takes in
  * its interrupt, and polls for the answer with its tag (xport.h:
- * &nl_xport_ops.rpc_answer). The lender answers from that interrupt
- * (ntb_lent_cfg_read() and ntb_lent_cfg_write() take only a raw
+ * &ntbl_xport_ops.rpc_answer). The lender answers from that interrupt
+ * (ntbl_lent_cfg_read() and ntbl_lent_cfg_write() take only a raw
  * spinlock). A lost or corrupted request or answer is asked again, and
  * the lender answers a repeated tag from its last answer instead of doing
  * it twice. The borrower forgets the last answer before asking, and never
@@ -21,7 +21,7 @@
  * A caller with interrupts disabled (user config reads run under the PCI
  * core's raw pci_lock) may share its CPU with the lender's interrupt on
  * ntb_sim, where both hosts are one kernel: it reads from the borrower's
- * copy of the config space, which nl_rpc_prefetch() fills after the
+ * copy of the config space, which ntbl_rpc_prefetch() fills after the
  * device is added and every write with interrupts on refreshes, and asks
  * (bounded by the timeout) only for a dword the copy lacks.
  */
@@ -52,17 +52,17 @@ static u32 rpc_check(u32 hdr, u32 val)
 }
 
 /* Send a request (or, from the lender, an answer) to @peer. */
-static int rpc_send(struct nl_peer *peer, bool answer, u32 hdr, u32 val)
+static int rpc_send(struct ntbl_peer *peer, bool answer, u32 hdr, u32 val)
 {
-	u32 w[NL_RPC_WORDS] = { hdr, val, rpc_check(hdr, val) };
+	u32 w[NTBL_RPC_WORDS] = { hdr, val, rpc_check(hdr, val) };
 
 	return peer->adapter->xport->send_rpc(peer, answer, w);
 }
 
 /* The last answer of @peer, if it came whole. */
-static bool rpc_answer(struct nl_peer *peer, u32 *hdr, u32 *val)
+static bool rpc_answer(struct ntbl_peer *peer, u32 *hdr, u32 *val)
 {
-	u32 w[NL_RPC_WORDS];
+	u32 w[NTBL_RPC_WORDS];
 
 	peer->adapter->xport->rpc_answer(peer, w);
 	*hdr = w[0];
@@ -72,9 +72,9 @@ static bool rpc_answer(struct nl_peer *peer, u32 *hdr, u32 *val)
 
 /* --- the borrower's side ----------------------------------------------------- */
 
-static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
+static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 	struct ntb_dev *ntb = peer->ntb;
 	int tries = atomic ? RPC_TRIES_ATOMIC : RPC_TRIES;
 	u32 rhdr, rval;
@@ -88,8 +88,8 @@ static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 		end = ktime_add_us(ktime_get(), atomic ? RPC_TIMEOUT_ATOMIC_US :
 						     RPC_TIMEOUT_US);
 		do {
-			if (READ_ONCE(borrow->state) != NL_BORROW_BORROWED &&
-			    READ_ONCE(borrow->state) != NL_BORROW_STARTING)
+			if (READ_ONCE(borrow->state) != NTBL_BORROW_BORROWED &&
+			    READ_ONCE(borrow->state) != NTBL_BORROW_STARTING)
 				return -ENOLINK;
 			if (rpc_answer(peer, &rhdr, &rval) &&
 			    rhdr >> 24 == hdr >> 24) {
@@ -106,10 +106,10 @@ static int rpc_call(struct nl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 }
 
 /* One request, with the peer's call_lock held. */
-static int call(struct nl_borrow *borrow, bool write, unsigned int where,
+static int call(struct ntbl_borrow *borrow, bool write, unsigned int where,
 		unsigned int size, u32 *val, bool atomic)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 	u32 hdr;
 
 	/* Tag 0 never: it is what a cleared answer holds. */
@@ -125,10 +125,10 @@ static int call(struct nl_borrow *borrow, bool write, unsigned int where,
  * callers with them off only try the lock, so that they never wait for a
  * holder they interrupted.
  */
-static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
+static int rpc(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	       unsigned int size, u32 *val)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 	unsigned int dw = where / 4;
 	bool atomic = irqs_disabled();
 	int ret, ret2 = -EAGAIN;
@@ -164,8 +164,8 @@ static int rpc(struct nl_borrow *borrow, bool write, unsigned int where,
 	return ret;
 }
 
-static int nl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
-			   u32 *val)
+static int ntbl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
+			     u32 *val)
 {
 	u32 dword = 0;
 	int ret;
@@ -179,14 +179,14 @@ static int nl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
 	return 0;
 }
 
-static int nl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
-			    u32 val)
+static int ntbl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
+			      u32 val)
 {
 	return rpc(priv, true, where, size, &val);
 }
 
 /**
- * nl_rpc_prefetch() - copy a borrowed device's whole config space
+ * ntbl_rpc_prefetch() - copy a borrowed device's whole config space
  * @borrow: the borrow, attached
  *
  * Callers with interrupts off (user config reads) are answered from the
@@ -195,7 +195,7 @@ static int nl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
  *
  * Context: process, with interrupts on; sleeps.
  */
-void nl_rpc_prefetch(struct nl_borrow *borrow)
+void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 {
 	unsigned int dw;
 	u32 val;
@@ -209,18 +209,18 @@ void nl_rpc_prefetch(struct nl_borrow *borrow)
 }
 
 /* The virtual bus's config access: a request to the lender. */
-const struct ntb_vbus_ops nl_rpc_ops = {
-	.cfg_read = nl_rpc_cfg_read,
-	.cfg_write = nl_rpc_cfg_write,
+const struct ntbl_vbus_ops ntbl_rpc_ops = {
+	.cfg_read = ntbl_rpc_cfg_read,
+	.cfg_write = ntbl_rpc_cfg_write,
 };
 
 /* --- the lender's side ------------------------------------------------------- */
 
 /**
- * nl_rpc_reset() - forget the last answer, for a new borrower
+ * ntbl_rpc_reset() - forget the last answer, for a new borrower
  * @peer: the peer
  */
-void nl_rpc_reset(struct nl_peer *peer)
+void ntbl_rpc_reset(struct ntbl_peer *peer)
 {
 	unsigned long flags;
 
@@ -229,26 +229,26 @@ void nl_rpc_reset(struct nl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 }
 
-static int serve(struct nl_peer *peer, u32 hdr, u32 *val)
+static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val)
 {
-	struct nl_lend *lend = peer->lent_to;
+	struct ntbl_lend *lend = peer->lent_to;
 	unsigned int where = hdr & 0xfff, size = (hdr >> 12) & 7;
 
 	if (!lend || lend->index != ((hdr >> 16) & 0xff))
 		return -ENODEV;
 	if (hdr & RPC_WRITE)
-		return ntb_lent_cfg_write(lend->lent, where, size, *val);
-	return ntb_lent_cfg_read(lend->lent, where, size, val);
+		return ntbl_lent_cfg_write(lend->lent, where, size, *val);
+	return ntbl_lent_cfg_read(lend->lent, where, size, val);
 }
 
 /**
- * nl_rpc_request() - answer a config request that came whole
+ * ntbl_rpc_request() - answer a config request that came whole
  * @peer: the borrower
  * @w: header, value and check, untrusted
  *
  * Context: any; does not sleep.
  */
-void nl_rpc_request(struct nl_peer *peer, const u32 *w)
+void ntbl_rpc_request(struct ntbl_peer *peer, const u32 *w)
 {
 	unsigned long flags;
 	u32 hdr = w[0], val = w[1];

@@ -5,11 +5,11 @@
  * that a layout is written down once. What the fields mean, and what a
  * host does with them, is Documentation/ntb-lending/protocol.rst.
  *
- * A message is a type and up to NL_MSG_WORDS 32-bit words, carried by the
+ * A message is a type and up to NTBL_MSG_WORDS 32-bit words, carried by the
  * channel (chan.c) in host order; a 64-bit value takes two words, low
- * first (nl_wire_put64(), nl_wire_get64()). Every reply (a type with
- * NL_MSG_REPLY set) starts with the tag of its request, which the channel
- * matches to its waiter (nl_chan_wait_reply()).
+ * first (ntbl_wire_put64(), ntbl_wire_get64()). Every reply (a type with
+ * NTBL_MSG_REPLY set) starts with the tag of its request, which the channel
+ * matches to its waiter (ntbl_chan_wait_reply()).
  *
  * Unpacking checks only the length: a request shorter than its layout
  * (longer ones are taken, their extra words ignored) or a reply of another
@@ -18,7 +18,7 @@
  *
  * BORROW and BORROW_BARS have words that only switches send (@switched:
  * the peers are ports of a switch, whose windows their senders translate;
- * callers pass &nl_adapter.msgs, which is set exactly there). Both ends
+ * callers pass &ntbl_adapter.msgs, which is set exactly there). Both ends
  * of a link agree on it.
  */
 #ifndef _NTB_LENDING_WIRE_H
@@ -31,91 +31,92 @@
 #include <linux/types.h>
 
 /* Protocol version: peers speaking another major version are not used. */
-#define NL_PROTO_VERSION	1
+#define NTBL_PROTO_VERSION	1
 
-/* A message is up to NL_MSG_FRAGS frames of three payload words each. */
-#define NL_MSG_FRAGS		16
-#define NL_MSG_WORDS		(3 * NL_MSG_FRAGS)
+/* A message is up to NTBL_MSG_FRAGS frames of three payload words each. */
+#define NTBL_MSG_FRAGS		16
+#define NTBL_MSG_WORDS		(3 * NTBL_MSG_FRAGS)
 
 /* Replies reach their waiter from interrupt context, not the work queue. */
-#define NL_MSG_REPLY		0x80
+#define NTBL_MSG_REPLY		0x80
 
-enum nl_msg_type {
-	NL_MSG_HELLO = 1,	/* struct nl_wire_hello */
-	NL_MSG_OFFER,		/* struct nl_wire_offer */
-	NL_MSG_WITHDRAW,	/* index */
-	NL_MSG_BORROW,		/* struct nl_wire_borrow */
-	NL_MSG_RETURN,		/* struct nl_wire_req */
-	NL_MSG_REVOKE,		/* struct nl_wire_req */
-	NL_MSG_BORROW_BARS = NL_MSG_REPLY | NL_MSG_BORROW, /* nl_wire_bars */
-	NL_MSG_BORROW_DB,	/* struct nl_wire_db */
-	NL_MSG_RETURN_DONE,	/* struct nl_wire_status */
-	NL_MSG_REVOKE_DONE,	/* struct nl_wire_status */
+enum ntbl_msg_type {
+	NTBL_MSG_HELLO = 1,	/* struct ntbl_wire_hello */
+	NTBL_MSG_OFFER,		/* struct ntbl_wire_offer */
+	NTBL_MSG_WITHDRAW,	/* index */
+	NTBL_MSG_BORROW,		/* struct ntbl_wire_borrow */
+	NTBL_MSG_RETURN,		/* struct ntbl_wire_req */
+	NTBL_MSG_REVOKE,		/* struct ntbl_wire_req */
+	/* struct ntbl_wire_bars */
+	NTBL_MSG_BORROW_BARS = NTBL_MSG_REPLY | NTBL_MSG_BORROW,
+	NTBL_MSG_BORROW_DB,	/* struct ntbl_wire_db */
+	NTBL_MSG_RETURN_DONE,	/* struct ntbl_wire_status */
+	NTBL_MSG_REVOKE_DONE,	/* struct ntbl_wire_status */
 };
 
 /**
- * struct nl_msg - one protocol message
- * @type: &enum nl_msg_type
+ * struct ntbl_msg - one protocol message
+ * @type: &enum ntbl_msg_type
  * @len: number of valid words in @w
  * @w: payload; every word from a peer is untrusted
  */
-struct nl_msg {
+struct ntbl_msg {
 	u8 type;
 	u8 len;
-	u32 w[NL_MSG_WORDS];
+	u32 w[NTBL_MSG_WORDS];
 };
 
-static inline void nl_wire_put64(u32 *w, u64 val)
+static inline void ntbl_wire_put64(u32 *w, u64 val)
 {
 	w[0] = lower_32_bits(val);
 	w[1] = upper_32_bits(val);
 }
 
-static inline u64 nl_wire_get64(const u32 *w)
+static inline u64 ntbl_wire_get64(const u32 *w)
 {
 	return (u64)w[1] << 32 | w[0];
 }
 
 /* Start @msg anew: @type, @len words, all zero. */
-static inline void nl_wire_init(struct nl_msg *msg, u8 type, u8 len)
+static inline void ntbl_wire_init(struct ntbl_msg *msg, u8 type, u8 len)
 {
-	*msg = (struct nl_msg){ .type = type, .len = len };
+	*msg = (struct ntbl_msg){ .type = type, .len = len };
 }
 
 /* --- HELLO ----------------------------------------------------------------- */
 
 /* The peer (re)started and wants a hello back; unset in that answer. */
-#define NL_HELLO_WANT_REPLY	BIT(0)
+#define NTBL_HELLO_WANT_REPLY	BIT(0)
 
-#define NL_HELLO_LEN		3
+#define NTBL_HELLO_LEN		3
 
 /**
- * struct nl_wire_hello - HELLO: w0 version, w1 node, w2 flags
- * @version: the sender's NL_PROTO_VERSION
+ * struct ntbl_wire_hello - HELLO: w0 version, w1 node, w2 flags
+ * @version: the sender's NTBL_PROTO_VERSION
  * @node: the sender's NodeId (its port number)
- * @flags: NL_HELLO_*
+ * @flags: NTBL_HELLO_*
  *
  * A peer of another version may send more words; they are not read.
  */
-struct nl_wire_hello {
+struct ntbl_wire_hello {
 	u32 version;
 	u32 node;
 	u32 flags;
 };
 
-static inline void nl_pack_hello(struct nl_msg *msg,
-				 const struct nl_wire_hello *h)
+static inline void ntbl_pack_hello(struct ntbl_msg *msg,
+				   const struct ntbl_wire_hello *h)
 {
-	nl_wire_init(msg, NL_MSG_HELLO, NL_HELLO_LEN);
+	ntbl_wire_init(msg, NTBL_MSG_HELLO, NTBL_HELLO_LEN);
 	msg->w[0] = h->version;
 	msg->w[1] = h->node;
 	msg->w[2] = h->flags;
 }
 
-static inline int nl_unpack_hello(const struct nl_msg *msg,
-				  struct nl_wire_hello *h)
+static inline int ntbl_unpack_hello(const struct ntbl_msg *msg,
+				    struct ntbl_wire_hello *h)
 {
-	if (msg->len < NL_HELLO_LEN)
+	if (msg->len < NTBL_HELLO_LEN)
 		return -EINVAL;
 	h->version = msg->w[0];
 	h->node = msg->w[1];
@@ -125,10 +126,10 @@ static inline int nl_unpack_hello(const struct nl_msg *msg,
 
 /* --- OFFER, WITHDRAW ------------------------------------------------------- */
 
-#define NL_OFFER_LEN		6
+#define NTBL_OFFER_LEN		6
 
 /**
- * struct nl_wire_offer - OFFER: w0 index, w1 state, w2 bdf,
+ * struct ntbl_wire_offer - OFFER: w0 index, w1 state, w2 bdf,
  *	w3 vendor << 16 | device, w4 class, w5 borrower
  * @index: the lender's lend entry index
  * @state: 0 available, 1 borrowed
@@ -138,7 +139,7 @@ static inline int nl_unpack_hello(const struct nl_msg *msg,
  * @class: PCI class code
  * @borrower: NodeId of the borrower, 0xffffffff if none
  */
-struct nl_wire_offer {
+struct ntbl_wire_offer {
 	u32 index;
 	u32 state;
 	u32 bdf;
@@ -148,10 +149,10 @@ struct nl_wire_offer {
 	u32 borrower;
 };
 
-static inline void nl_pack_offer(struct nl_msg *msg,
-				 const struct nl_wire_offer *o)
+static inline void ntbl_pack_offer(struct ntbl_msg *msg,
+				   const struct ntbl_wire_offer *o)
 {
-	nl_wire_init(msg, NL_MSG_OFFER, NL_OFFER_LEN);
+	ntbl_wire_init(msg, NTBL_MSG_OFFER, NTBL_OFFER_LEN);
 	msg->w[0] = o->index;
 	msg->w[1] = o->state;
 	msg->w[2] = o->bdf;
@@ -160,10 +161,10 @@ static inline void nl_pack_offer(struct nl_msg *msg,
 	msg->w[5] = o->borrower;
 }
 
-static inline int nl_unpack_offer(const struct nl_msg *msg,
-				  struct nl_wire_offer *o)
+static inline int ntbl_unpack_offer(const struct ntbl_msg *msg,
+				    struct ntbl_wire_offer *o)
 {
-	if (msg->len < NL_OFFER_LEN)
+	if (msg->len < NTBL_OFFER_LEN)
 		return -EINVAL;
 	o->index = msg->w[0];
 	o->state = msg->w[1];
@@ -176,17 +177,17 @@ static inline int nl_unpack_offer(const struct nl_msg *msg,
 }
 
 /* WITHDRAW: w0 index, the lend entry no longer offered. */
-#define NL_WITHDRAW_LEN		1
+#define NTBL_WITHDRAW_LEN		1
 
-static inline void nl_pack_withdraw(struct nl_msg *msg, u32 index)
+static inline void ntbl_pack_withdraw(struct ntbl_msg *msg, u32 index)
 {
-	nl_wire_init(msg, NL_MSG_WITHDRAW, NL_WITHDRAW_LEN);
+	ntbl_wire_init(msg, NTBL_MSG_WITHDRAW, NTBL_WITHDRAW_LEN);
 	msg->w[0] = index;
 }
 
-static inline int nl_unpack_withdraw(const struct nl_msg *msg, u32 *index)
+static inline int ntbl_unpack_withdraw(const struct ntbl_msg *msg, u32 *index)
 {
-	if (msg->len < NL_WITHDRAW_LEN)
+	if (msg->len < NTBL_WITHDRAW_LEN)
 		return -EINVAL;
 	*index = msg->w[0];
 	return 0;
@@ -195,10 +196,10 @@ static inline int nl_unpack_withdraw(const struct nl_msg *msg, u32 *index)
 /* --- BORROW and its replies BORROW_BARS, BORROW_DB ------------------------- */
 
 /* BORROW: 4 words, and on a switch 2 more. */
-#define NL_BORROW_LEN(switched)	((switched) ? 6 : 4)
+#define NTBL_BORROW_LEN(switched)	((switched) ? 6 : 4)
 
 /**
- * struct nl_wire_borrow - BORROW: w0 index, w1-2 vectors, w3 tag, and on
+ * struct ntbl_wire_borrow - BORROW: w0 index, w1-2 vectors, w3 tag, and on
  *	a switch w4-5 mem_size
  * @index: the lender's lend entry index
  * @vectors: the borrower's doorbell bits for the device's vectors
@@ -206,61 +207,62 @@ static inline int nl_unpack_withdraw(const struct nl_msg *msg, u32 *index)
  * @mem_size: on a switch, the size of the borrower's memory, which the
  *	lender translates its window onto; 0 elsewhere
  */
-struct nl_wire_borrow {
+struct ntbl_wire_borrow {
 	u32 index;
 	u64 vectors;
 	u32 tag;
 	u64 mem_size;
 };
 
-static inline void nl_pack_borrow(struct nl_msg *msg,
-				  const struct nl_wire_borrow *b, bool switched)
+static inline void ntbl_pack_borrow(struct ntbl_msg *msg,
+				    const struct ntbl_wire_borrow *b,
+				    bool switched)
 {
-	nl_wire_init(msg, NL_MSG_BORROW, NL_BORROW_LEN(switched));
+	ntbl_wire_init(msg, NTBL_MSG_BORROW, NTBL_BORROW_LEN(switched));
 	msg->w[0] = b->index;
-	nl_wire_put64(&msg->w[1], b->vectors);
+	ntbl_wire_put64(&msg->w[1], b->vectors);
 	msg->w[3] = b->tag;
 	if (switched)
-		nl_wire_put64(&msg->w[4], b->mem_size);
+		ntbl_wire_put64(&msg->w[4], b->mem_size);
 }
 
-static inline int nl_unpack_borrow(const struct nl_msg *msg,
-				   struct nl_wire_borrow *b, bool switched)
+static inline int ntbl_unpack_borrow(const struct ntbl_msg *msg,
+				     struct ntbl_wire_borrow *b, bool switched)
 {
-	if (msg->len < NL_BORROW_LEN(switched))
+	if (msg->len < NTBL_BORROW_LEN(switched))
 		return -EINVAL;
 	b->index = msg->w[0];
-	b->vectors = nl_wire_get64(&msg->w[1]);
+	b->vectors = ntbl_wire_get64(&msg->w[1]);
 	b->tag = msg->w[3];
-	b->mem_size = switched ? nl_wire_get64(&msg->w[4]) : 0;
+	b->mem_size = switched ? ntbl_wire_get64(&msg->w[4]) : 0;
 	return 0;
 }
 
 /*
- * BORROW_BARS: the head of a status reply (struct nl_wire_status: w0 tag,
+ * BORROW_BARS: the head of a status reply (struct ntbl_wire_status: w0 tag,
  * w1 status), then, in a reply that lends, 4 words, 5 per BAR, and on a
  * switch 2 more.
  */
-#define NL_BARS_BAR(i)		(6 + 5 * (i))
-#define NL_BARS_LEN(switched)	\
-	(NL_BARS_BAR(PCI_STD_NUM_BARS) + ((switched) ? 2 : 0))
+#define NTBL_BARS_BAR(i)		(6 + 5 * (i))
+#define NTBL_BARS_LEN(switched)	\
+	(NTBL_BARS_BAR(PCI_STD_NUM_BARS) + ((switched) ? 2 : 0))
 
 /**
- * struct nl_wire_bar - one BAR of BORROW_BARS: w0-1 offset, w2-3 size,
+ * struct ntbl_wire_bar - one BAR of BORROW_BARS: w0-1 offset, w2-3 size,
  *	w4 flags
  * @offset: where it starts in the span
  * @size: its size, 0 where the index holds no lent BAR
- * @flags: NTB_DP_BAR_*
+ * @flags: NTBL_DP_BAR_*
  */
-struct nl_wire_bar {
+struct ntbl_wire_bar {
 	u64 offset;
 	u64 size;
 	u32 flags;
 };
 
 /**
- * struct nl_wire_bars - BORROW_BARS: w0 tag, w1 status, w2-3 span_size,
- *	w4-5 mem_addr, w6.. a &struct nl_wire_bar per BAR, and on a switch
+ * struct ntbl_wire_bars - BORROW_BARS: w0 tag, w1 status, w2-3 span_size,
+ *	w4-5 mem_addr, w6.. a &struct ntbl_wire_bar per BAR, and on a switch
  *	w36-37 span_phys
  * @tag: the BORROW's tag
  * @status: 0, or the negative errno of a refusal
@@ -271,70 +273,72 @@ struct nl_wire_bar {
  * @span_phys: on a switch, the span's address on the lender, which the
  *	borrower translates its window onto; 0 elsewhere
  *
- * A refusal is only w0 and w1 (nl_pack_status()), unless the lender had
+ * A refusal is only w0 and w1 (ntbl_pack_status()), unless the lender had
  * packed the rest before it failed; the borrower reads them only when
- * @status is 0 (unpack the head with nl_unpack_status() first).
+ * @status is 0 (unpack the head with ntbl_unpack_status() first).
  */
-struct nl_wire_bars {
+struct ntbl_wire_bars {
 	u32 tag;
 	s32 status;
 	u64 span_size;
 	u64 mem_addr;
-	struct nl_wire_bar bar[PCI_STD_NUM_BARS];
+	struct ntbl_wire_bar bar[PCI_STD_NUM_BARS];
 	u64 span_phys;
 };
 
-static inline void nl_pack_borrow_bars(struct nl_msg *msg,
-				       const struct nl_wire_bars *b, bool switched)
+static inline void ntbl_pack_borrow_bars(struct ntbl_msg *msg,
+					 const struct ntbl_wire_bars *b,
+					 bool switched)
 {
 	int i;
 
-	nl_wire_init(msg, NL_MSG_BORROW_BARS, NL_BARS_LEN(switched));
+	ntbl_wire_init(msg, NTBL_MSG_BORROW_BARS, NTBL_BARS_LEN(switched));
 	msg->w[0] = b->tag;
 	msg->w[1] = b->status;
-	nl_wire_put64(&msg->w[2], b->span_size);
-	nl_wire_put64(&msg->w[4], b->mem_addr);
+	ntbl_wire_put64(&msg->w[2], b->span_size);
+	ntbl_wire_put64(&msg->w[4], b->mem_addr);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		u32 *w = &msg->w[NL_BARS_BAR(i)];
+		u32 *w = &msg->w[NTBL_BARS_BAR(i)];
 
-		nl_wire_put64(&w[0], b->bar[i].offset);
-		nl_wire_put64(&w[2], b->bar[i].size);
+		ntbl_wire_put64(&w[0], b->bar[i].offset);
+		ntbl_wire_put64(&w[2], b->bar[i].size);
 		w[4] = b->bar[i].flags;
 	}
 	if (switched)
-		nl_wire_put64(&msg->w[NL_BARS_BAR(PCI_STD_NUM_BARS)],
-			      b->span_phys);
+		ntbl_wire_put64(&msg->w[NTBL_BARS_BAR(PCI_STD_NUM_BARS)],
+				b->span_phys);
 }
 
-static inline int nl_unpack_borrow_bars(const struct nl_msg *msg,
-					struct nl_wire_bars *b, bool switched)
+static inline int ntbl_unpack_borrow_bars(const struct ntbl_msg *msg,
+					  struct ntbl_wire_bars *b,
+					  bool switched)
 {
 	int i;
 
-	if (msg->len != NL_BARS_LEN(switched))
+	if (msg->len != NTBL_BARS_LEN(switched))
 		return -EINVAL;
 	b->tag = msg->w[0];
 	b->status = msg->w[1];
-	b->span_size = nl_wire_get64(&msg->w[2]);
-	b->mem_addr = nl_wire_get64(&msg->w[4]);
+	b->span_size = ntbl_wire_get64(&msg->w[2]);
+	b->mem_addr = ntbl_wire_get64(&msg->w[4]);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		const u32 *w = &msg->w[NL_BARS_BAR(i)];
+		const u32 *w = &msg->w[NTBL_BARS_BAR(i)];
 
-		b->bar[i].offset = nl_wire_get64(&w[0]);
-		b->bar[i].size = nl_wire_get64(&w[2]);
+		b->bar[i].offset = ntbl_wire_get64(&w[0]);
+		b->bar[i].size = ntbl_wire_get64(&w[2]);
 		b->bar[i].flags = w[4];
 	}
 	b->span_phys = switched ?
-		nl_wire_get64(&msg->w[NL_BARS_BAR(PCI_STD_NUM_BARS)]) : 0;
+		ntbl_wire_get64(&msg->w[NTBL_BARS_BAR(PCI_STD_NUM_BARS)]) : 0;
 	return 0;
 }
 
 /* BORROW_DB: w0 tag, then 3 words per vector bit; as many as fit. */
-#define NL_BORROW_DB_MAX		((NL_MSG_WORDS - 1) / 3)
-#define NL_BORROW_DB_LEN(nr)		(1 + 3 * (nr))
+#define NTBL_BORROW_DB_MAX		((NTBL_MSG_WORDS - 1) / 3)
+#define NTBL_BORROW_DB_LEN(nr)		(1 + 3 * (nr))
 
 /**
- * struct nl_wire_db - BORROW_DB: w0 tag, then per vector bit of the BORROW,
+ * struct ntbl_wire_db - BORROW_DB: w0 tag, then per vector bit of the BORROW,
  *	lowest first, w0-1 addr and w2 data
  * @tag: the BORROW's tag
  * @nr: entries in @db
@@ -342,40 +346,40 @@ static inline int nl_unpack_borrow_bars(const struct nl_msg *msg,
  * @db.addr: the address the device writes to
  * @db.data: the value it writes
  */
-struct nl_wire_db {
+struct ntbl_wire_db {
 	u32 tag;
 	unsigned int nr;
 	struct {
 		u64 addr;
 		u32 data;
-	} db[NL_BORROW_DB_MAX];
+	} db[NTBL_BORROW_DB_MAX];
 };
 
-static inline void nl_pack_borrow_db(struct nl_msg *msg,
-				     const struct nl_wire_db *d)
+static inline void ntbl_pack_borrow_db(struct ntbl_msg *msg,
+				       const struct ntbl_wire_db *d)
 {
 	unsigned int i;
 
-	nl_wire_init(msg, NL_MSG_BORROW_DB, NL_BORROW_DB_LEN(d->nr));
+	ntbl_wire_init(msg, NTBL_MSG_BORROW_DB, NTBL_BORROW_DB_LEN(d->nr));
 	msg->w[0] = d->tag;
 	for (i = 0; i < d->nr; i++) {
-		nl_wire_put64(&msg->w[1 + 3 * i], d->db[i].addr);
+		ntbl_wire_put64(&msg->w[1 + 3 * i], d->db[i].addr);
 		msg->w[3 + 3 * i] = d->db[i].data;
 	}
 }
 
 /* @nr: the vector bits the BORROW named, as many entries as are expected. */
-static inline int nl_unpack_borrow_db(const struct nl_msg *msg,
-				      struct nl_wire_db *d, unsigned int nr)
+static inline int ntbl_unpack_borrow_db(const struct ntbl_msg *msg,
+					struct ntbl_wire_db *d, unsigned int nr)
 {
 	unsigned int i;
 
-	if (nr > NL_BORROW_DB_MAX || msg->len != NL_BORROW_DB_LEN(nr))
+	if (nr > NTBL_BORROW_DB_MAX || msg->len != NTBL_BORROW_DB_LEN(nr))
 		return -EINVAL;
 	d->tag = msg->w[0];
 	d->nr = nr;
 	for (i = 0; i < nr; i++) {
-		d->db[i].addr = nl_wire_get64(&msg->w[1 + 3 * i]);
+		d->db[i].addr = ntbl_wire_get64(&msg->w[1 + 3 * i]);
 		d->db[i].data = msg->w[3 + 3 * i];
 	}
 	return 0;
@@ -383,84 +387,84 @@ static inline int nl_unpack_borrow_db(const struct nl_msg *msg,
 
 /* --- RETURN, REVOKE and the status replies ---------------------------------- */
 
-#define NL_REQ_LEN		2
+#define NTBL_REQ_LEN		2
 
 /**
- * struct nl_wire_req - RETURN and REVOKE: w0 index, w1 tag
+ * struct ntbl_wire_req - RETURN and REVOKE: w0 index, w1 tag
  * @index: the lender's lend entry index
  * @tag: the request's tag, the first word of its reply
  */
-struct nl_wire_req {
+struct ntbl_wire_req {
 	u32 index;
 	u32 tag;
 };
 
-static inline void nl_pack_req(struct nl_msg *msg, u8 type, u32 index,
-			       u32 tag)
+static inline void ntbl_pack_req(struct ntbl_msg *msg, u8 type, u32 index,
+				 u32 tag)
 {
-	nl_wire_init(msg, type, NL_REQ_LEN);
+	ntbl_wire_init(msg, type, NTBL_REQ_LEN);
 	msg->w[0] = index;
 	msg->w[1] = tag;
 }
 
-static inline int nl_unpack_req(const struct nl_msg *msg,
-				struct nl_wire_req *r)
+static inline int ntbl_unpack_req(const struct ntbl_msg *msg,
+				  struct ntbl_wire_req *r)
 {
-	if (msg->len < NL_REQ_LEN)
+	if (msg->len < NTBL_REQ_LEN)
 		return -EINVAL;
 	r->index = msg->w[0];
 	r->tag = msg->w[1];
 	return 0;
 }
 
-static inline void nl_pack_return(struct nl_msg *msg, u32 index, u32 tag)
+static inline void ntbl_pack_return(struct ntbl_msg *msg, u32 index, u32 tag)
 {
-	nl_pack_req(msg, NL_MSG_RETURN, index, tag);
+	ntbl_pack_req(msg, NTBL_MSG_RETURN, index, tag);
 }
 
-static inline int nl_unpack_return(const struct nl_msg *msg,
-				   struct nl_wire_req *r)
+static inline int ntbl_unpack_return(const struct ntbl_msg *msg,
+				     struct ntbl_wire_req *r)
 {
-	return nl_unpack_req(msg, r);
+	return ntbl_unpack_req(msg, r);
 }
 
-static inline void nl_pack_revoke(struct nl_msg *msg, u32 index, u32 tag)
+static inline void ntbl_pack_revoke(struct ntbl_msg *msg, u32 index, u32 tag)
 {
-	nl_pack_req(msg, NL_MSG_REVOKE, index, tag);
+	ntbl_pack_req(msg, NTBL_MSG_REVOKE, index, tag);
 }
 
-static inline int nl_unpack_revoke(const struct nl_msg *msg,
-				   struct nl_wire_req *r)
+static inline int ntbl_unpack_revoke(const struct ntbl_msg *msg,
+				     struct ntbl_wire_req *r)
 {
-	return nl_unpack_req(msg, r);
+	return ntbl_unpack_req(msg, r);
 }
 
-#define NL_STATUS_LEN		2
+#define NTBL_STATUS_LEN		2
 
 /**
- * struct nl_wire_status - RETURN_DONE, REVOKE_DONE, and the head of
+ * struct ntbl_wire_status - RETURN_DONE, REVOKE_DONE, and the head of
  *	BORROW_BARS: w0 tag, w1 status
  * @tag: the request's tag
  * @status: 0 or a negative errno
  */
-struct nl_wire_status {
+struct ntbl_wire_status {
 	u32 tag;
 	s32 status;
 };
 
-static inline void nl_pack_status(struct nl_msg *msg, u8 type, u32 tag,
-				  int status)
+static inline void ntbl_pack_status(struct ntbl_msg *msg, u8 type, u32 tag,
+				    int status)
 {
-	nl_wire_init(msg, type, NL_STATUS_LEN);
+	ntbl_wire_init(msg, type, NTBL_STATUS_LEN);
 	msg->w[0] = tag;
 	msg->w[1] = status;
 }
 
 /* The head of a reply: taken from any that is long enough. */
-static inline int nl_unpack_status(const struct nl_msg *msg,
-				   struct nl_wire_status *s)
+static inline int ntbl_unpack_status(const struct ntbl_msg *msg,
+				     struct ntbl_wire_status *s)
 {
-	if (msg->len < NL_STATUS_LEN)
+	if (msg->len < NTBL_STATUS_LEN)
 		return -EINVAL;
 	s->tag = msg->w[0];
 	s->status = msg->w[1];

@@ -9,55 +9,55 @@
  * enough scratchpads). The channel (chan.c) and the config requests
  * (rpc.c) sit above it and touch no hardware; nothing above them knows
  * which transport runs. A third transport is a file that fills in
- * &struct nl_xport_ops and a line in nl_xports[] (core.c).
+ * &struct ntbl_xport_ops and a line in ntbl_xports[] (core.c).
  *
  * Which transport runs is one question, how the fabric is built another:
  * whether windows are translated by the sender and doorbells are shared
- * by every port is &nl_adapter.switched, read from the NTB driver.
+ * by every port is &ntbl_adapter.switched, read from the NTB driver.
  *
  * What a transport receives it hands up, in any context and without
- * sleeping, to nl_chan_frame(), nl_chan_acked() and nl_rpc_request().
+ * sleeping, to ntbl_chan_frame(), ntbl_chan_acked() and ntbl_rpc_request().
  */
 #ifndef _NTB_LENDING_XPORT_H
 #define _NTB_LENDING_XPORT_H
 
 #include <linux/types.h>
 
-struct nl_adapter;
-struct nl_peer;
+struct ntbl_adapter;
+struct ntbl_peer;
 struct ntb_dev;
 
 /* Words of a channel frame: a header and three payload words (chan.c). */
-#define NL_FRAME_WORDS		4
+#define NTBL_FRAME_WORDS		4
 
 /* Words of a config request or answer: header, value, check (rpc.c). */
-#define NL_RPC_WORDS		3
+#define NTBL_RPC_WORDS		3
 
 /**
- * struct nl_xport_db - doorbell bits a transport uses, for the doorbells
+ * struct ntbl_xport_db - doorbell bits a transport uses, for the doorbells
  *	attribute
  * @bits: the bits
  * @use: what for, one word
  */
-struct nl_xport_db {
+struct ntbl_xport_db {
 	u64 bits;
 	const char *use;
 };
 
 /**
- * struct nl_xport_ops - a transport
+ * struct ntbl_xport_ops - a transport
  * @name: its name, for messages
  * @usable: whether @ntb has what it needs (context: probe)
  * @needs: one phrase saying what it needs, for the line that declines an
  *	adapter none can use
  * @bind: set up on an adapter whose NTB device and peers were just set,
- *	before its context is set; may set &nl_adapter.xport_priv; 0 or a
+ *	before its context is set; may set &ntbl_adapter.xport_priv; 0 or a
  *	negative errno; optional
  * @start: take what comes in, once the context is set and before the link
  *	is enabled; optional
  * @unbind: undo @bind and @start, once nothing can reach the transport
  *	any more: the context is cleared, the channels' work is cancelled,
- *	no borrowed device is left, and &nl_adapter.ntb is NULL, which the
+ *	no borrowed device is left, and &ntbl_adapter.ntb is NULL, which the
  *	adapter's work checks; optional
  * @link_event: the link to some peer changed (context: the adapter's
  *	work); optional
@@ -71,7 +71,7 @@ struct nl_xport_db {
  *	vectors (@vectors); 0, or -EOPNOTSUPP with the line that says what
  *	is missing
  * @send_frame: put a frame in @peer's registers; it is acknowledged with
- *	nl_chan_acked() or sent again (context: process, may sleep)
+ *	ntbl_chan_acked() or sent again (context: process, may sleep)
  * @send_ack: acknowledge the frame @seq of @peer (context: any, no sleep)
  * @send_rpc: send a config request (@answer false) or its answer to
  *	@peer (context: any, no sleep); 0 or a negative errno
@@ -81,33 +81,33 @@ struct nl_xport_db {
  * @rpc_forget: drop @peer's last config answer, so that it cannot match
  *	a request to come
  */
-struct nl_xport_ops {
+struct ntbl_xport_ops {
 	const char *name;
 	bool (*usable)(struct ntb_dev *ntb);
 	const char *needs;
-	int (*bind)(struct nl_adapter *adapter);
-	void (*start)(struct nl_adapter *adapter);
-	void (*unbind)(struct nl_adapter *adapter);
-	void (*link_event)(struct nl_adapter *adapter);
-	const struct nl_xport_db *dbs;
-	void (*db_event)(struct nl_adapter *adapter, u64 db);
-	void (*msg_event)(struct nl_adapter *adapter);
-	int (*borrow_check)(struct nl_peer *peer, const char *name,
+	int (*bind)(struct ntbl_adapter *adapter);
+	void (*start)(struct ntbl_adapter *adapter);
+	void (*unbind)(struct ntbl_adapter *adapter);
+	void (*link_event)(struct ntbl_adapter *adapter);
+	const struct ntbl_xport_db *dbs;
+	void (*db_event)(struct ntbl_adapter *adapter, u64 db);
+	void (*msg_event)(struct ntbl_adapter *adapter);
+	int (*borrow_check)(struct ntbl_peer *peer, const char *name,
 			    bool vectors);
-	void (*send_frame)(struct nl_peer *peer, const u32 *w);
-	void (*send_ack)(struct nl_peer *peer, u8 seq);
-	int (*send_rpc)(struct nl_peer *peer, bool answer, const u32 *w);
-	void (*rpc_answer)(struct nl_peer *peer, u32 *w);
-	void (*rpc_forget)(struct nl_peer *peer);
+	void (*send_frame)(struct ntbl_peer *peer, const u32 *w);
+	void (*send_ack)(struct ntbl_peer *peer, u8 seq);
+	int (*send_rpc)(struct ntbl_peer *peer, bool answer, const u32 *w);
+	void (*rpc_answer)(struct ntbl_peer *peer, u32 *w);
+	void (*rpc_forget)(struct ntbl_peer *peer);
 };
 
-extern const struct nl_xport_ops nl_xport_spad;
-extern const struct nl_xport_ops nl_xport_msgreg;
+extern const struct ntbl_xport_ops ntbl_xport_spad;
+extern const struct ntbl_xport_ops ntbl_xport_msgreg;
 
 /* The doorbell bits a transport uses, all of them. */
-static inline u64 nl_xport_db_bits(const struct nl_xport_ops *xport)
+static inline u64 ntbl_xport_db_bits(const struct ntbl_xport_ops *xport)
 {
-	const struct nl_xport_db *db;
+	const struct ntbl_xport_db *db;
 	u64 bits = 0;
 
 	for (db = xport->dbs; db->bits; db++)
@@ -116,8 +116,8 @@ static inline u64 nl_xport_db_bits(const struct nl_xport_ops *xport)
 }
 
 /* What a transport hands up. */
-void nl_chan_frame(struct nl_peer *peer, const u32 *w);
-void nl_chan_acked(struct nl_peer *peer, u8 seq);
-void nl_rpc_request(struct nl_peer *peer, const u32 *w);
+void ntbl_chan_frame(struct ntbl_peer *peer, const u32 *w);
+void ntbl_chan_acked(struct ntbl_peer *peer, u8 seq);
+void ntbl_rpc_request(struct ntbl_peer *peer, const u32 *w);
 
 #endif /* _NTB_LENDING_XPORT_H */

@@ -64,8 +64,8 @@
  *	context without a lock, as any recent value acknowledges rightly
  */
 struct mreg_peer {
-	struct nl_peer *peer;
-	u32 rpc_rsp[NL_RPC_WORDS];
+	struct ntbl_peer *peer;
+	u32 rpc_rsp[NTBL_RPC_WORDS];
 	struct work_struct ack_work;
 	u8 ack_seq;
 };
@@ -85,7 +85,7 @@ struct mreg_peer {
  * @peers: by peer index
  */
 struct mreg_xport {
-	struct nl_adapter *adapter;
+	struct ntbl_adapter *adapter;
 	struct ntb_dev *ntb;
 	raw_spinlock_t tx_lock;		/* see above */
 	raw_spinlock_t rx_lock;		/* see above */
@@ -96,12 +96,12 @@ struct mreg_xport {
 	struct mreg_peer peers[] __counted_by(npeers);
 };
 
-static struct mreg_xport *to_xport(struct nl_adapter *adapter)
+static struct mreg_xport *to_xport(struct ntbl_adapter *adapter)
 {
 	return adapter->xport_priv;
 }
 
-static struct mreg_peer *to_mreg_peer(struct nl_peer *peer)
+static struct mreg_peer *to_mreg_peer(struct ntbl_peer *peer)
 {
 	return &to_xport(peer->adapter)->peers[peer->pidx];
 }
@@ -138,7 +138,7 @@ static bool write_failed(struct ntb_dev *ntb)
  * sender's packet is (try again later), -EIO if the registers were lost
  * midway (a dead link or a peer that reset). Does not sleep.
  */
-static int pkt_send(struct nl_peer *peer, const u32 *w)
+static int pkt_send(struct ntbl_peer *peer, const u32 *w)
 {
 	static const int order[] = { 3, 2, MIDX_HEAD };
 	struct mreg_xport *xp = to_xport(peer->adapter);
@@ -165,7 +165,7 @@ out:
 	return ret;
 }
 
-static struct nl_peer *pkt_sender(struct mreg_xport *xp, int pidx)
+static struct ntbl_peer *pkt_sender(struct mreg_xport *xp, int pidx)
 {
 	if (pidx < 0 || pidx >= xp->npeers)
 		return NULL;
@@ -177,7 +177,7 @@ static struct nl_peer *pkt_sender(struct mreg_xport *xp, int pidx)
  * *@peer is NULL if they are no packet: words of two senders, or a head
  * whose other words are missing (a link change dropped a sender's claim).
  */
-static bool take_packet(struct mreg_xport *xp, struct nl_peer **peer, u32 *w)
+static bool take_packet(struct mreg_xport *xp, struct ntbl_peer **peer, u32 *w)
 {
 	static const int order[] = { MIDX_HEAD, 3, 2, MIDX_CLAIM };
 	struct ntb_dev *ntb = xp->ntb;
@@ -202,7 +202,7 @@ static bool take_packet(struct mreg_xport *xp, struct nl_peer **peer, u32 *w)
 }
 
 /* Keep a lender's answer for the request polling for it. */
-static void keep_answer(struct nl_peer *peer, const u32 *w)
+static void keep_answer(struct ntbl_peer *peer, const u32 *w)
 {
 	struct mreg_peer *mp = to_mreg_peer(peer);
 
@@ -219,7 +219,7 @@ static void keep_answer(struct nl_peer *peer, const u32 *w)
  */
 static void pkt_poll(struct mreg_xport *xp)
 {
-	struct nl_peer *peer;
+	struct ntbl_peer *peer;
 	unsigned long flags;
 	u32 w[PKT_WORDS];
 	bool got;
@@ -234,16 +234,16 @@ static void pkt_poll(struct mreg_xport *xp)
 			continue;	/* words of two senders: not a packet */
 		switch (w[0] >> 24) {
 		case PKT_ACK:
-			nl_chan_acked(peer, w[0] >> 16 & 0xff);
+			ntbl_chan_acked(peer, w[0] >> 16 & 0xff);
 			break;
 		case PKT_RPC_REQ:
-			nl_rpc_request(peer, &w[1]);
+			ntbl_rpc_request(peer, &w[1]);
 			break;
 		case PKT_RPC_RSP:
 			keep_answer(peer, &w[1]);
 			break;
 		default:
-			nl_chan_frame(peer, w);
+			ntbl_chan_frame(peer, w);
 		}
 	}
 }
@@ -285,7 +285,7 @@ static void rx_watch(struct work_struct *work)
 	struct mreg_xport *xp = container_of(to_delayed_work(work),
 					    struct mreg_xport, rx_watch);
 	struct ntb_dev *ntb = xp->ntb;
-	struct nl_peer *sender = NULL;
+	struct ntbl_peer *sender = NULL;
 	bool partial, dropped = false;
 	unsigned long flags;
 	u64 sts;
@@ -334,7 +334,7 @@ static bool mreg_usable(struct ntb_dev *ntb)
 }
 
 /* Our state, before the adapter's context is set. */
-static int mreg_bind(struct nl_adapter *adapter)
+static int mreg_bind(struct ntbl_adapter *adapter)
 {
 	struct mreg_xport *xp;
 	int i;
@@ -362,7 +362,7 @@ static int mreg_bind(struct nl_adapter *adapter)
  * Whatever a sender left before, whole or not, is dropped: our link is
  * not up yet, and the peer sends again after it is.
  */
-static void mreg_start(struct nl_adapter *adapter)
+static void mreg_start(struct ntbl_adapter *adapter)
 {
 	struct mreg_xport *xp = to_xport(adapter);
 	struct ntb_dev *ntb = xp->ntb;
@@ -377,7 +377,7 @@ static void mreg_start(struct nl_adapter *adapter)
 	schedule_delayed_work(&xp->rx_watch, RX_WATCH_PERIOD);
 }
 
-static void mreg_unbind(struct nl_adapter *adapter)
+static void mreg_unbind(struct ntbl_adapter *adapter)
 {
 	struct mreg_xport *xp = to_xport(adapter);
 	int i;
@@ -389,21 +389,21 @@ static void mreg_unbind(struct nl_adapter *adapter)
 	kfree(xp);
 }
 
-static void mreg_link_event(struct nl_adapter *adapter)
+static void mreg_link_event(struct ntbl_adapter *adapter)
 {
 	drop_partial(to_xport(adapter));
 }
 
-static const struct nl_xport_db mreg_dbs[] = {
+static const struct ntbl_xport_db mreg_dbs[] = {
 	{ }
 };
 
-static void mreg_msg_event(struct nl_adapter *adapter)
+static void mreg_msg_event(struct ntbl_adapter *adapter)
 {
 	pkt_poll(to_xport(adapter));
 }
 
-static int mreg_borrow_check(struct nl_peer *peer, const char *name,
+static int mreg_borrow_check(struct ntbl_peer *peer, const char *name,
 			     bool vectors)
 {
 	if (vectors)
@@ -416,7 +416,7 @@ static int mreg_borrow_check(struct nl_peer *peer, const char *name,
 }
 
 /* Other senders' packets leave the registers in microseconds. */
-static void mreg_send_frame(struct nl_peer *peer, const u32 *w)
+static void mreg_send_frame(struct ntbl_peer *peer, const u32 *w)
 {
 	int i;
 
@@ -424,7 +424,7 @@ static void mreg_send_frame(struct nl_peer *peer, const u32 *w)
 		usleep_range(20, 50);
 }
 
-static void mreg_send_ack(struct nl_peer *peer, u8 seq)
+static void mreg_send_ack(struct ntbl_peer *peer, u8 seq)
 {
 	u32 w[PKT_WORDS] = { PKT_ACK << 24 | seq << 16 };
 	struct mreg_peer *mp = to_mreg_peer(peer);
@@ -440,10 +440,11 @@ static void mreg_send_ack(struct nl_peer *peer, u8 seq)
  * peer's registers within microseconds, unless the peer is gone, so this
  * tries for up to a millisecond.
  */
-static int mreg_send_rpc(struct nl_peer *peer, bool answer, const u32 *rpc)
+static int mreg_send_rpc(struct ntbl_peer *peer, bool answer, const u32 *rpc)
 {
 	u32 w[PKT_WORDS] = {
-		(answer ? PKT_RPC_RSP : PKT_RPC_REQ) << 24, rpc[0], rpc[1], rpc[2]
+		(answer ? PKT_RPC_RSP : PKT_RPC_REQ) << 24,
+		rpc[0], rpc[1], rpc[2]
 	};
 	int try, ret;
 
@@ -456,22 +457,22 @@ static int mreg_send_rpc(struct nl_peer *peer, bool answer, const u32 *rpc)
 	return ret;
 }
 
-static void mreg_rpc_answer(struct nl_peer *peer, u32 *w)
+static void mreg_rpc_answer(struct ntbl_peer *peer, u32 *w)
 {
 	struct mreg_peer *mp = to_mreg_peer(peer);
 	int i;
 
 	pkt_poll(to_xport(peer->adapter));
-	for (i = 0; i < NL_RPC_WORDS; i++)
+	for (i = 0; i < NTBL_RPC_WORDS; i++)
 		w[i] = READ_ONCE(mp->rpc_rsp[i]);
 }
 
-static void mreg_rpc_forget(struct nl_peer *peer)
+static void mreg_rpc_forget(struct ntbl_peer *peer)
 {
 	WRITE_ONCE(to_mreg_peer(peer)->rpc_rsp[0], 0);
 }
 
-const struct nl_xport_ops nl_xport_msgreg = {
+const struct ntbl_xport_ops ntbl_xport_msgreg = {
 	.name = "message registers",
 	.usable = mreg_usable,
 	.needs = __stringify(PKT_WORDS) " message registers",

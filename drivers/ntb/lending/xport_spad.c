@@ -39,7 +39,7 @@ static bool spad_usable(struct ntb_dev *ntb)
 }
 
 /* Payload first: the header makes the words valid. */
-static void put_words(struct nl_peer *peer, int sidx, const u32 *w, int n)
+static void put_words(struct ntbl_peer *peer, int sidx, const u32 *w, int n)
 {
 	int i;
 
@@ -55,24 +55,24 @@ static void get_words(struct ntb_dev *ntb, int sidx, u32 *w, int n)
 		w[i] = ntb_spad_read(ntb, sidx + i);
 }
 
-static void spad_db_event(struct nl_adapter *adapter, u64 db)
+static void spad_db_event(struct ntbl_adapter *adapter, u64 db)
 {
-	struct nl_peer *peer = &adapter->peers[0];
-	u32 w[NL_FRAME_WORDS];
+	struct ntbl_peer *peer = &adapter->peers[0];
+	u32 w[NTBL_FRAME_WORDS];
 
 	if (db & DB_ACK)
-		nl_chan_acked(peer, ntb_spad_read(adapter->ntb, SPAD_ACK));
+		ntbl_chan_acked(peer, ntb_spad_read(adapter->ntb, SPAD_ACK));
 	if (db & DB_FRAME) {
-		get_words(adapter->ntb, SPAD_FRAME, w, NL_FRAME_WORDS);
-		nl_chan_frame(peer, w);
+		get_words(adapter->ntb, SPAD_FRAME, w, NTBL_FRAME_WORDS);
+		ntbl_chan_frame(peer, w);
 	}
 	if (db & DB_RPC) {
-		get_words(adapter->ntb, SPAD_RPC_REQ, w, NL_RPC_WORDS);
-		nl_rpc_request(peer, w);
+		get_words(adapter->ntb, SPAD_RPC_REQ, w, NTBL_RPC_WORDS);
+		ntbl_rpc_request(peer, w);
 	}
 }
 
-static int spad_borrow_check(struct nl_peer *peer, const char *name,
+static int spad_borrow_check(struct ntbl_peer *peer, const char *name,
 			     bool vectors)
 {
 	if (ntb_spad_count(peer->ntb) >= SPADS_BORROW && vectors)
@@ -84,43 +84,44 @@ static int spad_borrow_check(struct nl_peer *peer, const char *name,
 	return -EOPNOTSUPP;
 }
 
-static void spad_send_frame(struct nl_peer *peer, const u32 *w)
+static void spad_send_frame(struct ntbl_peer *peer, const u32 *w)
 {
-	put_words(peer, SPAD_FRAME, w, NL_FRAME_WORDS);
+	put_words(peer, SPAD_FRAME, w, NTBL_FRAME_WORDS);
 	ntb_peer_db_set(peer->ntb, DB_FRAME);
 }
 
-static void spad_send_ack(struct nl_peer *peer, u8 seq)
+static void spad_send_ack(struct ntbl_peer *peer, u8 seq)
 {
 	ntb_peer_spad_write(peer->ntb, peer->pidx, SPAD_ACK, seq);
 	ntb_peer_db_set(peer->ntb, DB_ACK);
 }
 
-static int spad_send_rpc(struct nl_peer *peer, bool answer, const u32 *w)
+static int spad_send_rpc(struct ntbl_peer *peer, bool answer, const u32 *w)
 {
-	put_words(peer, answer ? SPAD_RPC_RSP : SPAD_RPC_REQ, w, NL_RPC_WORDS);
+	put_words(peer, answer ? SPAD_RPC_RSP : SPAD_RPC_REQ, w,
+		  NTBL_RPC_WORDS);
 	if (!answer)
 		ntb_peer_db_set(peer->ntb, DB_RPC);
 	return 0;
 }
 
-static void spad_rpc_answer(struct nl_peer *peer, u32 *w)
+static void spad_rpc_answer(struct ntbl_peer *peer, u32 *w)
 {
-	get_words(peer->ntb, SPAD_RPC_RSP, w, NL_RPC_WORDS);
+	get_words(peer->ntb, SPAD_RPC_RSP, w, NTBL_RPC_WORDS);
 }
 
-static void spad_rpc_forget(struct nl_peer *peer)
+static void spad_rpc_forget(struct ntbl_peer *peer)
 {
 	ntb_spad_write(peer->ntb, SPAD_RPC_RSP, 0);
 }
 
-static const struct nl_xport_db spad_dbs[] = {
+static const struct ntbl_xport_db spad_dbs[] = {
 	{ DB_CTRL, "control" },
 	{ DB_RPC, "config" },
 	{ }
 };
 
-const struct nl_xport_ops nl_xport_spad = {
+const struct ntbl_xport_ops ntbl_xport_spad = {
 	.name = "scratchpads",
 	.usable = spad_usable,
 	.needs = __stringify(SPADS) " scratchpads and 2 doorbell bits",

@@ -77,11 +77,11 @@ MODULE_PARM_DESC(db_bits, "Doorbell bits the borrowed function may use (default 
 struct dp_state {
 	struct mutex lock;		/* see above */
 	struct ntb_dev *host[2];
-	struct ntb_lent *lent;
-	struct ntb_vbus __rcu *vbus;
-	struct ntb_vbus_info info;
-	struct ntb_dp_bars bars;
-	struct ntb_dp_doorbell db[64];
+	struct ntbl_lent *lent;
+	struct ntbl_vbus __rcu *vbus;
+	struct ntbl_vbus_info info;
+	struct ntbl_dp_bars bars;
+	struct ntbl_dp_doorbell db[64];
 	struct dentry *dir;
 };
 
@@ -92,16 +92,16 @@ static struct dp_state dp = {
 static int dp_cfg_read(void *priv, unsigned int where, unsigned int size,
 		       u32 *val)
 {
-	return ntb_lent_cfg_read(priv, where, size, val);
+	return ntbl_lent_cfg_read(priv, where, size, val);
 }
 
 static int dp_cfg_write(void *priv, unsigned int where, unsigned int size,
 			u32 val)
 {
-	return ntb_lent_cfg_write(priv, where, size, val);
+	return ntbl_lent_cfg_write(priv, where, size, val);
 }
 
-static const struct ntb_vbus_ops dp_vbus_ops = {
+static const struct ntbl_vbus_ops dp_vbus_ops = {
 	.cfg_read = dp_cfg_read,
 	.cfg_write = dp_cfg_write,
 };
@@ -109,7 +109,7 @@ static const struct ntb_vbus_ops dp_vbus_ops = {
 static void dp_db_event(void *ctx, int vector)
 {
 	struct ntb_dev *ntb = ctx;
-	struct ntb_vbus *vbus;
+	struct ntbl_vbus *vbus;
 	u64 bits;
 
 	bits = ntb_db_read(ntb);
@@ -117,7 +117,7 @@ static void dp_db_event(void *ctx, int vector)
 	rcu_read_lock();
 	vbus = rcu_dereference(dp.vbus);
 	if (vbus && ntb == dp.host[DP_PORT_B])
-		ntb_vbus_doorbell(vbus, bits);
+		ntbl_vbus_doorbell(vbus, bits);
 	rcu_read_unlock();
 }
 
@@ -146,13 +146,13 @@ static struct pci_dev *dp_find_function(void)
 }
 
 /* A's half: the function, its BAR window, B's memory and doorbells. */
-static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
+static int dp_lend(struct ntb_dev *a, struct ntbl_dp_bars *bars,
 		   unsigned int *nr_db, u64 *dma_dev_addr)
 {
 	resource_size_t align, size_max, size;
 	phys_addr_t addr, db_addr;
 	struct pci_dev *pdev;
-	struct ntb_lent *lent;
+	struct ntbl_lent *lent;
 	u64 db_data;
 	unsigned int i;
 	int ret;
@@ -166,7 +166,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 			return -ENODEV;
 		}
 		/* Its tests never remove the function: no callback. */
-		lent = ntb_lent_claim(pdev, NULL, NULL);
+		lent = ntbl_lent_claim(pdev, NULL, NULL);
 		pci_dev_put(pdev);
 		if (IS_ERR(lent))
 			return PTR_ERR(lent);
@@ -175,7 +175,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 	ret = ntb_mw_get_align(a, 0, DP_WIDX_BARS, &align, NULL, &size_max);
 	if (ret)
 		goto err_release;
-	ret = ntb_lent_bars(lent, align, bars);
+	ret = ntbl_lent_bars(lent, align, bars);
 	if (ret)
 		goto err_release;
 	if (bars->span_size > size_max) {
@@ -190,7 +190,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 	ret = ntb_peer_mw_get_addr(a, DP_WIDX_RAM, &addr, &size);
 	if (ret)
 		goto err_bars;
-	ret = ntb_lent_map_memory(lent, addr, size, dma_dev_addr);
+	ret = ntbl_lent_map_memory(lent, addr, size, dma_dev_addr);
 	if (ret)
 		goto err_bars;
 
@@ -201,8 +201,8 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 		ret = ntb_peer_db_addr(a, &db_addr, &size, &db_data, i);
 		if (ret)
 			goto err_bars;
-		ret = ntb_lent_map_doorbell(lent, db_addr, size, db_data,
-					    &dp.db[i].addr);
+		ret = ntbl_lent_map_doorbell(lent, db_addr, size, db_data,
+					     &dp.db[i].addr);
 		if (ret)
 			goto err_bars;
 		dp.db[i].data = db_data;
@@ -213,7 +213,7 @@ static int dp_lend(struct ntb_dev *a, struct ntb_dp_bars *bars,
 err_bars:
 	ntb_mw_clear_trans(a, 0, DP_WIDX_BARS);
 err_release:
-	ntb_lent_release(lent);
+	ntbl_lent_release(lent);
 	dp.lent = NULL;
 	return ret;
 }
@@ -221,9 +221,9 @@ err_release:
 static int dp_borrow(void)
 {
 	struct ntb_dev *a = dp.host[DP_PORT_A], *b = dp.host[DP_PORT_B];
-	struct ntb_vbus_info info = {};
-	struct ntb_dp_bars bars;
-	struct ntb_vbus *vbus;
+	struct ntbl_vbus_info info = {};
+	struct ntbl_dp_bars bars;
+	struct ntbl_vbus *vbus;
 	resource_size_t wsize;
 	phys_addr_t win;
 	int ret;
@@ -259,20 +259,20 @@ static int dp_borrow(void)
 	info.dma_phys = 0;
 	info.dma_size = ram_size;
 	info.db = dp.db;
-	vbus = ntb_vbus_create(&info);
+	vbus = ntbl_vbus_create(&info);
 	if (IS_ERR(vbus)) {
 		ret = PTR_ERR(vbus);
 		goto err_lend;
 	}
 	rcu_assign_pointer(dp.vbus, vbus);
-	ntb_vbus_add(vbus);
+	ntbl_vbus_add(vbus);
 	dp.info = info;
 	dp.bars = bars;
 	return 0;
 
 err_lend:
 	ntb_mw_clear_trans(a, 0, DP_WIDX_BARS);
-	ntb_lent_release(dp.lent);
+	ntbl_lent_release(dp.lent);
 	dp.lent = NULL;
 err_ram:
 	ntb_mw_clear_trans(b, 0, DP_WIDX_RAM);
@@ -286,25 +286,25 @@ err_ram:
  */
 static void dp_return(bool lost)
 {
-	struct ntb_vbus *vbus = rcu_dereference_protected(dp.vbus,
-							  lockdep_is_held(&dp.lock));
+	struct ntbl_vbus *vbus = rcu_dereference_protected(dp.vbus,
+							   lockdep_is_held(&dp.lock));
 
 	if (vbus) {
 		if (lost) {
-			ntb_lent_quiesce(dp.lent);
-			ntb_vbus_link_lost(vbus);
+			ntbl_lent_quiesce(dp.lent);
+			ntbl_vbus_link_lost(vbus);
 		}
-		ntb_vbus_remove(vbus);
+		ntbl_vbus_remove(vbus);
 		RCU_INIT_POINTER(dp.vbus, NULL);
 		synchronize_rcu();
-		ntb_vbus_free(vbus);
+		ntbl_vbus_free(vbus);
 		ntb_mw_clear_trans(dp.host[DP_PORT_B], 0, DP_WIDX_RAM);
 		ntb_mw_clear_trans(dp.host[DP_PORT_A], 0, DP_WIDX_BARS);
-		if (!lost && READ_ONCE(keep_lent) && !ntb_lent_reset(dp.lent))
+		if (!lost && READ_ONCE(keep_lent) && !ntbl_lent_reset(dp.lent))
 			return;
 	}
 	if (dp.lent)
-		ntb_lent_release(dp.lent);
+		ntbl_lent_release(dp.lent);
 	dp.lent = NULL;
 }
 
@@ -329,13 +329,13 @@ static ssize_t dp_borrow_write(struct file *file, const char __user *ubuf,
 static ssize_t dp_borrow_read(struct file *file, char __user *ubuf,
 			      size_t count, loff_t *ppos)
 {
-	struct ntb_vbus *vbus;
+	struct ntbl_vbus *vbus;
 	char buf[32] = "";
 
 	mutex_lock(&dp.lock);
 	vbus = rcu_dereference_protected(dp.vbus, lockdep_is_held(&dp.lock));
 	if (vbus)
-		strscpy(buf, pci_name(ntb_vbus_pci_dev(vbus)), sizeof(buf));
+		strscpy(buf, pci_name(ntbl_vbus_pci_dev(vbus)), sizeof(buf));
 	mutex_unlock(&dp.lock);
 	strlcat(buf, "\n", sizeof(buf));
 	return simple_read_from_buffer(ubuf, count, ppos, buf, strlen(buf));
@@ -350,7 +350,7 @@ static const struct file_operations dp_borrow_fops = {
 
 static int dp_info_show(struct seq_file *m, void *unused)
 {
-	const struct ntb_vbus_info *info = &dp.info;
+	const struct ntbl_vbus_info *info = &dp.info;
 	unsigned int i;
 
 	mutex_lock(&dp.lock);

@@ -18,7 +18,7 @@
 #include <linux/unaligned.h>
 
 #include "dataplane.h"
-#include "lent.h"
+#include "dp_lent.h"
 
 /* Not in the 6.12 uapi headers: VF Resizable BAR. */
 #define LENT_EXT_CAP_ID_VF_REBAR	0x24
@@ -158,7 +158,7 @@ static const u16 lent_hidden_ext_caps[] = {
 	LENT_EXT_CAP_ID_VF_REBAR,
 };
 
-static void lent_apply(struct ntb_lent *lent, unsigned int pos,
+static void lent_apply(struct ntbl_lent *lent, unsigned int pos,
 		       const struct lent_perm *perm, unsigned int n)
 {
 	unsigned int i, b, at;
@@ -176,7 +176,7 @@ static void lent_apply(struct ntb_lent *lent, unsigned int pos,
 }
 
 /* Bytes [pos, pos + len) read as 0 and ignore writes. */
-static void lent_hide(struct ntb_lent *lent, unsigned int pos,
+static void lent_hide(struct ntbl_lent *lent, unsigned int pos,
 		      unsigned int len)
 {
 	len = min(len, lent->cfg_size - pos);
@@ -186,7 +186,7 @@ static void lent_hide(struct ntb_lent *lent, unsigned int pos,
 	memset(&lent->rw1c[pos], 0, len);
 }
 
-static void lent_vclear(struct ntb_lent *lent, unsigned int pos, u16 bits)
+static void lent_vclear(struct ntbl_lent *lent, unsigned int pos, u16 bits)
 {
 	put_unaligned_le16(get_unaligned_le16(&lent->vconfig[pos]) & ~bits,
 			   &lent->vconfig[pos]);
@@ -224,7 +224,7 @@ static bool lent_ext_cap_hidden(u16 id)
 	return false;
 }
 
-static void lent_cap_perms(struct ntb_lent *lent, unsigned int pos, u8 id)
+static void lent_cap_perms(struct ntbl_lent *lent, unsigned int pos, u8 id)
 {
 	u16 flags = get_unaligned_le16(&lent->vconfig[pos + PCI_CAP_FLAGS]);
 
@@ -268,7 +268,7 @@ static void lent_cap_perms(struct ntb_lent *lent, unsigned int pos, u8 id)
 }
 
 /* The standard capability list, with hidden capabilities unlinked. */
-static void lent_std_caps(struct ntb_lent *lent)
+static void lent_std_caps(struct ntbl_lent *lent)
 {
 	u16 pos[LENT_CAP_TTL];
 	u8 id[LENT_CAP_TTL];
@@ -301,7 +301,7 @@ static void lent_std_caps(struct ntb_lent *lent)
 		lent_vclear(lent, PCI_STATUS, PCI_STATUS_CAP_LIST);
 }
 
-static void lent_ext_set_next(struct ntb_lent *lent, unsigned int pos,
+static void lent_ext_set_next(struct ntbl_lent *lent, unsigned int pos,
 			      unsigned int next)
 {
 	u32 header = get_unaligned_le32(&lent->vconfig[pos]);
@@ -311,7 +311,7 @@ static void lent_ext_set_next(struct ntb_lent *lent, unsigned int pos,
 }
 
 /* The extended capability list, with hidden capabilities unlinked. */
-static void lent_ext_caps(struct ntb_lent *lent)
+static void lent_ext_caps(struct ntbl_lent *lent)
 {
 	u16 pos[LENT_EXT_CAP_MAX];
 	u16 id[LENT_EXT_CAP_MAX];
@@ -351,7 +351,7 @@ static void lent_ext_caps(struct ntb_lent *lent)
 }
 
 /* Snapshot the function and build the borrower's view of it. */
-void lent_cfg_init(struct ntb_lent *lent)
+void lent_cfg_init(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	unsigned int at;
@@ -432,8 +432,8 @@ static int lent_hw_write(struct pci_dev *pdev, unsigned int where,
 	return pcibios_err_to_errno(ret);
 }
 
-int ntb_lent_cfg_read(struct ntb_lent *lent, unsigned int where,
-		      unsigned int size, u32 *val)
+int ntbl_lent_cfg_read(struct ntbl_lent *lent, unsigned int where,
+		       unsigned int size, u32 *val)
 {
 	unsigned long flags;
 	u32 raw = 0, out = 0, virt = 0;
@@ -466,7 +466,7 @@ unlock:
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_cfg_read, NTB_LENDING);
 
 /*
  * Whether writing @data to @addr rings one of the function's doorbells:
@@ -474,7 +474,7 @@ EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_read, NTB_LENDING);
  * of the adapter (on Intel gen3 its translations), and with its value,
  * not bits of the adapter's own; cfg_lock held.
  */
-static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, u32 data)
+static bool lent_is_doorbell(struct ntbl_lent *lent, u64 addr, u32 data)
 {
 	const struct lent_doorbell *db;
 	unsigned int i;
@@ -495,7 +495,7 @@ static bool lent_is_doorbell(struct ntb_lent *lent, u64 addr, u32 data)
  * address must be a doorbell of this function's domain, or MSI stays off.
  * cfg_lock held.
  */
-static void lent_msi_commit(struct ntb_lent *lent)
+static void lent_msi_commit(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	unsigned int pos = lent->msi_pos;
@@ -547,8 +547,8 @@ static bool lent_touches(unsigned int where, unsigned int size,
 	return where < reg + len && reg < where + size;
 }
 
-int ntb_lent_cfg_write(struct ntb_lent *lent, unsigned int where,
-		       unsigned int size, u32 val)
+int ntbl_lent_cfg_write(struct ntbl_lent *lent, unsigned int where,
+			unsigned int size, u32 val)
 {
 	u32 hw_bits = 0, rw1c = 0, raw;
 	unsigned long flags;
@@ -592,4 +592,4 @@ unlock:
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_cfg_write, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_cfg_write, NTB_LENDING);

@@ -35,7 +35,7 @@ struct lent_doorbell {
 };
 
 /**
- * struct ntb_lent - one lent PCI function on the lender
+ * struct ntbl_lent - one lent PCI function on the lender
  * @pdev: the function; a reference is held
  * @orig_drv: driver bound before the claim, rebound at release; a
  *	reference to its module is held
@@ -75,7 +75,7 @@ struct lent_doorbell {
  * @cfg_size, @msi_pos, @msi_64, @virt, @write and @rw1c are set at the
  * claim and constant after.
  */
-struct ntb_lent {
+struct ntbl_lent {
 	struct pci_dev *pdev;
 	struct device_driver *orig_drv;
 	char *orig_override;
@@ -106,22 +106,22 @@ struct ntb_lent {
 	u8 rw1c[PCI_CFG_SPACE_EXP_SIZE];
 };
 
-/* lent_config.c */
+/* dp_lent_config.c */
 
 /**
  * lent_cfg_init() - snapshot the function and build the borrower's view
  * @lent: the lent function
  *
- * Reads the function's config space into &ntb_lent.vconfig and sets the
+ * Reads the function's config space into &ntbl_lent.vconfig and sets the
  * per-byte permissions and the MSI capability's place and kind from it.
  *
- * Context: process; &ntb_lent.lock held and no config access served: at
+ * Context: process; &ntbl_lent.lock held and no config access served: at
  * the claim before the function is handed out, at a reset while it is
  * stopped.
  */
-void lent_cfg_init(struct ntb_lent *lent);
+void lent_cfg_init(struct ntbl_lent *lent);
 
-/* lent_iommu.c */
+/* dp_lent_iommu.c */
 
 /**
  * lent_iommu_init() - attach the function to an IOMMU domain of its own
@@ -129,36 +129,36 @@ void lent_cfg_init(struct ntb_lent *lent);
  *
  * Claims DMA ownership of the function's IOMMU group and attaches the
  * group to a new paging domain that maps nothing yet. Without an IOMMU it
- * warns and leaves &ntb_lent.group NULL.
+ * warns and leaves &ntbl_lent.group NULL.
  *
- * Context: process; sleeps. Called with &ntb_lent.lock held.
+ * Context: process; sleeps. Called with &ntbl_lent.lock held.
  *
  * Return: 0, or the IOMMU's error.
  */
-int lent_iommu_init(struct ntb_lent *lent);
+int lent_iommu_init(struct ntbl_lent *lent);
 
 /**
  * lent_iommu_exit() - undo lent_iommu_init()
  * @lent: the lent function, its mappings removed
  *
- * Context: process; sleeps. Called with &ntb_lent.lock held.
+ * Context: process; sleeps. Called with &ntbl_lent.lock held.
  */
-void lent_iommu_exit(struct ntb_lent *lent);
+void lent_iommu_exit(struct ntbl_lent *lent);
 
 /**
- * __lent_unmap_memory() - ntb_lent_unmap_memory() with the lock held
+ * __lent_unmap_memory() - ntbl_lent_unmap_memory() with the lock held
  * @lent: the lent function
  *
- * Context: process; sleeps. &ntb_lent.lock held.
+ * Context: process; sleeps. &ntbl_lent.lock held.
  */
-void __lent_unmap_memory(struct ntb_lent *lent);
+void __lent_unmap_memory(struct ntbl_lent *lent);
 
 /**
- * __lent_unmap_doorbells() - ntb_lent_unmap_doorbells() with the lock held
+ * __lent_unmap_doorbells() - ntbl_lent_unmap_doorbells() with the lock held
  * @lent: the lent function
  *
- * Context: process; sleeps. &ntb_lent.lock held; takes &ntb_lent.cfg_lock.
+ * Context: process; sleeps. &ntbl_lent.lock held; takes &ntbl_lent.cfg_lock.
  */
-void __lent_unmap_doorbells(struct ntb_lent *lent);
+void __lent_unmap_doorbells(struct ntbl_lent *lent);
 
 #endif /* _NTB_LENDING_LENT_H */

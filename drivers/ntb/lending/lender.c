@@ -15,15 +15,15 @@
 /* --- offers to connected nodes ------------------------------------------------ */
 
 /**
- * nl_is_connected() - whether a node may see this adapter's offers
+ * ntbl_is_connected() - whether a node may see this adapter's offers
  * @adapter: the adapter, locked
  * @node: the node
  *
  * Return: true if connections/<node> exists.
  */
-bool nl_is_connected(struct nl_adapter *adapter, int node)
+bool ntbl_is_connected(struct ntbl_adapter *adapter, int node)
 {
-	struct nl_connection *conn;
+	struct ntbl_connection *conn;
 
 	lockdep_assert_held(&adapter->lock);
 	list_for_each_entry(conn, &adapter->connections, node_list)
@@ -32,17 +32,17 @@ bool nl_is_connected(struct nl_adapter *adapter, int node)
 	return false;
 }
 
-static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
+static void send_offer(struct ntbl_peer *peer, struct ntbl_lend *lend)
 {
 	struct pci_dev *pdev = lend->pdev;
-	struct nl_msg msg;
+	struct ntbl_msg msg;
 
-	if (lend->state == NL_LEND_LOCAL) {
-		nl_pack_withdraw(&msg, lend->index);
+	if (lend->state == NTBL_LEND_LOCAL) {
+		ntbl_pack_withdraw(&msg, lend->index);
 	} else {
-		struct nl_wire_offer offer = {
+		struct ntbl_wire_offer offer = {
 			.index = lend->index,
-			.state = lend->state == NL_LEND_BORROWED,
+			.state = lend->state == NTBL_LEND_BORROWED,
 			.bdf = pci_domain_nr(pdev->bus) << 16 |
 			       pdev->bus->number << 8 | pdev->devfn,
 			.vendor = pdev->vendor,
@@ -51,62 +51,62 @@ static void send_offer(struct nl_peer *peer, struct nl_lend *lend)
 			.borrower = lend->borrower,
 		};
 
-		nl_pack_offer(&msg, &offer);
+		ntbl_pack_offer(&msg, &offer);
 	}
-	nl_chan_send(peer, &msg);
+	ntbl_chan_send(peer, &msg);
 }
 
 /**
- * nl_send_offers() - tell connected peers the state of lend entries
+ * ntbl_send_offers() - tell connected peers the state of lend entries
  * @adapter: the adapter, locked
  * @only: the entry that changed, or NULL for all of them
  * @node: the peer to tell, or -1 for every connected peer
  *
  * An entry in local use is sent as withdrawn.
  */
-void nl_send_offers(struct nl_adapter *adapter, struct nl_lend *only,
-		    int node)
+void ntbl_send_offers(struct ntbl_adapter *adapter, struct ntbl_lend *only,
+		      int node)
 {
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 	int i;
 
 	lockdep_assert_held(&adapter->lock);
 	for (i = 0; i < adapter->npeers; i++) {
-		struct nl_peer *peer = &adapter->peers[i];
+		struct ntbl_peer *peer = &adapter->peers[i];
 
 		if (!peer->up || (node >= 0 && peer->port != node) ||
-		    !nl_is_connected(adapter, peer->port))
+		    !ntbl_is_connected(adapter, peer->port))
 			continue;
 		if (only) {
 			send_offer(peer, only);
 			continue;
 		}
 		list_for_each_entry(lend, &adapter->lends, node)
-			if (lend->state != NL_LEND_LOCAL)
+			if (lend->state != NTBL_LEND_LOCAL)
 				send_offer(peer, lend);
 	}
 }
 
 /**
- * nl_withdraw_all() - withdraw every offer from a node no longer connected
+ * ntbl_withdraw_all() - withdraw every offer from a node no longer connected
  * @adapter: the adapter, locked
  * @node: the node
  */
-void nl_withdraw_all(struct nl_adapter *adapter, int node)
+void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node)
 {
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 	int i;
 
 	lockdep_assert_held(&adapter->lock);
 	for (i = 0; i < adapter->npeers; i++) {
-		struct nl_peer *peer = &adapter->peers[i];
-		struct nl_msg msg;
+		struct ntbl_peer *peer = &adapter->peers[i];
+		struct ntbl_msg msg;
 
 		if (!peer->up || peer->port != node)
 			continue;
 		list_for_each_entry(lend, &adapter->lends, node) {
-			nl_pack_withdraw(&msg, lend->index);
-			nl_chan_send(peer, &msg);
+			ntbl_pack_withdraw(&msg, lend->index);
+			ntbl_chan_send(peer, &msg);
 		}
 	}
 }
@@ -114,24 +114,24 @@ void nl_withdraw_all(struct nl_adapter *adapter, int node)
 /* --- lend entries ------------------------------------------------------------ */
 
 /*
- * The span of @lent's BARs as window NL_MW_DEVICE of @ntb to peer @pidx
+ * The span of @lent's BARs as window NTBL_MW_DEVICE of @ntb to peer @pidx
  * must align it; -E2BIG, with the line that says so, if it cannot hold it.
  */
-static int device_span(struct nl_lend *lend, struct ntb_lent *lent,
-		       struct ntb_dev *ntb, int pidx, struct ntb_dp_bars *bars)
+static int device_span(struct ntbl_lend *lend, struct ntbl_lent *lent,
+		       struct ntb_dev *ntb, int pidx, struct ntbl_dp_bars *bars)
 {
 	resource_size_t align, size_max;
 	int ret;
 
-	ret = ntb_mw_get_align(ntb, pidx, NL_MW_DEVICE, &align, NULL,
+	ret = ntb_mw_get_align(ntb, pidx, NTBL_MW_DEVICE, &align, NULL,
 			       &size_max);
 	if (!ret)
-		ret = ntb_lent_bars(lent, align, bars);
+		ret = ntbl_lent_bars(lent, align, bars);
 	if (ret)
 		return ret;
 	if (bars->span_size > size_max) {
 		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d of %s has %llu: it cannot be lent through this adapter\n",
-			bars->span_size, NL_MW_DEVICE, dev_name(&ntb->dev),
+			bars->span_size, NTBL_MW_DEVICE, dev_name(&ntb->dev),
 			(u64)size_max);
 		return -E2BIG;
 	}
@@ -142,9 +142,9 @@ static int device_span(struct nl_lend *lend, struct ntb_lent *lent,
  * Refuse to offer a device no borrow could take, rather than fail every
  * borrow. While the adapter is gone this waits for the borrow.
  */
-static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
+static int check_window(struct ntbl_lend *lend, struct ntbl_lent *lent)
 {
-	struct ntb_dp_bars bars;
+	struct ntbl_dp_bars bars;
 
 	if (!lend->adapter->ntb)
 		return 0;
@@ -152,61 +152,61 @@ static int check_window(struct nl_lend *lend, struct ntb_lent *lent)
 }
 
 /*
- * A lent device left the PCI tree (ntb_lent_claim()): the window onto its
+ * A lent device left the PCI tree (ntbl_lent_claim()): the window onto its
  * old BARs closes now, before a rescan can give them to another driver;
  * the rest waits for the adapter's lock, in removed_work.
  */
 static void device_removed(void *data)
 {
-	struct nl_lend *lend = data;
-	struct nl_adapter *adapter = lend->adapter;
+	struct ntbl_lend *lend = data;
+	struct ntbl_adapter *adapter = lend->adapter;
 
 	mutex_lock(&adapter->win_lock);
 	if (lend->window_peer)
-		__nl_clear_window(lend->window_peer, NL_MW_DEVICE);
+		__ntbl_clear_window(lend->window_peer, NTBL_MW_DEVICE);
 	mutex_unlock(&adapter->win_lock);
 	queue_work(adapter->wq, &adapter->removed_work);
 }
 
 /**
- * nl_lend_offer() - make a lend entry available to connected nodes
+ * ntbl_lend_offer() - make a lend entry available to connected nodes
  * @lend: the entry; its adapter is locked
  *
  * The local driver is unbound and the device is held for lending.
  *
  * Return: 0 or a negative errno; on error nothing changed.
  */
-int nl_lend_offer(struct nl_lend *lend)
+int ntbl_lend_offer(struct ntbl_lend *lend)
 {
-	struct ntb_lent *lent;
+	struct ntbl_lent *lent;
 	int ret;
 
 	lockdep_assert_held(&lend->adapter->lock);
-	if (lend->state != NL_LEND_LOCAL)
+	if (lend->state != NTBL_LEND_LOCAL)
 		return 0;
 	if (!device_is_registered(&lend->pdev->dev)) {
 		pci_err(lend->pdev, "was removed from the PCI tree; remove its lend entry, rescan and make the entry again\n");
 		return -ENODEV;
 	}
-	lent = ntb_lent_claim(lend->pdev, device_removed, lend);
+	lent = ntbl_lent_claim(lend->pdev, device_removed, lend);
 	if (IS_ERR(lent))
 		return PTR_ERR(lent);
 	ret = check_window(lend, lent);
-	if (!ret && ntb_lent_removed(lent))
+	if (!ret && ntbl_lent_removed(lent))
 		ret = -ENODEV;	/* removed since the claim */
 	if (ret) {
-		ntb_lent_release(lent);
+		ntbl_lent_release(lent);
 		return ret;
 	}
 	lend->lent = lent;
-	lend->state = NL_LEND_AVAILABLE;
-	nl_send_offers(lend->adapter, lend, -1);
+	lend->state = NTBL_LEND_AVAILABLE;
+	ntbl_send_offers(lend->adapter, lend, -1);
 	return 0;
 }
 
-static struct nl_peer *borrower_of(struct nl_lend *lend)
+static struct ntbl_peer *borrower_of(struct ntbl_lend *lend)
 {
-	struct nl_adapter *adapter = lend->adapter;
+	struct ntbl_adapter *adapter = lend->adapter;
 	int i;
 
 	for (i = 0; i < adapter->npeers; i++)
@@ -219,22 +219,22 @@ static struct nl_peer *borrower_of(struct nl_lend *lend)
  * Close the window a lender translates for a borrow. On a two-port adapter
  * it leads to the device, and device_removed() may close it first.
  */
-static void close_window(struct nl_lend *lend, struct nl_peer *peer)
+static void close_window(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
-	struct nl_adapter *adapter = peer->adapter;
+	struct ntbl_adapter *adapter = peer->adapter;
 
 	mutex_lock(&adapter->win_lock);
 	lend->window_peer = NULL;
-	__nl_clear_window(peer, NL_MW_LENDER(adapter->switched));
+	__ntbl_clear_window(peer, NTBL_MW_LENDER(adapter->switched));
 	mutex_unlock(&adapter->win_lock);
 }
 
 /* The device stops reaching the borrower, and the borrower it. */
-static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
+static void stop_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
 	unsigned long flags;
 
-	ntb_lent_quiesce(lend->lent);
+	ntbl_lent_quiesce(lend->lent);
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	peer->lent_to = NULL;
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
@@ -246,11 +246,11 @@ static void stop_borrow(struct nl_lend *lend, struct nl_peer *peer)
  * Back to local use: the driver the device had when it was claimed, or,
  * if it had none, whichever matches.
  */
-static void release_to_local(struct nl_lend *lend)
+static void release_to_local(struct ntbl_lend *lend)
 {
-	bool removed = ntb_lent_removed(lend->lent);
+	bool removed = ntbl_lent_removed(lend->lent);
 
-	ntb_lent_release(lend->lent);
+	ntbl_lent_release(lend->lent);
 	lend->lent = NULL;
 	if (!removed && !lend->pdev->dev.driver &&
 	    device_attach(&lend->pdev->dev) < 0)
@@ -261,40 +261,40 @@ static void release_to_local(struct nl_lend *lend)
  * After a borrow: the device is reset, still lent, for the next borrower,
  * and offered again; it goes back to local use if it cannot be reset.
  */
-static void end_borrow(struct nl_lend *lend, struct nl_peer *peer)
+static void end_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
 	int ret;
 
 	stop_borrow(lend, peer);
-	ret = ntb_lent_reset(lend->lent);
+	ret = ntbl_lent_reset(lend->lent);
 	if (ret) {
 		/* A removed device was reported by lent_remove(). */
-		if (!ntb_lent_removed(lend->lent))
+		if (!ntbl_lent_removed(lend->lent))
 			pci_err(lend->pdev, "cannot be reset after its borrow (%pe); it goes back to local use\n",
 				ERR_PTR(ret));
-		lend->state = NL_LEND_LOCAL;
+		lend->state = NTBL_LEND_LOCAL;
 		release_to_local(lend);
 	} else {
-		lend->state = NL_LEND_AVAILABLE;
+		lend->state = NTBL_LEND_AVAILABLE;
 	}
-	nl_send_offers(lend->adapter, lend, -1);
+	ntbl_send_offers(lend->adapter, lend, -1);
 }
 
 /*
  * Ask the borrower to remove the device before it is taken back, so that
  * its driver lets go first; wait for it a while, not forever, without the
- * adapter's lock (nl_wait_reply_unlocked()), @lend->revoking keeping other
+ * adapter's lock (ntbl_wait_reply_unlocked()), @lend->revoking keeping other
  * borrowers off the entry meanwhile. A device that left the PCI tree is
  * gone already: the borrower is told, not waited for, and the lock stays
- * held (nl_lend_removed_work() walks the list).
+ * held (ntbl_lend_removed_work() walks the list).
  *
  * Meanwhile the borrow may end (the borrower returned the device or went
  * away), and the entry go back to local use: callers check again.
  */
-static void revoke(struct nl_lend *lend, struct nl_peer *peer)
+static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
-	unsigned int epoch = nl_chan_epoch(peer);
-	struct nl_msg msg, reply;
+	unsigned int epoch = ntbl_chan_epoch(peer);
+	struct ntbl_msg msg, reply;
 	int ret;
 	u32 tag;
 
@@ -302,15 +302,15 @@ static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 	if (!peer->up)
 		return;
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
-	tag = nl_next_tag(peer);
-	nl_pack_revoke(&msg, lend->index, tag);
-	if (nl_chan_send(peer, &msg) || ntb_lent_removed(lend->lent))
+	tag = ntbl_next_tag(peer);
+	ntbl_pack_revoke(&msg, lend->index, tag);
+	if (ntbl_chan_send(peer, &msg) || ntbl_lent_removed(lend->lent))
 		return;
 	/* One revoker at a time: those of an entry hold configfs' mutex. */
 	WARN_ON_ONCE(lend->revoking);
 	lend->revoking = true;
-	ret = nl_wait_reply_unlocked(peer, epoch, NL_MSG_REVOKE_DONE, tag,
-				     &reply);
+	ret = ntbl_wait_reply_unlocked(peer, epoch, NTBL_MSG_REVOKE_DONE, tag,
+				       &reply);
 	lend->revoking = false;
 	if (ret)
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
@@ -318,21 +318,21 @@ static void revoke(struct nl_lend *lend, struct nl_peer *peer)
 }
 
 /**
- * nl_lend_withdraw() - give a lend entry's device back to local use
+ * ntbl_lend_withdraw() - give a lend entry's device back to local use
  * @lend: the entry; its adapter is locked, and unlocked while a borrower
  *	confirms a revocation (revoke())
  * @force: revoke a borrow rather than refuse
  *
  * Return: 0, or -EBUSY if the device is borrowed and @force is false.
  */
-int nl_lend_withdraw(struct nl_lend *lend, bool force)
+int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
 {
-	struct nl_peer *peer;
+	struct ntbl_peer *peer;
 
 	lockdep_assert_held(&lend->adapter->lock);
-	if (lend->state == NL_LEND_LOCAL)
+	if (lend->state == NTBL_LEND_LOCAL)
 		return 0;
-	if (lend->state == NL_LEND_BORROWED) {
+	if (lend->state == NTBL_LEND_BORROWED) {
 		if (!force) {
 			pr_err("lends/%s: borrowed by node %d; it must return the device first\n",
 			       config_item_name(&lend->group.cg_item),
@@ -343,47 +343,47 @@ int nl_lend_withdraw(struct nl_lend *lend, bool force)
 		if (peer) {
 			revoke(lend, peer);
 			/* Unlocked meanwhile: the borrow may be over. */
-			if (lend->state == NL_LEND_LOCAL)
+			if (lend->state == NTBL_LEND_LOCAL)
 				return 0;
 			if (peer->lent_to == lend)
 				stop_borrow(lend, peer);
 		}
 	}
-	lend->state = NL_LEND_LOCAL;
-	nl_send_offers(lend->adapter, lend, -1);
+	lend->state = NTBL_LEND_LOCAL;
+	ntbl_send_offers(lend->adapter, lend, -1);
 	release_to_local(lend);
 	return 0;
 }
 
 /**
- * nl_lend_removed_work() - take back the lends whose device was removed
- * @work: &nl_adapter.removed_work
+ * ntbl_lend_removed_work() - take back the lends whose device was removed
+ * @work: &ntbl_adapter.removed_work
  *
  * The borrower is told, the window onto the device's old BARs closes, and
  * the entry goes back to local, its offer withdrawn.
  */
-void nl_lend_removed_work(struct work_struct *work)
+void ntbl_lend_removed_work(struct work_struct *work)
 {
-	struct nl_adapter *adapter = container_of(work, struct nl_adapter,
-						  removed_work);
-	struct nl_lend *lend;
+	struct ntbl_adapter *adapter = container_of(work, struct ntbl_adapter,
+						    removed_work);
+	struct ntbl_lend *lend;
 
 	mutex_lock(&adapter->lock);
 	list_for_each_entry(lend, &adapter->lends, node)
-		if (lend->lent && ntb_lent_removed(lend->lent))
-			nl_lend_withdraw(lend, true);
+		if (lend->lent && ntbl_lent_removed(lend->lent))
+			ntbl_lend_withdraw(lend, true);
 	mutex_unlock(&adapter->lock);
 }
 
 /**
- * nl_lend_disconnect() - revoke what a node no longer connected borrows
+ * ntbl_lend_disconnect() - revoke what a node no longer connected borrows
  * @adapter: the adapter, locked; unlocked while the node confirms
  * @node: the node
  */
-void nl_lend_disconnect(struct nl_adapter *adapter, int node)
+void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 {
-	struct nl_peer *peer = nl_peer_by_node(adapter, node);
-	struct nl_lend *lend = peer ? peer->lent_to : NULL;
+	struct ntbl_peer *peer = ntbl_peer_by_node(adapter, node);
+	struct ntbl_lend *lend = peer ? peer->lent_to : NULL;
 
 	if (!lend)
 		return;
@@ -394,12 +394,12 @@ void nl_lend_disconnect(struct nl_adapter *adapter, int node)
 }
 
 /**
- * nl_lend_peer_lost() - a borrower went away: take its borrow back
+ * ntbl_lend_peer_lost() - a borrower went away: take its borrow back
  * @peer: the peer; its adapter is locked
  */
-void nl_lend_peer_lost(struct nl_peer *peer)
+void ntbl_lend_peer_lost(struct ntbl_peer *peer)
 {
-	struct nl_lend *lend = peer->lent_to;
+	struct ntbl_lend *lend = peer->lent_to;
 
 	lockdep_assert_held(&peer->adapter->lock);
 	if (!lend)
@@ -409,9 +409,9 @@ void nl_lend_peer_lost(struct nl_peer *peer)
 	end_borrow(lend, peer);
 }
 
-static struct nl_lend *find_lend(struct nl_adapter *adapter, u32 index)
+static struct ntbl_lend *find_lend(struct ntbl_adapter *adapter, u32 index)
 {
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 
 	list_for_each_entry(lend, &adapter->lends, node)
 		if (lend->index == index)
@@ -425,36 +425,36 @@ static struct nl_lend *find_lend(struct nl_adapter *adapter, u32 index)
  * asked), a switch port the one to the borrower's @mem_size of memory
  * (the borrower translates its own onto the device).
  */
-static int open_windows(struct nl_peer *peer, struct nl_lend *lend,
-			const struct ntb_dp_bars *dp, u64 mem_size)
+static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
+			const struct ntbl_dp_bars *dp, u64 mem_size)
 {
 	resource_size_t size_max;
 	int ret;
 
 	if (!peer->adapter->switched)
-		return nl_set_window(peer, NL_MW_DEVICE, dp->span_phys,
-				     dp->span_size);
-	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NL_MW_MEMORY, NULL, NULL,
+		return ntbl_set_window(peer, NTBL_MW_DEVICE, dp->span_phys,
+				       dp->span_size);
+	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NTBL_MW_MEMORY, NULL, NULL,
 			       &size_max);
 	if (ret)
 		return ret;
 	if (mem_size > size_max) {
 		pci_err(lend->pdev, "node %d's memory needs a window of %llu bytes, window %d has %llu: it cannot borrow through this fabric\n",
-			peer->port, mem_size, NL_MW_MEMORY, (u64)size_max);
+			peer->port, mem_size, NTBL_MW_MEMORY, (u64)size_max);
 		return -E2BIG;
 	}
-	return nl_set_window(peer, NL_MW_MEMORY, 0, mem_size);
+	return ntbl_set_window(peer, NTBL_MW_MEMORY, 0, mem_size);
 }
 
 /*
  * Open the windows of a borrow and map the borrower's memory for the
  * device; what the borrower needs to know of them into @bars.
  */
-static int lend_to(struct nl_peer *peer, struct nl_lend *lend,
-		   u64 mem_size, struct nl_wire_bars *bars)
+static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
+		   u64 mem_size, struct ntbl_wire_bars *bars)
 {
 	struct ntb_dev *ntb = peer->ntb;
-	struct ntb_dp_bars dp;
+	struct ntbl_dp_bars dp;
 	resource_size_t size;
 	phys_addr_t addr;
 	u64 dev_addr;
@@ -471,14 +471,14 @@ static int lend_to(struct nl_peer *peer, struct nl_lend *lend,
 		mutex_unlock(&peer->adapter->win_lock);
 	}
 	/* Removed meanwhile: device_removed() may have missed the window. */
-	if (ntb_lent_removed(lend->lent)) {
+	if (ntbl_lent_removed(lend->lent)) {
 		ret = -ENODEV;
 		goto err;
 	}
 
-	ret = ntb_peer_mw_get_addr(ntb, NL_MW_MEMORY, &addr, &size);
+	ret = ntb_peer_mw_get_addr(ntb, NTBL_MW_MEMORY, &addr, &size);
 	if (!ret)
-		ret = ntb_lent_map_memory(lend->lent, addr, size, &dev_addr);
+		ret = ntbl_lent_map_memory(lend->lent, addr, size, &dev_addr);
 	if (ret)
 		goto err;
 
@@ -499,10 +499,10 @@ err:
 }
 
 /* Undo lend_to(), and the doorbells mapped so far. */
-static void unlend(struct nl_peer *peer, struct nl_lend *lend)
+static void unlend(struct ntbl_peer *peer, struct ntbl_lend *lend)
 {
-	ntb_lent_unmap_doorbells(lend->lent);
-	ntb_lent_unmap_memory(lend->lent);
+	ntbl_lent_unmap_doorbells(lend->lent);
+	ntbl_lent_unmap_memory(lend->lent);
 	close_window(lend, peer);
 }
 
@@ -510,8 +510,8 @@ static void unlend(struct nl_peer *peer, struct nl_lend *lend)
  * After lend_to(): map the writes that ring the borrower's @vec_mask
  * doorbells for the device, into @dbs; on error undo lend_to() too.
  */
-static int map_doorbells(struct nl_peer *peer, struct nl_lend *lend,
-			 u64 vec_mask, struct nl_wire_db *dbs)
+static int map_doorbells(struct ntbl_peer *peer, struct ntbl_lend *lend,
+			 u64 vec_mask, struct ntbl_wire_db *dbs)
 {
 	struct ntb_dev *ntb = peer->ntb;
 	resource_size_t size;
@@ -519,7 +519,7 @@ static int map_doorbells(struct nl_peer *peer, struct nl_lend *lend,
 	u64 dev_addr, data;
 	int bit, ret;
 
-	BUILD_BUG_ON(NL_MAX_VEC > NL_BORROW_DB_MAX);
+	BUILD_BUG_ON(NTBL_MAX_VEC > NTBL_BORROW_DB_MAX);
 	dbs->nr = 0;
 	for_each_set_bit(bit, (unsigned long *)&vec_mask, 64) {
 		ret = ntb_peer_db_addr(ntb, &addr, &size, &data, bit);
@@ -529,11 +529,11 @@ static int map_doorbells(struct nl_peer *peer, struct nl_lend *lend,
 			ret = -EOPNOTSUPP;
 			goto err;
 		}
-		ret = ntb_lent_map_doorbell(lend->lent, addr, size, data,
-					    &dev_addr);
+		ret = ntbl_lent_map_doorbell(lend->lent, addr, size, data,
+					     &dev_addr);
 		if (ret)
 			goto err;
-		/* At most NL_MAX_VEC bits: nl_rx_borrow() checked them. */
+		/* At most NTBL_MAX_VEC bits: ntbl_rx_borrow() checked them. */
 		dbs->db[dbs->nr].addr = dev_addr;
 		dbs->db[dbs->nr].data = data;
 		dbs->nr++;
@@ -545,40 +545,40 @@ err:
 	return ret;
 }
 
-static bool lending_any(struct nl_adapter *adapter)
+static bool lending_any(struct ntbl_adapter *adapter)
 {
-	struct nl_lend *lend;
+	struct ntbl_lend *lend;
 
 	list_for_each_entry(lend, &adapter->lends, node)
-		if (lend->state == NL_LEND_BORROWED)
+		if (lend->state == NTBL_LEND_BORROWED)
 			return true;
 	return false;
 }
 
 /**
- * nl_rx_borrow() - a peer asks to borrow one of our lend entries
+ * ntbl_rx_borrow() - a peer asks to borrow one of our lend entries
  * @peer: the peer; its adapter is locked
- * @msg: BORROW (struct nl_wire_borrow); untrusted
+ * @msg: BORROW (struct ntbl_wire_borrow); untrusted
  */
-void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_adapter *adapter = peer->adapter;
-	struct nl_wire_bars bars = {};
-	struct nl_wire_db dbs = {};
-	struct nl_wire_borrow req;
-	struct nl_lend *lend;
-	struct nl_msg reply;
+	struct ntbl_adapter *adapter = peer->adapter;
+	struct ntbl_wire_bars bars = {};
+	struct ntbl_wire_db dbs = {};
+	struct ntbl_wire_borrow req;
+	struct ntbl_lend *lend;
+	struct ntbl_msg reply;
 	bool mapped = false;
 	int ret;
 
-	if (nl_unpack_borrow(msg, &req, adapter->switched))
+	if (ntbl_unpack_borrow(msg, &req, adapter->switched))
 		return;
 
 	lend = find_lend(adapter, req.index);
-	if (!lend || lend->state == NL_LEND_LOCAL ||
-	    !nl_is_connected(adapter, peer->port)) {
+	if (!lend || lend->state == NTBL_LEND_LOCAL ||
+	    !ntbl_is_connected(adapter, peer->port)) {
 		ret = -ENOENT;
-	} else if (lend->state == NL_LEND_BORROWED || lend->revoking ||
+	} else if (lend->state == NTBL_LEND_BORROWED || lend->revoking ||
 		   peer->lent_to) {
 		ret = -EBUSY;
 	} else if (adapter->switched && lending_any(adapter)) {
@@ -588,11 +588,11 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 				     peer->port);
 		ret = -EBUSY;
 	} else if (!req.vectors ||
-		   req.vectors & ~nl_vector_bits(adapter, adapter->port) ||
+		   req.vectors & ~ntbl_vector_bits(adapter, adapter->port) ||
 		   !PAGE_ALIGNED(req.mem_size) ||
 		   (adapter->switched && !req.mem_size)) {
 		ret = -EINVAL;
-	} else if (nl_chan_room(peer) < 2) {
+	} else if (ntbl_chan_room(peer) < 2) {
 		/* It takes none of our messages: its answer must not split. */
 		ret = -ENOBUFS;
 	} else {
@@ -602,11 +602,11 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 			ret = map_doorbells(peer, lend, req.vectors, &dbs);
 	}
 	if (!ret) {
-		nl_rpc_reset(peer);
+		ntbl_rpc_reset(peer);
 		raw_spin_lock_irq(&peer->serve_lock);
 		peer->lent_to = lend;
 		raw_spin_unlock_irq(&peer->serve_lock);
-		lend->state = NL_LEND_BORROWED;
+		lend->state = NTBL_LEND_BORROWED;
 		lend->borrower = peer->port;
 		pci_info(lend->pdev, "lent to node %d\n", peer->port);
 	}
@@ -614,33 +614,33 @@ void nl_rx_borrow(struct nl_peer *peer, const struct nl_msg *msg)
 	bars.tag = req.tag;
 	bars.status = ret;
 	if (mapped)
-		nl_pack_borrow_bars(&reply, &bars, adapter->switched);
+		ntbl_pack_borrow_bars(&reply, &bars, adapter->switched);
 	else
-		nl_pack_status(&reply, NL_MSG_BORROW_BARS, req.tag, ret);
-	nl_chan_send(peer, &reply);
+		ntbl_pack_status(&reply, NTBL_MSG_BORROW_BARS, req.tag, ret);
+	ntbl_chan_send(peer, &reply);
 	if (!ret) {
 		dbs.tag = req.tag;
-		nl_pack_borrow_db(&reply, &dbs);
-		nl_chan_send(peer, &reply);
-		nl_send_offers(adapter, lend, -1);
+		ntbl_pack_borrow_db(&reply, &dbs);
+		ntbl_chan_send(peer, &reply);
+		ntbl_send_offers(adapter, lend, -1);
 	}
 }
 
 /**
- * nl_rx_return() - a borrower gives a device back
+ * ntbl_rx_return() - a borrower gives a device back
  * @peer: the peer; its adapter is locked
- * @msg: RETURN (struct nl_wire_req); untrusted
+ * @msg: RETURN (struct ntbl_wire_req); untrusted
  */
-void nl_rx_return(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_rx_return(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_lend *lend = peer->lent_to;
-	struct nl_wire_req req;
+	struct ntbl_lend *lend = peer->lent_to;
+	struct ntbl_wire_req req;
 
-	if (nl_unpack_return(msg, &req))
+	if (ntbl_unpack_return(msg, &req))
 		return;
 	if (lend && lend->index == req.index) {
 		pci_info(lend->pdev, "returned by node %d\n", peer->port);
 		end_borrow(lend, peer);
 	}
-	nl_reply(peer, NL_MSG_RETURN_DONE, req.tag, 0);
+	ntbl_reply(peer, NTBL_MSG_RETURN_DONE, req.tag, 0);
 }

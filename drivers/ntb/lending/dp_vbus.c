@@ -17,7 +17,7 @@
  *   device rings the borrower's doorbell with no CPU on the lender's side.
  *   The doorbell handler runs the vectors on each bit it sees.
  * - Config space: everything but the BARs and the ROM is forwarded to the
- *   lender, which virtualizes it (lent_config.c).
+ *   lender, which virtualizes it (dp_lent_config.c).
  * - DMA: the IOMMU does not know this domain, so the device gets DMA
  *   operations of its own that turn a borrower physical address into the
  *   address at which the device reaches it through the fabric.
@@ -42,7 +42,7 @@
 #define VBUS_FIRST_DOMAIN	0x10000
 
 /**
- * struct ntb_vbus - a virtual PCI host bridge holding one borrowed function
+ * struct ntbl_vbus - a virtual PCI host bridge holding one borrowed function
  * @sysdata: the x86 PCI host data of the root bus; holds the PCI domain
  * @parent: device the host bridge hangs under
  * @ops: config space access to the lender
@@ -58,7 +58,7 @@
  * @busn: bus number range of the root bus
  * @mem: memory window of the root bus: the NTB window
  * @fwnode: names the MSI domain
- * @domain: the MSI domain; RCU-published for ntb_vbus_doorbell()
+ * @domain: the MSI domain; RCU-published for ntbl_vbus_doorbell()
  * @chip: the MSI domain's irq chip
  * @msi_ops: the MSI domain's ops
  * @msi_info: the MSI domain's info
@@ -70,22 +70,22 @@
  *	run under the PCI core's raw pci_lock
  * @bar_reg: the emulated BAR registers
  * @dead: the link is lost: config reads fail, DMA mappings are refused
- * @removed: ntb_vbus_remove() has run
+ * @removed: ntbl_vbus_remove() has run
  *
  * Everything but @domain, @nr_hwirq, @bar_reg, @dead, @pdev and @removed is
  * set at creation and constant after.
  */
-struct ntb_vbus {
+struct ntbl_vbus {
 	struct pci_sysdata sysdata;
 	struct device *parent;
-	const struct ntb_vbus_ops *ops;
+	const struct ntbl_vbus_ops *ops;
 	void *priv;
-	struct ntb_dp_bar bar[PCI_STD_NUM_BARS];
+	struct ntbl_dp_bar bar[PCI_STD_NUM_BARS];
 	phys_addr_t win_phys;
 	phys_addr_t dma_phys;
 	u64 dma_size;
 	u64 dma_dev_addr;
-	struct ntb_dp_doorbell *db;
+	struct ntbl_dp_doorbell *db;
 	unsigned int nr_db;
 	bool shared;
 
@@ -106,12 +106,12 @@ struct ntb_vbus {
 	bool removed;
 };
 
-static struct ntb_vbus *bus_vbus(struct pci_bus *bus)
+static struct ntbl_vbus *bus_vbus(struct pci_bus *bus)
 {
-	return container_of(bus->sysdata, struct ntb_vbus, sysdata);
+	return container_of(bus->sysdata, struct ntbl_vbus, sysdata);
 }
 
-static struct ntb_vbus *dev_vbus(struct device *dev)
+static struct ntbl_vbus *dev_vbus(struct device *dev)
 {
 	return bus_vbus(to_pci_dev(dev)->bus);
 }
@@ -119,9 +119,9 @@ static struct ntb_vbus *dev_vbus(struct device *dev)
 /* --- BARs ------------------------------------------------------------------- */
 
 /* Check the lender's BARs against the window and place them in it. */
-static int vbus_place_bars(struct ntb_vbus *vbus, u64 win_size)
+static int vbus_place_bars(struct ntbl_vbus *vbus, u64 win_size)
 {
-	struct ntb_dp_bar *bar;
+	struct ntbl_dp_bar *bar;
 	phys_addr_t addr;
 	int i, j, found = 0;
 
@@ -129,8 +129,8 @@ static int vbus_place_bars(struct ntb_vbus *vbus, u64 win_size)
 		bar = &vbus->bar[i];
 		if (!bar->size)
 			continue;
-		if ((bar->flags & ~NTB_DP_BAR_FLAGS) || !is_power_of_2(bar->size) ||
-		    bar->size < 16 || ((bar->flags & NTB_DP_BAR_64) &&
+		if ((bar->flags & ~NTBL_DP_BAR_FLAGS) || !is_power_of_2(bar->size) ||
+		    bar->size < 16 || ((bar->flags & NTBL_DP_BAR_64) &&
 		    (i == PCI_STD_NUM_BARS - 1 || vbus->bar[i + 1].size))) {
 			dev_err(vbus->parent, "lender sent a malformed BAR %d (size %#llx, flags %#x); refusing the device\n",
 				i, bar->size, bar->flags);
@@ -147,7 +147,7 @@ static int vbus_place_bars(struct ntb_vbus *vbus, u64 win_size)
 				i, &addr, bar->size);
 			return -EINVAL;
 		}
-		if (!(bar->flags & NTB_DP_BAR_64) &&
+		if (!(bar->flags & NTBL_DP_BAR_64) &&
 		    upper_32_bits(addr + bar->size - 1)) {
 			dev_err(vbus->parent, "32-bit BAR %d would sit at %pa, above 4 GiB; use a window below 4 GiB\n",
 				i, &addr);
@@ -163,9 +163,9 @@ static int vbus_place_bars(struct ntb_vbus *vbus, u64 win_size)
 			}
 		}
 		vbus->bar_reg[i] = lower_32_bits(addr) |
-			((bar->flags & NTB_DP_BAR_64) ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) |
-			((bar->flags & NTB_DP_BAR_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
-		if (bar->flags & NTB_DP_BAR_64)
+			((bar->flags & NTBL_DP_BAR_64) ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) |
+			((bar->flags & NTBL_DP_BAR_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
+		if (bar->flags & NTBL_DP_BAR_64)
 			vbus->bar_reg[i + 1] = upper_32_bits(addr);
 		found++;
 	}
@@ -187,9 +187,9 @@ static bool vbus_emulated(int where)
  * placed address back, since the window cannot follow a BAR that moves.
  * bar_lock held.
  */
-static void vbus_bar_write(struct ntb_vbus *vbus, int idx, u32 val)
+static void vbus_bar_write(struct ntbl_vbus *vbus, int idx, u32 val)
 {
-	struct ntb_dp_bar *bar = &vbus->bar[idx], *low;
+	struct ntbl_dp_bar *bar = &vbus->bar[idx], *low;
 	phys_addr_t addr;
 	u32 mask;
 
@@ -200,7 +200,7 @@ static void vbus_bar_write(struct ntb_vbus *vbus, int idx, u32 val)
 		vbus->bar_reg[idx] |= (val & mask) == mask ? mask : lower_32_bits(addr);
 		return;
 	}
-	if (idx == 0 || !(vbus->bar[idx - 1].flags & NTB_DP_BAR_64))
+	if (idx == 0 || !(vbus->bar[idx - 1].flags & NTBL_DP_BAR_64))
 		return;
 	low = &vbus->bar[idx - 1];
 	mask = upper_32_bits(~(low->size - 1));
@@ -213,7 +213,7 @@ static void vbus_bar_write(struct ntb_vbus *vbus, int idx, u32 val)
 static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
 			 int size, u32 *val)
 {
-	struct ntb_vbus *vbus = bus_vbus(bus);
+	struct ntbl_vbus *vbus = bus_vbus(bus);
 	unsigned long flags;
 	u32 dword = 0;
 	int idx;
@@ -246,7 +246,7 @@ static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
 static int vbus_cfg_write(struct pci_bus *bus, unsigned int devfn, int where,
 			  int size, u32 val)
 {
-	struct ntb_vbus *vbus = bus_vbus(bus);
+	struct ntbl_vbus *vbus = bus_vbus(bus);
 	unsigned long flags;
 	unsigned int shift;
 	u32 dword, mask;
@@ -288,7 +288,7 @@ static struct pci_ops vbus_pci_ops = {
 static dma_addr_t vbus_dma_addr(struct device *dev, phys_addr_t phys,
 				size_t size, u64 limit)
 {
-	struct ntb_vbus *vbus = dev_vbus(dev);
+	struct ntbl_vbus *vbus = dev_vbus(dev);
 	dma_addr_t addr;
 
 	if (READ_ONCE(vbus->dead))
@@ -379,7 +379,7 @@ static void vbus_dma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 
 static u64 vbus_dma_required_mask(struct device *dev)
 {
-	struct ntb_vbus *vbus = dev_vbus(dev);
+	struct ntbl_vbus *vbus = dev_vbus(dev);
 
 	return DMA_BIT_MASK(fls64(vbus->dma_dev_addr + vbus->dma_size - 1));
 }
@@ -401,8 +401,8 @@ static const struct dma_map_ops vbus_dma_ops = {
 /* A vector's message: the doorbell write of the bit it rings. */
 static void vbus_compose_msi_msg(struct irq_data *d, struct msi_msg *msg)
 {
-	struct ntb_vbus *vbus = irq_data_get_irq_chip_data(d);
-	const struct ntb_dp_doorbell *db = &vbus->db[irqd_to_hwirq(d) % vbus->nr_db];
+	struct ntbl_vbus *vbus = irq_data_get_irq_chip_data(d);
+	const struct ntbl_dp_doorbell *db = &vbus->db[irqd_to_hwirq(d) % vbus->nr_db];
 
 	msg->address_lo = lower_32_bits(db->addr);
 	msg->address_hi = upper_32_bits(db->addr);
@@ -413,7 +413,7 @@ static int vbus_msi_init(struct irq_domain *domain,
 			 struct msi_domain_info *info, unsigned int virq,
 			 irq_hw_number_t hwirq, msi_alloc_info_t *arg)
 {
-	struct ntb_vbus *vbus = info->data;
+	struct ntbl_vbus *vbus = info->data;
 
 	irq_domain_set_info(domain, virq, hwirq, info->chip, vbus,
 			    handle_simple_irq, NULL, NULL);
@@ -436,7 +436,7 @@ static void vbus_msi_set_desc(msi_alloc_info_t *arg, struct msi_desc *desc)
 	arg->hwirq = desc->msi_index;
 }
 
-static int vbus_create_irq_domain(struct ntb_vbus *vbus)
+static int vbus_create_irq_domain(struct ntbl_vbus *vbus)
 {
 	struct irq_domain *domain;
 
@@ -470,7 +470,7 @@ static int vbus_create_irq_domain(struct ntb_vbus *vbus)
 	return 0;
 }
 
-static void vbus_remove_irq_domain(struct ntb_vbus *vbus)
+static void vbus_remove_irq_domain(struct ntbl_vbus *vbus)
 {
 	struct irq_domain *domain = rcu_dereference_protected(vbus->domain, true);
 
@@ -481,7 +481,7 @@ static void vbus_remove_irq_domain(struct ntb_vbus *vbus)
 	irq_domain_free_fwnode(vbus->fwnode);
 }
 
-void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits)
+void ntbl_vbus_doorbell(struct ntbl_vbus *vbus, u64 bits)
 {
 	struct irq_domain *domain;
 	unsigned int bit, hwirq, n;
@@ -498,7 +498,7 @@ void ntb_vbus_doorbell(struct ntb_vbus *vbus, u64 bits)
 	}
 	rcu_read_unlock();
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_doorbell, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_doorbell, NTB_LENDING);
 
 /* --- the root bus ------------------------------------------------------------- */
 
@@ -518,7 +518,7 @@ static int vbus_free_domain(void)
 	return domain + 1;
 }
 
-static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
+static int vbus_create_root_bus(struct ntbl_vbus *vbus, u64 win_size)
 {
 	LIST_HEAD(resources);
 
@@ -549,8 +549,8 @@ static int vbus_create_root_bus(struct ntb_vbus *vbus, u64 win_size)
 	return 0;
 }
 
-/* @lock: take the PCI rescan/remove lock (see ntb_vbus_remove_nolock()). */
-static void vbus_remove_root_bus(struct ntb_vbus *vbus, bool lock)
+/* @lock: take the PCI rescan/remove lock (see ntbl_vbus_remove_nolock()). */
+static void vbus_remove_root_bus(struct ntbl_vbus *vbus, bool lock)
 {
 	struct pci_host_bridge *bridge = to_pci_host_bridge(vbus->bus->bridge);
 
@@ -565,7 +565,7 @@ static void vbus_remove_root_bus(struct ntb_vbus *vbus, bool lock)
 }
 
 /* Scan the function and give it our DMA ops and its BARs. */
-static int vbus_scan(struct ntb_vbus *vbus)
+static int vbus_scan(struct ntbl_vbus *vbus)
 {
 	struct pci_dev *pdev;
 	struct resource *r;
@@ -607,9 +607,9 @@ unlock:
 	return ret;
 }
 
-struct ntb_vbus *ntb_vbus_create(const struct ntb_vbus_info *info)
+struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
 {
-	struct ntb_vbus *vbus;
+	struct ntbl_vbus *vbus;
 	int ret;
 
 	if (!info->parent || !info->ops || !info->ops->cfg_read ||
@@ -672,29 +672,29 @@ err_free:
 	kfree(vbus);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_create, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_create, NTB_LENDING);
 
-void ntb_vbus_add(struct ntb_vbus *vbus)
+void ntbl_vbus_add(struct ntbl_vbus *vbus)
 {
 	pci_lock_rescan_remove();
 	pci_bus_add_devices(vbus->bus);
 	pci_unlock_rescan_remove();
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_add, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_add, NTB_LENDING);
 
-struct pci_dev *ntb_vbus_pci_dev(struct ntb_vbus *vbus)
+struct pci_dev *ntbl_vbus_pci_dev(struct ntbl_vbus *vbus)
 {
 	return vbus->removed ? NULL : vbus->pdev;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_pci_dev, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_pci_dev, NTB_LENDING);
 
-void ntb_vbus_link_lost(struct ntb_vbus *vbus)
+void ntbl_vbus_link_lost(struct ntbl_vbus *vbus)
 {
 	WRITE_ONCE(vbus->dead, true);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_link_lost, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_link_lost, NTB_LENDING);
 
-static void vbus_remove(struct ntb_vbus *vbus, bool lock)
+static void vbus_remove(struct ntbl_vbus *vbus, bool lock)
 {
 	if (vbus->removed)
 		return;
@@ -710,22 +710,22 @@ static void vbus_remove(struct ntb_vbus *vbus, bool lock)
 	vbus->removed = true;
 }
 
-void ntb_vbus_remove(struct ntb_vbus *vbus)
+void ntbl_vbus_remove(struct ntbl_vbus *vbus)
 {
 	vbus_remove(vbus, true);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_remove, NTB_LENDING);
 
-void ntb_vbus_remove_nolock(struct ntb_vbus *vbus)
+void ntbl_vbus_remove_nolock(struct ntbl_vbus *vbus)
 {
 	vbus_remove(vbus, false);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_remove_nolock, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_remove_nolock, NTB_LENDING);
 
-void ntb_vbus_free(struct ntb_vbus *vbus)
+void ntbl_vbus_free(struct ntbl_vbus *vbus)
 {
-	ntb_vbus_remove(vbus);
+	ntbl_vbus_remove(vbus);
 	kfree(vbus->db);
 	kfree(vbus);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_vbus_free, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_vbus_free, NTB_LENDING);

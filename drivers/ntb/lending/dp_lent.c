@@ -11,8 +11,8 @@
  * Documentation/ntb-lending/dataplane.rst says what is virtualized.
  *
  * This file claims, resets and releases the function, holds the PCI driver
- * that owns it meanwhile and describes its BARs; lent_config.c virtualizes
- * its config space and lent_iommu.c builds its IOMMU domain.
+ * that owns it meanwhile and describes its BARs; dp_lent_config.c virtualizes
+ * its config space and dp_lent_iommu.c builds its IOMMU domain.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -25,7 +25,7 @@
 #include <linux/spinlock.h>
 
 #include "dataplane.h"
-#include "lent.h"
+#include "dp_lent.h"
 
 #define LENT_DRIVER_NAME	"ntb_lending"
 
@@ -41,7 +41,7 @@ MODULE_PARM_DESC(allow_unsafe_interrupts,
 
 /* --- BARs ------------------------------------------------------------------- */
 
-int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
+int ntbl_lent_bars(struct ntbl_lent *lent, u64 align, struct ntbl_dp_bars *bars)
 {
 	struct pci_dev *pdev = lent->pdev;
 	resource_size_t lo = ~(resource_size_t)0, hi = 0;
@@ -50,7 +50,7 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
 
 	if (align && !is_power_of_2(align))
 		return -EINVAL;
-	if (ntb_lent_removed(lent))
+	if (ntbl_lent_removed(lent))
 		return -ENODEV;
 	align = max_t(u64, align, PAGE_SIZE);
 	memset(bars, 0, sizeof(*bars));
@@ -64,9 +64,9 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
 		hi = max(hi, r->end);
 		bars->bar[i].size = resource_size(r);
 		if (r->flags & IORESOURCE_MEM_64)
-			bars->bar[i].flags |= NTB_DP_BAR_64;
+			bars->bar[i].flags |= NTBL_DP_BAR_64;
 		if (r->flags & IORESOURCE_PREFETCH)
-			bars->bar[i].flags |= NTB_DP_BAR_PREFETCH;
+			bars->bar[i].flags |= NTBL_DP_BAR_PREFETCH;
 	}
 	if (!hi)
 		return -ENODEV;
@@ -78,13 +78,13 @@ int ntb_lent_bars(struct ntb_lent *lent, u64 align, struct ntb_dp_bars *bars)
 			bars->bar[i].offset = pdev->resource[i].start - bars->span_phys;
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_bars, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_bars, NTB_LENDING);
 
 /* Warn about what a window onto the span would also reach. */
-static void lent_check_bars(struct ntb_lent *lent)
+static void lent_check_bars(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev, *other = NULL;
-	struct ntb_dp_bars bars;
+	struct ntbl_dp_bars bars;
 	struct resource *r;
 	int i;
 
@@ -92,7 +92,7 @@ static void lent_check_bars(struct ntb_lent *lent)
 		if (pci_resource_flags(pdev, i) & IORESOURCE_IO)
 			pci_warn(pdev, "I/O BAR %d is not lent; a driver that needs it fails on the borrower\n",
 				 i);
-	if (ntb_lent_bars(lent, PAGE_SIZE, &bars))
+	if (ntbl_lent_bars(lent, PAGE_SIZE, &bars))
 		return;
 	for_each_pci_dev(other) {
 		if (other == pdev)
@@ -123,7 +123,7 @@ static bool lent_has_mem_bar(struct pci_dev *pdev)
 }
 
 /* Stop the function's DMA and interrupts; cfg_lock held or not yet shared. */
-static void lent_hw_stop(struct ntb_lent *lent)
+static void lent_hw_stop(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	u16 cmd, ctrl;
@@ -143,7 +143,7 @@ static void lent_hw_stop(struct ntb_lent *lent)
 	}
 }
 
-void ntb_lent_quiesce(struct ntb_lent *lent)
+void ntbl_lent_quiesce(struct ntbl_lent *lent)
 {
 	unsigned long flags;
 
@@ -154,14 +154,14 @@ void ntb_lent_quiesce(struct ntb_lent *lent)
 	}
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_quiesce, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_quiesce, NTB_LENDING);
 
 /* --- the driver that owns lent functions ------------------------------------ */
 
 static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	/*
-	 * Bind only what ntb_lent_claim() hands over: driver_override names
+	 * Bind only what ntbl_lent_claim() hands over: driver_override names
 	 * this driver, but anyone could have written that.
 	 */
 	return pci_get_drvdata(pdev) ? 0 : -ENODEV;
@@ -200,7 +200,7 @@ static void lent_orphan_regions(struct pci_dev *pdev)
  */
 static void lent_remove(struct pci_dev *pdev)
 {
-	struct ntb_lent *lent = pci_get_drvdata(pdev);
+	struct ntbl_lent *lent = pci_get_drvdata(pdev);
 	unsigned long flags;
 	bool teardown;
 	u16 cmd;
@@ -239,7 +239,7 @@ static struct pci_driver lent_driver = {
 	.remove = lent_remove,
 	/* The claim attaches the function to a domain of its own. */
 	.driver_managed_dma = true,
-	/* Unbinding goes through ntb_lent_release() only. */
+	/* Unbinding goes through ntbl_lent_release() only. */
 	.driver.suppress_bind_attrs = true,
 };
 
@@ -321,7 +321,7 @@ static void lent_dev_unlock(struct pci_dev *pdev)
 }
 
 /* Remember the function's driver_override, if any, to put it back. */
-static int lent_save_override(struct ntb_lent *lent)
+static int lent_save_override(struct ntbl_lent *lent)
 {
 	struct device *dev = &lent->pdev->dev;
 	int ret = 0;
@@ -337,7 +337,7 @@ static int lent_save_override(struct ntb_lent *lent)
 }
 
 /* Take the function from its driver and bind ours. */
-static int lent_take(struct ntb_lent *lent)
+static int lent_take(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	struct device *dev = &pdev->dev;
@@ -390,7 +390,7 @@ err_module:
 }
 
 /* Unbind our driver and give the function back to the one it had. */
-static void lent_give_back(struct ntb_lent *lent)
+static void lent_give_back(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	struct device *dev = &pdev->dev;
@@ -402,7 +402,7 @@ static void lent_give_back(struct ntb_lent *lent)
 	device_release_driver(dev);
 	device_set_driver_override(dev, lent->orig_override ?: "");
 	/* A removal meanwhile marked it gone (lent_remove()). */
-	if (lent->orig_drv && !ntb_lent_removed(lent)) {
+	if (lent->orig_drv && !ntbl_lent_removed(lent)) {
 		ret = device_driver_attach(lent->orig_drv, dev);
 		if (ret)
 			pci_err(pdev, "%s did not take it back (%d); bind it by hand\n",
@@ -413,10 +413,10 @@ static void lent_give_back(struct ntb_lent *lent)
 	kfree(lent->orig_override);
 }
 
-struct ntb_lent *ntb_lent_claim(struct pci_dev *pdev,
-				void (*removed)(void *data), void *data)
+struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
+				  void (*removed)(void *data), void *data)
 {
-	struct ntb_lent *lent;
+	struct ntbl_lent *lent;
 	int ret;
 
 	if (pdev->hdr_type != PCI_HEADER_TYPE_NORMAL) {
@@ -490,9 +490,9 @@ err_free:
 	kvfree(lent);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_claim, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_claim, NTB_LENDING);
 
-int ntb_lent_reset(struct ntb_lent *lent)
+int ntbl_lent_reset(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	unsigned long flags;
@@ -500,7 +500,7 @@ int ntb_lent_reset(struct ntb_lent *lent)
 
 	lent_dev_lock(pdev);
 	mutex_lock(&lent->lock);
-	ntb_lent_quiesce(lent);
+	ntbl_lent_quiesce(lent);
 	if (lent->state == LENT_GONE) {
 		ret = -ENODEV;
 		goto unlock;
@@ -522,16 +522,16 @@ unlock:
 	lent_dev_unlock(pdev);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_reset, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_reset, NTB_LENDING);
 
-void ntb_lent_release(struct ntb_lent *lent)
+void ntbl_lent_release(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 
 	lent_dev_lock(pdev);
 	mutex_lock(&lent->lock);
 	lent->releasing = true;
-	ntb_lent_quiesce(lent);
+	ntbl_lent_quiesce(lent);
 	if (lent->state != LENT_GONE) {
 		/* Whatever the borrower left running stops here. */
 		pci_reset_function_locked(pdev);
@@ -557,17 +557,17 @@ void ntb_lent_release(struct ntb_lent *lent)
 	mutex_destroy(&lent->lock);
 	kvfree(lent);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_release, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_release, NTB_LENDING);
 
-bool ntb_lent_confined(const struct ntb_lent *lent)
+bool ntbl_lent_confined(const struct ntbl_lent *lent)
 {
 	/* Set by the claim, cleared by the release or the removal. */
 	return READ_ONCE(lent->domain);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_confined, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_confined, NTB_LENDING);
 
-bool ntb_lent_removed(const struct ntb_lent *lent)
+bool ntbl_lent_removed(const struct ntbl_lent *lent)
 {
 	return READ_ONCE(lent->state) == LENT_GONE;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_removed, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_removed, NTB_LENDING);

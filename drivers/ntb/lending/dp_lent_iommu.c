@@ -18,10 +18,10 @@
 #include <linux/spinlock.h>
 
 #include "dataplane.h"
-#include "lent.h"
+#include "dp_lent.h"
 
 /* Whether [iova, iova + size) meets a reserved region of the group. */
-static bool lent_iova_reserved(struct ntb_lent *lent, u64 iova, u64 size)
+static bool lent_iova_reserved(struct ntbl_lent *lent, u64 iova, u64 size)
 {
 	struct iommu_resv_region *region, *tmp;
 	LIST_HEAD(regions);
@@ -41,7 +41,7 @@ static bool lent_iova_reserved(struct ntb_lent *lent, u64 iova, u64 size)
 	return hit;
 }
 
-int lent_iommu_init(struct ntb_lent *lent)
+int lent_iommu_init(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	struct iommu_domain *domain;
@@ -83,7 +83,7 @@ err_put:
 	return ret;
 }
 
-void lent_iommu_exit(struct ntb_lent *lent)
+void lent_iommu_exit(struct ntbl_lent *lent)
 {
 	if (!lent->group)
 		return;
@@ -95,8 +95,8 @@ void lent_iommu_exit(struct ntb_lent *lent)
 	lent->group = NULL;
 }
 
-int ntb_lent_map_memory(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			u64 *dev_addr)
+int ntbl_lent_map_memory(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
+			 u64 *dev_addr)
 {
 	struct pci_dev *pdev = lent->pdev;
 	int ret = 0;
@@ -141,9 +141,9 @@ unlock:
 	mutex_unlock(&lent->lock);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_map_memory, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_map_memory, NTB_LENDING);
 
-void __lent_unmap_memory(struct ntb_lent *lent)
+void __lent_unmap_memory(struct ntbl_lent *lent)
 {
 	lockdep_assert_held(&lent->lock);
 	if (lent->mem_size && lent->domain)
@@ -151,16 +151,16 @@ void __lent_unmap_memory(struct ntb_lent *lent)
 	lent->mem_size = 0;
 }
 
-void ntb_lent_unmap_memory(struct ntb_lent *lent)
+void ntbl_lent_unmap_memory(struct ntbl_lent *lent)
 {
 	mutex_lock(&lent->lock);
 	__lent_unmap_memory(lent);
 	mutex_unlock(&lent->lock);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_memory, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_memory, NTB_LENDING);
 
-int ntb_lent_map_doorbell(struct ntb_lent *lent, phys_addr_t phys, u64 size,
-			  u32 data, u64 *dev_addr)
+int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
+			   u32 data, u64 *dev_addr)
 {
 	phys_addr_t page = phys & PAGE_MASK;
 	unsigned long flags;
@@ -226,9 +226,9 @@ unlock:
 	mutex_unlock(&lent->lock);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_map_doorbell, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_map_doorbell, NTB_LENDING);
 
-void __lent_unmap_doorbells(struct ntb_lent *lent)
+void __lent_unmap_doorbells(struct ntbl_lent *lent)
 {
 	unsigned long flags;
 	unsigned int i, j, n;
@@ -251,10 +251,10 @@ void __lent_unmap_doorbells(struct ntb_lent *lent)
 		lent->db_next = lent->domain->geometry.aperture_end & PAGE_MASK;
 }
 
-void ntb_lent_unmap_doorbells(struct ntb_lent *lent)
+void ntbl_lent_unmap_doorbells(struct ntbl_lent *lent)
 {
 	mutex_lock(&lent->lock);
 	__lent_unmap_doorbells(lent);
 	mutex_unlock(&lent->lock);
 }
-EXPORT_SYMBOL_NS_GPL(ntb_lent_unmap_doorbells, NTB_LENDING);
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_doorbells, NTB_LENDING);

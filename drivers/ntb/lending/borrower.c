@@ -2,12 +2,12 @@
 /*
  * NTB device lending: borrowing a device a peer offers, and returning it.
  *
- * What peers offer us is recorded here (&nl_adapter.offers), as their
+ * What peers offer us is recorded here (&ntbl_adapter.offers), as their
  * OFFER and WITHDRAW messages come; configfs.c shows it as offers/.
  *
  * A borrow is a mkdir of borrows/<Id>: this host opens its memory window
  * to the lender, asks for the device, and hot-adds it on a virtual host
- * bridge (vbus.c) with what the lender answers: where the BARs sit in the
+ * bridge (dp_vbus.c) with what the lender answers: where the BARs sit in the
  * lender's window, where the device sees this host's memory, and the
  * writes that ring this host's vector doorbells. The mkdir waits for the
  * lender without the adapter's lock (the answers come in interrupt
@@ -27,20 +27,20 @@
 /* --- what peers offer us: the offers registry -------------------------------- */
 
 /**
- * nl_offer_new() - record a new offer of a peer
+ * ntbl_offer_new() - record a new offer of a peer
  * @adapter: the adapter, locked
  * @lender: the peer's NodeId
  * @index: the peer's lend entry index
  *
  * The offer appears in configfs at the next sync of offers/, which makes
- * its group (nl_offer_next_change()).
+ * its group (ntbl_offer_next_change()).
  *
- * Return: the offer, on &nl_adapter.offers, or NULL.
+ * Return: the offer, on &ntbl_adapter.offers, or NULL.
  */
-struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
-			      unsigned int index)
+struct ntbl_offer *ntbl_offer_new(struct ntbl_adapter *adapter, int lender,
+				  unsigned int index)
 {
-	struct nl_offer *offer;
+	struct ntbl_offer *offer;
 
 	lockdep_assert_held(&adapter->lock);
 	offer = kzalloc(sizeof(*offer), GFP_KERNEL);
@@ -54,7 +54,7 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
 }
 
 /**
- * nl_offer_withdraw() - the lender no longer offers @offer
+ * ntbl_offer_withdraw() - the lender no longer offers @offer
  * @offer: the offer; its adapter is locked
  *
  * An offer never shown goes at once, so that a peer that offers and
@@ -62,7 +62,7 @@ struct nl_offer *nl_offer_new(struct nl_adapter *adapter, int lender,
  * (a borrow holds configfs' mutex while it waits for its lender); a shown
  * one goes at the next sync of offers/.
  */
-void nl_offer_withdraw(struct nl_offer *offer)
+void ntbl_offer_withdraw(struct ntbl_offer *offer)
 {
 	lockdep_assert_held(&offer->adapter->lock);
 	if (offer->registered) {
@@ -74,17 +74,17 @@ void nl_offer_withdraw(struct nl_offer *offer)
 }
 
 /**
- * nl_offer_find() - an offer that is shown, by lender and index
+ * ntbl_offer_find() - an offer that is shown, by lender and index
  * @adapter: the adapter, locked
  * @lender: the lender's NodeId
  * @index: its lend entry index
  *
  * Return: the offer, or NULL.
  */
-struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
-			       unsigned int index)
+struct ntbl_offer *ntbl_offer_find(struct ntbl_adapter *adapter, int lender,
+				   unsigned int index)
 {
-	struct nl_offer *offer;
+	struct ntbl_offer *offer;
 
 	lockdep_assert_held(&adapter->lock);
 	list_for_each_entry(offer, &adapter->offers, node)
@@ -95,7 +95,7 @@ struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
 }
 
 /**
- * nl_offer_next_change() - one offer whose group in offers/ must change
+ * ntbl_offer_next_change() - one offer whose group in offers/ must change
  * @adapter: the adapter, locked
  * @gone: OUT - true if the offer went: it is off the list, its group is
  *	in configfs and is the caller's to remove and put; false if it is
@@ -107,9 +107,10 @@ struct nl_offer *nl_offer_find(struct nl_adapter *adapter, int lender,
  *
  * Return: the offer, or NULL when offers/ shows every offer.
  */
-struct nl_offer *nl_offer_next_change(struct nl_adapter *adapter, bool *gone)
+struct ntbl_offer *ntbl_offer_next_change(struct ntbl_adapter *adapter,
+					  bool *gone)
 {
-	struct nl_offer *offer;
+	struct ntbl_offer *offer;
 
 	lockdep_assert_held(&adapter->lock);
 	list_for_each_entry(offer, &adapter->offers, node)
@@ -128,50 +129,50 @@ struct nl_offer *nl_offer_next_change(struct nl_adapter *adapter, bool *gone)
 }
 
 /**
- * nl_offer_drop() - offers/ could not show a new offer: forget it
- * @offer: from nl_offer_next_change(), new; its adapter is locked
+ * ntbl_offer_drop() - offers/ could not show a new offer: forget it
+ * @offer: from ntbl_offer_next_change(), new; its adapter is locked
  *
  * It leaves the list; the caller puts its group.
  */
-void nl_offer_drop(struct nl_offer *offer)
+void ntbl_offer_drop(struct ntbl_offer *offer)
 {
 	lockdep_assert_held(&offer->adapter->lock);
 	list_del(&offer->node);
 }
 
 /**
- * nl_offers_forget() - forget what a peer offered us
+ * ntbl_offers_forget() - forget what a peer offered us
  * @peer: the peer, gone away or started over; its adapter is locked
  */
-void nl_offers_forget(struct nl_peer *peer)
+void ntbl_offers_forget(struct ntbl_peer *peer)
 {
-	struct nl_offer *offer, *tmp;
+	struct ntbl_offer *offer, *tmp;
 
 	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
 		if (offer->lender == peer->port)
-			nl_offer_withdraw(offer);
+			ntbl_offer_withdraw(offer);
 }
 
 /**
- * nl_rx_offer() - a peer offers a device, or tells its new state
+ * ntbl_rx_offer() - a peer offers a device, or tells its new state
  * @peer: the peer; its adapter is locked
- * @msg: OFFER (struct nl_wire_offer); untrusted
+ * @msg: OFFER (struct ntbl_wire_offer); untrusted
  */
-void nl_rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_rx_offer(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_adapter *adapter = peer->adapter;
-	struct nl_offer *offer = NULL, *o;
-	struct nl_wire_offer wo;
+	struct ntbl_adapter *adapter = peer->adapter;
+	struct ntbl_offer *offer = NULL, *o;
+	struct ntbl_wire_offer wo;
 
-	if (nl_unpack_offer(msg, &wo) || wo.index > NL_MAX_LEND_INDEX ||
+	if (ntbl_unpack_offer(msg, &wo) || wo.index > NTBL_MAX_LEND_INDEX ||
 	    wo.state > 1 || wo.class > 0xffffff ||
 	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
-		return nl_bad_msg(peer, msg);
+		return ntbl_bad_msg(peer, msg);
 	list_for_each_entry(o, &adapter->offers, node)
 		if (o->lender == peer->port && o->index == wo.index && !o->gone)
 			offer = o;
 	if (!offer) {
-		offer = nl_offer_new(adapter, peer->port, wo.index);
+		offer = ntbl_offer_new(adapter, peer->port, wo.index);
 		if (!offer)
 			return;
 	}
@@ -183,20 +184,20 @@ void nl_rx_offer(struct nl_peer *peer, const struct nl_msg *msg)
 }
 
 /**
- * nl_rx_withdraw() - a peer no longer offers a device
+ * ntbl_rx_withdraw() - a peer no longer offers a device
  * @peer: the peer; its adapter is locked
  * @msg: WITHDRAW (index); untrusted
  */
-void nl_rx_withdraw(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_rx_withdraw(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_offer *offer, *tmp;
+	struct ntbl_offer *offer, *tmp;
 	u32 index;
 
-	if (nl_unpack_withdraw(msg, &index))
-		return nl_bad_msg(peer, msg);
+	if (ntbl_unpack_withdraw(msg, &index))
+		return ntbl_bad_msg(peer, msg);
 	list_for_each_entry_safe(offer, tmp, &peer->adapter->offers, node)
 		if (offer->lender == peer->port && offer->index == index)
-			nl_offer_withdraw(offer);
+			ntbl_offer_withdraw(offer);
 }
 
 /* --- borrowing ---------------------------------------------------------------- */
@@ -209,14 +210,14 @@ static int ram_end(struct resource *res, void *arg)
 	return 0;
 }
 
-/* Open window NL_MW_MEMORY of @peer onto all of this host's memory. */
-static int open_memory(struct nl_peer *peer, u64 *size)
+/* Open window NTBL_MW_MEMORY of @peer onto all of this host's memory. */
+static int open_memory(struct ntbl_peer *peer, u64 *size)
 {
 	resource_size_t align, size_max;
 	u64 end = 0;
 	int ret;
 
-	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NL_MW_MEMORY, &align,
+	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NTBL_MW_MEMORY, &align,
 			       NULL, &size_max);
 	if (ret)
 		return ret;
@@ -227,13 +228,13 @@ static int open_memory(struct nl_peer *peer, u64 *size)
 	if (*size > size_max) {
 		dev_err(&peer->ntb->dev,
 			"window %d reaches %llu bytes, this host's memory ends at %llu: the device could not reach it; use an adapter with larger windows\n",
-			NL_MW_MEMORY, (u64)size_max, end);
+			NTBL_MW_MEMORY, (u64)size_max, end);
 		return -E2BIG;
 	}
 	/* On a switch the lender translates its window onto our memory. */
 	if (peer->adapter->switched)
 		return 0;
-	return nl_set_window(peer, NL_MW_MEMORY, 0, *size);
+	return ntbl_set_window(peer, NTBL_MW_MEMORY, 0, *size);
 }
 
 /* Known errnos of a lender pass through; anything else is an I/O error. */
@@ -255,43 +256,44 @@ static int lender_errno(int status)
 }
 
 /* Ask the lender; fill @info and @borrow->db from its answers. */
-static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
-	       struct ntb_vbus_info *info)
+static int ask(struct ntbl_borrow *borrow, u64 vec_mask, u64 mem_size,
+	       struct ntbl_vbus_info *info)
 {
-	struct nl_peer *peer = borrow->peer;
-	struct nl_wire_borrow req = {
+	struct ntbl_peer *peer = borrow->peer;
+	struct ntbl_wire_borrow req = {
 		.index = borrow->index,
 		.vectors = vec_mask,
-		.tag = nl_next_tag(peer),
+		.tag = ntbl_next_tag(peer),
 		/* On a switch the lender translates its window onto it. */
 		.mem_size = mem_size,
 	};
 	unsigned int epoch, i, nr = hweight64(vec_mask);
-	struct nl_wire_status head;
-	struct nl_wire_bars bars;
-	struct nl_wire_db dbs;
-	struct nl_msg msg;
+	struct ntbl_wire_status head;
+	struct ntbl_wire_bars bars;
+	struct ntbl_wire_db dbs;
+	struct ntbl_msg msg;
 	int ret, bad;
 
-	nl_pack_borrow(&msg, &req, peer->adapter->switched);
-	epoch = nl_chan_epoch(peer);
-	ret = nl_chan_send(peer, &msg);
+	ntbl_pack_borrow(&msg, &req, peer->adapter->switched);
+	epoch = ntbl_chan_epoch(peer);
+	ret = ntbl_chan_send(peer, &msg);
 	if (!ret)
-		ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_BARS,
-					 req.tag, &msg);
+		ret = ntbl_chan_wait_reply(peer, epoch, NTBL_MSG_BORROW_BARS,
+					   req.tag, &msg);
 	if (ret)
 		return ret;
-	if (nl_unpack_status(&msg, &head))
+	if (ntbl_unpack_status(&msg, &head))
 		return -EIO;
 	ret = lender_errno(head.status);
 	if (ret)
 		return ret;
 	/* Checked once BORROW_DB is taken too, which the lender sent. */
-	bad = nl_unpack_borrow_bars(&msg, &bars, peer->adapter->switched);
-	ret = nl_chan_wait_reply(peer, epoch, NL_MSG_BORROW_DB, req.tag, &msg);
+	bad = ntbl_unpack_borrow_bars(&msg, &bars, peer->adapter->switched);
+	ret = ntbl_chan_wait_reply(peer, epoch, NTBL_MSG_BORROW_DB, req.tag,
+				   &msg);
 	if (ret)
 		return ret;
-	if (bad || nl_unpack_borrow_db(&msg, &dbs, nr))
+	if (bad || ntbl_unpack_borrow_db(&msg, &dbs, nr))
 		return -EIO;
 	/* Where the device is on the lender, until attach() translates. */
 	if (peer->adapter->switched)
@@ -317,78 +319,79 @@ static int ask(struct nl_borrow *borrow, u64 vec_mask, u64 mem_size,
 
 /*
  * Tell the lender we are done; wait a while for it, not forever, without
- * the adapter's lock (nl_wait_reply_unlocked()). The caller holds it, and
+ * the adapter's lock (ntbl_wait_reply_unlocked()). The caller holds it, and
  * nothing it needs afterwards can change meanwhile: the borrow is off
- * &nl_adapter.borrows, or reserved and not on it yet.
+ * &ntbl_adapter.borrows, or reserved and not on it yet.
  */
-static void give_back(struct nl_peer *peer, unsigned int index)
+static void give_back(struct ntbl_peer *peer, unsigned int index)
 {
-	unsigned int epoch = nl_chan_epoch(peer);
-	u32 tag = nl_next_tag(peer);
-	struct nl_msg msg, reply;
+	unsigned int epoch = ntbl_chan_epoch(peer);
+	u32 tag = ntbl_next_tag(peer);
+	struct ntbl_msg msg, reply;
 
-	nl_pack_return(&msg, index, tag);
-	if (!nl_chan_send(peer, &msg))
-		nl_wait_reply_unlocked(peer, epoch, NL_MSG_RETURN_DONE, tag,
-				       &reply);
+	ntbl_pack_return(&msg, index, tag);
+	if (!ntbl_chan_send(peer, &msg))
+		ntbl_wait_reply_unlocked(peer, epoch, NTBL_MSG_RETURN_DONE, tag,
+					 &reply);
 }
 
 static void prefetch_work(struct work_struct *work)
 {
-	nl_rpc_prefetch(container_of(work, struct nl_borrow, prefetch));
+	ntbl_rpc_prefetch(container_of(work, struct ntbl_borrow, prefetch));
 }
 
-static int attach(struct nl_borrow *borrow, struct ntb_vbus_info *info)
+static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 	resource_size_t wsize;
-	struct ntb_vbus *vbus;
+	struct ntbl_vbus *vbus;
 	phys_addr_t win;
 	u64 span = info->win_size;
 	int ret;
 
 	/* On a switch our window to the device is ours to translate. */
 	if (peer->adapter->switched) {
-		ret = nl_set_window(peer, NL_MW_DEVICE, info->win_phys, span);
+		ret = ntbl_set_window(peer, NTBL_MW_DEVICE, info->win_phys,
+				      span);
 		if (ret)
 			return ret;
 	}
 	/* Address-transparent windows: read it once it is translated. */
-	ret = ntb_peer_mw_get_addr(peer->ntb, NL_MW_DEVICE, &win, &wsize);
+	ret = ntb_peer_mw_get_addr(peer->ntb, NTBL_MW_DEVICE, &win, &wsize);
 	if (ret)
 		return ret;
 	if (span > wsize)
 		return -E2BIG;
 	info->parent = &peer->ntb->dev;
-	info->ops = &nl_rpc_ops;
+	info->ops = &ntbl_rpc_ops;
 	info->priv = borrow;
 	info->win_phys = win;
-	vbus = ntb_vbus_create(info);
+	vbus = ntbl_vbus_create(info);
 	if (IS_ERR(vbus))
 		return PTR_ERR(vbus);
 	borrow->vbus = vbus;
-	WRITE_ONCE(borrow->state, NL_BORROW_BORROWED);
+	WRITE_ONCE(borrow->state, NTBL_BORROW_BORROWED);
 	rcu_assign_pointer(peer->borrow, borrow);
-	ntb_vbus_add(vbus);
-	strscpy(borrow->local_bdf, pci_name(ntb_vbus_pci_dev(vbus)),
+	ntbl_vbus_add(vbus);
+	strscpy(borrow->local_bdf, pci_name(ntbl_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
 	schedule_work(&borrow->prefetch);
 	return 0;
 }
 
-static void borrow_uevent(struct nl_borrow *borrow, const char *event)
+static void borrow_uevent(struct ntbl_borrow *borrow, const char *event)
 {
-	struct nl_uevent ev = {};
+	struct ntbl_uevent ev = {};
 
-	nl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
-	nl_uevent_add(&ev, "NTB_LENDING_ID=" NL_ID_FMT,
-		      nl_offer_id(borrow->lender, borrow->index));
-	nl_uevent_add(&ev, "NTB_LENDING_NODE=%d", borrow->lender);
-	nl_uevent_add(&ev, "NTB_LENDING_LOCAL_BDF=%s", borrow->local_bdf);
-	nl_uevent_send(borrow->adapter, &ev);
+	ntbl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
+	ntbl_uevent_add(&ev, "NTB_LENDING_ID=" NTBL_ID_FMT,
+			ntbl_offer_id(borrow->lender, borrow->index));
+	ntbl_uevent_add(&ev, "NTB_LENDING_NODE=%d", borrow->lender);
+	ntbl_uevent_add(&ev, "NTB_LENDING_LOCAL_BDF=%s", borrow->local_bdf);
+	ntbl_uevent_send(borrow->adapter, &ev);
 }
 
-static bool borrowing_any(struct nl_adapter *adapter)
+static bool borrowing_any(struct ntbl_adapter *adapter)
 {
 	int i;
 
@@ -399,13 +402,14 @@ static bool borrowing_any(struct nl_adapter *adapter)
 }
 
 /* Find and reserve the lender; with the adapter locked. */
-static int reserve(struct nl_borrow *borrow, const char *name)
+static int reserve(struct ntbl_borrow *borrow, const char *name)
 {
-	struct nl_adapter *adapter = borrow->adapter;
-	struct nl_offer *offer;
-	struct nl_peer *peer;
+	struct ntbl_adapter *adapter = borrow->adapter;
+	struct ntbl_offer *offer;
+	struct ntbl_peer *peer;
+	u64 vectors;
 
-	offer = nl_offer_find(adapter, borrow->lender, borrow->index);
+	offer = ntbl_offer_find(adapter, borrow->lender, borrow->index);
 	if (!offer) {
 		pr_err("borrows/%s: no such offer; see offers/\n", name);
 		return -ENOENT;
@@ -414,7 +418,7 @@ static int reserve(struct nl_borrow *borrow, const char *name)
 		pr_err("borrows/%s: borrowed already\n", name);
 		return -EBUSY;
 	}
-	peer = nl_peer_by_node(adapter, borrow->lender);
+	peer = ntbl_peer_by_node(adapter, borrow->lender);
 	if (!peer || !peer->up) {
 		pr_err("borrows/%s: node %d cannot be reached\n", name,
 		       borrow->lender);
@@ -425,8 +429,8 @@ static int reserve(struct nl_borrow *borrow, const char *name)
 		       name, borrow->lender);
 		return -EBUSY;
 	}
-	if (adapter->xport->borrow_check(peer, name,
-					 nl_vector_bits(adapter, borrow->lender)))
+	vectors = ntbl_vector_bits(adapter, borrow->lender);
+	if (adapter->xport->borrow_check(peer, name, vectors))
 		return -EOPNOTSUPP;
 	if (adapter->switched && borrowing_any(adapter)) {
 		pr_err("borrows/%s: on a switch this host borrows one device at a time: its window to a device is one\n",
@@ -439,9 +443,9 @@ static int reserve(struct nl_borrow *borrow, const char *name)
 	return 0;
 }
 
-static void unreserve(struct nl_borrow *borrow)
+static void unreserve(struct ntbl_borrow *borrow)
 {
-	struct nl_adapter *adapter = borrow->adapter;
+	struct ntbl_adapter *adapter = borrow->adapter;
 
 	lockdep_assert_held(&adapter->lock);
 	RCU_INIT_POINTER(borrow->peer->borrow, NULL);
@@ -450,7 +454,7 @@ static void unreserve(struct nl_borrow *borrow)
 }
 
 /**
- * nl_borrow_start() - borrow offer <name> of an adapter (mkdir borrows/<Id>)
+ * ntbl_borrow_start() - borrow offer <name> of an adapter (mkdir borrows/<Id>)
  * @adapter: the adapter, not locked
  * @name: the offer's Id
  *
@@ -459,11 +463,11 @@ static void unreserve(struct nl_borrow *borrow)
  * space was copied.
  * Return: the borrow, or an ERR_PTR with the errno for mkdir.
  */
-struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
-				  const char *name)
+struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
+				      const char *name)
 {
-	struct ntb_vbus_info info = {};
-	struct nl_borrow *borrow;
+	struct ntbl_vbus_info info = {};
+	struct ntbl_borrow *borrow;
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
 	bool asked = false;
@@ -480,13 +484,13 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 	INIT_WORK(&borrow->prefetch, prefetch_work);
 	borrow->lender = id >> 16;
 	borrow->index = id & 0xffff;
-	borrow->state = NL_BORROW_STARTING;
+	borrow->state = NTBL_BORROW_STARTING;
 
 	mutex_lock(&adapter->lock);
 	ret = reserve(borrow, name);
 	if (!ret)
 		ret = open_memory(borrow->peer, &mem_size);
-	vec_mask = ret ? 0 : nl_vector_bits(adapter, borrow->lender);
+	vec_mask = ret ? 0 : ntbl_vector_bits(adapter, borrow->lender);
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
@@ -505,12 +509,12 @@ struct nl_borrow *nl_borrow_start(struct nl_adapter *adapter,
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		nl_clear_window(borrow->peer, NL_MW_BORROWER(borrow->peer->adapter->switched));
+		ntbl_clear_window(borrow->peer, NTBL_MW_BORROWER(adapter->switched));
 		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 		       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
 		mutex_unlock(&adapter->lock);
-		/* nl_borrow_db() may still be reading it. */
+		/* ntbl_borrow_db() may still be reading it. */
 		synchronize_rcu();
 		goto err_free;
 	}
@@ -539,71 +543,72 @@ err_free:
  * Take the device out of this host's tree; with the adapter locked.
  * @lost: the lender is gone, the driver must see the device gone too;
  * @event: the uevent that tells why;
- * @adapter_gone: as for nl_borrow_peer_lost().
+ * @adapter_gone: as for ntbl_borrow_peer_lost().
  */
-static void detach(struct nl_borrow *borrow, bool lost, const char *event,
+static void detach(struct ntbl_borrow *borrow, bool lost, const char *event,
 		   bool adapter_gone)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 
 	if (lost) {
-		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
-		ntb_vbus_link_lost(borrow->vbus);
+		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
+		ntbl_vbus_link_lost(borrow->vbus);
 	}
 	cancel_work_sync(&borrow->prefetch);
 	if (adapter_gone)
-		ntb_vbus_remove_nolock(borrow->vbus);
+		ntbl_vbus_remove_nolock(borrow->vbus);
 	else
-		ntb_vbus_remove(borrow->vbus);
+		ntbl_vbus_remove(borrow->vbus);
 	RCU_INIT_POINTER(peer->borrow, NULL);
 	synchronize_rcu();
-	ntb_vbus_free(borrow->vbus);
+	ntbl_vbus_free(borrow->vbus);
 	borrow->vbus = NULL;
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
 	borrow->vectors = 0;
-	nl_clear_window(peer, NL_MW_BORROWER(peer->adapter->switched));
+	ntbl_clear_window(peer, NTBL_MW_BORROWER(peer->adapter->switched));
 	if (lost)
 		borrow->peer = NULL;
 }
 
 /**
- * nl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
+ * ntbl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
  * @borrow: the borrow; its adapter is locked
  *
  * The lender is told, and waited for a little, unless it is gone; the
  * adapter's lock is dropped meanwhile.
  */
-void nl_borrow_return(struct nl_borrow *borrow)
+void ntbl_borrow_return(struct ntbl_borrow *borrow)
 {
-	struct nl_peer *peer = borrow->peer;
+	struct ntbl_peer *peer = borrow->peer;
 
 	lockdep_assert_held(&borrow->adapter->lock);
 	list_del(&borrow->node);
-	if (borrow->state != NL_BORROW_BORROWED)
+	if (borrow->state != NTBL_BORROW_BORROWED)
 		return;
 	detach(borrow, false, "return", false);
-	WRITE_ONCE(borrow->state, NL_BORROW_LOST);
+	WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 	borrow->peer = NULL;
 	if (peer->up)
 		give_back(peer, borrow->index);
 }
 
 /**
- * nl_borrow_peer_lost() - the lender went away: remove what it lent us
+ * ntbl_borrow_peer_lost() - the lender went away: remove what it lent us
  * @peer: the peer; its adapter is locked
  * @adapter_gone: our adapter is being removed, maybe under the PCI core's
- *	rescan/remove lock (see ntb_vbus_remove_nolock())
+ *	rescan/remove lock (see ntbl_vbus_remove_nolock())
  *
  * The device's driver sees it gone; outstanding I/O fails.
  */
-void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone)
+void ntbl_borrow_peer_lost(struct ntbl_peer *peer, bool adapter_gone)
 {
-	struct nl_borrow *borrow;
+	struct ntbl_borrow *borrow;
 
 	lockdep_assert_held(&peer->adapter->lock);
 	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
-		if (borrow->peer != peer || borrow->state != NL_BORROW_BORROWED)
+		if (borrow->peer != peer ||
+		    borrow->state != NTBL_BORROW_BORROWED)
 			continue;
 		dev_warn(&peer->ntb->dev,
 			 "node %d went away: %s, borrowed from it, is removed\n",
@@ -613,51 +618,51 @@ void nl_borrow_peer_lost(struct nl_peer *peer, bool adapter_gone)
 }
 
 /**
- * nl_rx_revoke() - the lender takes a device back
+ * ntbl_rx_revoke() - the lender takes a device back
  * @peer: the lender; its adapter is locked
- * @msg: REVOKE (struct nl_wire_req); untrusted
+ * @msg: REVOKE (struct ntbl_wire_req); untrusted
  *
  * The device is removed in order (its driver may still reach it), the
  * borrow is lost, and the lender is told.
  */
-void nl_rx_revoke(struct nl_peer *peer, const struct nl_msg *msg)
+void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct nl_borrow *borrow;
-	struct nl_wire_req req;
+	struct ntbl_borrow *borrow;
+	struct ntbl_wire_req req;
 
-	if (nl_unpack_revoke(msg, &req))
+	if (ntbl_unpack_revoke(msg, &req))
 		return;
 	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
 		if (borrow->peer != peer || borrow->index != req.index ||
-		    borrow->state != NL_BORROW_BORROWED)
+		    borrow->state != NTBL_BORROW_BORROWED)
 			continue;
 		dev_warn(&peer->ntb->dev,
 			 "node %d takes back %s, borrowed from it: removing it\n",
 			 peer->port, borrow->local_bdf);
 		detach(borrow, false, "revoked", false);
-		WRITE_ONCE(borrow->state, NL_BORROW_LOST);
+		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 		borrow->peer = NULL;
 	}
-	nl_reply(peer, NL_MSG_REVOKE_DONE, req.tag, 0);
+	ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, req.tag, 0);
 }
 
 /**
- * nl_borrow_db() - run the vectors of a borrowed device
+ * ntbl_borrow_db() - run the vectors of a borrowed device
  * @peer: the lender whose device rang
  * @db: the doorbell bits that rang; those of its device's vectors count
  *
  * Context: the doorbell interrupt.
  */
-void nl_borrow_db(struct nl_peer *peer, u64 db)
+void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 {
-	struct nl_borrow *borrow;
+	struct ntbl_borrow *borrow;
 	u64 vectors;
 
 	rcu_read_lock();
 	borrow = rcu_dereference(peer->borrow);
 	vectors = borrow ? READ_ONCE(borrow->vectors) : 0;
 	db &= vectors;
-	if (db && READ_ONCE(borrow->state) == NL_BORROW_BORROWED)
-		ntb_vbus_doorbell(borrow->vbus, db >> __ffs64(vectors));
+	if (db && READ_ONCE(borrow->state) == NTBL_BORROW_BORROWED)
+		ntbl_vbus_doorbell(borrow->vbus, db >> __ffs64(vectors));
 	rcu_read_unlock();
 }
