@@ -28,8 +28,8 @@
  *   configfs.c         the configfs ABI, and the module's init and exit
  *   core.c             NTB client, adapter lifetime, link events, hello,
  *                      message dispatch
- *   lender.c, borrower.c   the lender and the borrower (with the offers
- *                      registry); neither calls the other
+ *   lender.c,          the lender and the borrower (with the offers
+ *   borrower.c         registry); neither calls the other
  *   peer.c             peer lookup, tags, status replies, uevents, window
  *                      translations, vector bits
  *   rpc.c, chan.c      config requests, the channel
@@ -39,12 +39,13 @@
  *                      exception to the rule, by the entry points xport.h
  *                      names
  *
- * dp_lent.c and dp_vbus.c, the data plane (dataplane.h), are called by lender.c,
- * borrower.c and rpc.c; wire.h, every message's layout, by whatever packs
- * or unpacks one. Where core.c needs the layer above (to show a new
- * adapter, to make offers/ follow the offers) it calls through the
- * &struct ntbl_abi_ops that configfs.c gives ntbl_core_init(). The prototypes
- * below go bottom up.
+ * The data plane, dataplane.h (dp_lent*.c on the lender, dp_vbus.c on the
+ * borrower), is called by lender.c, borrower.c and rpc.c, and calls none
+ * of these; wire.h, every message's layout, by whatever packs or unpacks
+ * one. Where core.c needs the layer above (to show a new adapter, to make
+ * offers/ follow the offers) it calls through the &struct ntbl_abi_ops
+ * that configfs.c gives ntbl_core_init(). The prototypes below go bottom
+ * up. Documentation/ntb-lending/design.rst draws the map.
  */
 #ifndef _NTB_LENDING_H
 #define _NTB_LENDING_H
