@@ -24,7 +24,7 @@
 #include "ntb_lending.h"
 #include "xport.h"
 
-/* --- what peers offer us: the offers registry -------------------------------- */
+/* --- what peers offer us: the offers registry ----------------------------- */
 
 /**
  * ntbl_offer_new() - record a new offer of a peer
@@ -200,7 +200,7 @@ void ntbl_rx_withdraw(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 			ntbl_offer_withdraw(offer);
 }
 
-/* --- borrowing ---------------------------------------------------------------- */
+/* --- borrowing ------------------------------------------------------------ */
 
 static int ram_end(struct resource *res, void *arg)
 {

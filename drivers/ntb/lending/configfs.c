@@ -83,31 +83,18 @@ static struct config_group *connections_make(struct config_group *group,
 	conn->node = node;
 	config_group_init_type_name(&conn->group, name, &connection_type);
 
-	mutex_lock(&adapter->lock);
-	if (adapter->ntb && !ntbl_peer_by_node(adapter, node)) {
-		mutex_unlock(&adapter->lock);
-		pr_err("%s: connections/%s: node %d is not a peer on this fabric\n",
-		       config_item_name(&adapter->group.cg_item), name, node);
+	ret = ntbl_connection_add(conn);
+	if (ret) {
 		kfree(conn);
-		return ERR_PTR(-EINVAL);
+		return ERR_PTR(ret);
 	}
-	list_add_tail(&conn->node_list, &adapter->connections);
-	ntbl_send_offers(adapter, NULL, node);
-	mutex_unlock(&adapter->lock);
 	return &conn->group;
 }
 
 static void connections_drop(struct config_group *group,
 			     struct config_item *item)
 {
-	struct ntbl_connection *conn = to_connection(item);
-	struct ntbl_adapter *adapter = conn->adapter;
-
-	mutex_lock(&adapter->lock);
-	list_del(&conn->node_list);
-	ntbl_lend_disconnect(adapter, conn->node);
-	ntbl_withdraw_all(adapter, conn->node);
-	mutex_unlock(&adapter->lock);
+	ntbl_connection_remove(to_connection(item));
 	config_item_put(item);
 }
 
@@ -301,20 +288,6 @@ static const struct config_item_type lend_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static unsigned int free_index(struct ntbl_adapter *adapter)
-{
-	struct ntbl_lend *lend;
-	unsigned int index = 0;
-	bool used;
-
-	do {
-		used = false;
-		list_for_each_entry(lend, &adapter->lends, node)
-			used |= lend->index == index;
-	} while (used && ++index);
-	return index;
-}
-
 static struct pci_dev *parse_bdf(const char *name)
 {
 	unsigned int domain, bus, dev, fn;
@@ -338,7 +311,7 @@ static struct config_group *lends_make(struct config_group *group,
 	const char *aname = config_item_name(&adapter->group.cg_item);
 	struct pci_dev *pdev;
 	struct ntbl_lend *lend;
-	int ret = 0;
+	int ret;
 
 	pdev = parse_bdf(name);
 	if (IS_ERR(pdev)) {
@@ -351,65 +324,27 @@ static struct config_group *lends_make(struct config_group *group,
 		return ERR_CAST(pdev);
 	}
 
-	mutex_lock(&ntbl_adapters_lock);
-	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE || pci_is_bridge(pdev)) {
-		pr_err("%s: lends/%s: a bridge cannot be lent\n", aname, name);
-		ret = -EPERM;
-	} else if (pci_domain_nr(pdev->bus) > 0xffff) {
-		pr_err("%s: lends/%s: devices on virtual buses (domains above ffff, such as borrowed ones) cannot be lent\n",
-		       aname, name);
-		ret = -EPERM;
-	} else if (ntbl_is_adapter_pdev(pdev)) {
-		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",
-		       aname, name);
-		ret = -EPERM;
-	} else if (ntbl_is_lent(pdev)) {
-		pr_err("%s: lends/%s: the device already has a lend entry\n",
-		       aname, name);
-		ret = -EEXIST;
-	}
-	if (ret)
-		goto err;
-
 	lend = kzalloc(sizeof(*lend), GFP_KERNEL);
 	if (!lend) {
-		ret = -ENOMEM;
-		goto err;
+		pci_dev_put(pdev);
+		return ERR_PTR(-ENOMEM);
 	}
 	lend->adapter = adapter;
 	lend->pdev = pdev;
 	lend->borrower = -1;
 	config_group_init_type_name(&lend->group, name, &lend_type);
-	mutex_lock(&adapter->lock);
-	lend->index = free_index(adapter);
-	if (lend->index > NTBL_MAX_LEND_INDEX) {
-		mutex_unlock(&adapter->lock);
-		pr_err("%s: lends/%s: an adapter has at most %d lend entries\n",
-		       aname, name, NTBL_MAX_LEND_INDEX + 1);
+	ret = ntbl_lend_add(lend);
+	if (ret) {
+		pci_dev_put(pdev);
 		kfree(lend);
-		ret = -ENOSPC;
-		goto err;
+		return ERR_PTR(ret);
 	}
-	list_add_tail(&lend->node, &adapter->lends);
-	mutex_unlock(&adapter->lock);
-	mutex_unlock(&ntbl_adapters_lock);
 	return &lend->group;
-
-err:
-	mutex_unlock(&ntbl_adapters_lock);
-	pci_dev_put(pdev);
-	return ERR_PTR(ret);
 }
 
 static void lends_drop(struct config_group *group, struct config_item *item)
 {
-	struct ntbl_lend *lend = to_lend(item);
-	struct ntbl_adapter *adapter = lend->adapter;
-
-	mutex_lock(&adapter->lock);
-	ntbl_lend_withdraw(lend, true);
-	list_del(&lend->node);
-	mutex_unlock(&adapter->lock);
+	ntbl_lend_remove(to_lend(item));
 	config_item_put(item);
 }
 
@@ -576,7 +511,7 @@ static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 	}
 }
 
-/* --- borrows/<Id> ----------------------------------------------------------- */
+/* --- borrows/<Id> --------------------------------------------------------- */
 
 static struct ntbl_borrow *to_borrow(struct config_item *item)
 {
@@ -662,7 +597,7 @@ static const struct config_item_type borrows_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-/* --- ntb_lending/<adapter> ------------------------------------------------- */
+/* --- ntb_lending/<adapter> ------------------------------------------------ */
 
 static ssize_t adapter_node_id_show(struct config_item *item, char *page)
 {

@@ -86,7 +86,7 @@ static void ntbl_offers_changed(struct ntbl_adapter *adapter)
 	queue_work(system_wq, &adapter->offers_work);
 }
 
-/* --- messages from peers ---------------------------------------------------- */
+/* --- messages from peers -------------------------------------------------- */
 
 /* @peer stops speaking our protocol, though its link stays up. */
 static void peer_unusable(struct ntbl_peer *peer)
@@ -176,7 +176,7 @@ static void rx_work(struct work_struct *work)
 	ntbl_offers_changed(adapter);
 }
 
-/* --- link and doorbell events ---------------------------------------------- */
+/* --- link and doorbell events --------------------------------------------- */
 
 static void link_work(struct work_struct *work)
 {
@@ -320,21 +320,15 @@ static void ntbl_adapter_init(struct ntbl_adapter *adapter)
 	INIT_WORK(&adapter->removed_work, ntbl_lend_removed_work);
 }
 
-/* --- the module's adapters -------------------------------------------------- */
+/* --- the module's adapters ------------------------------------------------ */
 
 /* The module's adapters: the lookup by name and the checks across them. */
 static LIST_HEAD(ntbl_adapters);
 /* Protects ntbl_adapters; held across a lend entry's checks and its adding. */
-DEFINE_MUTEX(ntbl_adapters_lock);
+static DEFINE_MUTEX(ntbl_adapters_lock);
 
-/**
- * ntbl_is_lent() - whether a PCI function has a lend entry on any adapter
- * @pdev: the function
- *
- * Context: under ntbl_adapters_lock; takes each adapter's lock.
- * Return: true if it has one.
- */
-bool ntbl_is_lent(struct pci_dev *pdev)
+/* Whether a PCI function has a lend entry on any adapter; takes their locks. */
+static bool ntbl_is_lent(struct pci_dev *pdev)
 {
 	struct ntbl_adapter *adapter;
 	struct ntbl_lend *lend;
@@ -350,13 +344,8 @@ bool ntbl_is_lent(struct pci_dev *pdev)
 	return found;
 }
 
-/**
- * ntbl_is_adapter_pdev() - whether a PCI function is one of our NTB adapters
- * @pdev: the function
- *
- * Return: true if a bound adapter's NTB device sits on @pdev.
- */
-bool ntbl_is_adapter_pdev(struct pci_dev *pdev)
+/* Whether a PCI function is one of our bound NTB adapters. */
+static bool ntbl_is_adapter_pdev(struct pci_dev *pdev)
 {
 	struct ntbl_adapter *adapter;
 	bool found = false;
@@ -368,6 +357,74 @@ bool ntbl_is_adapter_pdev(struct pci_dev *pdev)
 		mutex_unlock(&adapter->lock);
 	}
 	return found;
+}
+
+static unsigned int free_index(struct ntbl_adapter *adapter)
+{
+	struct ntbl_lend *lend;
+	unsigned int index = 0;
+	bool used;
+
+	do {
+		used = false;
+		list_for_each_entry(lend, &adapter->lends, node)
+			used |= lend->index == index;
+	} while (used && ++index);
+	return index;
+}
+
+/**
+ * ntbl_lend_add() - add a lend entry for a local PCI function
+ * @lend: the entry, its adapter, function and group set; the adapter is
+ *	not locked
+ *
+ * Refuses a function that cannot be lent, or that has an entry on any
+ * adapter, with the line that says why.
+ *
+ * Return: 0, -EPERM, -EEXIST, or -ENOSPC if the adapter has every index
+ * in use.
+ */
+int ntbl_lend_add(struct ntbl_lend *lend)
+{
+	struct ntbl_adapter *adapter = lend->adapter;
+	const char *aname = config_item_name(&adapter->group.cg_item);
+	const char *name = config_item_name(&lend->group.cg_item);
+	struct pci_dev *pdev = lend->pdev;
+	int ret = 0;
+
+	mutex_lock(&ntbl_adapters_lock);
+	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE || pci_is_bridge(pdev)) {
+		pr_err("%s: lends/%s: a bridge cannot be lent\n", aname, name);
+		ret = -EPERM;
+	} else if (pci_domain_nr(pdev->bus) > 0xffff) {
+		pr_err("%s: lends/%s: devices on virtual buses (domains above ffff, such as borrowed ones) cannot be lent\n",
+		       aname, name);
+		ret = -EPERM;
+	} else if (ntbl_is_adapter_pdev(pdev)) {
+		pr_err("%s: lends/%s: this is an NTB adapter of the fabric; it cannot be lent\n",
+		       aname, name);
+		ret = -EPERM;
+	} else if (ntbl_is_lent(pdev)) {
+		pr_err("%s: lends/%s: the device already has a lend entry\n",
+		       aname, name);
+		ret = -EEXIST;
+	}
+	if (ret)
+		goto out;
+
+	mutex_lock(&adapter->lock);
+	lend->index = free_index(adapter);
+	if (lend->index > NTBL_MAX_LEND_INDEX) {
+		pr_err("%s: lends/%s: an adapter has at most %d lend entries\n",
+		       aname, name, NTBL_MAX_LEND_INDEX + 1);
+		ret = -ENOSPC;
+	} else {
+		list_add_tail(&lend->node, &adapter->lends);
+	}
+	mutex_unlock(&adapter->lock);
+out:
+	mutex_unlock(&ntbl_adapters_lock);
+	return ret;
 }
 
 /*
@@ -439,7 +496,7 @@ static void ntbl_adapters_remove(void)
 	}
 }
 
-/* --- the NTB client ---------------------------------------------------------- */
+/* --- the NTB client ------------------------------------------------------- */
 
 /*
  * The transports, in the order they are tried: scratchpads on two-port

@@ -39,7 +39,7 @@ module_param(allow_unsafe_interrupts, bool, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
 
-/* --- BARs ------------------------------------------------------------------- */
+/* --- BARs ----------------------------------------------------------------- */
 
 int ntbl_lent_bars(struct ntbl_lent *lent, u64 align, struct ntbl_dp_bars *bars)
 {
@@ -156,7 +156,7 @@ void ntbl_lent_quiesce(struct ntbl_lent *lent)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_quiesce, NTB_LENDING);
 
-/* --- the driver that owns lent functions ------------------------------------ */
+/* --- the driver that owns lent functions ---------------------------------- */
 
 static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {

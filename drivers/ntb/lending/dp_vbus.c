@@ -116,7 +116,7 @@ static struct ntbl_vbus *dev_vbus(struct device *dev)
 	return bus_vbus(to_pci_dev(dev)->bus);
 }
 
-/* --- BARs ------------------------------------------------------------------- */
+/* --- BARs ----------------------------------------------------------------- */
 
 /* Check the lender's BARs against the window and place them in it. */
 static int vbus_place_bars(struct ntbl_vbus *vbus, u64 win_size)
@@ -208,7 +208,7 @@ static void vbus_bar_write(struct ntbl_vbus *vbus, int idx, u32 val)
 	vbus->bar_reg[idx] = val == mask ? mask : upper_32_bits(addr);
 }
 
-/* --- config space ------------------------------------------------------------ */
+/* --- config space --------------------------------------------------------- */
 
 static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
 			 int size, u32 *val)
@@ -278,7 +278,7 @@ static struct pci_ops vbus_pci_ops = {
 	.write = vbus_cfg_write,
 };
 
-/* --- DMA -------------------------------------------------------------------- */
+/* --- DMA ------------------------------------------------------------------ */
 
 /*
  * The address at which the device reaches [phys, phys + size) through the
@@ -396,7 +396,7 @@ static const struct dma_map_ops vbus_dma_ops = {
 	.get_required_mask	= vbus_dma_required_mask,
 };
 
-/* --- MSI domain ------------------------------------------------------------- */
+/* --- MSI domain ----------------------------------------------------------- */
 
 /* A vector's message: the doorbell write of the bit it rings. */
 static void vbus_compose_msi_msg(struct irq_data *d, struct msi_msg *msg)
@@ -500,7 +500,7 @@ void ntbl_vbus_doorbell(struct ntbl_vbus *vbus, u64 bits)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_vbus_doorbell, NTB_LENDING);
 
-/* --- the root bus ------------------------------------------------------------- */
+/* --- the root bus --------------------------------------------------------- */
 
 /*
  * PCI domain numbers are global to the kernel: pick a free one and create

@@ -12,7 +12,7 @@
 
 #include "ntb_lending.h"
 
-/* --- offers to connected nodes ------------------------------------------------ */
+/* --- offers to connected nodes -------------------------------------------- */
 
 /**
  * ntbl_is_connected() - whether a node may see this adapter's offers
@@ -21,7 +21,7 @@
  *
  * Return: true if connections/<node> exists.
  */
-bool ntbl_is_connected(struct ntbl_adapter *adapter, int node)
+static bool ntbl_is_connected(struct ntbl_adapter *adapter, int node)
 {
 	struct ntbl_connection *conn;
 
@@ -92,7 +92,7 @@ void ntbl_send_offers(struct ntbl_adapter *adapter, struct ntbl_lend *only,
  * @adapter: the adapter, locked
  * @node: the node
  */
-void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node)
+static void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node)
 {
 	struct ntbl_lend *lend;
 	int i;
@@ -111,7 +111,7 @@ void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node)
 	}
 }
 
-/* --- lend entries ------------------------------------------------------------ */
+/* --- lend entries --------------------------------------------------------- */
 
 /*
  * The span of @lent's BARs as window NTBL_MW_DEVICE of @ntb to peer @pidx
@@ -380,7 +380,7 @@ void ntbl_lend_removed_work(struct work_struct *work)
  * @adapter: the adapter, locked; unlocked while the node confirms
  * @node: the node
  */
-void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
+static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 {
 	struct ntbl_peer *peer = ntbl_peer_by_node(adapter, node);
 	struct ntbl_lend *lend = peer ? peer->lent_to : NULL;
@@ -391,6 +391,67 @@ void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 	/* Unlocked meanwhile: the borrow may be over. */
 	if (peer->lent_to == lend)
 		end_borrow(lend, peer);
+}
+
+/**
+ * ntbl_connection_add() - let a node see and borrow this adapter's offers
+ *	(mkdir connections/<NodeId>)
+ * @conn: the connection, its adapter, node and group set; the adapter is
+ *	not locked
+ *
+ * Return: 0, or -EINVAL if the adapter is bound and the node is none of
+ * its peers.
+ */
+int ntbl_connection_add(struct ntbl_connection *conn)
+{
+	struct ntbl_adapter *adapter = conn->adapter;
+
+	mutex_lock(&adapter->lock);
+	if (adapter->ntb && !ntbl_peer_by_node(adapter, conn->node)) {
+		mutex_unlock(&adapter->lock);
+		pr_err("%s: connections/%s: node %d is not a peer on this fabric\n",
+		       config_item_name(&adapter->group.cg_item),
+		       config_item_name(&conn->group.cg_item), conn->node);
+		return -EINVAL;
+	}
+	list_add_tail(&conn->node_list, &adapter->connections);
+	ntbl_send_offers(adapter, NULL, conn->node);
+	mutex_unlock(&adapter->lock);
+	return 0;
+}
+
+/**
+ * ntbl_connection_remove() - undo ntbl_connection_add() (rmdir)
+ * @conn: the connection; its adapter is not locked
+ *
+ * What the node borrows is revoked, and the node told that every offer is
+ * withdrawn. The adapter's lock is dropped while the node confirms.
+ */
+void ntbl_connection_remove(struct ntbl_connection *conn)
+{
+	struct ntbl_adapter *adapter = conn->adapter;
+
+	mutex_lock(&adapter->lock);
+	list_del(&conn->node_list);
+	ntbl_lend_disconnect(adapter, conn->node);
+	ntbl_withdraw_all(adapter, conn->node);
+	mutex_unlock(&adapter->lock);
+}
+
+/**
+ * ntbl_lend_remove() - remove a lend entry (rmdir lends/<BDF>)
+ * @lend: the entry; its adapter is not locked
+ *
+ * A borrow of it is revoked and the device goes back to local use first.
+ */
+void ntbl_lend_remove(struct ntbl_lend *lend)
+{
+	struct ntbl_adapter *adapter = lend->adapter;
+
+	mutex_lock(&adapter->lock);
+	ntbl_lend_withdraw(lend, true);
+	list_del(&lend->node);
+	mutex_unlock(&adapter->lock);
 }
 
 /**

@@ -435,13 +435,13 @@ void __ntbl_clear_window(struct ntbl_peer *peer, int widx);
 void ntbl_clear_window(struct ntbl_peer *peer, int widx);
 
 /* lender.c: the lender */
-bool ntbl_is_connected(struct ntbl_adapter *adapter, int node);
+int ntbl_connection_add(struct ntbl_connection *conn);
+void ntbl_connection_remove(struct ntbl_connection *conn);
 void ntbl_send_offers(struct ntbl_adapter *adapter, struct ntbl_lend *only,
 		      int node);
-void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node);
 int ntbl_lend_offer(struct ntbl_lend *lend);
 int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force);
-void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node);
+void ntbl_lend_remove(struct ntbl_lend *lend);
 void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 void ntbl_rx_return(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 void ntbl_lend_peer_lost(struct ntbl_peer *peer);
@@ -486,10 +486,8 @@ struct ntbl_abi_ops {
 
 int ntbl_core_init(const struct ntbl_abi_ops *abi);
 void ntbl_core_exit(void);
-extern struct mutex ntbl_adapters_lock;
 void ntbl_adapter_free(struct ntbl_adapter *adapter);
-bool ntbl_is_adapter_pdev(struct pci_dev *pdev);
-bool ntbl_is_lent(struct pci_dev *pdev);
+int ntbl_lend_add(struct ntbl_lend *lend);
 
 /* configfs.c: the ABI and the module's init; nothing calls it */
 

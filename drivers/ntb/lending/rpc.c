@@ -70,7 +70,7 @@ static bool rpc_answer(struct ntbl_peer *peer, u32 *hdr, u32 *val)
 	return w[2] == rpc_check(*hdr, *val);
 }
 
-/* --- the borrower's side ----------------------------------------------------- */
+/* --- the borrower's side -------------------------------------------------- */
 
 static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 {
@@ -214,7 +214,7 @@ const struct ntbl_vbus_ops ntbl_rpc_ops = {
 	.cfg_write = ntbl_rpc_cfg_write,
 };
 
-/* --- the lender's side ------------------------------------------------------- */
+/* --- the lender's side ---------------------------------------------------- */
 
 /**
  * ntbl_rpc_reset() - forget the last answer, for a new borrower

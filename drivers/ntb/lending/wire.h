@@ -18,8 +18,11 @@
  *
  * BORROW and BORROW_BARS have words that only switches send (@switched:
  * the peers are ports of a switch, whose windows their senders translate;
- * callers pass &ntbl_adapter.msgs, which is set exactly there). Both ends
- * of a link agree on it.
+ * callers pass &ntbl_adapter.switched). Both ends of a link agree on it.
+ *
+ * Two layouts below the messages are defined, once, where both ends of
+ * them are: a channel frame's header (chan.c) and a config request and
+ * its answer (rpc.c).
  */
 #ifndef _NTB_LENDING_WIRE_H
 #define _NTB_LENDING_WIRE_H
@@ -41,17 +44,17 @@
 #define NTBL_MSG_REPLY		0x80
 
 enum ntbl_msg_type {
-	NTBL_MSG_HELLO = 1,	/* struct ntbl_wire_hello */
-	NTBL_MSG_OFFER,		/* struct ntbl_wire_offer */
-	NTBL_MSG_WITHDRAW,	/* index */
+	NTBL_MSG_HELLO = 1,		/* struct ntbl_wire_hello */
+	NTBL_MSG_OFFER,			/* struct ntbl_wire_offer */
+	NTBL_MSG_WITHDRAW,		/* index */
 	NTBL_MSG_BORROW,		/* struct ntbl_wire_borrow */
 	NTBL_MSG_RETURN,		/* struct ntbl_wire_req */
 	NTBL_MSG_REVOKE,		/* struct ntbl_wire_req */
 	/* struct ntbl_wire_bars */
 	NTBL_MSG_BORROW_BARS = NTBL_MSG_REPLY | NTBL_MSG_BORROW,
-	NTBL_MSG_BORROW_DB,	/* struct ntbl_wire_db */
-	NTBL_MSG_RETURN_DONE,	/* struct ntbl_wire_status */
-	NTBL_MSG_REVOKE_DONE,	/* struct ntbl_wire_status */
+	NTBL_MSG_BORROW_DB,		/* struct ntbl_wire_db */
+	NTBL_MSG_RETURN_DONE,		/* struct ntbl_wire_status */
+	NTBL_MSG_REVOKE_DONE,		/* struct ntbl_wire_status */
 };
 
 /**
@@ -83,7 +86,7 @@ static inline void ntbl_wire_init(struct ntbl_msg *msg, u8 type, u8 len)
 	*msg = (struct ntbl_msg){ .type = type, .len = len };
 }
 
-/* --- HELLO ----------------------------------------------------------------- */
+/* --- HELLO ---------------------------------------------------------------- */
 
 /* The peer (re)started and wants a hello back; unset in that answer. */
 #define NTBL_HELLO_WANT_REPLY	BIT(0)
@@ -124,7 +127,7 @@ static inline int ntbl_unpack_hello(const struct ntbl_msg *msg,
 	return 0;
 }
 
-/* --- OFFER, WITHDRAW ------------------------------------------------------- */
+/* --- OFFER, WITHDRAW ------------------------------------------------------ */
 
 #define NTBL_OFFER_LEN		6
 
@@ -193,7 +196,7 @@ static inline int ntbl_unpack_withdraw(const struct ntbl_msg *msg, u32 *index)
 	return 0;
 }
 
-/* --- BORROW and its replies BORROW_BARS, BORROW_DB ------------------------- */
+/* --- BORROW and its replies BORROW_BARS, BORROW_DB ------------------------ */
 
 /* BORROW: 4 words, and on a switch 2 more. */
 #define NTBL_BORROW_LEN(switched)	((switched) ? 6 : 4)
@@ -385,7 +388,7 @@ static inline int ntbl_unpack_borrow_db(const struct ntbl_msg *msg,
 	return 0;
 }
 
-/* --- RETURN, REVOKE and the status replies ---------------------------------- */
+/* --- RETURN, REVOKE and the status replies -------------------------------- */
 
 #define NTBL_REQ_LEN		2
 
