@@ -220,9 +220,9 @@ static void lent_remove(struct pci_dev *pdev)
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	teardown = !lent->releasing;
 	if (teardown) {
-		__lent_unmap_doorbells(lent);
-		__lent_unmap_memory(lent);
-		lent_iommu_exit(lent);
+		__ntbl_lent_unmap_doorbells(lent);
+		__ntbl_lent_unmap_memory(lent);
+		ntbl_lent_iommu_exit(lent);
 	}
 	mutex_unlock(&lent->lock);
 	lent_orphan_regions(pdev);
@@ -275,7 +275,7 @@ static void lent_driver_put(void)
 
 /*
  * Before the function leaves its driver: whether its interrupts may be
- * lent (lent_iommu_init() confines its DMA once it is ours).
+ * lent (ntbl_lent_iommu_init() confines its DMA once it is ours).
  */
 static int lent_check_msi(struct pci_dev *pdev)
 {
@@ -283,7 +283,7 @@ static int lent_check_msi(struct pci_dev *pdev)
 	bool isolated;
 
 	if (!group)
-		return 0;	/* no IOMMU at all: lent_iommu_init() warns */
+		return 0;	/* no IOMMU at all: ntbl_lent_iommu_init() warns */
 	isolated = iommu_group_has_isolated_msi(group);
 	iommu_group_put(group);
 	if (isolated)
@@ -457,7 +457,7 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 		ret = -ENODEV;
 		goto err_unlock_dev;
 	}
-	ret = lent_iommu_init(lent);
+	ret = ntbl_lent_iommu_init(lent);
 	if (ret)
 		goto err_unlock_dev;
 	pci_set_power_state(pdev, PCI_D0);
@@ -468,7 +468,7 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	lent_hw_stop(lent);
 	pci_save_state(pdev);
 	lent->saved = pci_store_saved_state(pdev);
-	lent_cfg_init(lent);
+	ntbl_lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
 	lent_dev_unlock(pdev);
 	lent_check_bars(lent);
@@ -507,12 +507,12 @@ int ntbl_lent_reset(struct ntbl_lent *lent)
 	}
 	pci_reset_function_locked(pdev);
 	lent_hw_stop(lent);
-	__lent_unmap_doorbells(lent);
-	__lent_unmap_memory(lent);
+	__ntbl_lent_unmap_doorbells(lent);
+	__ntbl_lent_unmap_memory(lent);
 	pci_load_saved_state(pdev, lent->saved);
 	pci_restore_state(pdev);
 	/* Config writes are refused while the view is rebuilt. */
-	lent_cfg_init(lent);
+	ntbl_lent_cfg_init(lent);
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	if (lent->state == LENT_STOPPED)
 		lent->state = LENT_ACTIVE;
@@ -537,9 +537,9 @@ void ntbl_lent_release(struct ntbl_lent *lent)
 		pci_reset_function_locked(pdev);
 		lent_hw_stop(lent);
 	}
-	__lent_unmap_doorbells(lent);
-	__lent_unmap_memory(lent);
-	lent_iommu_exit(lent);
+	__ntbl_lent_unmap_doorbells(lent);
+	__ntbl_lent_unmap_memory(lent);
+	ntbl_lent_iommu_exit(lent);
 	if (lent->state != LENT_GONE) {
 		pci_load_and_free_saved_state(pdev, &lent->saved);
 		pci_restore_state(pdev);

@@ -109,7 +109,7 @@ struct ntbl_lent {
 /* dp_lent_config.c */
 
 /**
- * lent_cfg_init() - snapshot the function and build the borrower's view
+ * ntbl_lent_cfg_init() - snapshot the function and build the borrower's view
  * @lent: the lent function
  *
  * Reads the function's config space into &ntbl_lent.vconfig and sets the
@@ -119,12 +119,12 @@ struct ntbl_lent {
  * the claim before the function is handed out, at a reset while it is
  * stopped.
  */
-void lent_cfg_init(struct ntbl_lent *lent);
+void ntbl_lent_cfg_init(struct ntbl_lent *lent);
 
 /* dp_lent_iommu.c */
 
 /**
- * lent_iommu_init() - attach the function to an IOMMU domain of its own
+ * ntbl_lent_iommu_init() - attach the function to an IOMMU domain of its own
  * @lent: the lent function, bound to our driver
  *
  * Claims DMA ownership of the function's IOMMU group and attaches the
@@ -135,30 +135,30 @@ void lent_cfg_init(struct ntbl_lent *lent);
  *
  * Return: 0, or the IOMMU's error.
  */
-int lent_iommu_init(struct ntbl_lent *lent);
+int ntbl_lent_iommu_init(struct ntbl_lent *lent);
 
 /**
- * lent_iommu_exit() - undo lent_iommu_init()
+ * ntbl_lent_iommu_exit() - undo ntbl_lent_iommu_init()
  * @lent: the lent function, its mappings removed
  *
  * Context: process; sleeps. Called with &ntbl_lent.lock held.
  */
-void lent_iommu_exit(struct ntbl_lent *lent);
+void ntbl_lent_iommu_exit(struct ntbl_lent *lent);
 
 /**
- * __lent_unmap_memory() - ntbl_lent_unmap_memory() with the lock held
+ * __ntbl_lent_unmap_memory() - ntbl_lent_unmap_memory() with the lock held
  * @lent: the lent function
  *
  * Context: process; sleeps. &ntbl_lent.lock held.
  */
-void __lent_unmap_memory(struct ntbl_lent *lent);
+void __ntbl_lent_unmap_memory(struct ntbl_lent *lent);
 
 /**
- * __lent_unmap_doorbells() - ntbl_lent_unmap_doorbells() with the lock held
+ * __ntbl_lent_unmap_doorbells() - ntbl_lent_unmap_doorbells() with the lock held
  * @lent: the lent function
  *
  * Context: process; sleeps. &ntbl_lent.lock held; takes &ntbl_lent.cfg_lock.
  */
-void __lent_unmap_doorbells(struct ntbl_lent *lent);
+void __ntbl_lent_unmap_doorbells(struct ntbl_lent *lent);
 
 #endif /* _NTB_LENDING_LENT_H */

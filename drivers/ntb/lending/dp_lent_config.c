@@ -3,7 +3,7 @@
  * NTB device lending: config space virtualization of a lent function, as
  * vfio_pci_config.c does for vfio-pci.
  *
- * At the claim and at each reset, lent_cfg_init() snapshots the function's
+ * At the claim and at each reset, ntbl_lent_cfg_init() snapshots the function's
  * config space and builds per-byte permissions from the tables below:
  * virtual bits are served from that copy, writable bits reach the function,
  * the rest is read from the function and not written. Hidden capabilities
@@ -351,7 +351,7 @@ static void lent_ext_caps(struct ntbl_lent *lent)
 }
 
 /* Snapshot the function and build the borrower's view of it. */
-void lent_cfg_init(struct ntbl_lent *lent)
+void ntbl_lent_cfg_init(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	unsigned int at;

@@ -41,7 +41,7 @@ static bool lent_iova_reserved(struct ntbl_lent *lent, u64 iova, u64 size)
 	return hit;
 }
 
-int lent_iommu_init(struct ntbl_lent *lent)
+int ntbl_lent_iommu_init(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	struct iommu_domain *domain;
@@ -83,7 +83,7 @@ err_put:
 	return ret;
 }
 
-void lent_iommu_exit(struct ntbl_lent *lent)
+void ntbl_lent_iommu_exit(struct ntbl_lent *lent)
 {
 	if (!lent->group)
 		return;
@@ -143,7 +143,7 @@ unlock:
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_map_memory, NTB_LENDING);
 
-void __lent_unmap_memory(struct ntbl_lent *lent)
+void __ntbl_lent_unmap_memory(struct ntbl_lent *lent)
 {
 	lockdep_assert_held(&lent->lock);
 	if (lent->mem_size && lent->domain)
@@ -154,7 +154,7 @@ void __lent_unmap_memory(struct ntbl_lent *lent)
 void ntbl_lent_unmap_memory(struct ntbl_lent *lent)
 {
 	mutex_lock(&lent->lock);
-	__lent_unmap_memory(lent);
+	__ntbl_lent_unmap_memory(lent);
 	mutex_unlock(&lent->lock);
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_memory, NTB_LENDING);
@@ -228,7 +228,7 @@ unlock:
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_map_doorbell, NTB_LENDING);
 
-void __lent_unmap_doorbells(struct ntbl_lent *lent)
+void __ntbl_lent_unmap_doorbells(struct ntbl_lent *lent)
 {
 	unsigned long flags;
 	unsigned int i, j, n;
@@ -254,7 +254,7 @@ void __lent_unmap_doorbells(struct ntbl_lent *lent)
 void ntbl_lent_unmap_doorbells(struct ntbl_lent *lent)
 {
 	mutex_lock(&lent->lock);
-	__lent_unmap_doorbells(lent);
+	__ntbl_lent_unmap_doorbells(lent);
 	mutex_unlock(&lent->lock);
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_doorbells, NTB_LENDING);
