@@ -68,11 +68,15 @@ static struct config_group *connections_make(struct config_group *group,
 {
 	struct ntbl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
 	struct ntbl_connection *conn;
+	char canon[8];
 	int node, ret;
 
+	/* One name per node: "07" or "+7" would connect node 7 twice. */
 	ret = kstrtoint(name, 10, &node);
-	if (ret || node < 0 || node > 0xffff) {
-		pr_err("%s: connections/%s: the name must be a NodeId, a decimal number\n",
+	if (!ret)
+		snprintf(canon, sizeof(canon), "%d", node);
+	if (ret || node < 0 || node > 0xffff || strcmp(canon, name)) {
+		pr_err("%s: connections/%s: the name must be a NodeId, a decimal number without leading zeros\n",
 		       config_item_name(&adapter->group.cg_item), name);
 		return ERR_PTR(-EINVAL);
 	}

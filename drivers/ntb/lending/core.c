@@ -146,7 +146,8 @@ static void rx_work(struct work_struct *work)
 	struct ntbl_msg msg;
 
 	mutex_lock(&adapter->lock);
-	while (adapter->ntb && ntbl_chan_next(adapter, &peer, &msg)) {
+	while (adapter->ntb && !adapter->unbinding &&
+	       ntbl_chan_next(adapter, &peer, &msg)) {
 		if (msg.type != NTBL_MSG_HELLO && !peer->up)
 			continue;	/* not introduced yet */
 		switch (msg.type) {
@@ -186,7 +187,7 @@ static void link_work(struct work_struct *work)
 	int i;
 
 	mutex_lock(&adapter->lock);
-	if (!adapter->ntb) {
+	if (!adapter->ntb || adapter->unbinding) {
 		mutex_unlock(&adapter->lock);
 		return;
 	}
@@ -315,6 +316,7 @@ static void ntbl_adapter_init(struct ntbl_adapter *adapter)
 	INIT_LIST_HEAD(&adapter->offers);
 	INIT_LIST_HEAD(&adapter->borrows);
 	init_waitqueue_head(&adapter->idle);
+	init_waitqueue_head(&adapter->revoked);
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
 	INIT_WORK(&adapter->removed_work, ntbl_lend_removed_work);
@@ -569,6 +571,7 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->port = ntb_port_number(ntb);
 	adapter->ntb = ntb;
 	adapter->xport = xport;
+	adapter->unbinding = false;
 	/* Drivers of switches translate outbound windows only (IDT's). */
 	adapter->switched = !ntb->ops->mw_set_trans;
 	mutex_unlock(&adapter->lock);
@@ -622,8 +625,12 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_db_set_mask(ntb, ntb_db_valid_mask(ntb));
 	ntb_clear_ctx(ntb);
 
-	/* Wake whoever waits for a peer, let them finish, start no more. */
+	/*
+	 * Wake whoever waits for a peer, let them finish, start no more: a
+	 * hello that arrives meanwhile must not bring a peer up again.
+	 */
 	mutex_lock(&adapter->lock);
+	adapter->unbinding = true;
 	for (i = 0; i < adapter->npeers; i++) {
 		ntbl_chan_reset(&adapter->peers[i]);
 		adapter->peers[i].up = false;
@@ -653,6 +660,9 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	flush_workqueue(adapter->wq);
 	flush_work(&adapter->offers_work);
 	ntbl_offers_sync(adapter);
+	/* Messages that came in since the first reset go with the peers. */
+	for (i = 0; i < n; i++)
+		ntbl_chan_reset(&peers[i]);
 	kfree(peers);
 }
 

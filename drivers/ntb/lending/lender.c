@@ -312,6 +312,7 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 	ret = ntbl_wait_reply_unlocked(peer, epoch, NTBL_MSG_REVOKE_DONE, tag,
 				       &reply);
 	lend->revoking = false;
+	wake_up_all(&lend->adapter->revoked);
 	if (ret)
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
@@ -327,9 +328,16 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
  */
 int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
 {
+	struct ntbl_adapter *adapter = lend->adapter;
 	struct ntbl_peer *peer;
 
-	lockdep_assert_held(&lend->adapter->lock);
+	lockdep_assert_held(&adapter->lock);
+	/* A revocation (rmdir connections/) ends the borrow: wait for it. */
+	while (!force && lend->revoking) {
+		mutex_unlock(&adapter->lock);
+		wait_event(adapter->revoked, !READ_ONCE(lend->revoking));
+		mutex_lock(&adapter->lock);
+	}
 	if (lend->state == NTBL_LEND_LOCAL)
 		return 0;
 	if (lend->state == NTBL_LEND_BORROWED) {

@@ -222,7 +222,8 @@ enum ntbl_lend_state {
  * @state: &enum ntbl_lend_state
  * @borrower: NodeId of the borrower, or -1
  * @revoking: revoke() waits for the borrower without &ntbl_adapter.lock:
- *	no other borrow of the entry starts meanwhile
+ *	no other borrow of the entry starts meanwhile, and a withdrawal
+ *	without force waits for it to end (&ntbl_adapter.revoked)
  * @window_peer: the borrower whose window (two-port: NTBL_MW_DEVICE) the
  *	lender translated onto the device's BARs, or NULL; under
  *	&ntbl_adapter.win_lock, so that a removal of the device closes it
@@ -345,6 +346,9 @@ struct ntbl_borrow {
  *	@lock (ntbl_wait_reply_unlocked()); the NTB device is not unbound
  *	while there are any
  * @idle: woken when @busy drops to zero
+ * @revoked: woken when a revocation's wait ends (&ntbl_lend.revoking)
+ * @unbinding: the NTB device is being unbound: received messages are
+ *	dropped, so that no peer comes up again and no borrow starts
  * @wq: ordered: runs received messages and link changes
  * @rx_work: handles the messages the channels received
  * @offers_work: makes offers/ follow the offers (ntbl_offers_sync()), on the
@@ -379,6 +383,8 @@ struct ntbl_adapter {
 	struct list_head borrows;
 	int busy;
 	wait_queue_head_t idle;
+	wait_queue_head_t revoked;
+	bool unbinding;
 
 	struct workqueue_struct *wq;
 	struct work_struct rx_work;

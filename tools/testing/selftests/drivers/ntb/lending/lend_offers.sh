@@ -68,6 +68,8 @@ bad_connections_refused() {
 	[ "$(mkdir_err "$CFS/$A/connections/x1")" = "Invalid argument" ] &&
 		[ "$(mkdir_err "$CFS/$A/connections/0")" = "Invalid argument" ] &&
 		[ "$(mkdir_err "$CFS/$A/connections/5")" = "Invalid argument" ] &&
+		[ "$(mkdir_err "$CFS/$A/connections/01")" = "Invalid argument" ] &&
+		[ "$(mkdir_err "$CFS/$A/connections/+1")" = "Invalid argument" ] &&
 		[ -z "$(ls "$CFS/$A/connections")" ]
 }
 ktap_test_result "bad_connections_refused" bad_connections_refused
