@@ -95,20 +95,48 @@ struct ntbl_offer *ntbl_offer_find(struct ntbl_adapter *adapter, int lender,
 }
 
 /**
+ * ntbl_offers_mark_replay() - mark every shown offer to have its uevent sent again
+ * @adapter: the adapter, locked
+ *
+ * Marks each offer that offers/ shows, or is about to show, for
+ * ntbl_offer_next_change(); marking an offer marked already changes
+ * nothing, so that replays asked for before the sync are sent once.
+ *
+ * Return: true if any offer was marked: offers/ must be synced.
+ */
+bool ntbl_offers_mark_replay(struct ntbl_adapter *adapter)
+{
+	struct ntbl_offer *offer;
+	bool any = false;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->registered && !offer->gone) {
+			offer->replay = true;
+			any = true;
+		}
+	return any;
+}
+
+/**
  * ntbl_offer_next_change() - one offer whose group in offers/ must change
  * @adapter: the adapter, locked
- * @gone: OUT - true if the offer went: it is off the list, its group is
- *	in configfs and is the caller's to remove and put; false if it is
- *	new: the caller makes its group and registers it
+ * @change: OUT - NTBL_OFFER_GONE: the offer went; it is off the list, its
+ *	group is in configfs and is the caller's to remove and put.
+ *	NTBL_OFFER_NEW: the caller makes its group and registers it.
+ *	NTBL_OFFER_REPLAY: its group is in configfs; the caller sends its
+ *	uevent again (ntbl_offers_mark_replay())
  *
- * Gone ones come first. @gone is decided under the lock: a withdrawal may
- * mark the new offer gone as soon as the lock is dropped, and the next
- * call returns it again.
+ * Gone ones come first, replays last, so that a replay never comes before
+ * the offer's first uevent. @change is decided under the lock: a
+ * withdrawal may mark the offer gone as soon as the lock is dropped, and
+ * the next call returns it again.
  *
- * Return: the offer, or NULL when offers/ shows every offer.
+ * Return: the offer, or NULL when offers/ shows every offer and has
+ * nothing to send again.
  */
 struct ntbl_offer *ntbl_offer_next_change(struct ntbl_adapter *adapter,
-					  bool *gone)
+					  enum ntbl_offer_change *change)
 {
 	struct ntbl_offer *offer;
 
@@ -116,13 +144,19 @@ struct ntbl_offer *ntbl_offer_next_change(struct ntbl_adapter *adapter,
 	list_for_each_entry(offer, &adapter->offers, node)
 		if (offer->gone) {
 			list_del(&offer->node);
-			*gone = true;
+			*change = NTBL_OFFER_GONE;
 			return offer;
 		}
-	*gone = false;
 	list_for_each_entry(offer, &adapter->offers, node)
 		if (!offer->registered) {
 			offer->registered = true;
+			*change = NTBL_OFFER_NEW;
+			return offer;
+		}
+	list_for_each_entry(offer, &adapter->offers, node)
+		if (offer->replay) {
+			offer->replay = false;
+			*change = NTBL_OFFER_REPLAY;
 			return offer;
 		}
 	return NULL;

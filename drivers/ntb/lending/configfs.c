@@ -449,11 +449,21 @@ static const struct config_item_type offers_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static void offer_uevent(struct ntbl_offer *offer, const char *event)
+/*
+ * An offer's uevent, with the variables of Documentation/ntb-lending/uevents.rst;
+ * @replay: sent again (NTB_LENDING_REPLAY=1), not for an offer withdrawn
+ * meanwhile. Built under the lock, which its peer's messages change it
+ * under.
+ */
+static void offer_uevent(struct ntbl_offer *offer, const char *event,
+			 bool replay)
 {
 	struct ntbl_uevent ev = {};
 	char bdf[NTBL_BDF_LEN];
 
+	mutex_lock(&offer->adapter->lock);
+	if (replay && offer->gone)
+		goto out;
 	ntbl_uevent_add(&ev, "NTB_LENDING_EVENT=%s", event);
 	ntbl_uevent_add(&ev, "NTB_LENDING_ID=%s",
 			config_item_name(&offer->group.cg_item));
@@ -462,8 +472,10 @@ static void offer_uevent(struct ntbl_offer *offer, const char *event)
 	ntbl_uevent_add(&ev, "NTB_LENDING_VENDOR=0x%04x", offer->vendor);
 	ntbl_uevent_add(&ev, "NTB_LENDING_DEVICE=0x%04x", offer->device);
 	ntbl_uevent_add(&ev, "NTB_LENDING_CLASS=0x%06x", offer->class);
-	mutex_lock(&offer->adapter->lock);
+	if (replay)
+		ntbl_uevent_add(&ev, "NTB_LENDING_REPLAY=1");
 	ntbl_uevent_send(offer->adapter, &ev);
+out:
 	mutex_unlock(&offer->adapter->lock);
 }
 
@@ -472,29 +484,35 @@ static void offer_uevent(struct ntbl_offer *offer, const char *event)
  * @adapter: the adapter, not locked
  *
  * Makes and registers the groups of new offers, unregisters those of gone
- * ones; the registry itself is borrower.c's.
+ * ones, then sends the uevents of the offers marked for a replay
+ * (ntbl_replay_offers()); the registry itself is borrower.c's.
  *
  * Context: &ntbl_adapter.offers_work, or once it is flushed and nothing
  * queues it any more (ntbl_remove()); takes configfs' subsystem mutex.
  */
 static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 {
+	enum ntbl_offer_change change;
 	struct ntbl_offer *offer;
 	char name[16];
-	bool gone;
 	int ret;
 
 	for (;;) {
 		mutex_lock(&adapter->lock);
-		offer = ntbl_offer_next_change(adapter, &gone);
+		offer = ntbl_offer_next_change(adapter, &change);
 		mutex_unlock(&adapter->lock);
 		if (!offer)
 			return;
-		if (gone) {
+		if (change == NTBL_OFFER_GONE) {
 			/* Off the list: ours alone. */
 			configfs_unregister_group(&offer->group);
-			offer_uevent(offer, "withdraw");
+			offer_uevent(offer, "withdraw", false);
 			config_group_put(&offer->group);
+			continue;
+		}
+		if (change == NTBL_OFFER_REPLAY) {
+			/* Registered: only this work removes it. */
+			offer_uevent(offer, "offer", true);
 			continue;
 		}
 		snprintf(name, sizeof(name), NTBL_ID_FMT,
@@ -503,7 +521,7 @@ static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 		ret = configfs_register_group(&adapter->offers_group,
 					      &offer->group);
 		if (!ret) {
-			offer_uevent(offer, "offer");
+			offer_uevent(offer, "offer", false);
 			continue;
 		}
 		pr_err("%s: offers/%s cannot be shown: %d\n",
@@ -699,11 +717,35 @@ static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 }
 CONFIGFS_ATTR_RO(adapter_, doorbells);
 
+/*
+ * Offers that came before udevd ran, or before a rule for them was in
+ * place, were told to nobody: the boot's udevadm trigger writes 1 here
+ * (udev/80-ntb-lending-auto-borrow.rules) to hear them again.
+ */
+static ssize_t adapter_replay_offers_store(struct config_item *item,
+					   const char *page, size_t count)
+{
+	struct ntbl_adapter *adapter = to_adapter(item);
+	bool replay;
+
+	if (parse_bool(page, &replay) || !replay) {
+		pr_err("%s/replay_offers: write 1 to have the offer uevent of every offer sent again\n",
+		       config_item_name(item));
+		return -EINVAL;
+	}
+	mutex_lock(&adapter->lock);
+	ntbl_replay_offers(adapter);
+	mutex_unlock(&adapter->lock);
+	return count;
+}
+CONFIGFS_ATTR_WO(adapter_, replay_offers);
+
 static struct configfs_attribute *adapter_attrs[] = {
 	&adapter_attr_node_id,
 	&adapter_attr_peers,
 	&adapter_attr_windows,
 	&adapter_attr_doorbells,
+	&adapter_attr_replay_offers,
 	NULL,
 };
 

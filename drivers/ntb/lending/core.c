@@ -86,6 +86,24 @@ static void ntbl_offers_changed(struct ntbl_adapter *adapter)
 	queue_work(system_wq, &adapter->offers_work);
 }
 
+/**
+ * ntbl_replay_offers() - send the "offer" uevent of every shown offer again
+ * @adapter: the adapter, locked
+ *
+ * The offers work sends them, once offers/ follows the registry: a
+ * replayed uevent names a group that exists, comes after the offer's
+ * first one, and an offer withdrawn before its turn is not replayed.
+ * Nothing is shown while the NTB device is gone, so nothing is replayed.
+ *
+ * Context: process; the uevents come after this returns.
+ */
+void ntbl_replay_offers(struct ntbl_adapter *adapter)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (ntbl_offers_mark_replay(adapter))
+		ntbl_offers_changed(adapter);
+}
+
 /* --- messages from peers -------------------------------------------------- */
 
 /* @peer stops speaking our protocol, though its link stays up. */

@@ -257,6 +257,8 @@ struct ntbl_lend {
  * @registered: offers/ took it (ntbl_offer_next_change()): @group is made
  *	and in configfs, or about to be
  * @gone: withdrawn while @registered; the adapter's offers work removes it
+ * @replay: @registered, and its uevent is to be sent again
+ *	(ntbl_offers_mark_replay())
  * @node: entry in &ntbl_adapter.offers
  */
 struct ntbl_offer {
@@ -271,7 +273,15 @@ struct ntbl_offer {
 	bool borrowed;
 	bool registered;
 	bool gone;
+	bool replay;
 	struct list_head node;
+};
+
+/* What ntbl_offer_next_change() asks of offers/. */
+enum ntbl_offer_change {
+	NTBL_OFFER_NEW,
+	NTBL_OFFER_GONE,
+	NTBL_OFFER_REPLAY,
 };
 
 enum ntbl_borrow_state {
@@ -421,8 +431,8 @@ void ntbl_rpc_prefetch(struct ntbl_borrow *borrow);
  * @n: variables so far
  */
 struct ntbl_uevent {
-	char *envp[8];
-	char buf[7][64];
+	char *envp[9];
+	char buf[8][64];
 	int n;
 };
 
@@ -459,8 +469,9 @@ struct ntbl_offer *ntbl_offer_new(struct ntbl_adapter *adapter, int lender,
 struct ntbl_offer *ntbl_offer_find(struct ntbl_adapter *adapter, int lender,
 				   unsigned int index);
 void ntbl_offer_withdraw(struct ntbl_offer *offer);
+bool ntbl_offers_mark_replay(struct ntbl_adapter *adapter);
 struct ntbl_offer *ntbl_offer_next_change(struct ntbl_adapter *adapter,
-					  bool *gone);
+					  enum ntbl_offer_change *change);
 void ntbl_offer_drop(struct ntbl_offer *offer);
 void ntbl_offers_forget(struct ntbl_peer *peer);
 void ntbl_rx_offer(struct ntbl_peer *peer, const struct ntbl_msg *msg);
@@ -494,6 +505,7 @@ int ntbl_core_init(const struct ntbl_abi_ops *abi);
 void ntbl_core_exit(void);
 void ntbl_adapter_free(struct ntbl_adapter *adapter);
 int ntbl_lend_add(struct ntbl_lend *lend);
+void ntbl_replay_offers(struct ntbl_adapter *adapter);
 
 /* configfs.c: the ABI and the module's init; nothing calls it */
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The uevents of device lending (Documentation/ntb-lending/uevents.rst),
 # as a netlink listener sees them: node-up and node-down, offer and
-# withdraw with the device's ids, borrow and return with its address here.
+# withdraw with the device's ids, an offer sent again by replay_offers,
+# borrow and return with its address here.
 # vm-devices: nvme edu edu
 # vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +13,7 @@ FAB=/sys/kernel/debug/ntb_sim/fabric0
 LOG=/tmp/uevents
 
 ktap_print_header
-ktap_set_plan 6
+ktap_set_plan 8
 
 NVME=$(pci_find 0x010802)
 
@@ -48,6 +49,49 @@ offer() {
 			"NTB_LENDING_ID=00000 NTB_LENDING_NODE=0 NTB_LENDING_VENDOR=$(cat "$L/vendor")"
 }
 ktap_test_result "offer_with_the_device_ids" offer
+
+# The lines of the log for offer 00000 on B: sent again (REPLAY=1) or not.
+offer_lines() {
+	grep "^ntb change $B .*NTB_LENDING_EVENT=offer NTB_LENDING_ID=00000 " "$LOG" |
+		grep "$1" "NTB_LENDING_REPLAY=1"
+}
+
+# A write of 1 sends the uevent of every offer again, its variables those
+# of the first and NTB_LENDING_REPLAY=1; once per write. A has no offer:
+# its write sends nothing.
+replay() {
+	first=$(offer_lines -v) &&
+		echo 1 >"$CFS/$B/replay_offers" && echo 1 >"$CFS/$A/replay_offers" &&
+		wait_for 20 offer_lines -q && sleep 1 || return 1
+	again=$(offer_lines -e)
+	echo "# $again"
+	[ "$(echo "$again" | wc -l)" -eq 1 ] && [ "$(echo "$first" | wc -l)" -eq 1 ] &&
+		[ "$(echo "$again" | sed 's/NTB_LENDING_REPLAY=1 //')" = "$first" ] &&
+		! grep -q "^ntb change $A .*NTB_LENDING_EVENT=offer" "$LOG"
+}
+ktap_test_result "replay_offers_sends_the_offer_again_marked_replay" replay
+
+# The errno message of writing the line $2 to $1, or "ok".
+write_err() {
+	printf '%s\n' "$2" | dd of="$1" 2>/tmp/err && echo ok && return 0
+	sed -n 's/.*: //p' /tmp/err | head -n 1
+}
+
+# Anything but 1 is refused with EINVAL and a line saying what to write,
+# and sends nothing; the attribute cannot be read.
+replay_bad_input() {
+	F=$CFS/$B/replay_offers
+	n=$(wc -l <"$LOG")
+	log_mark
+	for v in 0 2 11 yes ""; do
+		err=$(write_err "$F" "$v")
+		echo "# '$v': $err"
+		[ "$err" = "Invalid argument" ] || return 1
+	done
+	! cat "$F" 2>/dev/null && [ "$(wc -l <"$LOG")" -eq "$n" ] &&
+		[ "$(logged_since_mark "ntb_lending: $B/replay_offers: write 1 to have the offer uevent of every offer sent again")" -eq 5 ]
+}
+ktap_test_result "replay_offers_refuses_anything_but_1" replay_bad_input
 
 borrow() {
 	mkdir "$CFS/$B/borrows/00000" &&
