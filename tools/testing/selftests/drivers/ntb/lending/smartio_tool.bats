@@ -24,6 +24,7 @@ put() {
 adapter() {
 	mkdir -p "$CFS/$1"/{connections,lends,offers,borrows}
 	put "$CFS/$1/node_id" "$2"
+	: >"$CFS/$1/replay_offers"
 }
 
 # lend BDF ID STATE BORROWER VENDOR DEVICE CLASS: a lend entry of adapter A.
@@ -334,7 +335,7 @@ real_tree_absent() {
 		run_tool "$cmd"
 		fails_with 2 "$cmd needs an Id; see smartio_tool help"
 	done
-	for cmd in list status diag; do
+	for cmd in list status diag replay; do
 		run_tool "$cmd" 10000
 		fails_with 2 "$cmd takes no argument; see smartio_tool help"
 	done
@@ -383,10 +384,10 @@ real_tree_absent() {
 		[[ ${lines[0]} == "usage: smartio_tool "* ]]
 	done
 	for cmd in connect disconnect add available unavailable remove list show borrow return \
-		lspci status diag; do
+		replay lspci status diag; do
 		echo "$output" | grep -qE "^  $cmd "
 	done
-	[ "$(echo "$output" | grep -cE '^  [a-z]+ ')" -eq 14 ]	# and help
+	[ "$(echo "$output" | grep -cE '^  [a-z]+ ')" -eq 15 ]	# and help
 	echo "$output" | grep -qxF '       smartio_tool [--adapter NAME] lspci [--raw|--emulated] ID'
 	echo "$output" | grep -q '^  --raw, --emulated '
 	echo "$output" | grep -q '5 permission (lspci --raw on a borrower)'
@@ -449,7 +450,7 @@ real_tree_absent() {
 	real_tree_absent
 	as_uid 1000
 	for cmd in "connect 1" "disconnect 1" "add 03:00.0" "available 03:00.0" \
-		"unavailable 03:00.0" "remove 03:00.0" "borrow 10000" "return 10000"; do
+		"unavailable 03:00.0" "remove 03:00.0" "borrow 10000" "return 10000" replay; do
 		# shellcheck disable=SC2086 # command and argument
 		run_tool $cmd
 		fails_with 5 "${cmd% *} changes the lending setup and needs root: run it with sudo"
@@ -755,6 +756,17 @@ real_tree_absent() {
 	run_tool borrow 10001 --json
 	succeeds
 	[[ $output == '{"id": "10001", '*'"state": "borrowed-here", "borrower": "", "local_bdf": "10000:00:00.0"}' ]]
+}
+
+@test "replay_writes_1_to_replay_offers_and_an_old_module_is_named" {
+	run_tool replay
+	succeeds
+	[ -z "$output" ]
+	[ "$(cat "$A/replay_offers")" = 1 ]
+	rm "$A/replay_offers"
+	run_tool replay
+	fails_with 1 "cannot replay the offers to 0000:00:05.0: the loaded ntb_lending cannot replay offers; update it (make install) (No such file or directory)"
+	[ ! -e "$A/replay_offers" ]
 }
 
 @test "borrow_of_an_id_not_offered_is_not_found" {
@@ -1315,7 +1327,7 @@ complete_line() {
 
 @test "completion_offers_commands_and_options" {
 	[ "$(complete_line 'smartio_tool ' | tr '\n' ' ')" = \
-		"add available borrow connect diag disconnect help list lspci remove return show status unavailable " ]
+		"add available borrow connect diag disconnect help list lspci remove replay return show status unavailable " ]
 	[ "$(complete_line 'smartio_tool un' | tr '\n' ' ')" = "unavailable " ]
 	[ "$(complete_line 'smartio_tool list --' | tr '\n' ' ')" = \
 		"--adapter --emulated --force --help --json --raw --version " ]
