@@ -10,7 +10,8 @@
 # it is when borrowed by hand. The rules leave borrowed functions, bridges
 # and adapters alone, borrow nothing not opted in, take a return as final,
 # offer the drive again when ntb_lending binds the adapters anew, as at
-# boot, and make udevd complain of nothing.
+# boot, borrow at the boot's udevadm trigger what was offered before udevd
+# ran, and make udevd complain of nothing.
 # vm-devices: nvme e1000e edu edu
 # vm-timeout: 900
 # vm-cmdline: printk.devkmsg=on
@@ -22,7 +23,7 @@ SHIPPED=$(dirname "$0")/udev
 UDEVD=/usr/lib/systemd/systemd-udevd
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 14
 
 NVME=$(pci_find 0x010802)
 NIC=$(pci_find 0x020000)
@@ -215,12 +216,90 @@ ktap_test_result "auto_offer_offers_again_when_ntb_lending_binds_the_adapter" of
 # runs only when it can succeed.
 ktap_test_result "udevd_parsed_every_rule_and_no_command_failed" no_complaint
 
+# The kernel's uevents of the adapters, one line each with the lending
+# variables, as udevadm monitor (which needs no udevd) saw them.
+monitored() {
+	awk -v RS= '/NTB_LENDING_EVENT=offer/ {
+		line = $2 " " $3
+		for (i = 3; i <= NF; i++)
+			if ($i ~ /^NTB_LENDING_/)
+				line = line " " $i
+		print line
+	}' "$MONITORED"
+}
+
+replays() {
+	monitored | grep -c 'NTB_LENDING_REPLAY=1'
+}
+
+# More than $1 replays seen (for wait_for).
+replays_over() {
+	[ "$(replays)" -gt "$1" ]
+}
+
+udevd_down() {
+	! udevadm control --ping --timeout=2 2>/dev/null
+}
+
+# As at a boot where ntb_lending runs before udevd: B's offer comes while
+# no udevd listens. The drive goes back to A, udevd stops, ntb_lending is
+# loaded anew and A offers the drive by hand.
+offered_while_udevd_is_down() {
+	rm "$RULES"/70-ntb-lending-*.rules && udevadm control --reload &&
+		tool --adapter "$B" return 00000 && wait_for 60 gone "$LINK" &&
+		tool --adapter "$A" remove "$NVME" && tool --adapter "$A" disconnect 1 &&
+		settled && wait_for 60 has_disk "$NVME" && udevadm control --exit &&
+		wait_for 20 udevd_down && rmmod ntb_lending || return 1
+	MONITORED=/tmp/monitored
+	udevadm monitor --kernel --property --subsystem-match=ntb >"$MONITORED" 2>&1 &
+	MONITOR=$!
+	sleep 1
+	modprobe ntb_lending && tool --adapter "$A" connect 1 &&
+		tool --adapter "$A" add "$NVME" && tool --adapter "$A" available "$NVME" &&
+		wait_for 60 [ -d "$CFS/$B/offers/00000" ] && sleep 2 || return 1
+	monitored | sed 's/^/# /'
+	[ "$(monitored | wc -l)" -eq 1 ] && [ "$(replays)" -eq 0 ] &&
+		empty_dir "$CFS/$B/borrows"
+}
+ktap_test_result "an_offer_made_before_udevd_runs_is_not_borrowed_yet" offered_while_udevd_is_down
+
+# udevd starts with the borrow opt-in in place, and the boot's coldplug
+# has ntb_lending send the offer again, which the rule borrows.
+borrowed_at_coldplug() {
+	cp "$SHIPPED/70-ntb-lending-auto-borrow.rules.example" \
+		"$RULES/70-ntb-lending-auto-borrow.rules" &&
+		SYSTEMD_LOG_TARGET=kmsg "$UDEVD" --daemon && udevadm control --ping &&
+		udevadm trigger --action=add && settled || return 1
+	wait_for 120 borrowed_on_b || return 1
+	VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
+	echo "# B borrowed 00000 as $VBDF at the trigger"
+	monitored | sed 's/^/# /'
+	wait_for 120 has_disk "$VBDF" && [ "$(driver_of "$VBDF")" = nvme ] &&
+		wait_for 60 [ -L "$LINK" ] &&
+		dd if="$LINK" of=/dev/null bs=4k count=16 2>/dev/null &&
+		[ "$(monitored | sed 's/ NTB_LENDING_REPLAY=1//' | sort -u | wc -l)" -eq 1 ]
+}
+ktap_test_result "coldplug_trigger_replays_the_offer_and_auto_borrow_takes_it" borrowed_at_coldplug
+
+# Another trigger replays the offer again and changes nothing: the same
+# borrow, at the same address, and no command failed.
+second_trigger() {
+	n=$(replays)
+	udevadm trigger --action=add && wait_for 60 replays_over "$n" &&
+		settled || return 1
+	echo "# replays seen: $(replays)"
+	[ "$(ls "$CFS/$B/borrows")" = 00000 ] && borrowed_on_b &&
+		[ "$(cat "$CFS/$B/borrows/00000/local_bdf")" = "$VBDF" ] &&
+		[ "$(driver_of "$VBDF")" = nvme ] && no_complaint
+}
+ktap_test_result "a_second_trigger_changes_nothing_and_logs_no_error" second_trigger
+
 all_undone() {
 	rm "$RULES"/70-ntb-lending-*.rules && udevadm control --reload &&
 		tool --adapter "$B" return 00000 && wait_for 60 gone "$LINK" &&
 		tool --adapter "$A" remove "$NVME" && tool --adapter "$A" disconnect 1 &&
 		settled && udevadm control --exit && rmmod ntb_lending &&
-		wait_for 60 has_disk "$NVME"
+		wait_for 60 has_disk "$NVME" && kill "$MONITOR"
 }
 ktap_test_result "everything_undone_and_module_unloads" all_undone
 
