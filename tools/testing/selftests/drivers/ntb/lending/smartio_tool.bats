@@ -320,6 +320,11 @@ real_tree_absent() {
 	fails_with 2 "unknown command 'lend'; see smartio_tool help"
 	run_tool dis_diag
 	fails_with 2 "unknown command 'dis_diag'; see smartio_tool help"
+	# However many arguments follow: the command is what is wrong.
+	run_tool lend 03:00.0 1
+	fails_with 2 "unknown command 'lend'; see smartio_tool help"
+	run_tool frob a b c --json
+	fails_with 2 "unknown command 'frob'; see smartio_tool help"
 }
 
 @test "missing_and_extra_arguments_are_usage_errors" {
