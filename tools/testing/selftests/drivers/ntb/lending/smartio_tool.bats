@@ -382,7 +382,7 @@ real_tree_absent() {
 }
 
 @test "help_lists_the_commands_and_no_others" {
-	for help in help --help -h "list --help"; do
+	for help in help --help -h; do
 		# shellcheck disable=SC2086 # "list --help" is two words
 		run_tool $help
 		succeeds
@@ -397,6 +397,37 @@ real_tree_absent() {
 	echo "$output" | grep -q '^  --raw, --emulated '
 	echo "$output" | grep -q '5 permission (lspci --raw on a borrower)'
 	echo "$output" | grep -q '^ntb_lending not loaded.$'
+}
+
+@test "help_of_a_command_is_the_same_from_help_and_from_its_help_option" {
+	local cmd
+	for cmd in connect disconnect add available unavailable remove list show borrow return \
+		lspci status diag help; do
+		run_tool help "$cmd"
+		succeeds
+		[[ ${lines[0]} == "usage: smartio_tool "*"$cmd"* ]]
+		local want=$output
+		for opt in --help -h; do
+			run_tool "$cmd" "$opt"
+			succeeds
+			[ "$output" = "$want" ]
+		done
+	done
+	# --help wins over what else the line says, as it does alone.
+	run_tool borrow 10000 --json --help
+	succeeds
+	[ "${lines[0]}" = "usage: smartio_tool [--adapter NAME] borrow [--json] ID" ]
+	[ ! -e "$A/borrows/10000" ]
+}
+
+@test "help_of_an_unknown_command_fails_with_one_line" {
+	for line in "help frob" "frob --help"; do
+		# shellcheck disable=SC2086 # two words
+		run_tool $line
+		fails_with 2 "unknown command 'frob': smartio_tool help lists the commands"
+	done
+	run_tool help list show
+	fails_with 2 "too many arguments: 'show'; see smartio_tool help"
 }
 
 @test "version_prints_name_and_version" {
