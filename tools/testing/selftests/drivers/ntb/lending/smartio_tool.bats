@@ -346,6 +346,8 @@ real_tree_absent() {
 	done
 	run_tool borrow 10000 10001
 	fails_with 2 "too many arguments: '10001'; see smartio_tool help"
+	run_tool list 10000 10001
+	fails_with 2 "too many arguments: '10001'; see smartio_tool help"
 }
 
 @test "options_are_refused_where_they_mean_nothing" {
@@ -353,6 +355,8 @@ real_tree_absent() {
 	fails_with 2 "--json: connect prints no data; see smartio_tool help"
 	run_tool borrow 10000 --force
 	fails_with 2 "--force: borrow has nothing to force; see smartio_tool help"
+	run_tool add 03:00.0 --force
+	fails_with 2 "--force: add has nothing to force; see smartio_tool help"
 	run_tool list --verbose
 	fails_with 2 "unknown option '--verbose'; see smartio_tool help"
 	run_tool list --adapter
@@ -626,6 +630,64 @@ real_tree_absent() {
 	fails_with 3 "nothing offers 00000 to 0000:00:05.0: *"
 	run_tool return 00002
 	fails_with 3 "00002 is not borrowed by this host on 0000:00:05.0: *"
+}
+
+# ---- Scripts written for Dolphin's smartio_tool ----
+
+@test "dolphin_available_force_offers_the_device_as_available_does" {
+	run_tool available --force 05:00.0
+	succeeds
+	[ "$(cat "$A/lends/0000:05:00.0/available")" = 1 ]
+	run_tool available 03:00.0 --force
+	succeeds
+}
+
+@test "dolphin_connect_takes_the_adapter_after_the_node_id" {
+	adapter 0000:00:06.0 0
+	run_tool connect 9 0000:00:06.0
+	succeeds
+	[ -d "$CFS/0000:00:06.0/connections/9" ]
+	[ ! -e "$A/connections/9" ]
+	run_tool disconnect 9 0000:00:06.0
+	succeeds
+	[ ! -e "$CFS/0000:00:06.0/connections/9" ]
+	SMARTIO_ADAPTER=0000:00:06.0 run_tool connect 9 0000:00:06.0
+	succeeds
+	run_tool connect 9 0000:00:05.0 --adapter 0000:00:06.0
+	fails_with 2 "connect names adapter 0000:00:05.0 after the NodeId and 0000:00:06.0 with --adapter or SMARTIO_ADAPTER: choose one; see smartio_tool help"
+}
+
+@test "dolphin_adapter_number_0_is_the_only_adapter_and_others_are_refused" {
+	run_tool connect 9 0
+	succeeds
+	[ -d "$A/connections/9" ]
+	run_tool connect 9 1
+	fails_with 2 "'1' is no adapter of this host, whose adapters are named by their PCI address (0000:00:05.0): give it as --adapter NAME; see smartio_tool help"
+	adapter 0000:00:06.0 0
+	run_tool connect 8 0
+	fails_with 2 "'0' is no adapter of this host, whose adapters are named by their PCI address (0000:00:05.0 0000:00:06.0): give it as --adapter NAME; see smartio_tool help"
+	[ ! -e "$A/connections/8" ]
+	run_tool connect 8 ../x
+	fails_with 2 "'../x' is no adapter of this host, *"
+	run_tool connect 8 0 1
+	fails_with 2 "too many arguments: '1'; see smartio_tool help"
+}
+
+@test "dolphin_style_script_runs_unchanged" {
+	configfs_like
+	local script=$BATS_TEST_TMPDIR/lend.sh
+	cat >"$script" <<-EOF
+	#!/bin/sh -e
+	smartio_tool connect 1 0
+	smartio_tool add 0000:06:00:0
+	smartio_tool available --force 0000:06:00:0
+	smartio_tool list
+	EOF
+	ln -s "$TOOL" "$BIN/smartio_tool"
+	run --separate-stderr env PATH="$BIN:$PATH" sh "$script"
+	succeeds
+	[ "${lines[0]}" = 20003 ]
+	[ "$(cat "$A/lends/0000:06:00.0/available")" = 1 ]
 }
 
 # ---- Lending ----
@@ -1395,6 +1457,8 @@ complete_line() {
 	[ "$(complete_line 'smartio_tool --adapter 0000:00:0' | tr '\n' ' ')" = "05.0 06.0 " ]
 	[ -z "$(complete_line 'smartio_tool disconnect ')" ]
 	[ "$(complete_line 'smartio_tool --adapter 0000:00:06.0 disconnect ')" = 5 ]
+	# Dolphin's connect NODEID ADAPTER.
+	[ "$(complete_line 'smartio_tool connect 5 ' | tr '\n' ' ')" = "0000:00:05.0 0000:00:06.0 " ]
 }
 
 @test "completion_offers_local_pci_functions_to_add" {
