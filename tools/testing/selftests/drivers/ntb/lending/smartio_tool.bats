@@ -169,6 +169,12 @@ succeeds() {
 	[ -z "$stderr" ]
 }
 
+# parses: the output is JSON, as jq and Python's parser read it.
+parses() {
+	jq -e . <<<"$output" >/dev/null
+	python3 -m json.tool <<<"$output" >/dev/null
+}
+
 # diag_finds CHECK PROBLEM: diag exits 1 and reports PROBLEM for CHECK, and
 # that alone.
 diag_finds() {
@@ -570,7 +576,6 @@ real_tree_absent() {
 }
 
 @test "list_json_is_valid_and_has_every_field_of_every_device" {
-	command -v jq >/dev/null || skip "no jq"
 	run_tool list --json
 	succeeds
 	[ "$(jq length <<<"$output")" -eq 7 ]
@@ -578,9 +583,9 @@ real_tree_absent() {
 		"id lender bdf vendor device class description state borrower local_bdf" ]
 	[ "$(jq -r '.[1] | .id + " " + .state + " " + .local_bdf' <<<"$output")" = \
 		"10001 borrowed-here 10000:00:00.0" ]
-	[ "$(jq -r '.[3] | .borrower + " " + .bdf' <<<"$output")" = "1 0000:04:00.0" ]
+	[ "$(jq -c '.[3] | [.borrower, .lender, .bdf]' <<<"$output")" = '[1,2,"0000:04:00.0"]' ]
 	[ "$(jq -r '.[4].description' <<<"$output")" = 'Acme "Quoted" \ Devices Widget' ]
-	[ "$(jq -r '.[6] | .state + "," + .lender' <<<"$output")" = "lost," ]
+	[ "$(jq -c '.[6] | [.state, .lender, .bdf, .description]' <<<"$output")" = '["lost",null,null,null]' ]
 }
 
 @test "show_a_device_borrowed_here_includes_its_local_bdf" {
@@ -609,12 +614,11 @@ real_tree_absent() {
 }
 
 @test "show_json_is_one_object_with_every_field" {
-	command -v jq >/dev/null || skip "no jq"
 	run_tool show 30000 --json
 	succeeds
 	[ "${#lines[@]}" -eq 1 ]
-	[ "$(jq -r '[.id, .lender, .description, .state, .local_bdf] | join(",")' <<<"$output")" = \
-		"30000,3,1234:11e8,borrowed," ]
+	[ "$(jq -c '[.id, .lender, .description, .state, .local_bdf]' <<<"$output")" = \
+		'["30000",3,"1234:11e8","borrowed",null]' ]
 }
 
 @test "show_of_an_unknown_id_is_not_found" {
@@ -690,6 +694,51 @@ real_tree_absent() {
 	[ "$(cat "$A/lends/0000:06:00.0/available")" = 1 ]
 }
 
+# ---- JSON ----
+
+@test "every_json_output_parses" {
+	configfs_like
+	return_10001
+	local cmd
+	for cmd in list "show 10000" "show 20001" "show 30001" status diag "add 06:00.0" \
+		"borrow 10000"; do
+		# shellcheck disable=SC2086 # command and argument
+		run_tool $cmd --json
+		echo "$cmd: status $status, stdout '$output', stderr '$stderr'"
+		[ -n "$output" ]
+		parses
+	done
+}
+
+@test "json_values_are_typed_and_null_where_empty" {
+	run_tool list --json
+	parses
+	# Node Ids are numbers; Ids, BDFs and PCI ids are names, in hex.
+	[ "$(jq -r 'map(.lender | type) | unique | join(" ")' <<<"$output")" = "null number" ]
+	[ "$(jq -r 'map(.id, .bdf, .vendor, .class | type) | unique | join(" ")' <<<"$output")" = \
+		"null string" ]
+	[ "$(jq -c 'map(.borrower)' <<<"$output")" = '[null,null,null,1,null,null,null]' ]
+	[ "$(jq -r '[.[] | to_entries[] | select(.value == "")] | length' <<<"$output")" -eq 0 ]
+	run_tool diag --json
+	[ "$(jq -c '[.ok, .module.loaded] | map(type)' <<<"$output")" = '["boolean","boolean"]' ]
+	# A peer whose protocol is not known yet has none.
+	printf '%s\n' "1 link -" >"$A/peers"
+	run_tool status --json
+	[ "$(jq -c '.adapters[0].peers[0]' <<<"$output")" = '{"node_id":1,"state":"link","protocol":null}' ]
+}
+
+@test "json_escapes_control_characters_and_keeps_them" {
+	local bdf=$'0000:03:00.0\x01\x1b[31m\\"\x7f\r'
+	put "$A/offers/10000/bdf" "$bdf"
+	for cmd in "list" "show 10000"; do
+		# shellcheck disable=SC2086 # command and argument
+		run_tool $cmd --json
+		parses
+		[[ $output == *'"bdf": "0000:03:00.0\u0001\u001b[31m\\\"'$'\x7f''\r"'* ]]
+	done
+	[ "$(jq -r .bdf <<<"$output")" = "$bdf" ]
+}
+
 # ---- Lending ----
 
 @test "connect_makes_the_connection_and_again_changes_nothing" {
@@ -734,7 +783,7 @@ real_tree_absent() {
 	[ -d "$A/lends/0000:06:00.0" ]
 	run_tool add 0000:06:00.0 --json
 	succeeds
-	[[ $output == '{"id": "20003", "lender": "2", "bdf": "0000:06:00.0", '* ]]
+	[[ $output == '{"id": "20003", "lender": 2, "bdf": "0000:06:00.0", '* ]]
 }
 
 @test "add_refused_by_the_kernel_says_why_and_leaves_nothing" {
@@ -853,7 +902,7 @@ real_tree_absent() {
 	[ "$output" = 10000:00:00.0 ]
 	run_tool borrow 10001 --json
 	succeeds
-	[[ $output == '{"id": "10001", '*'"state": "borrowed-here", "borrower": "", "local_bdf": "10000:00:00.0"}' ]]
+	[[ $output == '{"id": "10001", '*'"state": "borrowed-here", "borrower": null, "local_bdf": "10000:00:00.0"}' ]]
 }
 
 @test "replay_writes_1_to_replay_offers_and_an_old_module_is_named" {
@@ -1189,22 +1238,22 @@ all_is_well() {
 }
 
 @test "status_json_is_one_object_with_every_table" {
-	command -v jq >/dev/null || skip "no jq"
 	run_tool status --json
 	succeeds
 	jq -e . <<<"$output" >/dev/null
-	[ "$(jq -c .module <<<"$output")" = '{"loaded":true,"version":""}' ]
+	[ "$(jq -c .module <<<"$output")" = '{"loaded":true,"version":null}' ]
 	[ "$(jq -c .iommu <<<"$output")" = '["dmar0"]' ]
 	[ "$(jq -r '.adapters[0] | [.adapter, .node_id, .iommu_group_type] | join(",")' <<<"$output")" = \
 		"0000:00:05.0,2,DMA" ]
-	[ "$(jq -c '.adapters[0].peers[1]' <<<"$output")" = '{"node_id":"3","state":"up","protocol":"1"}' ]
-	[ "$(jq -c '.adapters[0].windows[0]' <<<"$output")" = \
-		'{"window":"0","node_id":"1","use":"device","size":"16384"}' ]
-	[ "$(jq -c '.adapters[0].doorbells | map(.id)' <<<"$output")" = '["","","10001"]' ]
+	[ "$(jq -c '.adapters[0].node_id' <<<"$output")" = 2 ]
+	[ "$(jq -c '.adapters[0].peers[1]' <<<"$output")" = '{"node_id":3,"state":"up","protocol":1}' ]
+	[ "$(jq -c '.adapters[0].windows[1]' <<<"$output")" = \
+		'{"window":1,"node_id":1,"use":"memory","size":268435456}' ]
+	[ "$(jq -c '.adapters[0].doorbells | map(.id)' <<<"$output")" = '[null,null,"10001"]' ]
 	[ "$(jq -c '.adapters[0].lends[2]' <<<"$output")" = \
-		'{"bdf":"0000:05:00.0","id":"20002","state":"local","borrower":"","iommu":""}' ]
+		'{"bdf":"0000:05:00.0","id":"20002","state":"local","borrower":null,"iommu":null}' ]
 	[ "$(jq -c '.adapters[0].borrows[1]' <<<"$output")" = \
-		'{"id":"30001","lender":"3","local_bdf":"","state":"lost"}' ]
+		'{"id":"30001","lender":3,"local_bdf":null,"state":"lost"}' ]
 	[ "$(jq 'has("checks")' <<<"$output")" = false ]
 }
 
@@ -1295,7 +1344,6 @@ all_is_well() {
 }
 
 @test "diag_json_adds_the_checks_and_whether_all_is_ok" {
-	command -v jq >/dev/null || skip "no jq"
 	run_tool diag --json
 	[ "$status" -eq 1 ]
 	jq -e . <<<"$output" >/dev/null

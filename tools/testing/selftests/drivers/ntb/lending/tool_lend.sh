@@ -163,10 +163,10 @@ list_json_fields() {
 		[ "$(printf '%s\n' "$json" | head -n 1)" = "[" ] &&
 		[ "$(printf '%s\n' "$json" | tail -n 1)" = "]" ] &&
 		[ "$(printf '%s\n' "$json" | grep -c '"id": ')" -eq 1 ] &&
-		for field in '"id": "00000"' '"lender": "0"' "\"bdf\": \"$NIC\"" \
+		for field in '"id": "00000"' '"lender": 0,' "\"bdf\": \"$NIC\"" \
 			'"vendor": "0x8086"' "\"device\": \"$(cat "/sys/bus/pci/devices/$NIC/device")\"" \
 			'"class": "0x020000"' "\"description\": \"$NAME\"" \
-			'"state": "available"' '"borrower": ""' '"local_bdf": ""'; do
+			'"state": "available"' '"borrower": null' '"local_bdf": null'; do
 			printf '%s\n' "$json" | grep -qF "$field" || return 1
 		done
 }
