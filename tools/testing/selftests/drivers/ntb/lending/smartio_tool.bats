@@ -88,10 +88,16 @@ fake_sysfs() {
 }
 
 # lspci_stub: lspci writes its arguments, one a line, to lspci.args, copies
-# the dump that -F names to lspci.dump, and prints one line.
+# the dump that -F names to lspci.dump, and prints one line; asked for
+# names (-vmm), it is the real lspci, with the test's pci.ids and without
+# this host's udev hwdb, so that the names are the test's.
 lspci_stub() {
+	local real
+	real=$(PATH=${PATH//$BIN:/} command -v lspci) ||
+		skip "no lspci: install pciutils (scripts/install-deps)"
 	cat >"$BIN/lspci" <<-EOF
 	#!/bin/sh
+	[ "\$1" != -vmm ] || exec $real -O hwdb.disable=1 "\$@"
 	printf '%s\n' "\$@" >"$BATS_TEST_TMPDIR/lspci.args"
 	while [ \$# -gt 0 ]; do
 		[ "\$1" != -F ] || cp "\$2" "$BATS_TEST_TMPDIR/lspci.dump"
@@ -547,7 +553,7 @@ real_tree_absent() {
 	20000  2       0000:03:00.0  Intel Corporation 82574L Gigabit Network Connection  available
 	20001  2       0000:04:00.0  Red Hat, Inc. QEMU NVM Express Controller            borrowed
 	20002  2       0000:05:00.0  Acme "Quoted" \ Devices Widget                       local
-	30000  3       0000:00:04.0  1234:11e8                                            borrowed
+	30000  3       0000:00:04.0  Vendor 1234 Device 11e8                              borrowed
 	30001  -       -             -                                                    lost
 	EOF
 }
@@ -557,12 +563,36 @@ real_tree_absent() {
 	run_tool list
 	succeeds
 	[[ $output == *"10002  1       0000:82:00.0  Intel Corporation Device ffff "* ]]
-	for db in "$BATS_TEST_TMPDIR/none" ""; do
-		SMARTIO_PCI_IDS=$db run_tool list
-		succeeds
-		[[ ${lines[1]} == "10000  1       0000:03:00.0  8086:1533  "*" available" ]]
-		[[ ${lines[4]} == "20000  2       0000:03:00.0  8086:10d3  "*" available" ]]
-	done
+	[[ $output == *"30000  3       0000:00:04.0  Vendor 1234 Device 11e8 "* ]]
+	# What lspci -vmm says of a function with these ids, word for word.
+	local v d
+	v=$(sed -n 's/^Vendor:\t//p' <<<"$(printf '00:00.0 ids\n00: 86 80 33 15\n' |
+		"$BIN/lspci" -vmm -i "$SMARTIO_PCI_IDS" -F /proc/self/fd/0)")
+	d=$(sed -n 's/^Device:\t//p' <<<"$(printf '00:00.0 ids\n00: 86 80 33 15\n' |
+		"$BIN/lspci" -vmm -i "$SMARTIO_PCI_IDS" -F /proc/self/fd/0)")
+	[[ ${lines[1]} == "10000  1       0000:03:00.0  $v $d  "* ]]
+	# Without lspci, the ids; so too when lspci fails.
+	command -v busybox >/dev/null || skip "no busybox"
+	busybox_only "$BATS_TEST_TMPDIR/busybox"
+	run --separate-stderr env PATH="$BATS_TEST_TMPDIR/busybox" "$BATS_TEST_TMPDIR/busybox/sh" \
+		"$TOOL" list
+	succeeds
+	[[ ${lines[1]} == "10000  1       0000:03:00.0  8086:1533  "*" available" ]]
+	[[ ${lines[4]} == "20000  2       0000:03:00.0  8086:10d3  "*" available" ]]
+	stub lspci 1 "lspci: cannot open"
+	run_tool list
+	succeeds
+	[[ ${lines[1]} == "10000  1       0000:03:00.0  8086:1533  "*" available" ]]
+}
+
+@test "names_come_from_lspci_in_one_run_for_every_device" {
+	local real
+	real=$(PATH=${PATH//$BIN:/} command -v lspci)
+	printf '#!/bin/sh\necho run >>"%s"\nexec %s -O hwdb.disable=1 "$@"\n' \
+		"$BATS_TEST_TMPDIR/runs" "$real" >"$BIN/lspci"
+	run_tool list
+	succeeds
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/runs")" -eq 1 ]
 }
 
 @test "list_of_nothing_is_a_header_or_an_empty_json_array" {
@@ -618,7 +648,7 @@ real_tree_absent() {
 	succeeds
 	[ "${#lines[@]}" -eq 1 ]
 	[ "$(jq -c '[.id, .lender, .description, .state, .local_bdf]' <<<"$output")" = \
-		'["30000",3,"1234:11e8","borrowed",null]' ]
+		'["30000",3,"Vendor 1234 Device 11e8","borrowed",null]' ]
 }
 
 @test "show_of_an_unknown_id_is_not_found" {
@@ -1415,9 +1445,10 @@ busybox_only() {
 	[ "$output" = "$want" ]
 	command -v busybox >/dev/null || skip "no busybox"
 	busybox_only "$bb"
-	run env PATH="$bb" "$bb/sh" "$TOOL" list
+	# lspci, for the names, is no busybox applet.
+	run env PATH="$BIN:$bb" "$bb/sh" "$TOOL" list
 	[ "$output" = "$want" ]
-	run env PATH="$bb" "$bb/sh" "$TOOL" show 10001 --json
+	run env PATH="$BIN:$bb" "$bb/sh" "$TOOL" show 10001 --json
 	[ "$status" -eq 0 ]
 	[[ $output == *'"local_bdf": "10000:00:00.0"}' ]]
 }
