@@ -181,6 +181,11 @@ parses() {
 	python3 -m json.tool <<<"$output" >/dev/null
 }
 
+# ids_listed: the Ids of the list in $output, blank-separated.
+ids_listed() {
+	tail -n +2 <<<"$output" | cut -d ' ' -f 1 | tr '\n' ' '
+}
+
 # diag_finds CHECK PROBLEM: diag exits 1 and reports PROBLEM for CHECK, and
 # that alone.
 diag_finds() {
@@ -593,6 +598,51 @@ real_tree_absent() {
 	run_tool list
 	succeeds
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/runs")" -eq 1 ]
+}
+
+@test "list_filters_by_node_state_and_class_and_all_together" {
+	run_tool list --node 1
+	succeeds
+	[ "$(ids_listed)" = "10000 10001 " ]
+	run_tool list --node=2
+	[ "$(ids_listed)" = "20000 20001 20002 " ]
+	run_tool list --state borrowed
+	[ "$(ids_listed)" = "20001 30000 " ]
+	run_tool list --state=lost
+	[ "$(ids_listed)" = "30001 " ]
+	run_tool list --class 02
+	[ "$(ids_listed)" = "10000 20000 " ]
+	run_tool list --class 0x0108
+	[ "$(ids_listed)" = "10001 20001 " ]
+	run_tool list --class 010802 --node 2 --state borrowed
+	[ "$(ids_listed)" = "20001 " ]
+	run_tool list --class 12 --state available
+	succeeds
+	[ "$output" = "ID  LENDER  BDF  DESCRIPTION  STATE" ]
+	run_tool list --node 1 --json
+	parses
+	[ "$(jq -c 'map(.id)' <<<"$output")" = '["10000","10001"]' ]
+	run_tool list --node 9 --json
+	[ "$output" = "[]" ]
+}
+
+@test "list_filters_that_mean_nothing_are_usage_errors" {
+	run_tool list --state offered
+	fails_with 2 "'offered' is not a state: use one of local available borrowed borrowed-here lost; see smartio_tool help"
+	for class in 1 012 0x 0g 01080200; do
+		run_tool list --class "$class"
+		fails_with 2 "'$class' is not a PCI class: use its hex code as lspci -n prints it*"
+	done
+	run_tool list --node x
+	fails_with 2 "'x' is not a NodeId*"
+	for opt in --node --state --class; do
+		run_tool list "$opt"
+		fails_with 2 "$opt needs a value; see smartio_tool help"
+		run_tool show 10000 "$opt" 1
+		[ "$status" -eq 2 ]
+	done
+	run_tool show 10000 --node 1
+	fails_with 2 "--node: only list takes it; see smartio_tool help"
 }
 
 @test "list_of_nothing_is_a_header_or_an_empty_json_array" {
@@ -1507,7 +1557,9 @@ complete_line() {
 		"add available borrow connect diag disconnect help list lspci remove replay return show status unavailable " ]
 	[ "$(complete_line 'smartio_tool un' | tr '\n' ' ')" = "unavailable " ]
 	[ "$(complete_line 'smartio_tool list --' | tr '\n' ' ')" = \
-		"--adapter --emulated --force --help --json --raw --version " ]
+		"--adapter --class --emulated --force --help --json --node --raw --state --version " ]
+	[ "$(complete_line 'smartio_tool list --state ' | tr '\n' ' ')" = \
+		"available borrowed borrowed-here local lost " ]
 }
 
 @test "completion_offers_ids_from_offers_and_borrows" {
