@@ -6,7 +6,7 @@
 #   make check [T=p]   lint, host tests, VM tests, some on the debug kernel
 #                      (T: test name pattern; QUICK=1: no debug kernel)
 #   make demo          boot the VM and show the subsystem at work
-#   make lint          checkpatch, sparse, shellcheck and rst checks only
+#   make lint          checkpatch, sparse, shellcheck, rst and man checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
 #   make bench         print the figures of ntb_sim and of device lending
 #   make soak          the fault tests at volume (hundreds of cycles), a table
@@ -57,7 +57,7 @@ uninstall:
 	@$(SH)/install-files uninstall
 
 lint: deps
-	@T='^(checkpatch|sparse|shellcheck|rst)' $(SH)/check
+	@T='^(checkpatch|sparse|shellcheck|rst|man)' $(SH)/check
 
 check: deps
 	@$(SH)/check

@@ -11,6 +11,7 @@ bats_require_minimum_version 1.5.0
 TOP=$(cd "$BATS_TEST_DIRNAME/../../../../../.." && pwd)
 TOOL=$TOP/scripts/smartio_tool
 COMPLETION=$TOP/scripts/smartio_tool.bash-completion
+MAN=$TOP/Documentation/ntb-lending/smartio_tool.8
 
 # ---- The fake tree ----
 
@@ -1536,6 +1537,49 @@ busybox_only() {
 	run env PATH="$BIN:$box" "$box/sh" "$TOOL" lspci --emulated 20001
 	[ "$status" -eq 0 ]
 	cmp "$BATS_TEST_TMPDIR/want.dump" "$BATS_TEST_TMPDIR/lspci.dump"
+}
+
+# ---- The man page ----
+
+@test "man_page_has_no_groff_warnings" {
+	command -v groff >/dev/null || skip "no groff: install groff-base (scripts/install-deps)"
+	run groff -ww -man -z "$MAN"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+# sorted WORD...: the words, one a line, sorted, each once.
+sorted() {
+	printf '%s\n' "$@" | sort -u
+}
+
+@test "man_page_help_and_completion_name_the_same_commands_and_options" {
+	local help man completion
+	run_tool help
+	help=$output
+	# shellcheck source=scripts/smartio_tool.bash-completion
+	source "$COMPLETION"
+	# Commands: help's indented lines; the man page's tagged paragraphs
+	# under COMMANDS; what completion offers first.
+	diff -u <(sed -nE 's/^  ([a-z]+) .*/\1/p' <<<"$help" | sort -u) \
+		<(awk '/^\.SH COMMANDS/ { on = 1; next } /^\.SH/ { on = 0 }
+			on && tp { print $2 } { tp = on && /^\.TP/ }' "$MAN" | sort -u)
+	diff -u <(sed -nE 's/^  ([a-z]+) .*/\1/p' <<<"$help" | sort -u) \
+		<(complete_line 'smartio_tool ')
+	# Options: every --word of help; of the man page's SYNOPSIS and
+	# OPTIONS; what completion offers after --.
+	man=$(awk '/^\.SH (SYNOPSIS|OPTIONS)/ { on = 1; print; next } /^\.SH/ { on = 0 } on' "$MAN" |
+		grep -oE '\\-\\-[a-z]+' | sed 's/\\//g' | sort -u)
+	diff -u <(grep -oE -- '--[a-z]+' <<<"$help" | sort -u) <(printf '%s\n' "$man")
+	diff -u <(grep -oE -- '--[a-z]+' <<<"$help" | sort -u) <(complete_line 'smartio_tool --')
+	# Each command's help names only options the usage has.
+	for cmd in $(sed -nE 's/^  ([a-z]+) .*/\1/p' <<<"$help"); do
+		run_tool help "$cmd"
+		for opt in $(grep -oE -- '--[a-z]+' <<<"$output" | sort -u); do
+			grep -qF -- "$opt" <<<"$help"
+		done
+	done
 }
 
 # ---- Bash completion ----
