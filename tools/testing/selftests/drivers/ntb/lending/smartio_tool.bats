@@ -1555,7 +1555,7 @@ sorted() {
 }
 
 @test "man_page_help_and_completion_name_the_same_commands_and_options" {
-	local help man completion
+	local help man cmd opt
 	run_tool help
 	help=$output
 	# shellcheck source=scripts/smartio_tool.bash-completion
@@ -1574,12 +1574,12 @@ sorted() {
 	diff -u <(grep -oE -- '--[a-z]+' <<<"$help" | sort -u) <(printf '%s\n' "$man")
 	diff -u <(grep -oE -- '--[a-z]+' <<<"$help" | sort -u) <(complete_line 'smartio_tool --')
 	# Each command's help names only options the usage has.
-	for cmd in $(sed -nE 's/^  ([a-z]+) .*/\1/p' <<<"$help"); do
+	while read -r cmd; do
 		run_tool help "$cmd"
-		for opt in $(grep -oE -- '--[a-z]+' <<<"$output" | sort -u); do
+		while read -r opt; do
 			grep -qF -- "$opt" <<<"$help"
-		done
-	done
+		done < <(grep -oE -- '--[a-z]+' <<<"$output" | sort -u)
+	done < <(sed -nE 's/^  ([a-z]+) .*/\1/p' <<<"$help")
 }
 
 # ---- Bash completion ----
