@@ -820,6 +820,85 @@ real_tree_absent() {
 	[ "$(jq -r .bdf <<<"$output")" = "$bdf" ]
 }
 
+# ---- Local functions ----
+
+# pci_function BDF VENDOR DEVICE CLASS DRIVER GROUP: a PCI function in the
+# fake /sys, bound to DRIVER and in IOMMU group GROUP (each may be "").
+pci_function() {
+	local dev=$SYS/devices/pci0000:00/$1
+	mkdir -p "$dev" "$SYS/bus/pci/devices"
+	put "$dev/vendor" "$2"
+	put "$dev/device" "$3"
+	put "$dev/class" "$4"
+	ln -s "../../../devices/pci0000:00/$1" "$SYS/bus/pci/devices/$1"
+	if [ -n "$5" ]; then
+		mkdir -p "$SYS/bus/pci/drivers/$5"
+		ln -s "../../../bus/pci/drivers/$5" "$dev/driver"
+	fi
+	if [ -n "$6" ]; then
+		mkdir -p "$SYS/kernel/iommu_groups/$6/devices"
+		ln -sfn "../../../kernel/iommu_groups/$6" "$dev/iommu_group"
+		ln -s "../../../../devices/pci0000:00/$1" "$SYS/kernel/iommu_groups/$6/devices/$1"
+	fi
+}
+
+# local_functions: this host's functions: the adapter (in group 3, from
+# fake_sysfs), a bridge, the lent NIC, an NVMe drive alone in its group,
+# two functions of a NIC that share one, one without an IOMMU, and a
+# drive this host borrows, on its virtual bus.
+local_functions() {
+	rmdir "$SYS/devices/pci0000:00/0000:00:05.0/0000:00:05.0"
+	rm "$SYS/devices/pci0000:00/0000:00:05.0/iommu_group"
+	mkdir -p "$SYS/devices/pci0000:00/0000:00:05.0/0000:00:05.0"
+	pci_function 0000:00:05.0 0x8086 0x10d3 0x058000 ntb_hw_intel 3
+	pci_function 0000:00:1f.0 0x8086 0x10d3 0x060100 lpc_ich 4
+	pci_function 0000:03:00.0 0x8086 0x10d3 0x020000 ntb_lending 5
+	pci_function 0000:06:00.0 0x1b36 0x0010 0x010802 nvme 6
+	pci_function 0000:07:00.0 0x8086 0x1533 0x020000 igb 7
+	pci_function 0000:07:00.1 0x8086 0x1533 0x020000 "" 7
+	pci_function 0000:08:00.0 0xabcd 0x0001 0x120000 "" ""
+	pci_function 10000:00:00.0 0x1b36 0x0010 0x010802 nvme 8
+}
+
+@test "list_local_shows_each_function_with_its_lend_state_or_why_not" {
+	local_functions
+	run_tool list --local
+	succeeds
+	diff -u - <(printf '%s\n' "$output") <<-'EOF'
+	BDF            ID     DRIVER        DESCRIPTION                                          STATE
+	0000:00:05.0   -      ntb_hw_intel  Intel Corporation 82574L Gigabit Network Connection  adapter
+	0000:00:1f.0   -      lpc_ich       Intel Corporation 82574L Gigabit Network Connection  bridge
+	0000:03:00.0   20000  ntb_lending   Intel Corporation 82574L Gigabit Network Connection  available
+	0000:06:00.0   -      nvme          Red Hat, Inc. QEMU NVM Express Controller            lendable
+	0000:07:00.0   -      igb           Intel Corporation I210 Gigabit Network Connection    shared-group
+	0000:07:00.1   -      -             Intel Corporation I210 Gigabit Network Connection    shared-group
+	0000:08:00.0   -      -             Acme "Quoted" \ Devices Widget                       unconfined
+	10000:00:00.0  -      nvme          Red Hat, Inc. QEMU NVM Express Controller            borrowed-here
+	EOF
+}
+
+@test "list_local_filters_and_json" {
+	local_functions
+	run_tool list --local --state lendable
+	succeeds
+	[ "$(tail -n +2 <<<"$output" | cut -d ' ' -f 1)" = 0000:06:00.0 ]
+	run_tool list --local --class 02 --state shared-group
+	[ "${#lines[@]}" -eq 3 ]
+	run_tool list --local --json
+	succeeds
+	parses
+	[ "$(jq -c '.[3] | [.bdf, .id, .driver, .iommu_group, .state, .lender]' <<<"$output")" = \
+		'["0000:06:00.0",null,"nvme",6,"lendable",2]' ]
+	[ "$(jq -c '.[2] | [.id, .state, .borrower]' <<<"$output")" = '["20000","available",null]' ]
+	[ "$(jq -c '.[6] | [.driver, .iommu_group]' <<<"$output")" = '[null,null]' ]
+	run_tool list --local --state lost
+	fails_with 2 "'lost' is not a state of a local function: use one of lendable unconfined bridge adapter shared-group local available borrowed borrowed-here; see smartio_tool help"
+	run_tool list --local --node 1
+	fails_with 2 "--node: --local lists this host's functions; leave --node out; see smartio_tool help"
+	run_tool show 10000 --local
+	fails_with 2 "--local: only list takes it; see smartio_tool help"
+}
+
 # ---- Lending ----
 
 @test "connect_makes_the_connection_and_again_changes_nothing" {
@@ -1601,9 +1680,9 @@ complete_line() {
 		"add available borrow connect diag disconnect help list lspci remove replay return show status unavailable " ]
 	[ "$(complete_line 'smartio_tool un' | tr '\n' ' ')" = "unavailable " ]
 	[ "$(complete_line 'smartio_tool list --' | tr '\n' ' ')" = \
-		"--adapter --class --emulated --force --help --json --node --raw --state --version " ]
+		"--adapter --class --emulated --force --help --json --local --node --raw --state --version " ]
 	[ "$(complete_line 'smartio_tool list --state ' | tr '\n' ' ')" = \
-		"available borrowed borrowed-here local lost " ]
+		"adapter available borrowed borrowed-here bridge lendable local lost shared-group unconfined " ]
 }
 
 @test "completion_offers_ids_from_offers_and_borrows" {
