@@ -113,6 +113,14 @@ static u64 msg_out_bit(int midx)
 	return BIT_ULL(midx);
 }
 
+/* Every inbound status bit; none on a profile without messages. */
+static u64 msg_in_bits(struct ntb_sim_host *host)
+{
+	int n = msg_count(host);
+
+	return n ? GENMASK_ULL(n - 1, 0) << NTB_SIM_MSG_IN_SHIFT : 0;
+}
+
 static u64 msg_bits(struct ntb_sim_host *host)
 {
 	u64 n = GENMASK_ULL(msg_count(host) - 1, 0);
@@ -181,6 +189,13 @@ static int set_link(struct ntb_dev *ntb, bool enable)
 	unsigned long flags;
 
 	spin_lock_irqsave(&host->fabric->lock, flags);
+	/*
+	 * A client that takes the link down leaves: the messages it left
+	 * unread go with it, so that the next client does not find its
+	 * registers full (see Documentation/ntb-lending/ntb_sim.rst).
+	 */
+	if (host->link_enabled && !enable)
+		host->msg_sts &= ~msg_in_bits(host);
 	host->link_enabled = enable;
 	spin_unlock_irqrestore(&host->fabric->lock, flags);
 	ntb_sim_links_changed(host->fabric);
@@ -631,16 +646,15 @@ static u32 sim_msg_read(struct ntb_dev *ntb, int *pidx, int midx)
 	if (midx < 0 || midx >= msg_count(host))
 		return ~0U;
 	/*
-	 * Reading a message consumes it. IDT hardware leaves the status bit
-	 * set until msg_clear_sts(), but then a message a client left unread
-	 * (ntb_pingpong's last ping) passes for a new one (ntb_perf counts
-	 * status bits), and the upstream selftest fails on the hardware too.
+	 * As on IDT, reading leaves the register full until the client
+	 * clears its status bit: ntb_perf reads its three registers and then
+	 * clears them together, and relies on a sender's next message not
+	 * landing in between.
 	 */
 	spin_lock_irqsave(&host->fabric->lock, flags);
 	msg = host->msg[midx];
 	if (pidx)
 		*pidx = host->msg_src[midx];
-	host->msg_sts &= ~msg_in_bit(midx);
 	spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return msg;
 }

@@ -14,7 +14,7 @@ TOOL=/sys/kernel/debug/ntb_tool
 MW_SIZE=65536
 
 ktap_print_header
-ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 3))
+ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 4))
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -62,6 +62,37 @@ message_arrives() {	# fabric, from, to
 		echo "# port $2 -> $3: sent $val, read $got"
 		return 1
 	fi
+	# Read, it still fills the register until its status bit is cleared.
+	echo "c $(cat "$to/msg_inbits")" >"$to/msg_sts"
+}
+
+# Whether message status bits $2 are set in ntb_tool directory $1.
+msg_sts_has() {
+	[ $(($(cat "$1/msg_sts") & $2)) -ne 0 ]
+}
+
+# As on IDT, a message that was read keeps its register until the
+# receiver clears its status bit: a second one fails (the sender's
+# outbound bit) and lands after the clear. ntb_perf reads its three
+# registers before it clears them; a register freed by the read let a
+# sender's next command in between, to be cleared unread, and ntb_perf's
+# handshake hung (issue 13).
+register_full_until_cleared() {	# fabric, from, to
+	from=$(tool_dir "$1" "$2")
+	to=$(tool_dir "$1" "$3")
+	msg0=$from/peer$(pidx "$2" "$3")/msg0
+	out=$(cat "$from/msg_outbits")
+	echo "c $out" >"$from/msg_sts" && echo 0x11 >"$msg0" &&
+		cat "$to/msg0" >/dev/null && echo 0x22 >"$msg0" &&
+		msg_sts_has "$from" "$out" || return 1
+	got=$(cat "$to/msg0")
+	[ $((${got%%<-*})) -eq $((0x11)) ] || return 1
+	echo "c $(cat "$to/msg_inbits")" >"$to/msg_sts" &&
+		echo "c $out" >"$from/msg_sts" && echo 0x22 >"$msg0" &&
+		! msg_sts_has "$from" "$out" || return 1
+	got=$(cat "$to/msg0")
+	echo "c $(cat "$to/msg_inbits")" >"$to/msg_sts"
+	[ $((${got%%<-*})) -eq $((0x22)) ]
 }
 
 db_has_bit() {	# tool dir, bit
@@ -102,6 +133,7 @@ for a in $(seq 0 $((HOSTS - 1))); do
 		ktap_test_result "idt_window_port${a}_to_port${b}" window_carries_bytes 0 "$a" "$b"
 	done
 done
+ktap_test_result "idt_message_register_full_until_cleared" register_full_until_cleared 0 0 1
 rmmod ntb_tool
 echo 0 >"$SIM_SYSFS/del_fabric"
 
