@@ -4,11 +4,94 @@
 # throughput through a window on each profile that carries it, and
 # doorbell delivery latency from the write to the peer's interrupt, for
 # CPU writes and for device (edu DMA engine) writes.
+#
+# Every step runs in a child of this script under timeout(1): one that
+# hangs fails itself, by name, and the steps after it still run.
 # vm-devices: edu edu arena
 # vm-timeout: 900
+# shellcheck disable=SC2317 # steps are called by name, through "$0" --step
 . "$(dirname "$0")/lib.sh"
 
 RINGS=200
+PERF_READY_S=30	# ntb_perf's handshake; a peer's full register costs 1-2 s
+PERF_STEP_S=90	# the handshake and one 16 MiB run each way
+RING_STEP_S=120	# the doorbell rings
+CLEANUP_S=30
+
+# Whether the ntb_perf of debugfs directory $1 has finished its handshake
+# with its peer: it has the peer's buffer address and its own buffer.
+perf_ready() {
+	grep -q 'Out buffer xlat 0x0*[1-9a-f]' "$1/info" &&
+		! grep -q 'In buffer addr: unallocated' "$1/info"
+}
+
+# ntb_perf both ways between the two hosts of fabric $1, profile $2.
+perf_run() {
+	for port in 0 1; do
+		dir=/sys/kernel/debug/ntb_perf/$(sim_host_dev "$1" "$port") || return 1
+		if ! wait_for $((PERF_READY_S * 2)) perf_ready "$dir"; then
+			echo "# bench_sim: $2: ntb_perf's handshake on port $port not done within ${PERF_READY_S} s"
+			return 1
+		fi
+	done
+	for port in 0 1; do
+		dir=/sys/kernel/debug/ntb_perf/$(sim_host_dev "$1" "$port")
+		echo 0 >"$dir/run" || return 1
+		sed -n "s/^.*copied/$2 port $port: copied/p" "$dir/run"
+	done
+}
+
+ring_latency() {	# fabric
+	ring=/sys/kernel/debug/ntb_sim/fabric$1/$(sim_host_dev "$1" 0)/ring
+	i=0
+	while [ "$i" -lt "$RINGS" ]; do
+		echo "cpu $((i % 16))" >"$ring" && cut -d' ' -f2 "$ring"
+		i=$((i + 1))
+	done | sort -n >/tmp/cpu_ns
+	echo "cpu write, $RINGS rings: min $(head -n1 /tmp/cpu_ns) ns," \
+		"median $(sed -n "$((RINGS / 2))p" /tmp/cpu_ns) ns, max $(tail -n1 /tmp/cpu_ns) ns"
+	for i in 1 2 3; do
+		echo "device $i" >"$ring" && cut -d' ' -f2 "$ring"
+	done | sort -n >/tmp/dev_ns
+	echo "device write (edu DMA engine), 3 rings: min $(head -n1 /tmp/dev_ns) ns," \
+		"max $(tail -n1 /tmp/dev_ns) ns; QEMU's edu completes DMA on a 100 ms timer"
+}
+
+# Run step "$3..." (a function above) in a child of at most $2 seconds;
+# $1 names it in the message that says it failed.
+failed=0
+step() {
+	name=$1 secs=$2
+	shift 2
+	timeout "$secs" "$0" --step "$@"
+	rc=$?
+	[ $rc -eq 0 ] && return 0
+	failed=1
+	case $rc in
+	124 | 143) echo "# bench_sim: step '$name' did not finish within $secs s" ;;
+	*) echo "# bench_sim: step '$name' failed ($rc)" ;;
+	esac
+	return 1
+}
+
+del_fabric() {	# fabric
+	echo "$1" >"$SIM_SYSFS/del_fabric"
+}
+
+# What each host's ntb_perf knew when its step failed.
+perf_info() {	# fabric
+	for port in 0 1; do
+		dir=/sys/kernel/debug/ntb_perf/$(sim_host_dev "$1" "$port")
+		[ -r "$dir/info" ] && sed "s/^/# port $port: /" "$dir/info"
+	done
+}
+
+# A step asked for by the parent: run it, and nothing else.
+if [ "${1:-}" = --step ]; then
+	shift
+	"$@"
+	exit
+fi
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -16,32 +99,18 @@ modprobe ntb_sim
 echo "== ntb_perf, 16 MiB through one window, CPU copies, 2 hosts"
 id=0
 for profile in intel idt; do
-	sim_fabric $id $profile 2
-	modprobe ntb_perf total_order=24
-	sleep 2
-	for port in 0 1; do
-		dir=/sys/kernel/debug/ntb_perf/$(sim_host_dev $id $port)
-		echo 0 >"$dir/run" && sed -n "s/^.*copied/$profile port $port: copied/p" "$dir/run"
-	done
-	rmmod ntb_perf
-	echo $id >"$SIM_SYSFS/del_fabric"
+	step "$profile: make a two-host fabric" $CLEANUP_S sim_fabric $id $profile 2 &&
+		step "$profile: load ntb_perf" $CLEANUP_S modprobe ntb_perf total_order=24 &&
+		{ step "$profile: ntb_perf handshake and runs" $PERF_STEP_S perf_run $id $profile ||
+			perf_info $id; }
+	! module_loaded ntb_perf || step "$profile: unload ntb_perf" $CLEANUP_S rmmod ntb_perf
+	step "$profile: remove the fabric" $CLEANUP_S del_fabric $id
 	id=$((id + 1))
 done
 
 echo "== doorbell delivery latency, write to the peer's interrupt handler"
-sim_fabric $id intel 2
-ring=/sys/kernel/debug/ntb_sim/fabric$id/$(sim_host_dev $id 0)/ring
-i=0
-while [ $i -lt $RINGS ]; do
-	echo "cpu $((i % 16))" >"$ring" && cut -d' ' -f2 "$ring"
-	i=$((i + 1))
-done | sort -n >/tmp/cpu_ns
-echo "cpu write, $RINGS rings: min $(head -n1 /tmp/cpu_ns) ns," \
-	"median $(sed -n "$((RINGS / 2))p" /tmp/cpu_ns) ns, max $(tail -n1 /tmp/cpu_ns) ns"
-for i in 1 2 3; do
-	echo "device $i" >"$ring" && cut -d' ' -f2 "$ring"
-done | sort -n >/tmp/dev_ns
-echo "device write (edu DMA engine), 3 rings: min $(head -n1 /tmp/dev_ns) ns," \
-	"max $(tail -n1 /tmp/dev_ns) ns; QEMU's edu completes DMA on a 100 ms timer"
-echo $id >"$SIM_SYSFS/del_fabric"
-unload_ntb_modules
+step "intel: make a two-host fabric" $CLEANUP_S sim_fabric $id intel 2 &&
+	step "doorbell latency" $RING_STEP_S ring_latency $id
+step "intel: remove the fabric" $CLEANUP_S del_fabric $id
+step "unload the NTB modules" $CLEANUP_S unload_ntb_modules
+exit $failed
