@@ -563,7 +563,7 @@ real_tree_absent() {
 	20001  2       0000:04:00.0  Red Hat, Inc. QEMU NVM Express Controller            borrowed
 	20002  2       0000:05:00.0  Acme "Quoted" \ Devices Widget                       local
 	30000  3       0000:00:04.0  Vendor 1234 Device 11e8                              borrowed
-	30001  -       -             -                                                    lost
+	30001  3       -             -                                                    lost
 	EOF
 }
 
@@ -669,7 +669,7 @@ real_tree_absent() {
 		"10001 borrowed-here 10000:00:00.0" ]
 	[ "$(jq -c '.[3] | [.borrower, .lender, .bdf]' <<<"$output")" = '[1,2,"0000:04:00.0"]' ]
 	[ "$(jq -r '.[4].description' <<<"$output")" = 'Acme "Quoted" \ Devices Widget' ]
-	[ "$(jq -c '.[6] | [.state, .lender, .bdf, .description]' <<<"$output")" = '["lost",null,null,null]' ]
+	[ "$(jq -c '.[6] | [.state, .lender, .bdf, .description]' <<<"$output")" = '["lost",3,null,null]' ]
 }
 
 @test "show_a_device_borrowed_here_includes_its_local_bdf" {
@@ -798,7 +798,7 @@ real_tree_absent() {
 	run_tool list --json
 	parses
 	# Node Ids are numbers; Ids, BDFs and PCI ids are names, in hex.
-	[ "$(jq -r 'map(.lender | type) | unique | join(" ")' <<<"$output")" = "null number" ]
+	[ "$(jq -r 'map(.lender | type) | unique | join(" ")' <<<"$output")" = "number" ]
 	[ "$(jq -r 'map(.id, .bdf, .vendor, .class | type) | unique | join(" ")' <<<"$output")" = \
 		"null string" ]
 	[ "$(jq -c 'map(.borrower)' <<<"$output")" = '[null,null,null,1,null,null,null]' ]
@@ -853,7 +853,7 @@ local_functions() {
 	rmdir "$SYS/devices/pci0000:00/0000:00:05.0/0000:00:05.0"
 	rm "$SYS/devices/pci0000:00/0000:00:05.0/iommu_group"
 	mkdir -p "$SYS/devices/pci0000:00/0000:00:05.0/0000:00:05.0"
-	pci_function 0000:00:05.0 0x8086 0x10d3 0x058000 ntb_hw_intel 3
+	pci_function 0000:00:05.0 0x8086 0x10d3 0x068000 ntb_hw_intel 3
 	pci_function 0000:00:1f.0 0x8086 0x10d3 0x060100 lpc_ich 4
 	pci_function 0000:03:00.0 0x8086 0x10d3 0x020000 ntb_lending 5
 	pci_function 0000:06:00.0 0x1b36 0x0010 0x010802 nvme 6
@@ -891,7 +891,9 @@ local_functions() {
 	succeeds
 	parses
 	[ "$(jq -c '.[3] | [.bdf, .id, .driver, .iommu_group, .state, .lender]' <<<"$output")" = \
-		'["0000:06:00.0",null,"nvme",6,"lendable",2]' ]
+		'["0000:06:00.0",null,"nvme",6,"lendable",null]' ]
+	# A lend entry's lender is its adapter's node.
+	[ "$(jq -c '.[2] | [.id, .lender]' <<<"$output")" = '["20000",2]' ]
 	[ "$(jq -c '.[2] | [.id, .state, .borrower]' <<<"$output")" = '["20000","available",null]' ]
 	[ "$(jq -c '.[6] | [.driver, .iommu_group]' <<<"$output")" = '[null,null]' ]
 	run_tool list --local --state lost
@@ -1723,4 +1725,49 @@ complete_line() {
 	local first
 	for first in /sys/bus/pci/devices/*; do break; done
 	complete_line 'smartio_tool add ' | grep -qxF "${first##*/}"
+}
+
+@test "help_answers_whatever_else_the_line_says" {
+	local line
+	for line in "list --state available --help" "list --local --help" "list --class 02 -h" \
+		"list --node x --help" "list --bogus --help" "list --node 1 --node 3 --help"; do
+		# shellcheck disable=SC2086 # the words of the line
+		run_tool $line
+		succeeds
+		[ "${lines[0]}" = "usage: smartio_tool [--adapter NAME] list [--node NODEID] [--state STATE]" ]
+	done
+}
+
+@test "a_filter_given_twice_is_refused" {
+	run_tool list --node 1 --node 3
+	fails_with 2 "--node given twice: a device passes every filter, so give each once; see smartio_tool help"
+	run_tool list --adapter --json
+	fails_with 2 "--adapter needs an adapter name; see smartio_tool help"
+}
+
+@test "list_node_finds_a_lost_borrow_whose_offer_is_gone" {
+	run_tool list --node 3 --state lost --json
+	succeeds
+	parses
+	[ "$(jq -c 'map([.id, .lender])' <<<"$output")" = '[["30001",3]]' ]
+}
+
+@test "list_local_covers_every_adapter_with_each_entry_lent_by_its_own_node" {
+	local_functions
+	adapter 0000:00:06.0 7
+	mkdir -p "$CFS/0000:00:06.0/lends/0000:06:00.0"
+	put "$CFS/0000:00:06.0/lends/0000:06:00.0/id" 70000
+	put "$CFS/0000:00:06.0/lends/0000:06:00.0/state" local
+	run_tool list --local --json
+	succeeds
+	parses
+	[ "$(jq -c 'map(select(.id != null) | [.bdf, .id, .lender])' <<<"$output")" = \
+		'[["0000:03:00.0","20000",2],["0000:06:00.0","70000",7]]' ]
+}
+
+@test "dolphin_adapter_0_on_a_host_without_adapters_is_exit_6" {
+	rm -rf "${CFS:?}"/*
+	run_tool connect 1 0
+	[ "$status" -eq 6 ]
+	[[ $stderr == *"no NTB adapter in"* ]]
 }
