@@ -3,7 +3,8 @@
 # The VM harness checks itself: a run must fail on a kernel WARN, on a guest
 # that does not finish, and on a failing test, and must pass a clean one; a
 # test's declarations and extra QEMU arguments must reach the guest; a kernel
-# that dies before the test starts is booted once more, and no more.
+# that dies before the test starts is booted once more, and no more; so is a
+# run that shows the emulator's flags fault.
 
 VM=$BATS_TEST_DIRNAME/vm.sh
 H=$BATS_TEST_DIRNAME/harness
@@ -45,6 +46,7 @@ H=$BATS_TEST_DIRNAME/harness
 	[[ "$output" == *"ntbtest.marker=declared"* ]]
 	[[ "$output" == *"args=a1 b2"* ]]
 	[[ "$output" == *"guest kernel log clean"* ]]
+	[[ "$output" != *"running again"* ]]
 	[ -s "$BATS_TEST_TMPDIR/out/console.log" ]
 	grep -q 'Linux version' "$BATS_TEST_TMPDIR/out/dmesg.log"
 }
@@ -56,4 +58,13 @@ H=$BATS_TEST_DIRNAME/harness
 	[ "$(echo "$output" | grep -c 'guest died before the test started, booting again')" -eq 1 ]
 	[[ "$output" == *"Kernel panic"* ]]
 	[ -s "$BATS_TEST_TMPDIR/out/console.first-boot.log" ]
+}
+
+@test "vm_run_runs_once_more_after_an_emulator_flags_fault_and_no_more" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/emulator_fault.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(echo "$output" | grep -c 'the emulator set RFLAGS bits no CPU has')" -eq 1 ]
+	[[ "$output" == *"WARNING:"*"exc_debug_kernel (planted)"* ]]
+	grep -q 'EFLAGS: c470db02 (planted)' "$BATS_TEST_TMPDIR/out/console.emulator-fault.log"
 }
