@@ -58,9 +58,12 @@ ring_latency() {	# fabric
 		"max $(tail -n1 /tmp/dev_ns) ns; QEMU's edu completes DMA on a 100 ms timer"
 }
 
-# Whether process $1 still runs: a zombie has finished.
+# Whether process $1 still runs: a zombie has finished, and the shell may
+# have reaped it already (bash keeps its status for wait).
 running() {
-	[ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"
+	[ -r "/proc/$1/stat" ] &&
+		! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null &&
+		[ -r "/proc/$1/stat" ]
 }
 
 # Run step "$3..." (a function above) as a process group of its own, for
