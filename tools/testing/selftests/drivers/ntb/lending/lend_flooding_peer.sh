@@ -4,7 +4,7 @@
 # host B and ntb_tool holding its link up (nothing there takes A's
 # messages), ntb_sim's hostile hook sends A 1500 hellos that each ask for
 # an answer, and A answers each with a hello and its offer. A holds at
-# most NL_CHAN_TXQ_MAX (514) of them (ntb_lending's debugfs queues file
+# most NTBL_CHAN_TXQ_MAX (514) of them (ntb_lending's debugfs queues file
 # shows how many) and says it dropped the rest; once B is bound again the
 # pair lends and borrows as before.
 # vm-devices: nvme edu edu
