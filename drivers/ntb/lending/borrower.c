@@ -74,7 +74,7 @@ void ntbl_offer_withdraw(struct ntbl_offer *offer)
 }
 
 /**
- * ntbl_offer_find() - an offer that is shown, by lender and index
+ * ntbl_offer_find() - an offer not withdrawn, by lender and index
  * @adapter: the adapter, locked
  * @lender: the lender's NodeId
  * @index: its lend entry index
@@ -195,16 +195,14 @@ void ntbl_offers_forget(struct ntbl_peer *peer)
 void ntbl_rx_offer(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
-	struct ntbl_offer *offer = NULL, *o;
+	struct ntbl_offer *offer;
 	struct ntbl_wire_offer wo;
 
 	if (ntbl_unpack_offer(msg, &wo) || wo.index > NTBL_MAX_LEND_INDEX ||
 	    wo.state > 1 || wo.class > 0xffffff ||
 	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
 		return ntbl_bad_msg(peer, msg);
-	list_for_each_entry(o, &adapter->offers, node)
-		if (o->lender == peer->port && o->index == wo.index && !o->gone)
-			offer = o;
+	offer = ntbl_offer_find(adapter, peer->port, wo.index);
 	if (!offer) {
 		offer = ntbl_offer_new(adapter, peer->port, wo.index);
 		if (!offer)
