@@ -23,7 +23,10 @@ H=$BATS_TEST_DIRNAME/harness
 	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/guest_hangs.sh"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"guest did not finish within 15s"* ]]
+	[[ "$output" == *"guest did not finish within 30s"* ]]
+	[[ "$output" == *"guest_hangs.sh still runs after 15s; tasks on the console"* ]]
+	# Where the hanging test waits: its sleep, with its kernel stack.
+	grep -A1 '^# vm: task [0-9]* sleep 1000 , S' <<<"$output" | grep -q '^# vm:   \[<0>\] .*nanosleep'
 }
 
 @test "vm_run_fails_when_guest_test_fails" {

@@ -27,7 +27,8 @@
 # dmesg.log. The KTAP output is printed. The run fails (exit 1) if the script
 # fails, the guest does not finish in time, or the guest's kernel log shows
 # an oops, BUG, WARN, KASAN, UBSAN, lockdep, RCU stall, soft lockup, hung task
-# or kmemleak report; the reasons are printed as "# vm: ..." lines.
+# or kmemleak report; the reasons are printed as "# vm: ..." lines. A test
+# still running near the limit makes the guest print where each task waits.
 # The initramfs and drive images are deleted after the run unless VM_KEEP=1.
 # A guest whose kernel dies before the test starts is booted once more.
 set -eu
@@ -240,6 +241,11 @@ done
 # Interrupt-remapped IO-APIC").
 cmdline="console=ttyS0,115200 intel_iommu=on no5lvl no_timer_check panic=-1 ntbtest=$(basename "$script")"
 cmdline="$cmdline sysctl.kernel.hung_task_timeout_secs=30 $(declared cmdline) $cmdline_extra"
+# Before the time limit (a minute before, or halfway through a short one)
+# the guest reports where the test waits.
+deadline=$((timeout / 2))
+[ "$timeout" -lt 180 ] || deadline=$((timeout - 60))
+cmdline="$cmdline ntbtest.deadline=$deadline"
 if [ $# -gt 0 ]; then
 	# Arguments for the script travel on the kernel command line.
 	cmdline="$cmdline ntbtest.args=$(echo "$*" | tr ' ' ,)"
@@ -327,6 +333,8 @@ fail() {
 
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	fail "guest did not finish within ${timeout}s (console: $out/console.log)"
+	# The guest's report of where its tasks waited (vm_init.sh).
+	tr -d '\r' <"$out/console.log" | grep '^# vm: \(task\|  \)' || true
 elif [ "$rc" -ne 0 ]; then
 	fail "qemu exited with $rc: $(tail -n 3 "$out/qemu.log" | tr '\n' ' ')"
 fi

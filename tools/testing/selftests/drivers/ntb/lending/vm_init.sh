@@ -23,14 +23,39 @@ for word in $cmdline; do
 	case $word in
 	ntbtest=*) test=${word#ntbtest=} ;;
 	ntbtest.args=*) args=$(echo "${word#ntbtest.args=}" | tr , ' ') ;;
+	ntbtest.deadline=*) deadline=${word#ntbtest.deadline=} ;;
 	esac
 done
 
+# Where every task waits, on the console: the kernel's blocked tasks and
+# CPUs (sysrq w and l), then each user process's kernel stack.
+report_hang() {
+	echo w >/proc/sysrq-trigger
+	echo l >/proc/sysrq-trigger
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" | cut -c1-80)
+		[ -n "$cmd" ] || continue # a kernel thread
+		echo "# vm: task ${p#/proc/} $cmd, $(sed -n 's/^State:[[:space:]]*//p' "$p/status")"
+		sed 's/^/# vm:   /' "$p/stack"
+	done
+}
+
 cd /tests || exit 1
 echo "# vm-start" >/dev/ttyS1
+# A test still running near vm.sh's time limit leaves a report of where it
+# hangs: a hang that the hung-task detector cannot see (a wait that wakes
+# now and then, an interruptible one) says nothing otherwise.
+if [ -n "${deadline:-}" ]; then
+	(sleep "$deadline" &&
+		echo "# vm: $test still runs after ${deadline}s; tasks on the console" >/dev/ttyS1 &&
+		report_hang >/dev/console 2>&1) &
+	watchdog=$!
+fi
 # shellcheck disable=SC2086 # args is a word list
 "./$test" $args >/dev/ttyS1 2>&1
-echo "# vm-exit: $?" >/dev/ttyS1
+status=$?
+[ -z "${watchdog:-}" ] || kill "$watchdog" 2>/dev/null
+echo "# vm-exit: $status" >/dev/ttyS1
 
 # Two scans: kmemleak reports an object only once it has been seen twice.
 leaks=/sys/kernel/debug/kmemleak
