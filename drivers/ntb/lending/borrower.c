@@ -242,7 +242,10 @@ static int ram_end(struct resource *res, void *arg)
 	return 0;
 }
 
-/* Open window NTBL_MW_MEMORY of @peer onto all of this host's memory. */
+/*
+ * Open window NTBL_MW_MEMORY of @peer onto all of this host's memory; on
+ * two ports every device borrowed from @peer reaches it through it.
+ */
 static int open_memory(struct ntbl_peer *peer, u64 *size)
 {
 	resource_size_t align, size_max;
@@ -266,7 +269,26 @@ static int open_memory(struct ntbl_peer *peer, u64 *size)
 	/* On a switch the lender translates its window onto our memory. */
 	if (peer->adapter->switched)
 		return 0;
+	mutex_lock(&peer->adapter->win_lock);
+	ret = peer->xlat[NTBL_MW_MEMORY] == *size;
+	mutex_unlock(&peer->adapter->win_lock);
+	if (ret)
+		return 0;	/* open for another borrow */
 	return ntbl_set_window(peer, NTBL_MW_MEMORY, 0, *size);
+}
+
+/*
+ * Close the window of a borrow that is off &ntbl_peer.borrows: on a switch
+ * its own to the device, on two ports the one to our memory once the last
+ * borrow from @peer is over.
+ */
+static void close_windows(struct ntbl_borrow *borrow, struct ntbl_peer *peer)
+{
+	lockdep_assert_held(&peer->adapter->lock);
+	if (peer->adapter->switched)
+		ntbl_clear_window(peer, NTBL_MW_DEVICE);
+	else if (list_empty(&peer->borrows))
+		ntbl_clear_window(peer, NTBL_MW_MEMORY);
 }
 
 /* Known errnos of a lender pass through; anything else is an I/O error. */
@@ -330,6 +352,7 @@ static int ask(struct ntbl_borrow *borrow, u64 vec_mask, u64 mem_size,
 	/* Where the device is on the lender, until attach() translates. */
 	if (peer->adapter->switched)
 		info->win_phys = bars.span_phys;
+	borrow->widx = bars.widx;
 
 	info->dma_dev_addr = bars.mem_addr;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
@@ -372,6 +395,28 @@ static void prefetch_work(struct work_struct *work)
 	ntbl_rpc_prefetch(container_of(work, struct ntbl_borrow, prefetch));
 }
 
+/*
+ * Whether the lender's window for @borrow is one it may use: on two ports
+ * any but the one to our memory, and none that leads to another device
+ * borrowed from it; on a switch our own NTBL_MW_DEVICE.
+ */
+static bool window_ok(struct ntbl_borrow *borrow)
+{
+	struct ntbl_peer *peer = borrow->peer;
+	struct ntbl_borrow *other;
+
+	if (peer->adapter->switched)
+		return borrow->widx == NTBL_MW_DEVICE;
+	if (borrow->widx < 0 || borrow->widx == NTBL_MW_MEMORY ||
+	    borrow->widx >= ntb_peer_mw_count(peer->ntb))
+		return false;
+	list_for_each_entry(other, &peer->borrows, peer_node)
+		if (other != borrow && other->vbus &&
+		    other->widx == borrow->widx)
+			return false;
+	return true;
+}
+
 static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 {
 	struct ntbl_peer *peer = borrow->peer;
@@ -381,6 +426,11 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 	u64 span = info->win_size;
 	int ret;
 
+	if (!window_ok(borrow)) {
+		dev_err(&peer->ntb->dev, "node %d lends a device through window %d, which this host cannot use for it\n",
+			peer->port, borrow->widx);
+		return -EIO;
+	}
 	/* On a switch our window to the device is ours to translate. */
 	if (peer->adapter->switched) {
 		ret = ntbl_set_window(peer, NTBL_MW_DEVICE, info->win_phys,
@@ -389,7 +439,7 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 			return ret;
 	}
 	/* Address-transparent windows: read it once it is translated. */
-	ret = ntb_peer_mw_get_addr(peer->ntb, NTBL_MW_DEVICE, &win, &wsize);
+	ret = ntb_peer_mw_get_addr(peer->ntb, borrow->widx, &win, &wsize);
 	if (ret)
 		return ret;
 	if (span > wsize)
@@ -402,8 +452,8 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 	if (IS_ERR(vbus))
 		return PTR_ERR(vbus);
 	borrow->vbus = vbus;
+	/* On &ntbl_peer.borrows since reserve(): the doorbells run it now. */
 	WRITE_ONCE(borrow->state, NTBL_BORROW_BORROWED);
-	rcu_assign_pointer(peer->borrow, borrow);
 	ntbl_vbus_add(vbus);
 	strscpy(borrow->local_bdf, pci_name(ntbl_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
@@ -428,9 +478,54 @@ static bool borrowing_any(struct ntbl_adapter *adapter)
 	int i;
 
 	for (i = 0; i < adapter->npeers; i++)
-		if (rcu_access_pointer(adapter->peers[i].borrow))
+		if (!list_empty(&adapter->peers[i].borrows))
 			return true;
 	return false;
+}
+
+/*
+ * Take the doorbell bits for a borrow's vectors: on two ports a run of up
+ * to NTBL_VEC_PER_BORROW of the bits no other borrow holds (the first
+ * run that long, or else the longest), so that several devices share the
+ * adapter's bits; on a switch the lender's share. -ENOSPC, with the line
+ * that says who holds them, if none is left.
+ */
+static int take_vectors(struct ntbl_borrow *borrow, const char *name)
+{
+	struct ntbl_adapter *adapter = borrow->adapter;
+	u64 pool = ntbl_vector_bits(adapter, borrow->lender);
+	u64 used = 0, free, run, best = 0;
+	struct ntbl_borrow *other;
+	char held[128] = "";
+	int i, bit, len = 0;
+
+	if (adapter->switched) {
+		borrow->vectors = pool;
+		return 0;
+	}
+	for (i = 0; i < adapter->npeers; i++)
+		list_for_each_entry(other, &adapter->peers[i].borrows, peer_node)
+			used |= other->vectors;
+	free = pool & ~used;
+	for_each_set_bit(bit, (unsigned long *)&free, 64) {
+		for (run = 0; bit < 64 && (free & BIT_ULL(bit)) &&
+		     hweight64(run) < NTBL_VEC_PER_BORROW; bit++)
+			run |= BIT_ULL(bit);
+		if (hweight64(run) > hweight64(best))
+			best = run;
+	}
+	if (best) {
+		borrow->vectors = best;
+		return 0;
+	}
+	list_for_each_entry(other, &adapter->borrows, node)
+		if (len < sizeof(held) - 1)
+			len += scnprintf(held + len, sizeof(held) - len, "%s" NTBL_ID_FMT,
+					 len ? ", " : "",
+					 ntbl_offer_id(other->lender, other->index));
+	pr_err("borrows/%s: no doorbell bits left for its interrupts: all %d that devices may ring are held (by %s)\n",
+	       name, (int)hweight64(pool), len ? held : "borrows starting");
+	return -ENOSPC;
 }
 
 /* Find and reserve the lender; with the adapter locked. */
@@ -440,6 +535,7 @@ static int reserve(struct ntbl_borrow *borrow, const char *name)
 	struct ntbl_offer *offer;
 	struct ntbl_peer *peer;
 	u64 vectors;
+	int ret;
 
 	offer = ntbl_offer_find(adapter, borrow->lender, borrow->index);
 	if (!offer) {
@@ -456,11 +552,6 @@ static int reserve(struct ntbl_borrow *borrow, const char *name)
 		       borrow->lender);
 		return -ENOLINK;
 	}
-	if (rcu_access_pointer(peer->borrow)) {
-		pr_err("borrows/%s: a device of node %d is borrowed already; one at a time per lender\n",
-		       name, borrow->lender);
-		return -EBUSY;
-	}
 	vectors = ntbl_vector_bits(adapter, borrow->lender);
 	if (adapter->xport->borrow_check(peer, name, vectors))
 		return -EOPNOTSUPP;
@@ -469,8 +560,11 @@ static int reserve(struct ntbl_borrow *borrow, const char *name)
 		       name);
 		return -EBUSY;
 	}
+	ret = take_vectors(borrow, name);
+	if (ret)
+		return ret;
 	borrow->peer = peer;
-	rcu_assign_pointer(peer->borrow, borrow);	/* reserved */
+	list_add_tail_rcu(&borrow->peer_node, &peer->borrows);	/* reserved */
 	adapter->busy++;
 	return 0;
 }
@@ -480,7 +574,8 @@ static void unreserve(struct ntbl_borrow *borrow)
 	struct ntbl_adapter *adapter = borrow->adapter;
 
 	lockdep_assert_held(&adapter->lock);
-	RCU_INIT_POINTER(borrow->peer->borrow, NULL);
+	list_del_rcu(&borrow->peer_node);
+	close_windows(borrow, borrow->peer);
 	if (!--adapter->busy)
 		wake_up_all(&adapter->idle);
 }
@@ -517,12 +612,13 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	borrow->lender = id >> 16;
 	borrow->index = id & 0xffff;
 	borrow->state = NTBL_BORROW_STARTING;
+	borrow->widx = -1;
 
 	mutex_lock(&adapter->lock);
 	ret = reserve(borrow, name);
 	if (!ret)
 		ret = open_memory(borrow->peer, &mem_size);
-	vec_mask = ret ? 0 : ntbl_vector_bits(adapter, borrow->lender);
+	vec_mask = borrow->vectors;
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
@@ -534,16 +630,18 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	mutex_lock(&adapter->lock);
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
-	borrow->vectors = vec_mask;
 	if (!ret)
 		ret = attach(borrow, &info);
 	if (ret) {
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		ntbl_clear_window(borrow->peer, NTBL_MW_BORROWER(adapter->switched));
-		pr_err("borrows/%s: node %d did not lend the device: %pe\n",
-		       name, borrow->lender, ERR_PTR(ret));
+		if (ret == -ENOSPC)
+			pr_err("borrows/%s: node %d has no window left toward this host for the device; its kernel log names the devices that hold them\n",
+			       name, borrow->lender);
+		else
+			pr_err("borrows/%s: node %d did not lend the device: %pe\n",
+			       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow);
 		mutex_unlock(&adapter->lock);
 		/* ntbl_borrow_db() may still be reading it. */
@@ -591,14 +689,14 @@ static void detach(struct ntbl_borrow *borrow, bool lost, const char *event,
 		ntbl_vbus_remove_nolock(borrow->vbus);
 	else
 		ntbl_vbus_remove(borrow->vbus);
-	RCU_INIT_POINTER(peer->borrow, NULL);
+	list_del_rcu(&borrow->peer_node);
 	synchronize_rcu();
 	ntbl_vbus_free(borrow->vbus);
 	borrow->vbus = NULL;
 	borrow_uevent(borrow, event);
 	borrow->local_bdf[0] = '\0';
 	borrow->vectors = 0;
-	ntbl_clear_window(peer, NTBL_MW_BORROWER(peer->adapter->switched));
+	close_windows(borrow, peer);
 	if (lost)
 		borrow->peer = NULL;
 }
@@ -688,13 +786,15 @@ void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 {
 	struct ntbl_borrow *borrow;
-	u64 vectors;
+	u64 vectors, mine;
 
 	rcu_read_lock();
-	borrow = rcu_dereference(peer->borrow);
-	vectors = borrow ? READ_ONCE(borrow->vectors) : 0;
-	db &= vectors;
-	if (db && READ_ONCE(borrow->state) == NTBL_BORROW_BORROWED)
-		ntbl_vbus_doorbell(borrow->vbus, db >> __ffs64(vectors));
+	list_for_each_entry_rcu(borrow, &peer->borrows, peer_node) {
+		vectors = READ_ONCE(borrow->vectors);
+		mine = db & vectors;
+		if (mine && READ_ONCE(borrow->state) == NTBL_BORROW_BORROWED)
+			ntbl_vbus_doorbell(borrow->vbus,
+					   mine >> __ffs64(vectors));
+	}
 	rcu_read_unlock();
 }

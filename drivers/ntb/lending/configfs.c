@@ -680,12 +680,12 @@ static ssize_t adapter_windows_show(struct config_item *item, char *page)
 	for (i = 0; i < adapter->npeers; i++) {
 		const struct ntbl_peer *peer = &adapter->peers[i];
 
-		for (widx = 0; widx < ARRAY_SIZE(peer->xlat); widx++)
+		for (widx = 0; widx < peer->nr_mw; widx++)
 			if (peer->xlat[widx])
 				len += sysfs_emit_at(page, len, "%d %d %s %llu\n",
 						     widx, peer->port,
-						     widx == NTBL_MW_DEVICE ?
-						     "device" : "memory",
+						     widx == NTBL_MW_MEMORY ?
+						     "memory" : "device",
 						     peer->xlat[widx]);
 	}
 	mutex_unlock(&adapter->win_lock);

@@ -551,13 +551,59 @@ static const struct ntbl_xport_ops *ntbl_pick_xport(struct ntb_dev *ntb)
 	return ERR_PTR(-ENODEV);
 }
 
+static void peers_free(struct ntbl_peer *peers, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		kfree(peers[i].xlat);
+	kfree(peers);
+}
+
+/*
+ * The peers of @ntb, each with the windows we translate toward it: our
+ * inbound ones on a two-port adapter, our outbound ones (which any peer
+ * may take) on a switch, whose drivers translate no inbound window.
+ */
+static struct ntbl_peer *peers_alloc(struct ntbl_adapter *adapter,
+				     struct ntb_dev *ntb, int n)
+{
+	bool switched = !ntb->ops->mw_set_trans;
+	struct ntbl_peer *peers;
+	int i, nr_mw;
+
+	peers = kcalloc(n, sizeof(*peers), GFP_KERNEL);
+	if (!peers)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		nr_mw = switched ? ntb_peer_mw_count(ntb) : ntb_mw_count(ntb, i);
+		peers[i].xlat = kcalloc(max(nr_mw, 0), sizeof(u64), GFP_KERNEL);
+		if (!peers[i].xlat) {
+			peers_free(peers, i);
+			return NULL;
+		}
+		peers[i].nr_mw = max(nr_mw, 0);
+		peers[i].adapter = adapter;
+		peers[i].pidx = i;
+		peers[i].port = ntb_peer_port_number(ntb, i);
+		peers[i].ntb = ntb;
+		INIT_LIST_HEAD(&peers[i].borrows);
+		raw_spin_lock_init(&peers[i].call_lock);
+		raw_spin_lock_init(&peers[i].serve_lock);
+		peers[i].rpc_last[0] = -1;
+		peers[i].version = -1;
+		ntbl_chan_init(&peers[i]);
+	}
+	return peers;
+}
+
 static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 {
 	const struct ntbl_xport_ops *xport;
 	struct ntbl_adapter *adapter;
 	struct ntbl_peer *peers;
 	bool bound = false;
-	int i, n, ret;
+	int n, ret;
 
 	xport = ntbl_pick_xport(ntb);
 	if (IS_ERR(xport))
@@ -568,20 +614,9 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		return PTR_ERR(adapter);
 
 	n = ntb_peer_port_count(ntb);
-	peers = kcalloc(n, sizeof(*peers), GFP_KERNEL);
+	peers = peers_alloc(adapter, ntb, n);
 	if (!peers)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		peers[i].adapter = adapter;
-		peers[i].pidx = i;
-		peers[i].port = ntb_peer_port_number(ntb, i);
-		peers[i].ntb = ntb;
-		raw_spin_lock_init(&peers[i].call_lock);
-		raw_spin_lock_init(&peers[i].serve_lock);
-		peers[i].rpc_last[0] = -1;
-		peers[i].version = -1;
-		ntbl_chan_init(&peers[i]);
-	}
 
 	mutex_lock(&adapter->lock);
 	adapter->peers = peers;
@@ -628,7 +663,7 @@ err_peers:
 	flush_workqueue(adapter->wq);
 	if (bound && xport->unbind)
 		xport->unbind(adapter);
-	kfree(peers);
+	peers_free(peers, n);
 	return ret;
 }
 
@@ -681,7 +716,7 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	/* Messages that came in since the first reset go with the peers. */
 	for (i = 0; i < n; i++)
 		ntbl_chan_reset(&peers[i]);
-	kfree(peers);
+	peers_free(peers, n);
 }
 
 static struct ntb_client ntbl_client = {

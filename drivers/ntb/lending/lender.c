@@ -114,41 +114,140 @@ static void ntbl_withdraw_all(struct ntbl_adapter *adapter, int node)
 /* --- lend entries --------------------------------------------------------- */
 
 /*
- * The span of @lent's BARs as window NTBL_MW_DEVICE of @ntb to peer @pidx
- * must align it; -E2BIG, with the line that says so, if it cannot hold it.
+ * The span of @lent's BARs as window @widx of @ntb toward peer @pidx would
+ * align it, into @bars; what the window holds at most into @size_max.
  */
-static int device_span(struct ntbl_lend *lend, struct ntbl_lent *lent,
-		       struct ntb_dev *ntb, int pidx, struct ntbl_dp_bars *bars)
+static int window_span(struct ntbl_lent *lent, struct ntb_dev *ntb, int pidx,
+		       int widx, struct ntbl_dp_bars *bars,
+		       resource_size_t *size_max)
 {
-	resource_size_t align, size_max;
+	resource_size_t align;
 	int ret;
 
-	ret = ntb_mw_get_align(ntb, pidx, NTBL_MW_DEVICE, &align, NULL,
-			       &size_max);
-	if (!ret)
-		ret = ntbl_lent_bars(lent, align, bars);
-	if (ret)
-		return ret;
-	if (bars->span_size > size_max) {
-		pci_err(lend->pdev, "its BARs need a window of %llu bytes, window %d of %s has %llu: it cannot be lent through this adapter\n",
-			bars->span_size, NTBL_MW_DEVICE, dev_name(&ntb->dev),
-			(u64)size_max);
-		return -E2BIG;
+	ret = ntb_mw_get_align(ntb, pidx, widx, &align, NULL, size_max);
+	return ret ?: ntbl_lent_bars(lent, align, bars);
+}
+
+/* The windows that may lead to a lent device: one on a switch, */
+static bool device_window(struct ntbl_adapter *adapter, int widx)
+{
+	if (adapter->switched)
+		return widx == NTBL_MW_DEVICE;
+	/* any but the one to the memory of our own borrows on two ports. */
+	return widx != NTBL_MW_MEMORY;
+}
+
+/*
+ * Of the windows toward @peer that may lead to @lent's device and are not
+ * in use (all of them if @any), the smallest that holds the span of its
+ * BARs: the windows of one adapter may differ (a switch's LUT windows are
+ * small, its direct ones large). Its index, with the span in @bars, or
+ * -ENOSPC if every such window is in use, -E2BIG if none holds it (the
+ * largest one's size in @largest), or the errno of a device that went away.
+ */
+static int pick_window(struct ntbl_peer *peer, struct ntbl_lent *lent,
+		       bool any, struct ntbl_dp_bars *bars, u64 *largest)
+{
+	struct ntbl_adapter *adapter = peer->adapter;
+	resource_size_t size_max, best_max = 0;
+	int widx, best = -ENOSPC, ret;
+	struct ntbl_dp_bars span;
+
+	for (widx = 0; widx < peer->nr_mw; widx++) {
+		if (!device_window(adapter, widx))
+			continue;
+		mutex_lock(&adapter->win_lock);
+		ret = !any && peer->xlat[widx];
+		mutex_unlock(&adapter->win_lock);
+		if (ret)
+			continue;
+		ret = window_span(lent, peer->ntb, peer->pidx, widx, &span,
+				  &size_max);
+		if (ret == -ENODEV)
+			return ret;
+		if (ret)
+			continue;
+		*largest = max_t(u64, *largest, size_max);
+		if (best >= 0 && size_max >= best_max)
+			continue;
+		if (span.span_size > size_max) {
+			/* For the line that says what it needs. */
+			if (best < 0) {
+				best = -E2BIG;
+				*bars = span;
+			}
+			continue;
+		}
+		best = widx;
+		best_max = size_max;
+		*bars = span;
 	}
-	return 0;
+	return best;
+}
+
+/* The lent device that window @widx toward @peer leads to, for a line. */
+static const char *window_device(struct ntbl_peer *peer, int widx)
+{
+	struct ntbl_lend *lend;
+
+	list_for_each_entry(lend, &peer->adapter->lends, node)
+		if (lend->window_peer == peer && lend->widx == widx)
+			return pci_name(lend->pdev);
+	return "a device";
+}
+
+/*
+ * Say why no window toward @peer takes @lend's device: what pick_window()
+ * returned, and the span and the largest window it found.
+ */
+static void no_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
+		      int err, const struct ntbl_dp_bars *bars, u64 largest)
+{
+	struct ntbl_adapter *adapter = peer->adapter;
+	int widx, n = 0, len = 0;
+	char held[160] = "";
+
+	if (err == -E2BIG) {
+		pci_err(lend->pdev, "its BARs need a window of %llu bytes; the largest window of %s toward node %d holds %llu: it cannot be lent through this adapter\n",
+			bars->span_size, dev_name(&peer->ntb->dev), peer->port,
+			largest);
+		return;
+	}
+	mutex_lock(&adapter->win_lock);
+	for (widx = 0; widx < peer->nr_mw; widx++) {
+		if (!device_window(adapter, widx))
+			continue;
+		n++;
+		if (peer->xlat[widx] && len < sizeof(held) - 1)
+			len += scnprintf(held + len, sizeof(held) - len,
+					 "%swindow %d: %s", len ? ", " : "",
+					 widx, window_device(peer, widx));
+	}
+	mutex_unlock(&adapter->win_lock);
+	pci_err(lend->pdev, "cannot be lent to node %d: all %d windows of %s that lead to devices are in use (%s)\n",
+		peer->port, n, dev_name(&peer->ntb->dev), held);
 }
 
 /*
  * Refuse to offer a device no borrow could take, rather than fail every
- * borrow. While the adapter is gone this waits for the borrow.
+ * borrow: some window toward the first peer must hold its BARs, in use or
+ * not. While the adapter is gone this waits for the borrow.
  */
 static int check_window(struct ntbl_lend *lend, struct ntbl_lent *lent)
 {
-	struct ntbl_dp_bars bars;
+	struct ntbl_adapter *adapter = lend->adapter;
+	struct ntbl_dp_bars bars = {};
+	u64 largest = 0;
+	int ret;
 
-	if (!lend->adapter->ntb)
+	if (!adapter->ntb || !adapter->npeers)
 		return 0;
-	return device_span(lend, lent, lend->adapter->ntb, 0, &bars);
+	ret = pick_window(&adapter->peers[0], lent, true, &bars, &largest);
+	if (ret == -E2BIG || ret == -ENOSPC) {
+		no_window(&adapter->peers[0], lend, -E2BIG, &bars, largest);
+		return -E2BIG;
+	}
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -162,8 +261,10 @@ static void device_removed(void *data)
 	struct ntbl_adapter *adapter = lend->adapter;
 
 	mutex_lock(&adapter->win_lock);
+	/* Unset too, so that nothing clears the window once it is reused. */
 	if (lend->window_peer)
-		__ntbl_clear_window(lend->window_peer, NTBL_MW_DEVICE);
+		__ntbl_clear_window(lend->window_peer, lend->widx);
+	lend->window_peer = NULL;
 	mutex_unlock(&adapter->win_lock);
 	queue_work(adapter->wq, &adapter->removed_work);
 }
@@ -210,22 +311,26 @@ static struct ntbl_peer *borrower_of(struct ntbl_lend *lend)
 	int i;
 
 	for (i = 0; i < adapter->npeers; i++)
-		if (adapter->peers[i].lent_to == lend)
+		if (adapter->peers[i].lent[lend->index] == lend)
 			return &adapter->peers[i];
 	return NULL;
 }
 
 /*
  * Close the window a lender translates for a borrow. On a two-port adapter
- * it leads to the device, and device_removed() may close it first.
+ * it leads to the device, and device_removed() may close it first; on a
+ * switch to the borrower's memory, which it lends one device at a time.
  */
 static void close_window(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 
 	mutex_lock(&adapter->win_lock);
+	if (adapter->switched)
+		__ntbl_clear_window(peer, NTBL_MW_MEMORY);
+	else if (lend->window_peer)
+		__ntbl_clear_window(lend->window_peer, lend->widx);
 	lend->window_peer = NULL;
-	__ntbl_clear_window(peer, NTBL_MW_LENDER(adapter->switched));
 	mutex_unlock(&adapter->win_lock);
 }
 
@@ -236,7 +341,8 @@ static void stop_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
 
 	ntbl_lent_quiesce(lend->lent);
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
-	peer->lent_to = NULL;
+	peer->lent[lend->index] = NULL;
+	peer->nr_lent--;
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 	close_window(lend, peer);
 	lend->borrower = -1;
@@ -353,7 +459,7 @@ int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
 			/* Unlocked meanwhile: the borrow may be over. */
 			if (lend->state == NTBL_LEND_LOCAL)
 				return 0;
-			if (peer->lent_to == lend)
+			if (peer->lent[lend->index] == lend)
 				stop_borrow(lend, peer);
 		}
 	}
@@ -391,14 +497,19 @@ void ntbl_lend_removed_work(struct work_struct *work)
 static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 {
 	struct ntbl_peer *peer = ntbl_peer_by_node(adapter, node);
-	struct ntbl_lend *lend = peer ? peer->lent_to : NULL;
+	unsigned int i;
 
-	if (!lend)
-		return;
-	revoke(lend, peer);
-	/* Unlocked meanwhile: the borrow may be over. */
-	if (peer->lent_to == lend)
-		end_borrow(lend, peer);
+	/* Not connected, it borrows nothing new meanwhile (ntbl_rx_borrow()). */
+	for (i = 0; peer && i < ARRAY_SIZE(peer->lent); i++) {
+		struct ntbl_lend *lend = peer->lent[i];
+
+		if (!lend)
+			continue;
+		revoke(lend, peer);
+		/* Unlocked meanwhile: the borrow may be over. */
+		if (peer->lent[i] == lend)
+			end_borrow(lend, peer);
+	}
 }
 
 /**
@@ -468,14 +579,18 @@ void ntbl_lend_remove(struct ntbl_lend *lend)
  */
 void ntbl_lend_peer_lost(struct ntbl_peer *peer)
 {
-	struct ntbl_lend *lend = peer->lent_to;
+	struct ntbl_lend *lend;
+	unsigned int i;
 
 	lockdep_assert_held(&peer->adapter->lock);
-	if (!lend)
-		return;
-	pci_info(lend->pdev, "node %d went away with the device; taking it back\n",
-		 peer->port);
-	end_borrow(lend, peer);
+	for (i = 0; i < ARRAY_SIZE(peer->lent); i++) {
+		lend = peer->lent[i];
+		if (!lend)
+			continue;
+		pci_info(lend->pdev, "node %d went away with the device; taking it back\n",
+			 peer->port);
+		end_borrow(lend, peer);
+	}
 }
 
 static struct ntbl_lend *find_lend(struct ntbl_adapter *adapter, u32 index)
@@ -489,20 +604,36 @@ static struct ntbl_lend *find_lend(struct ntbl_adapter *adapter, u32 index)
 }
 
 /*
- * Open the windows of a borrow: a two-port lender translates the one to
- * the device (the borrower translated its own onto its memory before it
- * asked), a switch port the one to the borrower's @mem_size of memory
- * (the borrower translates its own onto the device).
+ * Open the windows of a borrow, the span of the device's BARs into @dp: a
+ * two-port lender translates one of its own windows onto the device (the
+ * borrower translated its own onto its memory before it asked), a switch
+ * port the one to the borrower's @mem_size of memory (the borrower
+ * translates its own onto the device).
  */
 static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
-			const struct ntbl_dp_bars *dp, u64 mem_size)
+			struct ntbl_dp_bars *dp, u64 mem_size)
 {
+	struct ntbl_adapter *adapter = peer->adapter;
 	resource_size_t size_max;
-	int ret;
+	u64 largest = 0;
+	int widx, ret;
 
-	if (!peer->adapter->switched)
-		return ntbl_set_window(peer, NTBL_MW_DEVICE, dp->span_phys,
-				       dp->span_size);
+	widx = pick_window(peer, lend->lent, adapter->switched, dp, &largest);
+	if (widx < 0) {
+		if (widx != -ENODEV)
+			no_window(peer, lend, widx, dp, largest);
+		return widx;
+	}
+	if (!adapter->switched) {
+		ret = ntbl_set_window(peer, widx, dp->span_phys, dp->span_size);
+		if (ret)
+			return ret;
+		mutex_lock(&adapter->win_lock);
+		lend->window_peer = peer;
+		lend->widx = widx;
+		mutex_unlock(&adapter->win_lock);
+		return 0;
+	}
 	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NTBL_MW_MEMORY, NULL, NULL,
 			       &size_max);
 	if (ret)
@@ -529,16 +660,9 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	u64 dev_addr;
 	int i, ret;
 
-	ret = device_span(lend, lend->lent, ntb, peer->pidx, &dp);
-	if (!ret)
-		ret = open_windows(peer, lend, &dp, mem_size);
+	ret = open_windows(peer, lend, &dp, mem_size);
 	if (ret)
 		return ret;
-	if (!peer->adapter->switched) {
-		mutex_lock(&peer->adapter->win_lock);
-		lend->window_peer = peer;
-		mutex_unlock(&peer->adapter->win_lock);
-	}
 	/* Removed meanwhile: device_removed() may have missed the window. */
 	if (ntbl_lent_removed(lend->lent)) {
 		ret = -ENODEV;
@@ -558,7 +682,9 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		bars->bar[i].size = dp.bar[i].size;
 		bars->bar[i].flags = dp.bar[i].flags;
 	}
-	/* On a switch, for the borrower's own translation onto the device. */
+	/* On two ports, the borrower's window that leads to the device; */
+	bars->widx = peer->adapter->switched ? NTBL_MW_DEVICE : lend->widx;
+	/* on a switch, for the borrower's own translation onto it. */
 	bars->span_phys = dp.span_phys;
 	return 0;
 
@@ -647,8 +773,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	if (!lend || lend->state == NTBL_LEND_LOCAL ||
 	    !ntbl_is_connected(adapter, peer->port)) {
 		ret = -ENOENT;
-	} else if (lend->state == NTBL_LEND_BORROWED || lend->revoking ||
-		   peer->lent_to) {
+	} else if (lend->state == NTBL_LEND_BORROWED || lend->revoking) {
 		ret = -EBUSY;
 	} else if (adapter->switched && lending_any(adapter)) {
 		/* Its vectors would ring at both borrowers. */
@@ -671,9 +796,12 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 			ret = map_doorbells(peer, lend, req.vectors, &dbs);
 	}
 	if (!ret) {
-		ntbl_rpc_reset(peer);
+		/* A new borrower's requests start afresh. */
+		if (!peer->nr_lent)
+			ntbl_rpc_reset(peer);
 		raw_spin_lock_irq(&peer->serve_lock);
-		peer->lent_to = lend;
+		peer->lent[lend->index] = lend;
+		peer->nr_lent++;
 		raw_spin_unlock_irq(&peer->serve_lock);
 		lend->state = NTBL_LEND_BORROWED;
 		lend->borrower = peer->port;
@@ -702,12 +830,14 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
  */
 void ntbl_rx_return(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	struct ntbl_lend *lend = peer->lent_to;
+	struct ntbl_lend *lend = NULL;
 	struct ntbl_wire_req req;
 
 	if (ntbl_unpack_return(msg, &req))
 		return;
-	if (lend && lend->index == req.index) {
+	if (req.index < ARRAY_SIZE(peer->lent))
+		lend = peer->lent[req.index];
+	if (lend) {
 		pci_info(lend->pdev, "returned by node %d\n", peer->port);
 		end_borrow(lend, peer);
 	}

@@ -96,18 +96,20 @@ static inline u32 ntbl_offer_id(int node, unsigned int index)
 /*
  * Memory windows of a peer pair, by what they lead to: the lent device's
  * BARs, the borrower's memory. Two-port adapters translate inbound
- * windows (the lender NTBL_MW_DEVICE, the borrower NTBL_MW_MEMORY), switches
- * outbound ones (the borrower NTBL_MW_DEVICE, the lender NTBL_MW_MEMORY).
+ * windows (the lender one per lent device, any but NTBL_MW_MEMORY; the
+ * borrower NTBL_MW_MEMORY, shared by every device it borrows from that
+ * lender), switches outbound ones (the borrower NTBL_MW_DEVICE, the lender
+ * NTBL_MW_MEMORY).
  */
 #define NTBL_MW_DEVICE		0
 #define NTBL_MW_MEMORY		1
 
 /*
- * The window a lender translates; a borrower translates the other (@sw:
- * &ntbl_adapter.switched).
+ * The doorbell bits a borrow takes for its device's vectors, at most: a
+ * pool of devices shares the adapter's bits (Documentation/ntb-lending/
+ * admin-guide.rst, Limits).
  */
-#define NTBL_MW_LENDER(sw)	((sw) ? NTBL_MW_MEMORY : NTBL_MW_DEVICE)
-#define NTBL_MW_BORROWER(sw)	((sw) ? NTBL_MW_DEVICE : NTBL_MW_MEMORY)
+#define NTBL_VEC_PER_BORROW	4
 
 /**
  * struct ntbl_chan - reliable, ordered message channel to one peer
@@ -157,17 +159,22 @@ struct ntbl_chan {
  * @up: @linked, and the peer said hello with our protocol version
  * @version: protocol version of its last hello since the link came up, or
  *	-1 if none
- * @xlat: size of the translation we set on each of its windows (by
- *	NTBL_MW_DEVICE, NTBL_MW_MEMORY), 0 where none (see ntbl_set_window())
+ * @nr_mw: the windows we translate toward it: our inbound ones on a
+ *	two-port adapter, our outbound ones on a switch
+ * @xlat: size of the translation we set on each of those @nr_mw windows,
+ *	0 where none (see ntbl_set_window())
  * @chan: the control channel to it
  * @tag: tag of our last request to it (atomic: see ntbl_next_tag())
- * @borrow: what we borrow from it (one at a time: its window to the
- *	device is one); the doorbell interrupt reads it under RCU
+ * @borrows: what we borrow from it, reserved or borrowed
+ *	(&ntbl_borrow.peer_node); changed under &ntbl_adapter.lock, read by
+ *	the doorbell interrupt under RCU
  * @call_lock: serialises our config requests to it (rpc.c)
  * @rpc_tag: tag of our last config request, under @call_lock
- * @serve_lock: protects @lent_to and the @rpc_last answer, in interrupt
+ * @serve_lock: protects @lent and the @rpc_last answer, in interrupt
  *	context (rpc.c)
- * @lent_to: our lend entry it borrows, whose config requests we serve
+ * @lent: our lend entries it borrows, by index, whose config requests we
+ *	serve; changed under &ntbl_adapter.lock too
+ * @nr_lent: entries of @lent that are set
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
  *
@@ -181,14 +188,16 @@ struct ntbl_peer {
 	bool linked;
 	bool up;
 	int version;
-	u64 xlat[2];		/* under &ntbl_adapter.win_lock */
+	int nr_mw;
+	u64 *xlat;		/* under &ntbl_adapter.win_lock */
 	struct ntbl_chan chan;
 	atomic_t tag;
-	struct ntbl_borrow __rcu *borrow;
+	struct list_head borrows;
 	raw_spinlock_t call_lock;
 	u8 rpc_tag;
 	raw_spinlock_t serve_lock;
-	struct ntbl_lend *lent_to;
+	struct ntbl_lend *lent[NTBL_MAX_LEND_INDEX + 1];
+	unsigned int nr_lent;
 	int rpc_last[3];
 };
 
@@ -224,9 +233,10 @@ enum ntbl_lend_state {
  * @revoking: revoke() waits for the borrower without &ntbl_adapter.lock:
  *	no other borrow of the entry starts meanwhile, and a withdrawal
  *	without force waits for it to end (&ntbl_adapter.revoked)
- * @window_peer: the borrower whose window (two-port: NTBL_MW_DEVICE) the
+ * @window_peer: on a two-port adapter, the borrower whose window @widx the
  *	lender translated onto the device's BARs, or NULL; under
  *	&ntbl_adapter.win_lock, so that a removal of the device closes it
+ * @widx: that window, while @window_peer is set
  * @node: entry in &ntbl_adapter.lends
  */
 struct ntbl_lend {
@@ -239,6 +249,7 @@ struct ntbl_lend {
 	int borrower;
 	bool revoking;
 	struct ntbl_peer *window_peer;
+	int widx;
 	struct list_head node;
 };
 
@@ -300,14 +311,17 @@ enum ntbl_borrow_state {
  * @state: &enum ntbl_borrow_state
  * @vbus: the virtual bus holding the device, while borrowed
  * @local_bdf: the device's name in this host's PCI tree, while borrowed
- * @vectors: the doorbell bits of the device's vectors, set before the
- *	borrow is published to the doorbell interrupt
+ * @vectors: the doorbell bits of the device's vectors, one run of bits of
+ *	its own, set when the borrow is reserved
+ * @widx: our outbound window to the device, while borrowed: on a two-port
+ *	adapter the lender's pick (BORROW_BARS), on a switch NTBL_MW_DEVICE
  * @db: the writes that ring our vector doorbells, as the device sees them
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
  * @prefetch: fills @cfg once the device is in this host's tree
  * @node: entry in &ntbl_adapter.borrows
+ * @peer_node: entry in &ntbl_peer.borrows, from reserve to return or loss
  */
 struct ntbl_borrow {
 	struct config_group group;
@@ -319,11 +333,13 @@ struct ntbl_borrow {
 	struct ntbl_vbus *vbus;
 	char local_bdf[32];
 	u64 vectors;
+	int widx;
 	struct ntbl_dp_doorbell db[NTBL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
 	struct work_struct prefetch;
 	struct list_head node;
+	struct list_head peer_node;
 };
 
 /**

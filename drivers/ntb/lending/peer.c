@@ -175,7 +175,7 @@ u64 ntbl_vector_bits(struct ntbl_adapter *adapter, int node)
 /**
  * ntbl_set_window() - translate memory window @widx between us and a peer
  * @peer: the peer
- * @widx: NTBL_MW_DEVICE or NTBL_MW_MEMORY
+ * @widx: the window, below &ntbl_peer.nr_mw
  * @addr: the address it leads to
  * @size: its size
  *
@@ -188,6 +188,8 @@ int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size)
 	struct ntbl_adapter *adapter = peer->adapter;
 	int ret;
 
+	if (WARN_ON_ONCE(widx < 0 || widx >= peer->nr_mw))
+		return -EINVAL;
 	mutex_lock(&adapter->win_lock);
 	if (adapter->switched)
 		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
@@ -210,7 +212,7 @@ int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size)
 void __ntbl_clear_window(struct ntbl_peer *peer, int widx)
 {
 	lockdep_assert_held(&peer->adapter->win_lock);
-	if (!peer->xlat[widx])
+	if (widx < 0 || widx >= peer->nr_mw || !peer->xlat[widx])
 		return;
 	peer->xlat[widx] = 0;
 	if (!peer->adapter->ntb)

@@ -231,10 +231,10 @@ void ntbl_rpc_reset(struct ntbl_peer *peer)
 
 static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val)
 {
-	struct ntbl_lend *lend = peer->lent_to;
+	struct ntbl_lend *lend = peer->lent[(hdr >> 16) & 0xff];
 	unsigned int where = hdr & 0xfff, size = (hdr >> 12) & 7;
 
-	if (!lend || lend->index != ((hdr >> 16) & 0xff))
+	if (!lend)
 		return -ENODEV;
 	if (hdr & RPC_WRITE)
 		return ntbl_lent_cfg_write(lend->lent, where, size, *val);

@@ -33,8 +33,12 @@
 #include <linux/pci_regs.h>
 #include <linux/types.h>
 
-/* Protocol version: peers speaking another major version are not used. */
-#define NTBL_PROTO_VERSION	1
+/*
+ * Protocol version: peers speaking another version are not used. 2: a
+ * lender lends several devices to one borrower, each through a window of
+ * its own, which BORROW_BARS names.
+ */
+#define NTBL_PROTO_VERSION	2
 
 /* A message is up to NTBL_MSG_FRAGS frames of three payload words each. */
 #define NTBL_MSG_FRAGS		16
@@ -243,12 +247,13 @@ static inline int ntbl_unpack_borrow(const struct ntbl_msg *msg,
 
 /*
  * BORROW_BARS: the head of a status reply (struct ntbl_wire_status: w0 tag,
- * w1 status), then, in a reply that lends, 4 words, 5 per BAR, and on a
- * switch 2 more.
+ * w1 status), then, in a reply that lends, 4 words, 5 per BAR, the window,
+ * and on a switch 2 more.
  */
 #define NTBL_BARS_BAR(i)		(6 + 5 * (i))
+#define NTBL_BARS_WIDX			NTBL_BARS_BAR(PCI_STD_NUM_BARS)
 #define NTBL_BARS_LEN(switched)	\
-	(NTBL_BARS_BAR(PCI_STD_NUM_BARS) + ((switched) ? 2 : 0))
+	(NTBL_BARS_WIDX + 1 + ((switched) ? 2 : 0))
 
 /**
  * struct ntbl_wire_bar - one BAR of BORROW_BARS: w0-1 offset, w2-3 size,
@@ -265,14 +270,17 @@ struct ntbl_wire_bar {
 
 /**
  * struct ntbl_wire_bars - BORROW_BARS: w0 tag, w1 status, w2-3 span_size,
- *	w4-5 mem_addr, w6.. a &struct ntbl_wire_bar per BAR, and on a switch
- *	w36-37 span_phys
+ *	w4-5 mem_addr, w6.. a &struct ntbl_wire_bar per BAR, w36 widx, and on
+ *	a switch w37-38 span_phys
  * @tag: the BORROW's tag
  * @status: 0, or the negative errno of a refusal
  * @span_size: size of the span of the device's BARs the borrower's window
  *	leads to
  * @mem_addr: where the device sees the start of the borrower's memory
  * @bar: the BARs by index, offsets relative to the span
+ * @widx: the window that leads to the span: on two ports the lender's
+ *	inbound window, the same index of the borrower's outbound ones; on a
+ *	switch NTBL_MW_DEVICE (ntb_lending.h), which the borrower translates
  * @span_phys: on a switch, the span's address on the lender, which the
  *	borrower translates its window onto; 0 elsewhere
  *
@@ -286,6 +294,7 @@ struct ntbl_wire_bars {
 	u64 span_size;
 	u64 mem_addr;
 	struct ntbl_wire_bar bar[PCI_STD_NUM_BARS];
+	u32 widx;
 	u64 span_phys;
 };
 
@@ -307,9 +316,9 @@ static inline void ntbl_pack_borrow_bars(struct ntbl_msg *msg,
 		ntbl_wire_put64(&w[2], b->bar[i].size);
 		w[4] = b->bar[i].flags;
 	}
+	msg->w[NTBL_BARS_WIDX] = b->widx;
 	if (switched)
-		ntbl_wire_put64(&msg->w[NTBL_BARS_BAR(PCI_STD_NUM_BARS)],
-				b->span_phys);
+		ntbl_wire_put64(&msg->w[NTBL_BARS_WIDX + 1], b->span_phys);
 }
 
 static inline int ntbl_unpack_borrow_bars(const struct ntbl_msg *msg,
@@ -331,8 +340,9 @@ static inline int ntbl_unpack_borrow_bars(const struct ntbl_msg *msg,
 		b->bar[i].size = ntbl_wire_get64(&w[2]);
 		b->bar[i].flags = w[4];
 	}
+	b->widx = msg->w[NTBL_BARS_WIDX];
 	b->span_phys = switched ?
-		ntbl_wire_get64(&msg->w[NTBL_BARS_BAR(PCI_STD_NUM_BARS)]) : 0;
+		ntbl_wire_get64(&msg->w[NTBL_BARS_WIDX + 1]) : 0;
 	return 0;
 }
 

@@ -37,8 +37,8 @@ four_hosts_lend() {
 		sim_fabric 1 intel-32g 2 && C=$(sim_host_dev 1 0) && D=$(sim_host_dev 1 1) &&
 		modprobe ntb_lending || return 1
 	echo "# fabric 0: A $A, B $B; fabric 1: C $C, D $D"
-	wait_for 20 file_is "$CFS/$B/peers" "0 up 1" &&
-		wait_for 20 file_is "$CFS/$D/peers" "0 up 1" &&
+	wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO" &&
+		wait_for 20 file_is "$CFS/$D/peers" "0 up $PROTO" &&
 		lend "$A" 1 "$NVME0" && lend "$B" 0 "$NIC0" &&
 		lend "$C" 1 "$NVME1" && lend "$D" 0 "$NIC1" &&
 		wait_for 20 offered "$B" 00000 && wait_for 20 offered "$A" 10000 &&

@@ -33,7 +33,7 @@ offer_is() {
 
 all_up() {
 	for p in 0 1 2 3 4; do
-		[ "$(grep -c ' up 1$' "$CFS/$(host $p)/peers")" -eq 4 ] || return 1
+		[ "$(grep -c " up $PROTO\$" "$CFS/$(host $p)/peers")" -eq 4 ] || return 1
 	done
 }
 

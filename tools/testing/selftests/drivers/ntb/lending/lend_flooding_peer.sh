@@ -31,7 +31,7 @@ dropped_logged() {
 	[ "$(kernel_log_count "$DROPPED")" -ge 1 ]
 }
 
-# Hellos of version 1 from node 1 that ask for an answer.
+# Hellos of our version from node 1 that ask for an answer.
 hello_flood_bounded() {
 	echo "$B" >"$DRV/unbind" && modprobe ntb_tool &&
 		echo Y >"/sys/kernel/debug/ntb_tool/$B/link" &&
@@ -40,7 +40,7 @@ hello_flood_bounded() {
 	slab0=$(slab_kb)
 	sent=0
 	while [ "$sent" -lt 1500 ]; do
-		FRAME_GAP=0.01 frame "$B" 1 0 1 3 1 1 1 || return 1
+		FRAME_GAP=0.01 frame "$B" 1 0 1 3 "$PROTO" 1 1 || return 1
 		sent=$((sent + 1))
 	done
 	wait_for 20 dropped_logged || return 1

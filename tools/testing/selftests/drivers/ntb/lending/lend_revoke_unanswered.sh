@@ -58,7 +58,7 @@ lender_drive_back() {
 	echo "0 1 1" >"$FAB/link_down"
 	sleep 1
 	echo "0 1 0" >"$FAB/link_down"
-	wait_for 40 file_is "$CFS/$A/peers" "1 up 1" &&
+	wait_for 40 file_is "$CFS/$A/peers" "1 up $PROTO" &&
 		wait_for 20 sh -c "[ ! -e $CFS/$B/borrows/00000 ] ||
 			grep -qx lost $CFS/$B/borrows/00000/state" || return 1
 	[ "$(driver_of "$NVME")" = nvme ] ||

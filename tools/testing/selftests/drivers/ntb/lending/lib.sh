@@ -8,6 +8,11 @@
 . "$(dirname "$0")/upstream/ktap_helpers.sh"
 
 # The modules of this tree and the upstream NTB ones they stand on.
+# The lending protocol version of the ntb_lending under test (wire.h),
+# for the tests that source this file.
+# shellcheck disable=SC2034
+PROTO=2
+
 NTB_MODULES="ntb_lending ntb_netdev ntb_transport ntb_tool ntb_perf ntb_pingpong ntb_msi_test ntb_sim ntb"
 
 # True if module $1 is loaded as a module (not built in, not absent).

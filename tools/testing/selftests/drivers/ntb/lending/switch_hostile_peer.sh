@@ -21,7 +21,7 @@ NVME=$(pci_find 0x010802)
 
 all_up() {
 	for h in "$A" "$B" "$C"; do
-		[ "$(grep -c ' up 1$' "$CFS/$h/peers")" -eq 2 ] || return 1
+		[ "$(grep -c " up $PROTO\$" "$CFS/$h/peers")" -eq 2 ] || return 1
 	done
 }
 
@@ -49,15 +49,16 @@ up() {
 }
 ktap_test_result "three_hosts_up_and_node_0_offers_its_nvme" up
 
-# A hello of protocol 2 from node 2, whose claim word node 0 wrote: words
-# of two senders are no packet, and node 2 stays up. The same hello, all
-# node 2's, makes it incompatible.
-HELLO2=$(frame_header 1 77 0 1 3 2 2 0)
+# A hello of the next protocol from node 2, whose claim word node 0
+# wrote: words of two senders are no packet, and node 2 stays up. The same
+# hello, all node 2's, makes it incompatible.
+NEXT=$((PROTO + 1))
+HELLO2=$(frame_header 1 77 0 1 3 "$NEXT" 2 0)
 mixed_senders_dropped() {
-	echo "msg 0 1 2" >"$FAB/$A/hostile" && echo "msg 1 3 0" >"$FAB/$C/hostile" &&
+	echo "msg 0 1 $NEXT" >"$FAB/$A/hostile" && echo "msg 1 3 0" >"$FAB/$C/hostile" &&
 		echo "msg 1 2 2" >"$FAB/$C/hostile" && echo "msg 1 0 $HELLO2" >"$FAB/$C/hostile" &&
-		sleep 0.5 && grep -qx "2 up 1" "$CFS/$B/peers" &&
-		packet "$HELLO2" 2 2 0 && wait_for 10 grep -qx "2 incompatible 2" "$CFS/$B/peers"
+		sleep 0.5 && grep -qx "2 up $PROTO" "$CFS/$B/peers" &&
+		packet "$HELLO2" "$NEXT" 2 0 && wait_for 10 grep -qx "2 incompatible $NEXT" "$CFS/$B/peers"
 }
 ktap_test_result "words_of_two_senders_are_no_packet" mixed_senders_dropped
 

@@ -3,7 +3,7 @@
 # smartio_tool status, diag and lspci on the real module, on a two-host
 # intel-32g ntb_sim fabric: host A (node 0) lends the VM's nvme to host B
 # (node 1) through the tool. diag finds the module missing and configfs
-# unmounted; once loaded, status shows both peers up with protocol 1 and
+# unmounted; once loaded, status shows both peers up with our protocol and
 # diag is clean; during the borrow the lender has a device window and a
 # confined lend, the borrower a memory window, the borrowed device's
 # doorbells and the borrow; lspci shows the nvme as the borrower's driver
@@ -71,10 +71,10 @@ diag_without_configfs() {
 }
 ktap_test_result "diag_finds_configfs_unmounted" diag_without_configfs
 
-# peers_up: both adapters see the other up, speaking protocol 1.
+# peers_up: both adapters see the other up, speaking our protocol.
 peers_up() {
-	succeeds --adapter "$A" status && has "$(col 1 up 1)" &&
-		succeeds --adapter "$B" status && has "$(col 0 up 1)"
+	succeeds --adapter "$A" status && has "$(col 1 up "$PROTO")" &&
+		succeeds --adapter "$B" status && has "$(col 0 up "$PROTO")"
 }
 
 status_peers() {
@@ -137,7 +137,7 @@ ktap_test_result "borrower_status_shows_a_memory_window_the_vectors_and_the_borr
 
 status_json() {
 	succeeds --adapter "$B" status --json &&
-		printf '%s\n' "$out" | grep -qF '"peers": [{"node_id": 0, "state": "up", "protocol": 1}]' &&
+		printf '%s\n' "$out" | grep -qF "\"peers\": [{\"node_id\": 0, \"state\": \"up\", \"protocol\": $PROTO}]" &&
 		printf '%s\n' "$out" | grep -qF "\"borrows\": [{\"id\": \"00000\", \"lender\": 0, \"local_bdf\": \"$VBDF\", \"state\": \"borrowed\"}]" &&
 		printf '%s\n' "$out" | grep -q '"windows": \[{"window": [0-9]*, "node_id": 0, "use": "memory", "size": [1-9][0-9]*}\]' &&
 		succeeds --adapter "$A" status --json &&
