@@ -8,7 +8,7 @@
 # borrow on B races the lender's unavailable on A, round after round:
 # exactly one of the two wins each time, and the loser changes nothing.
 # vm-devices: nvme nvme e1000e e1000e edu edu edu edu
-# vm-timeout: 1200
+# vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending

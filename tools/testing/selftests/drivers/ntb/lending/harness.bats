@@ -24,9 +24,20 @@ H=$BATS_TEST_DIRNAME/harness
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"guest did not finish within 30s"* ]]
-	[[ "$output" == *"guest_hangs.sh still runs after 15s; tasks on the console"* ]]
+	[[ "$output" == *"guest_hangs.sh still runs after 10s; tasks on the console"* ]]
 	# Where the hanging test waits: its sleep, with its kernel stack.
 	grep -A1 '^# vm: task [0-9]* sleep 1000 , S' <<<"$output" | grep -q '^# vm:   \[<0>\] .*nanosleep'
+}
+
+@test "vm_run_sends_a_guest_still_running_near_its_limit_an_nmi" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" -t 60 "$H/guest_hangs.sh"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"guest stopped before the test finished"* ]]
+	[[ "$output" == *"Kernel panic - not syncing: NMI: Not continuing"* ]]
+	# Every CPU's backtrace, which a guest spinning with interrupts off
+	# could give no other way.
+	grep -q 'NMI backtrace for cpu 1' "$BATS_TEST_TMPDIR/out/console.log"
 }
 
 @test "vm_run_fails_when_guest_test_fails" {

@@ -28,7 +28,8 @@
 # fails, the guest does not finish in time, or the guest's kernel log shows
 # an oops, BUG, WARN, KASAN, UBSAN, lockdep, RCU stall, soft lockup, hung task
 # or kmemleak report; the reasons are printed as "# vm: ..." lines. A test
-# still running near the limit makes the guest print where each task waits.
+# still running near the limit makes the guest print where each task waits,
+# and then an NMI makes it panic with every CPU's backtrace.
 # The initramfs and drive images are deleted after the run unless VM_KEEP=1.
 # A guest whose kernel dies before the test starts is booted once more.
 set -eu
@@ -241,11 +242,15 @@ done
 # Interrupt-remapped IO-APIC").
 cmdline="console=ttyS0,115200 intel_iommu=on no5lvl no_timer_check panic=-1 ntbtest=$(basename "$script")"
 cmdline="$cmdline sysctl.kernel.hung_task_timeout_secs=30 $(declared cmdline) $cmdline_extra"
-# Before the time limit (a minute before, or halfway through a short one)
-# the guest reports where the test waits.
-deadline=$((timeout / 2))
+# Before the time limit (a minute before, or a third of the way into a
+# short one) the guest reports where the test waits.
+deadline=$((timeout / 3))
 [ "$timeout" -lt 180 ] || deadline=$((timeout - 60))
 cmdline="$cmdline ntbtest.deadline=$deadline"
+# A guest too stuck for that (every CPU spinning with interrupts off) is
+# sent an NMI ten seconds before the limit: it panics, printing every
+# CPU's backtrace and the blocked tasks (see nmi_later()).
+cmdline="$cmdline unknown_nmi_panic panic_print=0xc0"
 if [ $# -gt 0 ]; then
 	# Arguments for the script travel on the kernel command line.
 	cmdline="$cmdline ntbtest.args=$(echo "$*" | tr ' ' ,)"
@@ -260,18 +265,38 @@ BAD_KERNEL_LOG='Oops|BUG:|WARNING:|kernel BUG|general protection fault|Kernel pa
 qemu_declared=$(declared qemu)
 iommu_opts=$(declared iommu)
 
+# Ten seconds before the time limit of a run of a minute or more, an NMI
+# through QEMU's monitor (a pipe: $out/monitor.in and .out); stopped when
+# the guest ends first.
+nmi_later() {
+	[ "$timeout" -ge 60 ] || return 0
+	(
+		trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+		sleep $((timeout - 10)) &
+		nap=$!
+		wait "$nap"
+		echo nmi >"$out/monitor.in"
+	) &
+	nmi_pid=$!
+}
+
 # Boot the guest and run the test; sets rc to QEMU's exit status.
 boot() {
-	rc=0
+	rc=0 nmi_pid=
+	rm -f "$out/monitor.in" "$out/monitor.out"
+	mkfifo "$out/monitor.in" "$out/monitor.out"
+	nmi_later
 	# shellcheck disable=SC2086 # device and extra arguments are word lists
 	timeout -k 10 "$timeout" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m "${mem:-2G}" \
 		-M q35,kernel-irqchip=split -device "intel-iommu,${iommu_opts:-intremap=on,caching-mode=on}" \
 		-kernel "$KIMAGE" -initrd "$out/initramfs.cpio" -append "$cmdline" \
-		-display none -monitor none -no-reboot \
+		-display none -monitor "pipe:$out/monitor" -no-reboot \
 		-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
 		-serial "file:$out/dmesg.log" \
 		$qemu_devices $qemu_declared $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
+	[ -z "$nmi_pid" ] || kill "$nmi_pid" 2>/dev/null || true
+	rm -f "$out/monitor.in" "$out/monitor.out"
 }
 
 start=$(date +%s)
@@ -333,14 +358,14 @@ fail() {
 
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	fail "guest did not finish within ${timeout}s (console: $out/console.log)"
-	# The guest's report of where its tasks waited (vm_init.sh).
-	tr -d '\r' <"$out/console.log" | grep '^# vm: \(task\|  \)' || true
 elif [ "$rc" -ne 0 ]; then
 	fail "qemu exited with $rc: $(tail -n 3 "$out/qemu.log" | tr '\n' ' ')"
 fi
 status=$(sed -n 's/^# vm-exit: \([0-9]*\).*/\1/p' "$out/ktap.log" | tr -d '\r')
 if [ -z "$status" ]; then
 	[ "$verdict" -ne 0 ] || fail "guest stopped before the test finished"
+	# The guest's report of where its tasks waited (vm_init.sh), if any.
+	tr -d '\r' <"$out/console.log" | grep '^# vm: \(task\|  \)' || true
 elif [ "$status" -ne 0 ]; then
 	fail "test exited with $status"
 fi
