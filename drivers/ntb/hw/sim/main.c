@@ -27,28 +27,31 @@
 static const struct ntb_sim_profile profiles[] = {
 	{
 		/* Intel/AMD-like two-port NTB: scratchpads, BAR-sized windows */
-		.name = "intel", .max_ports = 2, .mw_count = 2,
-		.mw_size = SZ_1M, .db_bits = 16, .spad_count = 16,
+		.name = "intel", .max_ports = 2,
+		.mws = { { .count = 2, .size = SZ_1M } },
+		.db_bits = 16, .spad_count = 16,
 	}, {
 		/* Intel-like with the application note's 32 GB prefetch BARs */
-		.name = "intel-32g", .max_ports = 2, .mw_count = 2,
-		.mw_size = SZ_32G, .mw_addr_align = SZ_4K, .db_bits = 16,
-		.spad_count = 16,
+		.name = "intel-32g", .max_ports = 2,
+		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },
+		.db_bits = 16, .spad_count = 16,
 	}, {
 		/* IDT-like switch: message registers, sender-set windows */
 		.name = "idt", .multiport = true, .outbound_xlat = true,
-		.max_ports = 8, .mw_count = 2, .mw_size = SZ_1M,
-		.mw_addr_align = SZ_4K, .db_bits = 16, .msg_count = 4,
+		.max_ports = 8,
+		.mws = { { .count = 2, .size = SZ_1M, .addr_align = SZ_4K } },
+		.db_bits = 16, .msg_count = 4,
 	}, {
 		/* IDT-like with large windows; 14 doorbells a device can ring */
 		.name = "idt-32g", .multiport = true, .outbound_xlat = true,
-		.max_ports = 8, .mw_count = 2, .mw_size = SZ_32G,
-		.mw_addr_align = SZ_4K, .db_bits = NTB_SIM_OUTDB_BITS,
-		.msg_count = 4,
+		.max_ports = 8,
+		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },
+		.db_bits = NTB_SIM_OUTDB_BITS, .msg_count = 4,
 	}, {
 		/* Scarce hardware: one small window, few doorbells */
-		.name = "tiny", .max_ports = 2, .mw_count = 1,
-		.mw_size = SZ_64K, .db_bits = 4, .spad_count = 8,
+		.name = "tiny", .max_ports = 2,
+		.mws = { { .count = 1, .size = SZ_64K } },
+		.db_bits = 4, .spad_count = 8,
 	},
 };
 
@@ -215,7 +218,9 @@ static int host_create(struct ntb_sim_fabric *fabric, int port)
 	host->regs = adapter->regs;
 	host->regs_phys = pci_resource_start(pdev, 0);
 	INIT_WORK(&host->link_work, link_work);
-	ntb_sim_mw_init(host);
+	ret = ntb_sim_mw_init(host);
+	if (ret)
+		goto err_mw;
 
 	pci_set_drvdata(pdev, host);
 	set_dma_ops(&pdev->dev, &ntb_sim_dma_ops);
@@ -252,6 +257,7 @@ err_irq:
 	set_dma_ops(&pdev->dev, NULL);
 	pci_set_drvdata(pdev, NULL);
 	ntb_sim_mw_exit(host);
+err_mw:
 	kfree(host);
 	return ret;
 }

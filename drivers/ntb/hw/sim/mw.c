@@ -26,6 +26,7 @@
 
 #include <linux/dma-map-ops.h>
 #include <linux/io.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -94,6 +95,71 @@ static int remap(void *vaddr, size_t size, unsigned long pfn)
 	return ret;
 }
 
+/* --- window shapes ---------------------------------------------------------- */
+
+/**
+ * ntb_sim_mw_count_of() - memory windows per peer of a profile
+ * @profile: the profile
+ *
+ * Return: the sum of its window kinds' counts.
+ */
+int ntb_sim_mw_count_of(const struct ntb_sim_profile *profile)
+{
+	int i, n = 0;
+
+	for (i = 0; i < NTB_SIM_MW_KINDS && profile->mws[i].count; i++)
+		n += profile->mws[i].count;
+	return n;
+}
+
+/**
+ * ntb_sim_mw_kind() - the shape of one window of a profile
+ * @profile: the profile
+ * @widx: window index
+ *
+ * Return: the kind that window @widx belongs to, or NULL if the profile
+ * has no such window.
+ */
+const struct ntb_sim_mw_kind *ntb_sim_mw_kind(const struct ntb_sim_profile *profile,
+					      int widx)
+{
+	int i;
+
+	if (widx < 0)
+		return NULL;
+	for (i = 0; i < NTB_SIM_MW_KINDS && profile->mws[i].count; i++) {
+		if (widx < profile->mws[i].count)
+			return &profile->mws[i];
+		widx -= profile->mws[i].count;
+	}
+	return NULL;
+}
+
+static resource_size_t kind_addr_align(const struct ntb_sim_mw_kind *kind)
+{
+	return kind->addr_align ?: kind->size;
+}
+
+static resource_size_t kind_size_align(const struct ntb_sim_mw_kind *kind)
+{
+	return kind->size_align ?: PAGE_SIZE;
+}
+
+/* Whether window @widx of @profile takes a translation of @addr, @size. */
+static bool xlat_fits(const struct ntb_sim_profile *profile, int widx,
+		      dma_addr_t addr, resource_size_t size)
+{
+	const struct ntb_sim_mw_kind *kind = ntb_sim_mw_kind(profile, widx);
+
+	if (!kind || !size || size > kind->size)
+		return false;
+	if (!IS_ALIGNED(addr, kind_addr_align(kind)) ||
+	    !IS_ALIGNED(size, kind_size_align(kind)) || !PAGE_ALIGNED(size))
+		return false;
+	return !kind->xlat_natural ||
+	       IS_ALIGNED(addr, rounddown_pow_of_two(size));
+}
+
 /* --- binding a window to a buffer ------------------------------------------ */
 
 static void unbind(struct ntb_sim_mw *mw)
@@ -125,18 +191,18 @@ static struct ntb_sim_alloc *find_alloc(struct ntb_sim_host *host,
 	return NULL;
 }
 
-/* Translate @mw to @addr of @receiver; caller holds the fabric's mw_lock. */
-static int bind(struct ntb_sim_mw *mw, struct ntb_sim_host *receiver,
+/*
+ * Translate window @widx, @mw, to @addr of @receiver; caller holds the
+ * fabric's mw_lock.
+ */
+static int bind(struct ntb_sim_mw *mw, int widx, struct ntb_sim_host *receiver,
 		dma_addr_t addr, resource_size_t size)
 {
-	const struct ntb_sim_profile *profile = receiver->fabric->profile;
-	resource_size_t align = profile->mw_addr_align ?: profile->mw_size;
 	struct ntb_sim_alloc *alloc;
 	size_t offset;
 	bool fail;
 
-	if (!size || size > profile->mw_size || !IS_ALIGNED(addr, align) ||
-	    !PAGE_ALIGNED(size))
+	if (!xlat_fits(receiver->fabric->profile, widx, addr, size))
 		return -EINVAL;
 
 	spin_lock_irq(&receiver->fabric->lock);
@@ -172,7 +238,7 @@ static int bind(struct ntb_sim_mw *mw, struct ntb_sim_host *receiver,
  */
 static struct ntb_sim_mw *window(struct ntb_sim_host *sender, int widx)
 {
-	if (widx < 0 || widx >= sender->fabric->profile->mw_count)
+	if (widx < 0 || widx >= ntb_sim_mw_count_of(sender->fabric->profile))
 		return NULL;
 	return &sender->mw[widx];
 }
@@ -188,7 +254,7 @@ static struct ntb_sim_host *peer_host(struct ntb_sim_host *host, int pidx)
 
 int ntb_sim_mw_count(struct ntb_dev *ntb, int pidx)
 {
-	return ntb_sim_host(ntb)->fabric->profile->mw_count;
+	return ntb_sim_mw_count_of(ntb_sim_host(ntb)->fabric->profile);
 }
 
 int ntb_sim_mw_get_align(struct ntb_dev *ntb, int pidx, int widx,
@@ -196,16 +262,17 @@ int ntb_sim_mw_get_align(struct ntb_dev *ntb, int pidx, int widx,
 			 resource_size_t *size_align,
 			 resource_size_t *size_max)
 {
-	const struct ntb_sim_profile *profile = ntb_sim_host(ntb)->fabric->profile;
+	const struct ntb_sim_mw_kind *kind;
 
-	if (widx < 0 || widx >= profile->mw_count)
+	kind = ntb_sim_mw_kind(ntb_sim_host(ntb)->fabric->profile, widx);
+	if (!kind)
 		return -EINVAL;
 	if (addr_align)
-		*addr_align = profile->mw_addr_align ?: profile->mw_size;
+		*addr_align = kind_addr_align(kind);
 	if (size_align)
-		*size_align = PAGE_SIZE;
+		*size_align = kind_size_align(kind);
 	if (size_max)
-		*size_max = profile->mw_size;
+		*size_max = kind->size;
 	return 0;
 }
 
@@ -223,7 +290,7 @@ int ntb_sim_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
 	sender = peer_host(host, pidx);
 	if (sender) {
 		mw = window(sender, widx);
-		ret = mw ? bind(mw, host, addr, size) : -EINVAL;
+		ret = mw ? bind(mw, widx, host, addr, size) : -EINVAL;
 	}
 	mutex_unlock(&fabric->mw_lock);
 	return ret;
@@ -247,7 +314,7 @@ int ntb_sim_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx)
 
 int ntb_sim_peer_mw_count(struct ntb_dev *ntb)
 {
-	return ntb_sim_host(ntb)->fabric->profile->mw_count;
+	return ntb_sim_mw_count_of(ntb_sim_host(ntb)->fabric->profile);
 }
 
 int ntb_sim_peer_mw_get_addr(struct ntb_dev *ntb, int widx,
@@ -293,7 +360,7 @@ int ntb_sim_peer_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx,
 	mutex_lock(&fabric->mw_lock);
 	receiver = peer_host(host, pidx);
 	if (receiver)
-		ret = bind(mw, receiver, addr, size);
+		ret = bind(mw, widx, receiver, addr, size);
 	mutex_unlock(&fabric->mw_lock);
 	return ret;
 }
@@ -462,23 +529,30 @@ const struct dma_map_ops ntb_sim_dma_ops = {
 /* --- per host ---------------------------------------------------------------- */
 
 /**
- * ntb_sim_mw_init() - give a new host its windows' apertures
+ * ntb_sim_mw_init() - give a new host its windows and their apertures
  * @host: the host, not yet visible to its peers
  *
- * Return: 0, or -ENOMEM if the arena is exhausted.
+ * Each aperture holds the window's size of the arena, at most mw_backing;
+ * a window the arena has no room for works address-transparent only.
+ *
+ * Return: 0, or -ENOMEM if the windows cannot be allocated.
  */
 int ntb_sim_mw_init(struct ntb_sim_host *host)
 {
 	const struct ntb_sim_profile *profile = host->fabric->profile;
+	int widx, count = ntb_sim_mw_count_of(profile);
 	struct ntb_sim_mw *mw;
-	int widx;
 
 	INIT_LIST_HEAD(&host->allocs);
 	INIT_LIST_HEAD(&host->freed);
-	for (widx = 0; widx < profile->mw_count; widx++) {
+	host->mw = kcalloc(count, sizeof(*host->mw), GFP_KERNEL);
+	if (!host->mw)
+		return -ENOMEM;
+	for (widx = 0; widx < count; widx++) {
 		mw = &host->mw[widx];
 		mw->target = -1;
-		mw->aperture_size = min_t(resource_size_t, profile->mw_size,
+		mw->aperture_size = min_t(resource_size_t,
+					  ntb_sim_mw_kind(profile, widx)->size,
 					  ntb_sim_mw_backing);
 		mw->aperture_virt = ntb_sim_arena_alloc(mw->aperture_size,
 							&mw->aperture);
@@ -496,18 +570,18 @@ void ntb_sim_mw_exit(struct ntb_sim_host *host)
 {
 	struct ntb_sim_fabric *fabric = host->fabric;
 	struct ntb_sim_alloc *alloc, *tmp;
+	int port, widx, count = ntb_sim_mw_count_of(fabric->profile);
 	struct ntb_sim_host *other;
-	int port, widx;
 
 	mutex_lock(&fabric->mw_lock);
 	/* Windows of others into this host, then this host's own windows. */
 	for (port = 0; port < NTB_SIM_MAX_PORTS; port++) {
 		other = fabric->hosts[port];
-		for (widx = 0; other && widx < fabric->profile->mw_count; widx++)
+		for (widx = 0; other && widx < count; widx++)
 			if (other->mw[widx].target == host->port)
 				unbind(&other->mw[widx]);
 	}
-	for (widx = 0; widx < fabric->profile->mw_count; widx++) {
+	for (widx = 0; widx < count; widx++) {
 		unbind(&host->mw[widx]);
 		if (host->mw[widx].aperture_size)
 			ntb_sim_arena_free(host->mw[widx].aperture_virt,
@@ -522,4 +596,6 @@ void ntb_sim_mw_exit(struct ntb_sim_host *host)
 		free_alloc(alloc);
 	host->nr_freed = 0;
 	mutex_unlock(&fabric->mw_lock);
+	kfree(host->mw);
+	host->mw = NULL;
 }

@@ -15,8 +15,8 @@
 #include <linux/workqueue.h>
 
 #define NTB_SIM_MAX_PORTS	16
-#define NTB_SIM_MAX_MWS		4
-#define NTB_SIM_MAX_SPADS	16
+#define NTB_SIM_MW_KINDS	2	/* e.g. direct windows, then LUT windows */
+#define NTB_SIM_MAX_SPADS	128	/* as many as Switchtec emulates */
 #define NTB_SIM_MAX_MSGS	4
 #define NTB_SIM_MSG_IN_SHIFT	16	/* IDT's inbound message status bits */
 
@@ -51,6 +51,25 @@
 #define EDU_ID_MAGIC		0xed
 
 /**
+ * struct ntb_sim_mw_kind - memory windows of one shape in a profile
+ * @count: windows of this shape, at the indices after the previous kind's
+ * @size: largest translation a window takes (size_max)
+ * @addr_align: translation address alignment; 0 means @size, as Intel
+ *	hardware requires of its BAR-sized windows
+ * @size_align: translation size granularity; 0 means PAGE_SIZE
+ * @xlat_natural: a translation's address must also be aligned to its size
+ *	rounded down to a power of two, as Switchtec's direct windows need
+ *	(their translation register holds the size as a bit position)
+ */
+struct ntb_sim_mw_kind {
+	int count;
+	resource_size_t size;
+	resource_size_t addr_align;
+	resource_size_t size_align;
+	bool xlat_natural;
+};
+
+/**
  * struct ntb_sim_profile - what kind of NTB hardware a fabric imitates
  * @name: name given to new_fabric
  * @multiport: IDT/Switchtec-like port numbering, any number of peers;
@@ -58,10 +77,8 @@
  * @outbound_xlat: translations are set by the sender (peer_mw_set_trans,
  *	IDT-like); otherwise by the receiver (mw_set_trans, Intel-like)
  * @max_ports: most hosts a fabric of this profile takes
- * @mw_count: memory windows per peer
- * @mw_size: largest translation a window takes (size_max)
- * @mw_addr_align: translation address alignment; 0 means the window size,
- *	as Intel hardware requires of its BAR-sized windows
+ * @mws: memory windows per peer, kind after kind in index order; a kind
+ *	with no windows ends the list
  * @db_bits: doorbell bits
  * @spad_count: scratchpads, 0 for none
  * @msg_count: message registers, 0 for none
@@ -71,9 +88,7 @@ struct ntb_sim_profile {
 	bool multiport;
 	bool outbound_xlat;
 	int max_ports;
-	int mw_count;
-	resource_size_t mw_size;
-	resource_size_t mw_addr_align;
+	struct ntb_sim_mw_kind mws[NTB_SIM_MW_KINDS];
 	int db_bits;
 	int spad_count;
 	int msg_count;
@@ -157,15 +172,16 @@ struct ntb_sim_ring {
  *	0..n-1, inbound messages from bit NTB_SIM_MSG_IN_SHIFT
  * @msg_mask: masked message status bits
  * @db_irq_ns: when the adapter last took a doorbell interrupt (ktime ns)
- * @mw: outbound windows, one per index
+ * @mw: outbound windows, one per index of the profile's windows
  * @allocs: coherent buffers allocated through the adapter
  * @freed: buffers the client freed, kept mapped a while (see mw.c)
  * @nr_freed: length of @freed
  *
  * @registered, @link_enabled, @spad, @db, @db_mask and the msg registers
  * are protected
- * by &ntb_sim_fabric.lock; @mw, @allocs, @freed and @nr_freed by
- * &ntb_sim_fabric.mw_lock.
+ * by &ntb_sim_fabric.lock; the windows in @mw, @allocs, @freed and
+ * @nr_freed by &ntb_sim_fabric.mw_lock. The @mw array itself lives from
+ * ntb_sim_mw_init() to ntb_sim_mw_exit().
  */
 struct ntb_sim_host {
 	struct ntb_dev ntb;
@@ -189,7 +205,7 @@ struct ntb_sim_host {
 	u64 msg_mask;
 	u64 db_irq_ns;
 
-	struct ntb_sim_mw mw[NTB_SIM_MAX_MWS];
+	struct ntb_sim_mw *mw;
 	struct list_head allocs;
 	struct list_head freed;
 	unsigned int nr_freed;
@@ -267,6 +283,9 @@ irqreturn_t ntb_sim_irq(int irq, void *data);
 
 /* mw.c */
 extern const struct dma_map_ops ntb_sim_dma_ops;
+int ntb_sim_mw_count_of(const struct ntb_sim_profile *profile);
+const struct ntb_sim_mw_kind *ntb_sim_mw_kind(const struct ntb_sim_profile *profile,
+					      int widx);
 int ntb_sim_mw_init(struct ntb_sim_host *host);
 void ntb_sim_mw_exit(struct ntb_sim_host *host);
 int ntb_sim_mw_count(struct ntb_dev *ntb, int pidx);
