@@ -12,7 +12,9 @@
  *     <edu BDF>/hostile       raw register writes as that host, bypassing
  *                             its clients: "spad PIDX SIDX VAL",
  *                             "msg PIDX MIDX VAL", "db BITS",
- *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX)
+ *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX),
+ *                             "xlat PIDX WIDX ADDR SIZE" (a translation as
+ *                             its clients would set it; SIZE 0 clears it)
  *     <edu BDF>/ring          two-port profiles: "device BIT" has the edu's
  *                             DMA engine write the peer's doorbell BIT at
  *                             its peer_db_addr(), "cpu BIT" the CPU; read:
@@ -148,6 +150,24 @@ static int hostile_mw(struct ntb_sim_host *host, int widx, u64 offset, u32 val)
 	return 0;
 }
 
+/*
+ * Set (or, with @size 0, clear) a translation of window @widx for peer
+ * @pidx, through the NTB API as the host's clients would: the host's
+ * inbound window from that peer where receivers translate, its outbound
+ * window to it where senders do. Tests see which the window refuses.
+ */
+static int hostile_xlat(struct ntb_sim_host *host, int pidx, int widx,
+			u64 addr, u64 size)
+{
+	struct ntb_dev *ntb = &host->ntb;
+
+	if (host->fabric->profile->outbound_xlat)
+		return size ? ntb_peer_mw_set_trans(ntb, pidx, widx, addr, size) :
+			      ntb_peer_mw_clear_trans(ntb, pidx, widx);
+	return size ? ntb_mw_set_trans(ntb, pidx, widx, addr, size) :
+		      ntb_mw_clear_trans(ntb, pidx, widx);
+}
+
 /* Run one transfer of the edu's DMA engine and wait for it to finish. */
 static int edu_dma(struct ntb_sim_host *host, u64 src, u64 dst, u32 cmd)
 {
@@ -273,13 +293,13 @@ static ssize_t hostile_write(struct file *file, const char __user *ubuf,
 	struct ntb_sim_host *host = file->private_data;
 	struct ntb_dev *ntb = &host->ntb;
 	char buf[64], cmd[8];
-	u64 a, b, c;
+	u64 a, b, c, d;
 	int n, ret;
 
 	ret = read_cmd(ubuf, count, buf, sizeof(buf));
 	if (ret)
 		return ret;
-	n = sscanf(buf, "%7s %lli %lli %lli", cmd, &a, &b, &c);
+	n = sscanf(buf, "%7s %lli %lli %lli %lli", cmd, &a, &b, &c, &d);
 	if (n == 4 && !strcmp(cmd, "spad"))
 		ret = ntb_peer_spad_write(ntb, a, b, c);
 	else if (n == 4 && !strcmp(cmd, "msg"))
@@ -288,6 +308,8 @@ static ssize_t hostile_write(struct file *file, const char __user *ubuf,
 		ret = ntb_peer_db_set(ntb, a);
 	else if (n == 4 && !strcmp(cmd, "mw"))
 		ret = hostile_mw(host, a, b, c);
+	else if (n == 5 && !strcmp(cmd, "xlat"))
+		ret = hostile_xlat(host, a, b, c, d);
 	else
 		ret = -EINVAL;
 	return ret ?: count;
