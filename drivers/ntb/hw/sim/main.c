@@ -48,6 +48,32 @@ static const struct ntb_sim_profile profiles[] = {
 		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },
 		.db_bits = NTB_SIM_OUTDB_BITS, .msg_count = 4,
 	}, {
+		/*
+		 * Microchip Switchtec as ntb_hw_switchtec drives it with
+		 * use_lut_mws=1: a two-partition NTB with receiver-set
+		 * translations, scratchpads it emulates in a shared window,
+		 * 28 doorbells per partition (the two share one doorbell
+		 * block) and a peer_db_addr() any device can write. Two NT
+		 * BARs with a 64-entry lookup table in the first: window 0 is
+		 * that BAR's direct part, as large as the table's span; window
+		 * 1 the second BAR whole, given the application note's 32 GB
+		 * as intel-32g has it, since a Switchtec BAR's size is a
+		 * firmware setting; then one 64 KiB window per table entry but
+		 * the one the driver keeps for its shared window. A direct
+		 * window's translation must be aligned to its size, though
+		 * mw_get_align() says 4 KiB. A 128-entry table would make 129
+		 * windows, one more than the driver has room for (MAX_MWS).
+		 */
+		.name = "switchtec", .max_ports = 2,
+		.mws = {
+			{ .count = 1, .size = 64 * SZ_64K, .addr_align = SZ_4K,
+			  .size_align = SZ_4K, .xlat_natural = true },
+			{ .count = 1, .size = SZ_32G, .addr_align = SZ_4K,
+			  .size_align = SZ_4K, .xlat_natural = true },
+			{ .count = 63, .size = SZ_64K, .size_align = SZ_64K },
+		},
+		.db_bits = 28, .spad_count = 128,
+	}, {
 		/* Scarce hardware: one small window, few doorbells */
 		.name = "tiny", .max_ports = 2,
 		.mws = { { .count = 1, .size = SZ_64K } },
@@ -65,7 +91,7 @@ MODULE_PARM_DESC(hosts, "Hosts of fabric 0 made at load (default 0: none)");
 
 static char *load_profile = "intel";
 module_param_named(profile, load_profile, charp, 0444);
-MODULE_PARM_DESC(profile, "Profile of fabric 0 made at load: intel, intel-32g, idt, idt-32g, tiny");
+MODULE_PARM_DESC(profile, "Profile of fabric 0 made at load: intel, intel-32g, idt, idt-32g, switchtec, tiny");
 
 /**
  * struct ntb_sim_adapter - an edu function the driver bound

@@ -15,7 +15,7 @@
 #include <linux/workqueue.h>
 
 #define NTB_SIM_MAX_PORTS	16
-#define NTB_SIM_MW_KINDS	2	/* e.g. direct windows, then LUT windows */
+#define NTB_SIM_MW_KINDS	3	/* e.g. direct windows, then LUT windows */
 #define NTB_SIM_MAX_SPADS	128	/* as many as Switchtec emulates */
 #define NTB_SIM_MAX_MSGS	4
 #define NTB_SIM_MSG_IN_SHIFT	16	/* IDT's inbound message status bits */

@@ -4,7 +4,11 @@
 # of hosts: a message arrives with its sender's port, a doorbell rings, and
 # bytes written through the sender's window read back from the receiver's
 # buffer. Then the scarce "tiny" profile: its four doorbells, scratchpads
-# and one 64 KiB window.
+# and one 64 KiB window. Last the "switchtec" profile: its 65 windows, two
+# direct ones and 63 lookup-table windows of 64 KiB, each with its own
+# alignment and size limits, a translation a window cannot take refused
+# with EINVAL, and doorbells (also written by a device), scratchpads and
+# bytes through its lookup-table windows.
 # vm-devices: edu edu edu edu arena
 # vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +18,7 @@ TOOL=/sys/kernel/debug/ntb_tool
 MW_SIZE=65536
 
 ktap_print_header
-ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 4))
+ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 4 + 10))
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -109,18 +113,24 @@ doorbell_rings() {	# fabric, from, to, bit
 	wait_for 10 db_has_bit "$to" "$4"
 }
 
-window_carries_bytes() {	# fabric, from, to
+# Field $2 of ntb_tool's mw_trans file $1 ("DMA Address", "Size Max"...).
+mw_field() {
+	sed -n "s/^$2[ \t]*\(0x[0-9a-f]*\).*/\1/p" "$1"
+}
+
+window_carries_bytes() {	# fabric, from, to[, window]
 	from=$(tool_dir "$1" "$2")/peer$(pidx "$2" "$3")
 	to=$(tool_dir "$1" "$3")/peer$(pidx "$3" "$2")
-	echo $MW_SIZE >"$to/mw_trans0" || return 1
-	addr=$(sed -n 's/^DMA Address[ \t]*\(0x[0-9a-f]*\).*/\1/p' "$to/mw_trans0")
-	echo "$addr:$MW_SIZE" >"$from/peer_mw_trans0" || return 1
+	w=${4:-0}
+	echo $MW_SIZE >"$to/mw_trans$w" || return 1
+	addr=$(mw_field "$to/mw_trans$w" "DMA Address")
+	echo "$addr:$MW_SIZE" >"$from/peer_mw_trans$w" || return 1
 	dd if=/dev/urandom of=/tmp/pattern bs=$MW_SIZE count=1 2>/dev/null
-	dd if=/tmp/pattern of="$from/peer_mw0" bs=$MW_SIZE count=1 2>/dev/null
-	cmp -n $MW_SIZE /tmp/pattern "$to/mw0"
+	dd if=/tmp/pattern of="$from/peer_mw$w" bs=$MW_SIZE count=1 2>/dev/null
+	cmp -n $MW_SIZE /tmp/pattern "$to/mw$w"
 	ok=$?
-	echo "$addr:0" >"$from/peer_mw_trans0"
-	echo 0 >"$to/mw_trans0"
+	echo "$addr:0" >"$from/peer_mw_trans$w"
+	echo 0 >"$to/mw_trans$w"
 	return $ok
 }
 
@@ -157,5 +167,103 @@ ktap_test_result "tiny_single_64k_window_carries_bytes" window_carries_bytes 1 0
 
 rmmod ntb_tool
 echo 1 >"$SIM_SYSFS/del_fabric"
+
+# The switchtec profile: ntb_hw_switchtec with use_lut_mws=1, receivers
+# translate. Windows 0 and 1 are direct, 2 to 64 lookup-table windows.
+sim_fabric 2 switchtec 2
+modprobe ntb_tool
+links_up 2 2 || echo "# switchtec links did not come up"
+S0=$(tool_dir 2 0)
+S1=$(tool_dir 2 1)
+SIM2=/sys/kernel/debug/ntb_sim/fabric2
+LUT_FIRST=2
+LUT_LAST=64
+
+switchtec_window_count() {
+	n=0
+	for f in "$S1"/peer0/mw_trans*; do n=$((n + 1)); done
+	m=0
+	for f in "$S0"/peer0/peer_mw_trans*; do m=$((m + 1)); done
+	echo "# $n inbound, $m outbound windows"
+	[ $n -eq 65 ] && [ $m -eq 65 ]
+}
+
+# Window $1 of port 1, from port 0, has alignment $2, size alignment $3
+# and size_max $4, as ntb_tool reads them through mw_get_align().
+window_shape_is() {
+	f=$S1/peer0/mw_trans$1
+	if [ $(($(mw_field "$f" Alignment))) -ne $(($2)) ] ||
+		[ $(($(mw_field "$f" "Size Alignment"))) -ne $(($3)) ] ||
+		[ $(($(mw_field "$f" "Size Max"))) -ne $(($4)) ]; then
+		sed "s/^/# window $1: /" "$f"
+		return 1
+	fi
+}
+switchtec_direct_shapes() {
+	window_shape_is 0 4096 4096 $((4 << 20)) &&
+		window_shape_is 1 4096 4096 $((32 << 30))
+}
+switchtec_lut_shapes() {
+	window_shape_is $LUT_FIRST 65536 65536 65536 &&
+		window_shape_is $LUT_LAST 65536 65536 65536
+}
+
+# Port 1 sets translation "ADDR SIZE" of its window $2 from port 0 (SIZE 0
+# clears it) through the hostile hook: $1 is EINVAL if the write must fail
+# so, ok if it must succeed.
+xlat_is() {
+	out=$(sh -c "echo 'xlat 0 $2 $3 $4' >$SIM2/$(sim_host_dev 2 1)/hostile" 2>&1)
+	case $1:$out in
+	EINVAL:*"Invalid argument"* | ok:) return 0 ;;
+	esac
+	echo "# xlat window $2 $3 $4: '$out', expected $1"
+	return 1
+}
+lut_refuses_what_it_cannot_take() {
+	xlat_is EINVAL $LUT_FIRST 0x10001000 0x10000 &&	# 4 KiB aligned
+		xlat_is EINVAL $LUT_FIRST 0x10000000 0x20000 &&	# beyond 64 KiB
+		xlat_is EINVAL $LUT_FIRST 0x10000000 0x1000 &&	# not 64 KiB
+		xlat_is ok $LUT_FIRST 0x10000000 0x10000 &&
+		xlat_is ok $LUT_FIRST 0 0
+}
+direct_wants_size_aligned_address() {
+	xlat_is EINVAL 1 0x10001000 0x200000 &&
+		xlat_is ok 1 0x10200000 0x200000 && xlat_is ok 1 0 0
+}
+switchtec_doorbells() {
+	[ "$(cat "$S0/db_valid_mask")" = 0xfffffff ] &&
+		doorbell_rings 2 0 1 27 && doorbell_rings 2 1 0 0
+}
+# A device's write at port 1's peer_db_addr() rings port 0, as a lent
+# device's MSI-X write would.
+switchtec_device_rings() {
+	echo "c $(cat "$S0/db_valid_mask")" >"$S0/db"
+	echo "device 27" >"$SIM2/$(sim_host_dev 2 1)/ring" &&
+		wait_for 10 db_has_bit "$S0" 27
+}
+switchtec_scratchpads_no_messages() {
+	echo 4321 >"$S0/peer0/spad127" || return 1
+	[ $(($(cat "$S1/spad127"))) -eq 4321 ] && [ ! -e "$S1/spad128" ] &&
+		[ ! -e "$S1/msg0" ] && [ ! -e "$S0/peer0/msg0" ]
+}
+
+ktap_test_result "switchtec_65_windows_2_direct_then_63_lut" switchtec_window_count
+ktap_test_result "switchtec_direct_windows_4m_and_32g_4k_aligned" switchtec_direct_shapes
+ktap_test_result "switchtec_lut_windows_64k_size_max_64k_aligned" switchtec_lut_shapes
+ktap_test_result "switchtec_lut_window_refuses_bad_translation_EINVAL" \
+	lut_refuses_what_it_cannot_take
+ktap_test_result "switchtec_direct_window_wants_size_aligned_translation" \
+	direct_wants_size_aligned_address
+ktap_test_result "switchtec_28_doorbells_ring" switchtec_doorbells
+ktap_test_result "switchtec_device_written_doorbell_rings_peer" switchtec_device_rings
+ktap_test_result "switchtec_128_scratchpads_cross_no_messages" \
+	switchtec_scratchpads_no_messages
+ktap_test_result "switchtec_first_lut_window_carries_bytes" \
+	window_carries_bytes 2 0 1 $LUT_FIRST
+ktap_test_result "switchtec_last_lut_window_carries_bytes" \
+	window_carries_bytes 2 1 0 $LUT_LAST
+
+rmmod ntb_tool
+echo 2 >"$SIM_SYSFS/del_fabric"
 unload_ntb_modules
 ktap_finished
