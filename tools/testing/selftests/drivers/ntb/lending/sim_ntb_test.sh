@@ -11,10 +11,10 @@
 # vm-timeout: 900
 . "$(dirname "$0")/lib.sh"
 
-PROFILES="intel intel-32g idt"
+PROFILES="intel intel-32g idt switchtec"
 
 ktap_print_header
-ktap_set_plan $((4 * 3))
+ktap_set_plan $((4 * $(echo "$PROFILES" | wc -w)))
 
 sim_prepare_adapters
 mkdir -p /etc/modprobe.d
