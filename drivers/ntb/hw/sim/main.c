@@ -36,13 +36,28 @@ static const struct ntb_sim_profile profiles[] = {
 		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },
 		.db_bits = 16, .spad_count = 16,
 	}, {
-		/* IDT-like switch: message registers, sender-set windows */
+		/*
+		 * IDT-like switch: message registers, sender-set windows.
+		 * 32-bit BARs 2 and 3 are direct windows, BAR 4 a 24-entry
+		 * lookup table over 32 MiB, which IDT splits in 32 slots: 24
+		 * windows of exactly 1 MiB each, after the direct ones as
+		 * idt_scan_mws() numbers them. IDT wants 4-byte aligned
+		 * translations, ntb_sim pages.
+		 */
 		.name = "idt", .multiport = true, .outbound_xlat = true,
 		.max_ports = 8,
-		.mws = { { .count = 2, .size = SZ_1M, .addr_align = SZ_4K } },
+		.mws = {
+			{ .count = 2, .size = SZ_1M, .addr_align = SZ_4K },
+			{ .count = 24, .size = SZ_1M, .addr_align = SZ_4K,
+			  .size_align = SZ_1M },
+		},
 		.db_bits = 16, .msg_count = 4,
 	}, {
-		/* IDT-like with large windows; 14 doorbells a device can ring */
+		/*
+		 * IDT-like with large windows; 14 doorbells a device can ring.
+		 * No lookup table: two 32 GiB windows take 64-bit BARs 2 and
+		 * 4, the only BARs that can hold one.
+		 */
 		.name = "idt-32g", .multiport = true, .outbound_xlat = true,
 		.max_ports = 8,
 		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },

@@ -3,7 +3,8 @@
 # ntb_tool across a four-host IDT-like switch, between every ordered pair
 # of hosts: a message arrives with its sender's port, a doorbell rings, and
 # bytes written through the sender's window read back from the receiver's
-# buffer. Then the scarce "tiny" profile: its four doorbells, scratchpads
+# buffer, and idt's 24 lookup-table windows of exactly 1 MiB after its two
+# direct ones. Then the scarce "tiny" profile: its four doorbells, scratchpads
 # and one 64 KiB window. Last the "switchtec" profile: its 65 windows, two
 # direct ones and 63 lookup-table windows of 64 KiB, each with its own
 # alignment and size limits, a translation a window cannot take refused
@@ -18,7 +19,7 @@ TOOL=/sys/kernel/debug/ntb_tool
 MW_SIZE=65536
 
 ktap_print_header
-ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 4 + 10))
+ktap_set_plan $((HOSTS * (HOSTS - 1) * 3 + 4 + 3 + 10))
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -118,16 +119,17 @@ mw_field() {
 	sed -n "s/^$2[ \t]*\(0x[0-9a-f]*\).*/\1/p" "$1"
 }
 
-window_carries_bytes() {	# fabric, from, to[, window]
+window_carries_bytes() {	# fabric, from, to[, window[, bytes]]
 	from=$(tool_dir "$1" "$2")/peer$(pidx "$2" "$3")
 	to=$(tool_dir "$1" "$3")/peer$(pidx "$3" "$2")
 	w=${4:-0}
-	echo $MW_SIZE >"$to/mw_trans$w" || return 1
+	sz=${5:-$MW_SIZE}
+	echo "$sz" >"$to/mw_trans$w" || return 1
 	addr=$(mw_field "$to/mw_trans$w" "DMA Address")
-	echo "$addr:$MW_SIZE" >"$from/peer_mw_trans$w" || return 1
-	dd if=/dev/urandom of=/tmp/pattern bs=$MW_SIZE count=1 2>/dev/null
-	dd if=/tmp/pattern of="$from/peer_mw$w" bs=$MW_SIZE count=1 2>/dev/null
-	cmp -n $MW_SIZE /tmp/pattern "$to/mw$w"
+	echo "$addr:$sz" >"$from/peer_mw_trans$w" || return 1
+	dd if=/dev/urandom of=/tmp/pattern bs="$sz" count=1 2>/dev/null
+	dd if=/tmp/pattern of="$from/peer_mw$w" bs="$sz" count=1 2>/dev/null
+	cmp -n "$sz" /tmp/pattern "$to/mw$w"
 	ok=$?
 	echo "$addr:0" >"$from/peer_mw_trans$w"
 	echo 0 >"$to/mw_trans$w"
@@ -145,6 +147,42 @@ for a in $(seq 0 $((HOSTS - 1))); do
 	done
 done
 ktap_test_result "idt_message_register_full_until_cleared" register_full_until_cleared 0 0 1
+
+# Port 3's window $1 from port 0 has alignment $2, size alignment $3 and
+# size_max $4, as ntb_tool reads them through mw_get_align().
+idt_window_shape_is() {
+	f=$(tool_dir 0 3)/peer0/mw_trans$1
+	if [ $(($(mw_field "$f" Alignment))) -ne $(($2)) ] ||
+		[ $(($(mw_field "$f" "Size Alignment"))) -ne $(($3)) ] ||
+		[ $(($(mw_field "$f" "Size Max"))) -ne $(($4)) ]; then
+		sed "s/^/# window $1: /" "$f"
+		return 1
+	fi
+}
+idt_windows() {
+	n=0
+	for f in "$(tool_dir 0 0)"/peer2/peer_mw_trans*; do n=$((n + 1)); done
+	[ $n -eq 26 ] && idt_window_shape_is 1 4096 4096 $((1 << 20)) &&
+		idt_window_shape_is 2 4096 $((1 << 20)) $((1 << 20)) &&
+		idt_window_shape_is 25 4096 $((1 << 20)) $((1 << 20))
+}
+# A lookup-table entry translates its whole 1 MiB or nothing.
+idt_lut_refuses_part() {
+	to=$(tool_dir 0 1)/peer0
+	from=$(tool_dir 0 0)/peer0
+	echo $((1 << 20)) >"$to/mw_trans25" || return 1
+	addr=$(mw_field "$to/mw_trans25" "DMA Address")
+	out=$(sh -c "echo $addr:$MW_SIZE >$from/peer_mw_trans25" 2>&1)
+	echo 0 >"$to/mw_trans25"
+	case $out in
+	*"Invalid argument"*) ;;
+	*) echo "# a 64 KiB translation of a 1 MiB entry: '$out'"; return 1 ;;
+	esac
+}
+ktap_test_result "idt_26_windows_24_lut_of_1m_after_2_direct" idt_windows
+ktap_test_result "idt_lut_window_refuses_partial_translation_EINVAL" idt_lut_refuses_part
+ktap_test_result "idt_last_lut_window_carries_1m_port0_to_port3" \
+	window_carries_bytes 0 0 3 25 $((1 << 20))
 rmmod ntb_tool
 echo 0 >"$SIM_SYSFS/del_fabric"
 
