@@ -8,7 +8,7 @@
 # The tiny profile is left out: ntb_perf needs a window per port and the
 # script cannot skip it; sim_tool_mesh.sh covers tiny (see ntb_sim.rst).
 # vm-devices: edu edu arena
-# vm-timeout: 900
+# vm-timeout: 1800
 . "$(dirname "$0")/lib.sh"
 
 PROFILES="intel intel-32g idt switchtec"
