@@ -17,12 +17,42 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ioport.h>
+#include <linux/moduleparam.h>
 #include <linux/ntb.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 
 #include "ntb_lending.h"
 #include "xport.h"
+
+/*
+ * The doorbell bits a borrow takes for its device's vectors, at most: a
+ * pool of devices shares the adapter's bits (Documentation/ntb-lending/
+ * admin-guide.rst, Limits). Read at each borrow.
+ */
+static unsigned int vectors_per_borrow = 4;
+
+static int vectors_per_borrow_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	unsigned int n;
+
+	if (kstrtouint(val, 0, &n) || !n || n > NTBL_MAX_VEC) {
+		pr_err("vectors_per_borrow: give 1 to %d\n", NTBL_MAX_VEC);
+		return -EINVAL;
+	}
+	return param_set_uint(val, kp);
+}
+
+static const struct kernel_param_ops vectors_per_borrow_ops = {
+	.set = vectors_per_borrow_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(vectors_per_borrow, &vectors_per_borrow_ops,
+		&vectors_per_borrow, 0644);
+MODULE_PARM_DESC(vectors_per_borrow,
+		 "Doorbell bits a borrowed device takes for its interrupt vectors, at most (1-15, default 4); a two-port adapter's bits are shared by the devices it borrows");
 
 /* --- what peers offer us: the offers registry ----------------------------- */
 
@@ -485,13 +515,14 @@ static bool borrowing_any(struct ntbl_adapter *adapter)
 
 /*
  * Take the doorbell bits for a borrow's vectors: on two ports a run of up
- * to NTBL_VEC_PER_BORROW of the bits no other borrow holds (the first
- * run that long, or else the longest), so that several devices share the
+ * to vectors_per_borrow of the bits no other borrow holds (the first run
+ * that long, or else the longest), so that several devices share the
  * adapter's bits; on a switch the lender's share. -ENOSPC, with the line
  * that says who holds them, if none is left.
  */
 static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 {
+	unsigned int per_borrow = READ_ONCE(vectors_per_borrow);
 	struct ntbl_adapter *adapter = borrow->adapter;
 	u64 pool = ntbl_vector_bits(adapter, borrow->lender);
 	u64 used = 0, free, run, best = 0;
@@ -500,6 +531,8 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 	int i, bit, len = 0;
 
 	if (adapter->switched) {
+		while (hweight64(pool) > NTBL_MAX_VEC)
+			pool &= ~BIT_ULL(fls64(pool) - 1);
 		borrow->vectors = pool;
 		return 0;
 	}
@@ -509,7 +542,7 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 	free = pool & ~used;
 	for_each_set_bit(bit, (unsigned long *)&free, 64) {
 		for (run = 0; bit < 64 && (free & BIT_ULL(bit)) &&
-		     hweight64(run) < NTBL_VEC_PER_BORROW; bit++)
+		     hweight64(run) < per_borrow; bit++)
 			run |= BIT_ULL(bit);
 		if (hweight64(run) > hweight64(best))
 			best = run;

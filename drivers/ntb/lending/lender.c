@@ -604,6 +604,34 @@ static struct ntbl_lend *find_lend(struct ntbl_adapter *adapter, u32 index)
 }
 
 /*
+ * Make @dp, the span of @lend's BARs through window @widx toward @peer, a
+ * block aligned to its power-of-two size: what some drivers want of a
+ * translation whatever ntb_mw_get_align() says (ntb_hw_switchtec's direct
+ * windows). -E2BIG if the window cannot hold that.
+ */
+static int natural_span(struct ntbl_peer *peer, struct ntbl_lend *lend,
+			int widx, struct ntbl_dp_bars *dp)
+{
+	u64 size = roundup_pow_of_two(dp->span_size);
+	resource_size_t size_max;
+	int ret;
+
+	ret = ntb_mw_get_align(peer->ntb, peer->pidx, widx, NULL, NULL,
+			       &size_max);
+	if (ret)
+		return ret;
+	/* A block of @size that straddles a boundary of @size doubles. */
+	for (; size <= size_max; size *= 2) {
+		ret = ntbl_lent_bars(lend->lent, size, dp);
+		if (ret || dp->span_size == size)
+			return ret;
+	}
+	pci_err(lend->pdev, "window %d of %s toward node %d wants a translation aligned to its size, and holds %llu bytes: too few for its BARs so aligned\n",
+		widx, dev_name(&peer->ntb->dev), peer->port, (u64)size_max);
+	return -E2BIG;
+}
+
+/*
  * Open the windows of a borrow, the span of the device's BARs into @dp: a
  * two-port lender translates one of its own windows onto the device (the
  * borrower translated its own onto its memory before it asked), a switch
@@ -626,6 +654,12 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	}
 	if (!adapter->switched) {
 		ret = ntbl_set_window(peer, widx, dp->span_phys, dp->span_size);
+		if (ret == -EINVAL) {
+			ret = natural_span(peer, lend, widx, dp);
+			if (!ret)
+				ret = ntbl_set_window(peer, widx, dp->span_phys,
+						      dp->span_size);
+		}
 		if (ret)
 			return ret;
 		mutex_lock(&adapter->win_lock);
@@ -783,6 +817,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		ret = -EBUSY;
 	} else if (!req.vectors ||
 		   req.vectors & ~ntbl_vector_bits(adapter, adapter->port) ||
+		   hweight64(req.vectors) > NTBL_MAX_VEC ||
 		   !PAGE_ALIGNED(req.mem_size) ||
 		   (adapter->switched && !req.mem_size)) {
 		ret = -EINVAL;

@@ -104,13 +104,6 @@ static inline u32 ntbl_offer_id(int node, unsigned int index)
 #define NTBL_MW_DEVICE		0
 #define NTBL_MW_MEMORY		1
 
-/*
- * The doorbell bits a borrow takes for its device's vectors, at most: a
- * pool of devices shares the adapter's bits (Documentation/ntb-lending/
- * admin-guide.rst, Limits).
- */
-#define NTBL_VEC_PER_BORROW	4
-
 /**
  * struct ntbl_chan - reliable, ordered message channel to one peer
  * @lock: protects every field below; taken in interrupt context

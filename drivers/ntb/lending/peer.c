@@ -140,10 +140,11 @@ void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg)
  * @adapter: the adapter, bound
  * @node: the lender's NodeId
  *
- * A two-port lender rings only us: every bit above the protocol's. On a
- * switch a ring reaches every peer, so each port of the fabric owns an
- * equal share of the bits, by the rank of its port number, and a borrower
- * tells its lenders' devices apart by their bits. At most NTBL_MAX_VEC.
+ * A two-port lender rings only us: every bit above the protocol's, which
+ * the devices we borrow share. On a switch a ring reaches every peer, so
+ * each port of the fabric owns an equal share of the bits, by the rank of
+ * its port number, and a borrower tells its lenders' devices apart by
+ * their bits. One device rings at most NTBL_MAX_VEC of them.
  *
  * Context: any.
  * Return: the bits, 0 if there are too few.
@@ -167,8 +168,6 @@ u64 ntbl_vector_bits(struct ntbl_adapter *adapter, int node)
 			if (n++ / share == rank)
 				mask |= BIT_ULL(bit);
 	}
-	while (hweight64(mask) > NTBL_MAX_VEC)
-		mask &= ~BIT_ULL(fls64(mask) - 1);
 	return mask;
 }
 
