@@ -565,6 +565,7 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 static int reserve(struct ntbl_borrow *borrow, const char *name)
 {
 	struct ntbl_adapter *adapter = borrow->adapter;
+	struct ntbl_borrow *other;
 	struct ntbl_offer *offer;
 	struct ntbl_peer *peer;
 	u64 vectors;
@@ -585,6 +586,18 @@ static int reserve(struct ntbl_borrow *borrow, const char *name)
 		       borrow->lender);
 		return -ENOLINK;
 	}
+	/*
+	 * Not by its offer's state alone, which comes later than our borrow
+	 * (or not at all from a lender that lies): a second borrow of it
+	 * here would be refused by the lender, and its give_back() would
+	 * return the first.
+	 */
+	list_for_each_entry(other, &peer->borrows, peer_node)
+		if (other->index == borrow->index) {
+			pr_err("borrows/%s: this host borrows it already\n",
+			       name);
+			return -EBUSY;
+		}
 	vectors = ntbl_vector_bits(adapter, borrow->lender);
 	if (adapter->xport->borrow_check(peer, name, vectors))
 		return -EOPNOTSUPP;

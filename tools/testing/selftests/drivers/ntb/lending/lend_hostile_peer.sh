@@ -16,7 +16,7 @@ CFS=/sys/kernel/config/ntb_lending
 FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 12
+ktap_set_plan 13
 
 NVME=$(pci_find 0x010802)
 pair_up() {
@@ -172,6 +172,21 @@ config_as_the_borrower_sees_it() {
 		[ "$(dword /tmp/lent_config 16)" = 00000000 ]
 }
 ktap_test_result "lender_config_attribute_matches_the_borrowers_view" config_as_the_borrower_sees_it
+
+# The lender's offer says 00000 is available again (a lie, or its news of
+# our own borrow not in yet): borrowing it once more under another name
+# is refused here, and does not return the borrow of 00000 to the lender.
+second_borrow_of_the_same_id() {
+	frame "$A" 2 0 0 3 0 0 0 && frame "$A" 2 1 1 3 0x80861234 0x10802 0xffffffff &&
+		wait_for 10 offer_is available || return 1
+	err=$(mkdir_err "$CFS/$B/borrows/0")
+	echo "# mkdir borrows/0: $err; lender: $(cat "$L/state")"
+	[ "$err" = "Device or resource busy" ] && [ ! -e "$CFS/$B/borrows/0" ] &&
+		[ "$(kernel_log_count "borrows/0: this host borrows it already")" -eq 1 ] &&
+		[ "$(cat "$L/state")" = borrowed ] &&
+		dd if="$(disk_of "$VBDF")" of=/dev/null bs=64k count=16 iflag=direct 2>/dev/null
+}
+ktap_test_result "a_second_borrow_of_a_borrowed_id_does_not_return_it" second_borrow_of_the_same_id
 
 returned_and_cleared() {
 	rmdir "$CFS/$B/borrows/00000" && wait_for 20 offer_is available &&
