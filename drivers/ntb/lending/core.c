@@ -502,6 +502,7 @@ void ntbl_adapter_free(struct ntbl_adapter *adapter)
 	ntbl_adapter_debugfs_remove(adapter);
 	destroy_workqueue(adapter->wq);
 	cancel_work_sync(&adapter->offers_work);
+	cancel_work_sync(&adapter->removed_work);
 	kfree(adapter);
 }
 

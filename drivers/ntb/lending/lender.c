@@ -138,6 +138,21 @@ static bool device_window(struct ntbl_adapter *adapter, int widx)
 }
 
 /*
+ * The entry whose borrow holds window @widx toward @peer, open or closed
+ * (device_removed()), or NULL; with the adapter locked.
+ */
+static struct ntbl_lend *window_lend(struct ntbl_peer *peer, int widx)
+{
+	struct ntbl_lend *lend;
+
+	lockdep_assert_held(&peer->adapter->win_lock);
+	list_for_each_entry(lend, &peer->adapter->lends, node)
+		if (lend->window_peer == peer && lend->widx == widx)
+			return lend;
+	return NULL;
+}
+
+/*
  * Of the windows toward @peer that may lead to @lent's device and are not
  * in use (all of them if @any), the smallest that holds the span of its
  * BARs: the windows of one adapter may differ (a switch's LUT windows are
@@ -157,7 +172,7 @@ static int pick_window(struct ntbl_peer *peer, struct ntbl_lent *lent,
 		if (!device_window(adapter, widx))
 			continue;
 		mutex_lock(&adapter->win_lock);
-		ret = !any && peer->xlat[widx];
+		ret = !any && (peer->xlat[widx] || window_lend(peer, widx));
 		mutex_unlock(&adapter->win_lock);
 		if (ret)
 			continue;
@@ -185,17 +200,6 @@ static int pick_window(struct ntbl_peer *peer, struct ntbl_lent *lent,
 	return best;
 }
 
-/* The lent device that window @widx toward @peer leads to, for a line. */
-static const char *window_device(struct ntbl_peer *peer, int widx)
-{
-	struct ntbl_lend *lend;
-
-	list_for_each_entry(lend, &peer->adapter->lends, node)
-		if (lend->window_peer == peer && lend->widx == widx)
-			return pci_name(lend->pdev);
-	return "a device";
-}
-
 /*
  * Say why no window toward @peer takes @lend's device: what pick_window()
  * returned, and the span and the largest window it found.
@@ -205,6 +209,7 @@ static void no_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 	int widx, n = 0, len = 0;
+	struct ntbl_lend *holder;
 	char held[160] = "";
 
 	if (err == -E2BIG) {
@@ -218,10 +223,12 @@ static void no_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		if (!device_window(adapter, widx))
 			continue;
 		n++;
-		if (peer->xlat[widx] && len < sizeof(held) - 1)
+		holder = window_lend(peer, widx);
+		if ((holder || peer->xlat[widx]) && len < sizeof(held) - 1)
 			len += scnprintf(held + len, sizeof(held) - len,
 					 "%swindow %d: %s", len ? ", " : "",
-					 widx, window_device(peer, widx));
+					 widx, holder ? pci_name(holder->pdev) :
+					 "a device");
 	}
 	mutex_unlock(&adapter->win_lock);
 	pci_err(lend->pdev, "cannot be lent to node %d: all %d windows of %s that lead to devices are in use (%s)\n",
@@ -260,13 +267,17 @@ static void device_removed(void *data)
 	struct ntbl_lend *lend = data;
 	struct ntbl_adapter *adapter = lend->adapter;
 
+	/*
+	 * The window stays the borrow's, closed, until the borrow ends
+	 * (close_window()): the borrower may reach through it until it let
+	 * go of the device, so no other device may take it before.
+	 */
 	mutex_lock(&adapter->win_lock);
-	/* Unset too, so that nothing clears the window once it is reused. */
 	if (lend->window_peer)
 		__ntbl_clear_window(lend->window_peer, lend->widx);
-	lend->window_peer = NULL;
 	mutex_unlock(&adapter->win_lock);
-	queue_work(adapter->wq, &adapter->removed_work);
+	/* Not on @adapter->wq: it waits for the borrower (revoke()). */
+	queue_work(system_unbound_wq, &adapter->removed_work);
 }
 
 /**
@@ -390,9 +401,8 @@ static void end_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
  * Ask the borrower to remove the device before it is taken back, so that
  * its driver lets go first; wait for it a while, not forever, without the
  * adapter's lock (ntbl_wait_reply_unlocked()), @lend->revoking keeping other
- * borrowers off the entry meanwhile. A device that left the PCI tree is
- * gone already: the borrower is told, not waited for, and the lock stays
- * held (ntbl_lend_removed_work() walks the list).
+ * borrowers off the entry meanwhile. So for a device that left the PCI
+ * tree: its window, closed, is passed on only once the borrower let go.
  *
  * Meanwhile the borrow may end (the borrower returned the device or went
  * away), and the entry go back to local use: callers check again.
@@ -410,9 +420,9 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
 	tag = ntbl_next_tag(peer);
 	ntbl_pack_revoke(&msg, lend->index, tag);
-	if (ntbl_chan_send(peer, &msg) || ntbl_lent_removed(lend->lent))
+	if (ntbl_chan_send(peer, &msg))
 		return;
-	/* One revoker at a time: those of an entry hold configfs' mutex. */
+	/* One revoker at a time: the others wait (wait_revoked()). */
 	WARN_ON_ONCE(lend->revoking);
 	lend->revoking = true;
 	ret = ntbl_wait_reply_unlocked(peer, epoch, NTBL_MSG_REVOKE_DONE, tag,
@@ -422,6 +432,21 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 	if (ret)
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
+}
+
+/*
+ * Wait for another's revocation of @lend to end, without the adapter's
+ * lock; the caller keeps @lend (configfs' mutex: it is not removed).
+ */
+static void wait_revoked(struct ntbl_lend *lend)
+{
+	struct ntbl_adapter *adapter = lend->adapter;
+
+	while (lend->revoking) {
+		mutex_unlock(&adapter->lock);
+		wait_event(adapter->revoked, !READ_ONCE(lend->revoking));
+		mutex_lock(&adapter->lock);
+	}
 }
 
 /**
@@ -438,12 +463,11 @@ int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
 	struct ntbl_peer *peer;
 
 	lockdep_assert_held(&adapter->lock);
-	/* A revocation (rmdir connections/) ends the borrow: wait for it. */
-	while (!force && lend->revoking) {
-		mutex_unlock(&adapter->lock);
-		wait_event(adapter->revoked, !READ_ONCE(lend->revoking));
-		mutex_lock(&adapter->lock);
-	}
+	/*
+	 * A revocation (rmdir connections/, a removal of the device) ends
+	 * the borrow: wait for it.
+	 */
+	wait_revoked(lend);
 	if (lend->state == NTBL_LEND_LOCAL)
 		return 0;
 	if (lend->state == NTBL_LEND_BORROWED) {
@@ -473,8 +497,10 @@ int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
  * ntbl_lend_removed_work() - take back the lends whose device was removed
  * @work: &ntbl_adapter.removed_work
  *
- * The borrower is told, the window onto the device's old BARs closes, and
- * the entry goes back to local, its offer withdrawn.
+ * The borrower is told and waited for, the window onto the device's old
+ * BARs (closed already) is released, and the entry goes back to local, its
+ * offer withdrawn. An entry that another revokes is left to it: it ends
+ * the borrow, and the device, which cannot be reset, goes back to local.
  */
 void ntbl_lend_removed_work(struct work_struct *work)
 {
@@ -483,9 +509,15 @@ void ntbl_lend_removed_work(struct work_struct *work)
 	struct ntbl_lend *lend;
 
 	mutex_lock(&adapter->lock);
-	list_for_each_entry(lend, &adapter->lends, node)
-		if (lend->lent && ntbl_lent_removed(lend->lent))
-			ntbl_lend_withdraw(lend, true);
+again:
+	list_for_each_entry(lend, &adapter->lends, node) {
+		if (!lend->lent || !ntbl_lent_removed(lend->lent) ||
+		    lend->revoking)
+			continue;
+		/* Unlocked meanwhile (revoke()): the list may change. */
+		ntbl_lend_withdraw(lend, true);
+		goto again;
+	}
 	mutex_unlock(&adapter->lock);
 }
 
@@ -505,6 +537,9 @@ static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 
 		if (!lend)
 			continue;
+		wait_revoked(lend);
+		if (peer->lent[i] != lend)
+			continue;	/* ended meanwhile */
 		revoke(lend, peer);
 		/* Unlocked meanwhile: the borrow may be over. */
 		if (peer->lent[i] == lend)

@@ -228,7 +228,9 @@ enum ntbl_lend_state {
  *	without force waits for it to end (&ntbl_adapter.revoked)
  * @window_peer: on a two-port adapter, the borrower whose window @widx the
  *	lender translated onto the device's BARs, or NULL; under
- *	&ntbl_adapter.win_lock, so that a removal of the device closes it
+ *	&ntbl_adapter.win_lock, so that a removal of the device closes it.
+ *	Set until the borrow ends, closed or not: no other device takes the
+ *	window while the borrower may still reach through it
  * @widx: that window, while @window_peer is set
  * @node: entry in &ntbl_adapter.lends
  */
@@ -377,7 +379,8 @@ struct ntbl_borrow {
  * @debugfs: its directory in ntb_lending's debugfs
  * @link_work: follows the link state of every peer
  * @removed_work: takes back the lends whose device left the PCI tree
- *	(ntbl_lend_removed_work())
+ *	(ntbl_lend_removed_work()), on the system's unbound work queue: it
+ *	waits for borrowers, which @wq must not
  * @node: entry in the module's adapter list
  */
 struct ntbl_adapter {
