@@ -17,10 +17,13 @@
 #   # vm-timeout: 300                      seconds before the run fails
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
-# Device names: nvme (a fresh 256 MiB file-backed drive), e1000e (a NIC on
-# QEMU hub 0 with every other e1000e of the VM, and nothing else), edu (QEMU's educational device: an ntb_sim
-# host's adapter), arena (256 MiB of ivshmem memory: ntb_sim's window
-# backing). Without a vm-devices line the VM gets "nvme e1000e edu edu".
+# Device names: nvme (a fresh 256 MiB file-backed drive), ahci (an
+# ich9-ahci controller of its own, not q35's built-in one, with a fresh
+# 256 MiB file-backed disk on its first port; plain MSI, no MSI-X), e1000e
+# (a NIC on QEMU hub 0 with every other e1000e of the VM, and nothing
+# else), edu (QEMU's educational device: an ntb_sim host's adapter), arena
+# (256 MiB of ivshmem memory: ntb_sim's window backing). Without a
+# vm-devices line the VM gets "nvme e1000e edu edu".
 #
 # The script's output (KTAP), the guest's serial console and its dmesg come
 # back in DIR (default build/<kver>/vm/<script>/): ktap.log, console.log,
@@ -82,7 +85,7 @@ mkdir -p "$out"
 ROOT=$BUILD/initramfs
 # Kernel modules the tests use, with their dependencies; the NTB clients
 # only where the kernel has them (the debug kernel; for Debian's we build them).
-GUEST_MODULES="configfs nvme e1000e pci-stub vfio-pci nvmet nvmet-tcp nvme-tcp loop"
+GUEST_MODULES="configfs nvme ahci sd_mod e1000e pci-stub vfio-pci nvmet nvmet-tcp nvme-tcp loop"
 GUEST_MODULES_IF_PRESENT="ntb_tool ntb_perf ntb_pingpong ntb_transport ntb_netdev ntb_msi_test"
 # Programs the tests use, with their shared libraries; busybox gives the rest.
 GUEST_PROGRAMS="/bin/kmod /bin/bash /usr/bin/fio /usr/bin/lspci /usr/bin/setpci
@@ -216,6 +219,15 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -drive file=$out/nvme$n.img,if=none,id=nvme$n,format=raw"
 		qemu_devices="$qemu_devices -device nvme,serial=ntbl-nvme$n,drive=nvme$n"
 		;;
+	ahci)
+		# q35's own controller at 00:1f.2 shares its IOMMU group with
+		# the LPC bridge and SMBus functions of slot 1f, which lending
+		# it would put in its domain: this one has a slot to itself.
+		truncate -s 256M "$out/ahci$n.img"
+		qemu_devices="$qemu_devices -drive file=$out/ahci$n.img,if=none,id=ahci$n,format=raw"
+		qemu_devices="$qemu_devices -device ich9-ahci,id=ahcictl$n"
+		qemu_devices="$qemu_devices -device ide-hd,drive=ahci$n,bus=ahcictl$n.0,serial=ntbl-ahci$n"
+		;;
 	e1000e)
 		qemu_devices="$qemu_devices -netdev hubport,id=net$n,hubid=0"
 		qemu_devices="$qemu_devices -device e1000e,netdev=net$n"
@@ -229,7 +241,7 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -device ivshmem-plain,memdev=arena$n"
 		;;
 	*)
-		die "$name: unknown vm-devices entry '$d' (nvme, e1000e, edu, arena)"
+		die "$name: unknown vm-devices entry '$d' (nvme, ahci, e1000e, edu, arena)"
 		;;
 	esac
 	n=$((n + 1))
@@ -346,7 +358,7 @@ if emulator_flags_fault; then
 fi
 elapsed=$(($(date +%s) - start))
 
-[ "${VM_KEEP:-0}" = 1 ] || rm -f "$out/initramfs.cpio" "$out"/nvme*.img
+[ "${VM_KEEP:-0}" = 1 ] || rm -f "$out/initramfs.cpio" "$out"/nvme*.img "$out"/ahci*.img
 
 sed '/^# vm-\(start\|exit\)/d' "$out/ktap.log"
 
