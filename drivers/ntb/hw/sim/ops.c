@@ -220,6 +220,21 @@ static u64 db_valid(struct ntb_sim_host *host)
 	return GENMASK_ULL(host->fabric->profile->db_bits - 1, 0);
 }
 
+/*
+ * The adapter's cause of a host's doorbell bit 0: on a switch its own
+ * bits sit above the outbound ones (sim.h).
+ */
+static unsigned int db_shift(struct ntb_sim_host *host)
+{
+	return host->fabric->profile->multiport ? NTB_SIM_OUTDB_BITS : 0;
+}
+
+/* Ring a host's own doorbell bits. */
+static void raise_db(struct ntb_sim_host *host, u64 db_bits)
+{
+	raise(host, db_bits << db_shift(host));
+}
+
 static u64 sim_db_valid_mask(struct ntb_dev *ntb)
 {
 	return db_valid(ntb_sim_host(ntb));
@@ -270,7 +285,7 @@ static int sim_db_set(struct ntb_dev *ntb, u64 db_bits)
 
 	if (db_bits & ~db_valid(host))
 		return -EINVAL;
-	raise(host, db_bits);
+	raise_db(host, db_bits);
 	return 0;
 }
 
@@ -408,7 +423,7 @@ void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric)
 static void deliver_db(struct ntb_sim_host *from, struct ntb_sim_host *to,
 		       int idx, u64 bits)
 {
-	raise(to, bits);
+	raise_db(to, bits);
 }
 
 static void deliver_spad(struct ntb_sim_host *from, struct ntb_sim_host *to,
@@ -474,7 +489,10 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 	if (db_data && (db_bit < 0 || db_bit >= fabric->profile->db_bits))
 		return -EINVAL;
 
-	/* A switch's: our own adapter, which forwards to every peer. */
+	/*
+	 * A switch's: our own adapter, which forwards to every peer; a write
+	 * of BIT(db_bit), as to IDT's outbound doorbell register.
+	 */
 	if (fabric->profile->multiport) {
 		if (db_data && db_bit >= NTB_SIM_OUTDB_BITS)
 			return -EINVAL;
@@ -483,7 +501,7 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 		if (db_size)
 			*db_size = sizeof(u32);
 		if (db_data)
-			*db_data = BIT_ULL(NTB_SIM_OUTDB_SHIFT + db_bit);
+			*db_data = BIT_ULL(db_bit);
 		return 0;
 	}
 
@@ -704,21 +722,22 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	struct ntb_sim_host *host = data;
 	struct ntb_sim_fabric *fabric = host->fabric;
 	bool db_event, msg_event;
-	u32 causes, out;
+	u32 causes, in, out = 0;
 
 	causes = readl(host->regs + EDU_REG_IRQ_STATUS);
 	if (!causes)
 		return IRQ_NONE;
 	writel(causes, host->regs + EDU_REG_IRQ_ACK);
 
-	out = causes >> NTB_SIM_OUTDB_SHIFT &
-	      GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
+	in = causes >> db_shift(host) & db_valid(host);
+	if (fabric->profile->multiport)
+		out = causes & GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
 	spin_lock(&fabric->lock);
-	if (fabric->profile->multiport && out)
+	if (out)
 		ring_peers(host, out);
-	if (causes & db_valid(host))
+	if (in)
 		host->db_irq_ns = ktime_get_ns();
-	host->db |= causes & db_valid(host);
+	host->db |= in;
 	db_event = host->registered && (host->db & ~host->db_mask);
 	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
 		    (host->msg_sts & ~host->msg_mask & msg_bits(host));

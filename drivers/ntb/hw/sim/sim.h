@@ -28,10 +28,11 @@
 #define NTB_SIM_DB_BITS_MAX	30
 /*
  * On a switch a device rings peers through its own adapter (as IDT's
- * outbound doorbell register does): cause BIT(NTB_SIM_OUTDB_SHIFT + bit),
- * forwarded to every linked peer. Only so many bits fit below the causes.
+ * outbound doorbell register does): a write of BIT(bit), cause bit,
+ * forwarded to every linked peer. These take the lowest causes, so that
+ * the value fits the 16 bits of a plain MSI's data; the host's own
+ * doorbell bits sit above them, from cause NTB_SIM_OUTDB_BITS.
  */
-#define NTB_SIM_OUTDB_SHIFT	16
 #define NTB_SIM_OUTDB_BITS	14
 #define NTB_SIM_IRQ_REPLAY	BIT(30)	/* re-evaluate doorbells after unmask */
 #define NTB_SIM_IRQ_MSG		BIT(31)	/* a message arrived */
