@@ -55,6 +55,8 @@
  * @db: the doorbell write of each bit
  * @nr_db: entries in @db
  * @shared: the device has more vectors than @nr_db, so vectors share bits
+ * @msi_db: the doorbell a plain MSI vector rings (its hardware number):
+ *	the first whose write a 16-bit MSI data word can carry; -1 if none
  * @busn: bus number range of the root bus
  * @mem: memory window of the root bus: the NTB window
  * @fwnode: names the MSI domain
@@ -88,6 +90,7 @@ struct ntbl_vbus {
 	struct ntbl_dp_doorbell *db;
 	unsigned int nr_db;
 	bool shared;
+	int msi_db;
 
 	struct resource busn;
 	struct resource mem;
@@ -415,6 +418,11 @@ static int vbus_msi_init(struct irq_domain *domain,
 {
 	struct ntbl_vbus *vbus = info->data;
 
+	if (!arg->desc->pci.msi_attrib.is_msix && vbus->msi_db < 0) {
+		dev_err(arg->desc->dev, "plain MSI cannot ring any of its %u doorbells: MSI data has 16 bits and a dword address, the first doorbell writes %#x at %#llx; use MSI-X\n",
+			vbus->nr_db, vbus->db[0].data, vbus->db[0].addr);
+		return -EOVERFLOW;
+	}
 	irq_domain_set_info(domain, virq, hwirq, info->chip, vbus,
 			    handle_simple_irq, NULL, NULL);
 	/*
@@ -429,11 +437,38 @@ static int vbus_msi_init(struct irq_domain *domain,
 	return 0;
 }
 
-/* One function per domain: its MSI index is a unique hardware number. */
+/*
+ * One function per domain: its MSI-X index is a unique hardware number.
+ * Its one plain MSI vector (the lender allows no more) takes the number of
+ * the doorbell it can ring, so that the doorbell runs it.
+ */
 static void vbus_msi_set_desc(msi_alloc_info_t *arg, struct msi_desc *desc)
 {
+	struct ntbl_vbus *vbus = dev_vbus(desc->dev);
+
 	arg->desc = desc;
 	arg->hwirq = desc->msi_index;
+	if (!desc->pci.msi_attrib.is_msix && vbus->msi_db >= 0)
+		arg->hwirq = vbus->msi_db;
+}
+
+/*
+ * The doorbell a plain MSI can ring. Its capability's data register has
+ * 16 bits (the PCI core writes msg->data there as a word; the upper half
+ * of the dword the function writes is zero), while an MSI-X entry's has
+ * 32. A doorbell whose value needs more (an adapter that rings bit n with
+ * BIT(16 + n), or shifts its bits up) would get a truncated message,
+ * which rings nothing. Both address registers want a dword.
+ */
+static int vbus_msi_doorbell(const struct ntbl_dp_doorbell *db,
+			     unsigned int nr_db)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_db; i++)
+		if (db[i].data <= U16_MAX && IS_ALIGNED(db[i].addr, 4))
+			return i;
+	return -1;
 }
 
 static int vbus_create_irq_domain(struct ntbl_vbus *vbus)
@@ -581,6 +616,17 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 		goto unlock;
 	}
 
+	/*
+	 * INTx is not lent: a function whose one interrupt is plain MSI
+	 * needs a doorbell that MSI can ring, or its driver waits forever.
+	 */
+	if (!pdev->msix_cap && pdev->msi_cap && vbus->msi_db < 0) {
+		pci_err(pdev, "its one interrupt is plain MSI, whose 16-bit data cannot ring any of its %u doorbells (the first writes %#x at %#llx)\n",
+			vbus->nr_db, vbus->db[0].data, vbus->db[0].addr);
+		ret = -EOPNOTSUPP;
+		goto put;
+	}
+
 	/* The IOMMU ignores this domain; these ops must be in place for probe. */
 	set_dma_ops(&pdev->dev, &vbus_dma_ops);
 	msix = pci_msix_vec_count(pdev);
@@ -632,6 +678,7 @@ struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
 	vbus->dma_size = info->dma_size;
 	vbus->dma_dev_addr = info->dma_dev_addr;
 	vbus->nr_db = info->nr_db;
+	vbus->msi_db = vbus_msi_doorbell(info->db, info->nr_db);
 	vbus->sysdata.node = dev_to_node(info->parent);
 	raw_spin_lock_init(&vbus->bar_lock);
 	vbus->db = kmemdup_array(info->db, info->nr_db, sizeof(*info->db),
