@@ -482,8 +482,11 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
 	if (IS_ERR(vbus))
 		return PTR_ERR(vbus);
 	borrow->vbus = vbus;
-	/* On &ntbl_peer.borrows since reserve(): the doorbells run it now. */
-	WRITE_ONCE(borrow->state, NTBL_BORROW_BORROWED);
+	/*
+	 * On &ntbl_peer.borrows since reserve(): the doorbells run it from
+	 * now on, and find @vbus set (ntbl_borrow_db()).
+	 */
+	smp_store_release(&borrow->state, NTBL_BORROW_BORROWED);
 	ntbl_vbus_add(vbus);
 	strscpy(borrow->local_bdf, pci_name(ntbl_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
@@ -838,7 +841,8 @@ void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 	list_for_each_entry_rcu(borrow, &peer->borrows, peer_node) {
 		vectors = READ_ONCE(borrow->vectors);
 		mine = db & vectors;
-		if (mine && READ_ONCE(borrow->state) == NTBL_BORROW_BORROWED)
+		if (mine &&
+		    smp_load_acquire(&borrow->state) == NTBL_BORROW_BORROWED)
 			ntbl_vbus_doorbell(borrow->vbus,
 					   mine >> __ffs64(vectors));
 	}

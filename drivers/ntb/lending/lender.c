@@ -156,25 +156,22 @@ static struct ntbl_lend *window_lend(struct ntbl_peer *peer, int widx)
  * Of the windows toward @peer that may lead to @lent's device and are not
  * in use (all of them if @any), the smallest that holds the span of its
  * BARs: the windows of one adapter may differ (a switch's LUT windows are
- * small, its direct ones large). Its index, with the span in @bars, or
- * -ENOSPC if every such window is in use, -E2BIG if none holds it (the
- * largest one's size in @largest), or the errno of a device that went away.
+ * small, its direct ones large). Its index, with the span in @bars; or
+ * -ENOSPC if only windows in use hold it, -E2BIG if none does (the span it
+ * needs in @bars, the largest window's size in @largest); or the errno of
+ * a device that went away.
  */
 static int pick_window(struct ntbl_peer *peer, struct ntbl_lent *lent,
 		       bool any, struct ntbl_dp_bars *bars, u64 *largest)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 	resource_size_t size_max, best_max = 0;
-	int widx, best = -ENOSPC, ret;
+	int widx, best = -E2BIG, ret;
 	struct ntbl_dp_bars span;
+	bool busy;
 
 	for (widx = 0; widx < peer->nr_mw; widx++) {
 		if (!device_window(adapter, widx))
-			continue;
-		mutex_lock(&adapter->win_lock);
-		ret = !any && (peer->xlat[widx] || window_lend(peer, widx));
-		mutex_unlock(&adapter->win_lock);
-		if (ret)
 			continue;
 		ret = window_span(lent, peer->ntb, peer->pidx, widx, &span,
 				  &size_max);
@@ -183,16 +180,21 @@ static int pick_window(struct ntbl_peer *peer, struct ntbl_lent *lent,
 		if (ret)
 			continue;
 		*largest = max_t(u64, *largest, size_max);
-		if (best >= 0 && size_max >= best_max)
-			continue;
 		if (span.span_size > size_max) {
-			/* For the line that says what it needs. */
-			if (best < 0) {
-				best = -E2BIG;
-				*bars = span;
-			}
+			if (best == -E2BIG)
+				*bars = span;	/* for the line that says so */
 			continue;
 		}
+		mutex_lock(&adapter->win_lock);
+		busy = !any && (peer->xlat[widx] || window_lend(peer, widx));
+		mutex_unlock(&adapter->win_lock);
+		if (busy) {
+			if (best < 0)
+				best = -ENOSPC;
+			continue;
+		}
+		if (best >= 0 && size_max >= best_max)
+			continue;
 		best = widx;
 		best_max = size_max;
 		*bars = span;
@@ -209,7 +211,9 @@ static void no_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 	int widx, n = 0, len = 0;
+	resource_size_t size_max;
 	struct ntbl_lend *holder;
+	struct ntbl_dp_bars span;
 	char held[160] = "";
 
 	if (err == -E2BIG) {
@@ -218,20 +222,23 @@ static void no_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 			largest);
 		return;
 	}
+	/* The windows that would hold it, and who holds them. */
 	mutex_lock(&adapter->win_lock);
 	for (widx = 0; widx < peer->nr_mw; widx++) {
-		if (!device_window(adapter, widx))
+		if (!device_window(adapter, widx) ||
+		    window_span(lend->lent, peer->ntb, peer->pidx, widx, &span,
+				&size_max) || span.span_size > size_max)
 			continue;
 		n++;
 		holder = window_lend(peer, widx);
-		if ((holder || peer->xlat[widx]) && len < sizeof(held) - 1)
+		if (len < sizeof(held) - 1)
 			len += scnprintf(held + len, sizeof(held) - len,
 					 "%swindow %d: %s", len ? ", " : "",
 					 widx, holder ? pci_name(holder->pdev) :
 					 "a device");
 	}
 	mutex_unlock(&adapter->win_lock);
-	pci_err(lend->pdev, "cannot be lent to node %d: all %d windows of %s that lead to devices are in use (%s)\n",
+	pci_err(lend->pdev, "cannot be lent to node %d: all %d windows of %s that would hold its BARs are in use (%s)\n",
 		peer->port, n, dev_name(&peer->ntb->dev), held);
 }
 
@@ -790,6 +797,17 @@ static int map_doorbells(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		if (ret) {
 			dev_err(&ntb->dev, "its driver has no doorbell address a device could write (%pe): devices cannot be lent through it\n",
 				ERR_PTR(ret));
+			ret = -EOPNOTSUPP;
+			goto err;
+		}
+		/*
+		 * A doorbell is a 32-bit write (MSI-X data, the wire's one
+		 * word); ntb_hw_switchtec's upper half of a shared block
+		 * rings with its value shifted beyond that.
+		 */
+		if (upper_32_bits(data)) {
+			dev_err(&ntb->dev, "doorbell bit %d rings with the 64-bit value %#llx, which a device's 32-bit write cannot carry: devices cannot be lent through it\n",
+				bit, data);
 			ret = -EOPNOTSUPP;
 			goto err;
 		}
