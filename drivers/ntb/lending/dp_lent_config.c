@@ -350,6 +350,20 @@ static void lent_ext_caps(struct ntbl_lent *lent)
 		lent_ext_set_next(lent, prev, 0);
 }
 
+/*
+ * A VF's vendor and device ID registers read all ones (SR-IOV 1.1,
+ * 3.4.1.1-2): its IDs are the PF's vendor and VF device ID, which the PCI
+ * core read into the pci_dev, as vfio-pci shows them.
+ */
+static void lent_vf_ids(struct ntbl_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+
+	put_unaligned_le16(pdev->vendor, &lent->vconfig[PCI_VENDOR_ID]);
+	put_unaligned_le16(pdev->device, &lent->vconfig[PCI_DEVICE_ID]);
+	memset(&lent->virt[PCI_VENDOR_ID], 0xff, 4);
+}
+
 /* Snapshot the function and build the borrower's view of it. */
 void ntbl_lent_cfg_init(struct ntbl_lent *lent)
 {
@@ -378,6 +392,9 @@ void ntbl_lent_cfg_init(struct ntbl_lent *lent)
 	lent->vconfig[PCI_INTERRUPT_PIN] = 0;
 	lent->vconfig[PCI_BIST] = 0;
 
+	if (pdev->is_virtfn)
+		lent_vf_ids(lent);
+	/* VFs have no INTx either: the pin reads 0 for every lent function. */
 	lent_std_caps(lent);
 	lent_ext_caps(lent);
 }
@@ -462,6 +479,8 @@ int ntbl_lent_cfg_read(struct ntbl_lent *lent, unsigned int where,
 	for (i = 0; i < size; i++)
 		out |= (u32)lent->vconfig[where + i] << (8 * i);
 	*val = (raw & ~virt) | (out & virt);
+	if (where == PCI_COMMAND && lent->pdev->no_command_memory)
+		*val |= lent->vconfig[PCI_COMMAND] & PCI_COMMAND_MEMORY;
 unlock:
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	return ret;
@@ -573,6 +592,18 @@ int ntbl_lent_cfg_write(struct ntbl_lent *lent, unsigned int where,
 		hw_bits |= (u32)(lent->write[at] & ~lent->virt[at]) << (8 * i);
 		rw1c |= (u32)lent->rw1c[at] << (8 * i);
 	}
+	/*
+	 * A VF has no memory space enable of its own (nor has a function
+	 * quirked so): its BARs decode while its PF's SR-IOV capability has
+	 * VF MSE set, which the PF's driver owns. As vfio-pci does, the
+	 * write still reaches the function (read-only zero there, but some
+	 * emulated VFs, QEMU's, decode only with it), and the bit reads back
+	 * as the borrower wrote it.
+	 */
+	if (where == PCI_COMMAND && lent->pdev->no_command_memory)
+		lent->vconfig[PCI_COMMAND] = (lent->vconfig[PCI_COMMAND] &
+					      ~PCI_COMMAND_MEMORY) |
+					     (val & PCI_COMMAND_MEMORY);
 	if (hw_bits) {
 		ret = lent_hw_read(lent->pdev, where, size, &raw);
 		if (ret)
