@@ -80,12 +80,32 @@ int ntbl_lent_bars(struct ntbl_lent *lent, u64 align, struct ntbl_dp_bars *bars)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_bars, NTB_LENDING);
 
+/*
+ * Whether resource @i of @other holds registers a window onto @pdev's span
+ * could reach: not a bridge window, which holds functions, not registers
+ * of its own; nor the VF BARs of @pdev's own PF, which hold @pdev's BARs
+ * and its sibling VFs', each checked as the function it is.
+ */
+static bool lent_other_regs(struct pci_dev *pdev, struct pci_dev *other,
+			    unsigned int i)
+{
+	if (i >= PCI_BRIDGE_RESOURCES)
+		return false;
+#ifdef CONFIG_PCI_IOV
+	if (i >= PCI_IOV_RESOURCES && i <= PCI_IOV_RESOURCE_END &&
+	    other == pci_physfn(pdev))
+		return false;
+#endif
+	return true;
+}
+
 /* Warn about what a window onto the span would also reach. */
 static void lent_check_bars(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev, *other = NULL;
 	struct ntbl_dp_bars bars;
 	struct resource *r;
+	unsigned int n;
 	int i;
 
 	for (i = 0; i < PCI_STD_NUM_BARS; i++)
@@ -97,8 +117,9 @@ static void lent_check_bars(struct ntbl_lent *lent)
 	for_each_pci_dev(other) {
 		if (other == pdev)
 			continue;
-		pci_dev_for_each_resource(other, r) {
-			if ((r->flags & IORESOURCE_MEM) && resource_size(r) &&
+		pci_dev_for_each_resource(other, r, n) {
+			if (lent_other_regs(pdev, other, n) &&
+			    (r->flags & IORESOURCE_MEM) && resource_size(r) &&
 			    r->start < bars.span_phys + bars.span_size &&
 			    r->end >= bars.span_phys) {
 				pci_warn(pdev, "a window onto its BARs also reaches %s; lend both or move them apart\n",
