@@ -86,12 +86,13 @@ struct ntbl_dp_doorbell {
 /**
  * ntbl_lent_claim() - take a local PCI function for lending
  * @pdev: the function: an endpoint with at least one memory BAR
- * @removed: called if the function leaves the PCI tree while lent, after
- *	its IOMMU domain is gone and it is stopped (ntbl_lent_removed() is
- *	true from then on); the caller still calls ntbl_lent_release(). It
- *	runs with the function's device lock and maybe the PCI rescan lock
- *	held: it must not take a lock held around ntbl_lent_* calls, nor wait
- *	for anything that needs those. NULL for none.
+ * @removed: called if the function leaves the PCI tree while lent, or,
+ *	for a VF, if its PF's driver unbinds, after its IOMMU domain is gone
+ *	and it is stopped (ntbl_lent_removed() is true from then on); the
+ *	caller still calls ntbl_lent_release(). It runs with the function's
+ *	device lock (and its PF's) and maybe the PCI rescan lock held: it
+ *	must not take a lock held around ntbl_lent_* calls, nor wait for
+ *	anything that needs those. NULL for none.
  * @data: @removed's argument
  *
  * Unbinds the function's driver (remembered for ntbl_lent_release()), binds
@@ -140,7 +141,8 @@ bool ntbl_lent_confined(const struct ntbl_lent *lent);
  * @lent: the lent function
  *
  * A removed function maps nothing and serves no config access; only
- * ntbl_lent_release() is left to do.
+ * ntbl_lent_release() is left to do. A VF whose PF's driver unbound is
+ * removed too, though it stays in the tree.
  *
  * Context: any.
  *

@@ -211,17 +211,19 @@ static void lent_orphan_regions(struct pci_dev *pdev)
 }
 
 /*
- * The function leaves the PCI tree (hot-unplug, sysfs remove, SR-IOV
- * disable) while lent. Its IOMMU group goes with it, so its domain goes
- * now: the IOMMU core has forgotten the group by the time of the release.
- * Memory decoding goes off, so that nothing reaches its BARs until a
- * driver enables it again; the owner then takes back the borrow. A
- * removal while the release gives the function back only marks it gone,
- * so that its old driver is not bound to it again.
+ * The function is taken from its borrower for good: it leaves the PCI tree,
+ * or its PF's driver unbinds (lent_pf_unbind()). Its IOMMU group may go
+ * with it, so its domain goes now: the IOMMU core has forgotten the group
+ * by the time of the release. Memory decoding goes off, so that nothing
+ * reaches its BARs until a driver enables it again; the owner then takes
+ * back the borrow. While the release gives the function back this only
+ * marks it gone, so that its old driver is not bound to it again. Device
+ * lock of the function held. False if this is lent_give_back() unbinding
+ * our driver, which is no removal.
  */
-static void lent_remove(struct pci_dev *pdev)
+static bool lent_gone(struct ntbl_lent *lent, const char *why)
 {
-	struct ntbl_lent *lent = pci_get_drvdata(pdev);
+	struct pci_dev *pdev = lent->pdev;
 	unsigned long flags;
 	bool teardown;
 	u16 cmd;
@@ -231,7 +233,12 @@ static void lent_remove(struct pci_dev *pdev)
 	if (lent->unbinder == current) {
 		/* lent_give_back() unbinding us: no removal. */
 		mutex_unlock(&lent->lock);
-		return;
+		return false;
+	}
+	if (lent->state == LENT_GONE) {
+		/* Its PF's driver went first: taken down already. */
+		mutex_unlock(&lent->lock);
+		return true;
 	}
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	WRITE_ONCE(lent->state, LENT_GONE);
@@ -246,12 +253,21 @@ static void lent_remove(struct pci_dev *pdev)
 		ntbl_lent_iommu_exit(lent);
 	}
 	mutex_unlock(&lent->lock);
-	lent_orphan_regions(pdev);
 	if (!teardown)
-		return;
-	pci_warn(pdev, "removed while lent; its borrower loses it\n");
+		return true;
+	pci_warn(pdev, "%s while lent; its borrower loses it\n", why);
 	if (lent->removed)
 		lent->removed(lent->removed_data);
+	return true;
+}
+
+/* The function leaves the PCI tree (hot-unplug, sysfs remove, SR-IOV disable). */
+static void lent_remove(struct pci_dev *pdev)
+{
+	struct ntbl_lent *lent = pci_get_drvdata(pdev);
+
+	if (lent_gone(lent, "removed"))
+		lent_orphan_regions(pdev);
 }
 
 static struct pci_driver lent_driver = {
@@ -265,33 +281,74 @@ static struct pci_driver lent_driver = {
 };
 
 /*
- * The driver is registered while at least one function is lent, so that
- * the module's init needs no hook for it. PCI driver names are global, so
- * this is the one piece of state every fabric shares. Its lock also
- * serializes taking functions from their drivers and giving them back, so
- * that two claims of one function (from two fabrics) cannot both unbind
- * its driver.
+ * A PF's driver unbinds while VFs of it are lent. A VF often does not work
+ * without it (a reset of an NVMe primary controller takes its secondary
+ * controllers offline, and QEMU's nvme does so), and the PF's driver may
+ * disable SR-IOV in its remove without asking: the borrows end now, as if
+ * the VFs had left the tree, before the PF's driver lets go. Runs under
+ * the PF's device lock, which SR-IOV disable also holds around its VFs'.
+ */
+static int lent_pf_unbind(struct notifier_block *nb, unsigned long action,
+			  void *data)
+{
+	struct pci_dev *pf = to_pci_dev(data), *vf = NULL;
+
+	if (action != BUS_NOTIFY_UNBIND_DRIVER || !pf->is_physfn)
+		return NOTIFY_DONE;
+	for_each_pci_dev(vf) {
+		if (!vf->is_virtfn || pci_physfn(vf) != pf)
+			continue;
+		device_lock(&vf->dev);
+		if (vf->dev.driver == &lent_driver.driver)
+			lent_gone(pci_get_drvdata(vf), "its PF's driver unbound");
+		device_unlock(&vf->dev);
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block lent_pf_nb = {
+	.notifier_call = lent_pf_unbind,
+};
+
+/*
+ * The driver, and lent_pf_unbind(), are registered while at least one
+ * function is lent, so that the module's init needs no hook for them. PCI
+ * driver names are global, so this is the one piece of state every fabric
+ * shares. Its lock also serializes taking functions from their drivers
+ * and giving them back, so that two claims of one function (from two
+ * fabrics) cannot both unbind its driver.
  */
 static DEFINE_MUTEX(lent_driver_lock);
 static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
 
 static int lent_driver_get(void)
 {
-	int ret = 0;
+	int ret;
 
 	lockdep_assert_held(&lent_driver_lock);
-	if (!lent_driver_users)
-		ret = pci_register_driver(&lent_driver);
-	if (!ret)
-		lent_driver_users++;
+	if (lent_driver_users++)
+		return 0;
+	ret = pci_register_driver(&lent_driver);
+	if (ret)
+		goto err;
+	ret = bus_register_notifier(&pci_bus_type, &lent_pf_nb);
+	if (ret) {
+		pci_unregister_driver(&lent_driver);
+		goto err;
+	}
+	return 0;
+err:
+	lent_driver_users--;
 	return ret;
 }
 
 static void lent_driver_put(void)
 {
 	lockdep_assert_held(&lent_driver_lock);
-	if (!--lent_driver_users)
-		pci_unregister_driver(&lent_driver);
+	if (--lent_driver_users)
+		return;
+	bus_unregister_notifier(&pci_bus_type, &lent_pf_nb);
+	pci_unregister_driver(&lent_driver);
 }
 
 /*

@@ -59,8 +59,9 @@ struct lent_doorbell {
  * @db: doorbells mapped, in the order they were mapped
  * @nr_db: entries in @db
  * @state: LENT_ACTIVE, LENT_STOPPED (quiesced, or being reset: config
- *	accesses refused) or LENT_GONE (the function was removed: its IOMMU
- *	domain is gone too); written under @lock and @cfg_lock
+ *	accesses refused) or LENT_GONE (the function was removed, or its
+ *	PF's driver unbound: its IOMMU domain is gone too); written under
+ *	@lock and @cfg_lock
  * @releasing: the release has taken the function down; under @lock
  * @unbinder: the task unbinding our driver to give the function back,
  *	whose call of lent_remove() is no removal; under @lock
