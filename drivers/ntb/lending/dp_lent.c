@@ -193,18 +193,17 @@ static int lent_probe(struct pci_dev *pdev, const struct pci_device_id *id)
  * this same kernel puts its driver's regions there (ntb_sim's windows are
  * address-transparent). Take the BARs out of the resource tree before the
  * PCI core frees them, so that such regions move up to the bridge window
- * and stay there, busy, until their owner releases them.
+ * (a VF's: its PF's VF BAR) and stay there, busy, until their owner
+ * releases them; freed with the BARs, they would be lost, and leak when
+ * the owner cannot find them. A VF enabled again while such a region is
+ * still held would find its range busy, which the PCI core does not
+ * survive: the borrower lets go as its device is revoked, and SR-IOV
+ * must not be enabled again before (dataplane.rst).
  */
 static void lent_orphan_regions(struct pci_dev *pdev)
 {
 	struct resource *r;
 
-	/*
-	 * A VF's BARs lie in its PF's IOV resource, where enabling SR-IOV
-	 * again must find the range free (a BUG_ON otherwise).
-	 */
-	if (pdev->is_virtfn)
-		return;
 	pci_dev_for_each_resource(pdev, r)
 		if ((r->flags & IORESOURCE_MEM) && r->parent)
 			remove_resource(r);
