@@ -22,8 +22,11 @@
 # 256 MiB file-backed disk on its first port; plain MSI, no MSI-X), e1000e
 # (a NIC on QEMU hub 0 with every other e1000e of the VM, and nothing
 # else), edu (QEMU's educational device: an ntb_sim host's adapter), arena
-# (256 MiB of ivshmem memory: ntb_sim's window backing). Without a
-# vm-devices line the VM gets "nvme e1000e edu edu".
+# (256 MiB of ivshmem memory: ntb_sim's window backing), nvme-sriov (an
+# nvme with SR-IOV, two VFs at most, alone behind a pcie-root-port, in an
+# nvme-subsys of its own: namespace 1 on the PF, namespaces 2 and 3
+# detached for the VFs, each a fresh 256 MiB drive). Without a vm-devices
+# line the VM gets "nvme e1000e edu edu".
 #
 # The script's output (KTAP), the guest's serial console and its dmesg come
 # back in DIR (default build/<kver>/vm/<script>/): ktap.log, console.log,
@@ -240,8 +243,22 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -object memory-backend-ram,id=arena$n,size=256M,share=on"
 		qemu_devices="$qemu_devices -device ivshmem-plain,memdev=arena$n"
 		;;
+	nvme-sriov)
+		# Two VFs with 4 queues and 2 vectors of the flexible pool
+		# each; VF resources and namespaces are the test's to give.
+		qemu_devices="$qemu_devices -device pcie-root-port,id=rp$n,chassis=$((n + 1))"
+		qemu_devices="$qemu_devices -device nvme-subsys,id=subsys$n,nqn=ntbl-sriov$n"
+		qemu_devices="$qemu_devices -device nvme,id=nvme$n,serial=ntbl-sriov$n,subsys=subsys$n,bus=rp$n"
+		qemu_devices="$qemu_devices,sriov_max_vfs=2,sriov_vq_flexible=8,sriov_vi_flexible=4"
+		for ns in 1 2 3; do
+			truncate -s 256M "$out/nvme$n-$ns.img"
+			qemu_devices="$qemu_devices -drive file=$out/nvme$n-$ns.img,if=none,id=nvme$n-$ns,format=raw"
+			qemu_devices="$qemu_devices -device nvme-ns,drive=nvme$n-$ns,bus=nvme$n,nsid=$ns,shared=off"
+			[ "$ns" -eq 1 ] || qemu_devices="$qemu_devices,detached=on"
+		done
+		;;
 	*)
-		die "$name: unknown vm-devices entry '$d' (nvme, ahci, e1000e, edu, arena)"
+		die "$name: unknown vm-devices entry '$d' (nvme, nvme-sriov, ahci, e1000e, edu, arena)"
 		;;
 	esac
 	n=$((n + 1))
