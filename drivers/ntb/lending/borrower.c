@@ -841,8 +841,10 @@ void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 	list_for_each_entry_rcu(borrow, &peer->borrows, peer_node) {
 		vectors = READ_ONCE(borrow->vectors);
 		mine = db & vectors;
-		if (mine &&
-		    smp_load_acquire(&borrow->state) == NTBL_BORROW_BORROWED)
+		if (!mine)
+			continue;
+		/* Pairs with attach()'s release: @vbus is set once borrowed. */
+		if (smp_load_acquire(&borrow->state) == NTBL_BORROW_BORROWED)
 			ntbl_vbus_doorbell(borrow->vbus,
 					   mine >> __ffs64(vectors));
 	}
