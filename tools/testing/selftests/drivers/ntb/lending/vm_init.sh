@@ -41,7 +41,8 @@ report_hang() {
 }
 
 cd /tests || exit 1
-echo "# vm-start" >/dev/ttyS1
+# The guest uptime it starts at, for vm.sh to tell a stopped guest clock.
+echo "# vm-start $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS1
 # A test still running near vm.sh's time limit leaves a report of where it
 # hangs: a hang that the hung-task detector cannot see (a wait that wakes
 # now and then, an interruptible one) says nothing otherwise.
