@@ -19,8 +19,8 @@
  * @lock.
  *
  * Lock order: configfs' subsystem mutex, @lock, a lent device's locks
- * (dp_lent.c: its bridge's and its own device lock, then its mutex), then
- * @win_lock. A lent device's removal runs under its device lock and takes
+ * (dp_lent.c: its bridge's device lock, a VF's PF's, its own, then its
+ * mutex), then @win_lock. A lent device's removal runs under its device lock and takes
  * only @win_lock (device_removed() in lender.c).
  *
  * Layers: a file calls only the files below it, never one above:
