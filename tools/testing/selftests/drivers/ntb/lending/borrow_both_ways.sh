@@ -20,10 +20,6 @@ NVME=$(pci_find 0x010802)
 NIC=$(pci_find_all 0x020000 | sed -n 1p)
 PEER_NIC=$(pci_find_all 0x020000 | sed -n 2p)
 
-offered() {
-	[ -d "$CFS/$1/offers/$2" ]
-}
-
 lent_both_ways() {
 	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME" &&
 		sim_two_hosts intel-32g &&

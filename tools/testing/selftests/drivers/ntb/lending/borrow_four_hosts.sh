@@ -21,16 +21,6 @@ NVME1=$(pci_find_all 0x010802 | sed -n 2p)
 NIC0=$(pci_find_all 0x020000 | sed -n 1p)
 NIC1=$(pci_find_all 0x020000 | sed -n 2p)
 
-offered() {
-	[ "$(cat "$CFS/$1/offers/$2/state" 2>/dev/null)" = available ]
-}
-
-# Host $1 lends PCI function $3 to node $2.
-lend() {
-	mkdir "$CFS/$1/connections/$2" "$CFS/$1/lends/$3" &&
-		echo 1 >"$CFS/$1/lends/$3/available"
-}
-
 four_hosts_lend() {
 	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME0" &&
 		wait_for 40 has_disk "$NVME1" && sim_two_hosts intel-32g &&
@@ -39,8 +29,8 @@ four_hosts_lend() {
 	echo "# fabric 0: A $A, B $B; fabric 1: C $C, D $D"
 	wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO" &&
 		wait_for 20 file_is "$CFS/$D/peers" "0 up $PROTO" &&
-		lend "$A" 1 "$NVME0" && lend "$B" 0 "$NIC0" &&
-		lend "$C" 1 "$NVME1" && lend "$D" 0 "$NIC1" &&
+		lend_to "$A" 1 "$NVME0" && lend_to "$B" 0 "$NIC0" &&
+		lend_to "$C" 1 "$NVME1" && lend_to "$D" 0 "$NIC1" &&
 		wait_for 20 offered "$B" 00000 && wait_for 20 offered "$A" 10000 &&
 		wait_for 20 offered "$D" 00000 && wait_for 20 offered "$C" 10000
 }

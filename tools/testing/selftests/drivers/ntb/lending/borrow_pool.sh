@@ -29,20 +29,6 @@ NIC=$(pci_find_all 0x020000 | sed -n 1p)
 PEER_NIC=$(pci_find_all 0x020000 | sed -n 2p)
 PARAM=/sys/module/ntb_lending/parameters/vectors_per_borrow
 
-offered() {
-	[ "$(cat "$CFS/$1/offers/$2/state" 2>/dev/null)" = available ]
-}
-
-# Host $1 lends PCI functions $3.. to node $2.
-lend() {
-	h=$1 node=$2
-	shift 2
-	[ -d "$CFS/$h/connections/$node" ] || mkdir "$CFS/$h/connections/$node" || return 1
-	for f in "$@"; do
-		mkdir "$CFS/$h/lends/$f" && echo 1 >"$CFS/$h/lends/$f/available" || return 1
-	done
-}
-
 local_bdf() {
 	cat "$CFS/$1/borrows/$2/local_bdf"
 }
@@ -59,7 +45,7 @@ intel_pair_lends_two() {
 		sim_two_hosts intel-32g &&
 		C=$A D=$B && modprobe ntb_lending || return 1
 	wait_for 20 file_is "$CFS/$D/peers" "0 up $PROTO" &&
-		lend "$C" 1 "$NVME0" "$NVME1" &&
+		lend_to "$C" 1 "$NVME0" "$NVME1" &&
 		wait_for 20 offered "$D" 00000 && wait_for 20 offered "$D" 00001 &&
 		mkdir "$CFS/$D/borrows/00000" &&
 		wait_for 60 has_disk "$(local_bdf "$D" 00000)"
@@ -100,7 +86,7 @@ four_lent_four_borrowed() {
 	sim_fabric 1 switchtec 2 && A=$(sim_host_dev 1 0) && B=$(sim_host_dev 1 1) &&
 		modprobe ntb_lending || return 1
 	wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO" &&
-		lend "$A" 1 "$NVME0" "$NVME1" "$NVME2" "$NIC" || return 1
+		lend_to "$A" 1 "$NVME0" "$NVME1" "$NVME2" "$NIC" || return 1
 	for id in 00000 00001 00002 00003; do
 		wait_for 20 offered "$B" "$id" && mkdir "$CFS/$B/borrows/$id" || return 1
 	done

@@ -33,21 +33,6 @@ SYS=/sys/bus/pci/devices/$PF
 # (nvme_core.multipath=N above), each controller has disks of its own,
 # rather than the borrowed VFs joining the PF's subsystem, all in one
 # kernel, as paths.
-drive_of() {
-	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n*; do
-		[ -b "/dev/${ns##*/}" ] && echo "/dev/${ns##*/}" && return 0
-	done
-	return 1
-}
-
-has_drive() {
-	drive_of "$1" >/dev/null
-}
-
-offered() {
-	[ "$(cat "$CFS/$1/offers/$2/state" 2>/dev/null)" = available ]
-}
-
 # The PCI name of VF $1 (0-based) of the PF.
 vf_of() {
 	basename "$(readlink "$SYS/virtfn$1")"
@@ -91,11 +76,11 @@ vf_resources() {
 # writer's task and thaws them in its reset work, which lockdep reports as
 # a lock held on return to user space).
 vfs_enabled() {
-	modprobe nvme && wait_for 40 has_drive "$PF" || return 1
+	modprobe nvme && wait_for 40 has_disk "$PF" || return 1
 	CTRL=/dev/$(basename "$SYS"/nvme/nvme*)
 	run nvme virt-mgmt "$CTRL" -c 0 -r 1 -a 1 -n 0 &&
 		run nvme virt-mgmt "$CTRL" -c 0 -r 0 -a 1 -n 0 &&
-		run nvme reset "$CTRL" && wait_for 40 has_drive "$PF" &&
+		run nvme reset "$CTRL" && wait_for 40 has_disk "$PF" &&
 		run sh -c "echo 0 >$SYS/sriov_drivers_autoprobe" &&
 		run sh -c "echo 2 >$SYS/sriov_numvfs" || return 1
 	VF1=$(vf_of 0) && VF2=$(vf_of 1) &&
@@ -109,12 +94,6 @@ vfs_enabled() {
 }
 ktap_test_result "two_vfs_enabled_with_resources_beside_the_pf_driver" vfs_enabled
 
-# Host $1 lends PCI function $3 to node $2.
-lend() {
-	mkdir "$CFS/$1/connections/$2" "$CFS/$1/lends/$3" &&
-		echo 1 >"$CFS/$1/lends/$3/available"
-}
-
 vfs_lent() {
 	sim_two_hosts intel-32g && sim_fabric 1 intel-32g 2 &&
 		C=$(sim_host_dev 1 0) && D=$(sim_host_dev 1 1) &&
@@ -122,7 +101,7 @@ vfs_lent() {
 	echo "# fabric 0: A $A, B $B; fabric 1: C $C, D $D"
 	wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO" &&
 		wait_for 20 file_is "$CFS/$D/peers" "0 up $PROTO" &&
-		lend "$A" 1 "$VF1" && lend "$C" 1 "$VF2" &&
+		lend_to "$A" 1 "$VF1" && lend_to "$C" 1 "$VF2" &&
 		wait_for 20 offered "$B" 00000 && wait_for 20 offered "$D" 00000 &&
 		[ "$(driver_of "$VF1")" = ntb_lending ] &&
 		[ "$(driver_of "$VF2")" = ntb_lending ] &&
@@ -154,7 +133,7 @@ vfs_borrowed() {
 	VD=$(cat "$CFS/$D/borrows/00000/local_bdf")
 	echo "# B has VF1 as $VB, D has VF2 as $VD"
 	ok=0
-	wait_for 60 has_drive "$VB" && wait_for 60 has_drive "$VD" &&
+	wait_for 60 has_disk "$VB" && wait_for 60 has_disk "$VD" &&
 		[ "$(driver_of "$VB")" = nvme ] && [ "$(driver_of "$VD")" = nvme ] &&
 		reads_as_vf "$VB" "$VF1" && reads_as_vf "$VD" "$VF2" || ok=1
 	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -E 'does not answer|ntb_lending|nvme' |
@@ -165,12 +144,12 @@ ktap_test_result "borrowed_vfs_read_as_vfs_under_stock_nvme" vfs_borrowed
 
 # fio on the PF's disk on the lender and on both borrowed VFs, at once.
 fio_on_three() {
-	fio_verified "$(drive_of "$PF")" pf randwrite 4k >/tmp/fio_pf &
+	fio_verified "$(disk_of "$PF")" pf randwrite 4k >/tmp/fio_pf &
 	fio_pf=$!
-	fio_verified "$(drive_of "$VB")" vf1 randwrite 4k >/tmp/fio_vf1 &
+	fio_verified "$(disk_of "$VB")" vf1 randwrite 4k >/tmp/fio_vf1 &
 	fio_vf1=$!
 	ok=0
-	fio_verified "$(drive_of "$VD")" vf2 randwrite 4k >/tmp/fio_vf2 || ok=1
+	fio_verified "$(disk_of "$VD")" vf2 randwrite 4k >/tmp/fio_vf2 || ok=1
 	wait "$fio_vf1" || ok=1
 	wait "$fio_pf" || ok=1
 	sed 's/^# /# PF: /' /tmp/fio_pf
@@ -213,7 +192,7 @@ reads_above() {
 # a deleted disk until its runtime ends), in the background: FIO_PID. True
 # once its reads reach the drive.
 fio_on_vf1() {
-	vdisk=$(drive_of "$VB") && reads0=$(reads_of "$vdisk") || return 1
+	vdisk=$(disk_of "$VB") && reads0=$(reads_of "$vdisk") || return 1
 	fio --name=struck --filename="$vdisk" --rw=randread --bs=4k \
 		--direct=1 --ioengine=psync --numjobs=2 --time_based \
 		--runtime=60 >/tmp/fio-struck 2>&1 &
@@ -242,7 +221,7 @@ ktap_test_result "pf_unbind_revokes_both_borrows_and_tells_the_borrowers" pf_unb
 # The PF's driver back (its reset took the VFs' controllers offline), the
 # entries lend both VFs again and each borrower reads its drive.
 lent_again_after_pf() {
-	echo "$PF" >/sys/bus/pci/drivers/nvme/bind && wait_for 40 has_drive "$PF" &&
+	echo "$PF" >/sys/bus/pci/drivers/nvme/bind && wait_for 40 has_disk "$PF" &&
 		vf_online 1 && vf_online 2 &&
 		echo 1 >"$CFS/$A/lends/$VF1/available" &&
 		echo 1 >"$CFS/$C/lends/$VF2/available" &&
@@ -250,10 +229,10 @@ lent_again_after_pf() {
 		mkdir "$CFS/$B/borrows/00000" "$CFS/$D/borrows/00000" || return 1
 	VB=$(cat "$CFS/$B/borrows/00000/local_bdf")
 	VD=$(cat "$CFS/$D/borrows/00000/local_bdf")
-	wait_for 60 has_drive "$VB" && wait_for 60 has_drive "$VD" &&
-		dd if="$(drive_of "$VB")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
-		dd if="$(drive_of "$VD")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
-		fio_verified "$(drive_of "$PF")" pf_back write 128k
+	wait_for 60 has_disk "$VB" && wait_for 60 has_disk "$VD" &&
+		dd if="$(disk_of "$VB")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
+		dd if="$(disk_of "$VD")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null &&
+		fio_verified "$(disk_of "$PF")" pf_back write 128k
 }
 ktap_test_result "pf_driver_back_and_both_vfs_lent_again" lent_again_after_pf
 
@@ -276,7 +255,7 @@ ktap_test_result "entry_of_a_vf_gone_refuses_to_offer_it" gone_refused
 
 pf_works() {
 	[ "$(driver_of "$PF")" = nvme ] &&
-		fio_verified "$(drive_of "$PF")" pf_after write 128k
+		fio_verified "$(disk_of "$PF")" pf_after write 128k
 }
 ktap_test_result "pf_keeps_working_after_sriov_disable" pf_works
 
@@ -288,8 +267,8 @@ lent_again() {
 	mkdir "$CFS/$A/lends/$VF1" && echo 1 >"$CFS/$A/lends/$VF1/available" &&
 		wait_for 20 offered "$B" 00000 && mkdir "$CFS/$B/borrows/00000" &&
 		VB=$(cat "$CFS/$B/borrows/00000/local_bdf") &&
-		wait_for 60 has_drive "$VB" && reads_as_vf "$VB" "$VF1" &&
-		dd if="$(drive_of "$VB")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null
+		wait_for 60 has_disk "$VB" && reads_as_vf "$VB" "$VF1" &&
+		dd if="$(disk_of "$VB")" of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null
 }
 ktap_test_result "sriov_enabled_again_and_a_vf_lent_anew" lent_again
 
@@ -299,7 +278,7 @@ all_undone() {
 		rmdir "$CFS/$h"/connections/* || return 1
 	done
 	[ -z "$(driver_of "$VF1")" ] && echo 0 >"$SYS/sriov_numvfs" &&
-		[ "$(driver_of "$PF")" = nvme ] && has_drive "$PF" &&
+		[ "$(driver_of "$PF")" = nvme ] && has_disk "$PF" &&
 		[ "$(kernel_log_count 'blocked for more than')" -eq 0 ] &&
 		[ "$(kernel_log_count 'Trying to free nonexistent resource')" -eq 0 ] &&
 		rmmod ntb_lending && rmmod ntb_sim

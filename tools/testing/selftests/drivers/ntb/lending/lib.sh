@@ -206,6 +206,21 @@ fio_done() {
 	! kill -0 "$1" 2>/dev/null
 }
 
+# True if host $1 sees offer $2 available (for wait_for).
+offered() {
+	[ "$(cat "$CFS/$1/offers/$2/state" 2>/dev/null)" = available ]
+}
+
+# Host $1 lends PCI functions $3.. to node $2, connecting it if need be.
+lend_to() {
+	h=$1 node=$2
+	shift 2
+	[ -d "$CFS/$h/connections/$node" ] || mkdir "$CFS/$h/connections/$node" || return 1
+	for f in "$@"; do
+		mkdir "$CFS/$h/lends/$f" && echo 1 >"$CFS/$h/lends/$f/available" || return 1
+	done
+}
+
 # True if path $1 does not exist (for await).
 gone() {
 	[ ! -e "$1" ]
@@ -278,9 +293,10 @@ driver_of() {
 		basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
 }
 
-# The block device of the nvme function $1, once its namespace is up.
+# The block device of the nvme function $1, once a namespace is up: its
+# first (a VF's namespace need not be number 1).
 disk_of() {
-	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n1; do
+	for ns in /sys/bus/pci/devices/"$1"/nvme/nvme*/nvme*n*; do
 		[ -e "$ns" ] && [ -b "/dev/${ns##*/}" ] && echo "/dev/${ns##*/}" && return 0
 	done
 	return 1
