@@ -315,10 +315,12 @@ static int open_memory(struct ntbl_peer *peer, u64 *size)
 static void close_windows(struct ntbl_borrow *borrow, struct ntbl_peer *peer)
 {
 	lockdep_assert_held(&peer->adapter->lock);
-	if (peer->adapter->switched)
-		ntbl_clear_window(peer, NTBL_MW_DEVICE);
-	else if (list_empty(&peer->borrows))
+	if (peer->adapter->switched) {
+		ntbl_clear_window(peer, borrow->widx);
+		borrow->widx = -1;
+	} else if (list_empty(&peer->borrows)) {
 		ntbl_clear_window(peer, NTBL_MW_MEMORY);
+	}
 }
 
 /* Known errnos of a lender pass through; anything else is an I/O error. */
@@ -339,19 +341,38 @@ static int lender_errno(int status)
 	return -EIO;
 }
 
-/* Ask the lender; fill @info and @borrow->db from its answers. */
-static int ask(struct ntbl_borrow *borrow, u64 vec_mask, u64 mem_size,
+/*
+ * Whether the lender gave the device @got of the doorbell bits we @asked
+ * for: on two ports all of them, on a switch a run of some; a run, since
+ * a vector's bit is its offset from the lowest (ntbl_borrow_db()).
+ */
+static bool vectors_ok(struct ntbl_peer *peer, u64 asked, u64 got)
+{
+	if (!got || got & ~asked)
+		return false;
+	if (!peer->adapter->switched)
+		return got == asked;
+	got >>= __ffs64(got);
+	return !(got & (got + 1));
+}
+
+/*
+ * Ask the lender for the device, its vectors ringing of the doorbell bits
+ * in @vectors; fill @info and @borrow->db from its answers, and @vectors
+ * with the bits it gave the device.
+ */
+static int ask(struct ntbl_borrow *borrow, u64 *vectors, u64 mem_size,
 	       struct ntbl_vbus_info *info)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	struct ntbl_wire_borrow req = {
 		.index = borrow->index,
-		.vectors = vec_mask,
+		.vectors = *vectors,
 		.tag = ntbl_next_tag(peer),
 		/* On a switch the lender translates its window onto it. */
 		.mem_size = mem_size,
 	};
-	unsigned int epoch, i, nr = hweight64(vec_mask);
+	unsigned int epoch, i;
 	struct ntbl_wire_status head;
 	struct ntbl_wire_bars bars;
 	struct ntbl_wire_db dbs;
@@ -377,12 +398,15 @@ static int ask(struct ntbl_borrow *borrow, u64 vec_mask, u64 mem_size,
 				   &msg);
 	if (ret)
 		return ret;
-	if (bad || ntbl_unpack_borrow_db(&msg, &dbs, nr))
+	if (bad || ntbl_unpack_borrow_db(&msg, &dbs) ||
+	    !vectors_ok(peer, *vectors, dbs.vectors))
 		return -EIO;
+	*vectors = dbs.vectors;
 	/* Where the device is on the lender, until attach() translates. */
 	if (peer->adapter->switched)
 		info->win_phys = bars.span_phys;
-	borrow->widx = bars.widx;
+	else
+		borrow->widx = bars.widx;
 
 	info->dma_dev_addr = bars.mem_addr;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
@@ -391,12 +415,12 @@ static int ask(struct ntbl_borrow *borrow, u64 vec_mask, u64 mem_size,
 		info->bar[i].flags = bars.bar[i].flags;
 	}
 	info->win_size = bars.span_size;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < dbs.nr; i++) {
 		borrow->db[i].addr = dbs.db[i].addr;
 		borrow->db[i].data = dbs.db[i].data;
 	}
 	info->db = borrow->db;
-	info->nr_db = nr;
+	info->nr_db = dbs.nr;
 	info->dma_phys = 0;
 	info->dma_size = mem_size;
 	return 0;
@@ -426,17 +450,15 @@ static void prefetch_work(struct work_struct *work)
 }
 
 /*
- * Whether the lender's window for @borrow is one it may use: on two ports
- * any but the one to our memory, and none that leads to another device
- * borrowed from it; on a switch our own NTBL_MW_DEVICE.
+ * Whether the lender's window for @borrow, on two ports, is one it may
+ * use: any but the one to our memory, and none that leads to another
+ * device borrowed from it.
  */
 static bool window_ok(struct ntbl_borrow *borrow)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	struct ntbl_borrow *other;
 
-	if (peer->adapter->switched)
-		return borrow->widx == NTBL_MW_DEVICE;
 	if (borrow->widx < 0 || borrow->widx == NTBL_MW_MEMORY ||
 	    borrow->widx >= ntb_peer_mw_count(peer->ntb))
 		return false;
@@ -447,44 +469,77 @@ static bool window_ok(struct ntbl_borrow *borrow)
 	return true;
 }
 
-static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info)
+/*
+ * On a switch, translate one of our windows onto the span of the device's
+ * BARs at @info->win_phys on the lender; where the span starts in the
+ * window into @offset.
+ */
+static int open_device_window(struct ntbl_borrow *borrow,
+			      struct ntbl_vbus_info *info, u64 *offset)
+{
+	struct ntbl_peer *peer = borrow->peer;
+	u64 size = info->win_size, base = 0, largest;
+	char held[160];
+	int widx, ret;
+
+	widx = ntbl_pick_outbound(peer, info->win_phys, &size, &base,
+				  &largest);
+	if (widx == -E2BIG) {
+		dev_err(&peer->ntb->dev, "node %d lends a device whose BARs need a window of %llu bytes; the largest of this host holds %llu\n",
+			peer->port, info->win_size, largest);
+		return widx;
+	}
+	if (widx < 0) {
+		ntbl_outbound_holders(peer->adapter, held, sizeof(held));
+		dev_err(&peer->ntb->dev, "no window left for a device from node %d: every one that would hold its BARs is in use (%s)\n",
+			peer->port, held);
+		return widx;
+	}
+	ret = ntbl_set_window(peer, widx, base, size);
+	if (ret)
+		return ret;
+	borrow->widx = widx;
+	*offset = info->win_phys - base;
+	return 0;
+}
+
+static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
+		  u64 vectors)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	resource_size_t wsize;
 	struct ntbl_vbus *vbus;
 	phys_addr_t win;
-	u64 span = info->win_size;
+	u64 span = info->win_size, offset = 0;
 	int ret;
 
-	if (!window_ok(borrow)) {
+	if (peer->adapter->switched) {
+		ret = open_device_window(borrow, info, &offset);
+		if (ret)
+			return ret;
+	} else if (!window_ok(borrow)) {
 		dev_err(&peer->ntb->dev, "node %d lends a device through window %d, which this host cannot use for it\n",
 			peer->port, borrow->widx);
 		return -EIO;
-	}
-	/* On a switch our window to the device is ours to translate. */
-	if (peer->adapter->switched) {
-		ret = ntbl_set_window(peer, NTBL_MW_DEVICE, info->win_phys,
-				      span);
-		if (ret)
-			return ret;
 	}
 	/* Address-transparent windows: read it once it is translated. */
 	ret = ntb_peer_mw_get_addr(peer->ntb, borrow->widx, &win, &wsize);
 	if (ret)
 		return ret;
-	if (span > wsize)
+	if (offset + span > wsize)
 		return -E2BIG;
 	info->parent = &peer->ntb->dev;
 	info->ops = &ntbl_rpc_ops;
 	info->priv = borrow;
-	info->win_phys = win;
+	info->win_phys = win + offset;
 	vbus = ntbl_vbus_create(info);
 	if (IS_ERR(vbus))
 		return PTR_ERR(vbus);
 	borrow->vbus = vbus;
+	WRITE_ONCE(borrow->vectors, vectors);
 	/*
 	 * On &ntbl_peer.borrows since reserve(): the doorbells run it from
-	 * now on, and find @vbus set (ntbl_borrow_db()).
+	 * now on, and find @vbus and @vectors set (ntbl_borrow_db()).
 	 */
 	smp_store_release(&borrow->state, NTBL_BORROW_BORROWED);
 	ntbl_vbus_add(vbus);
@@ -506,24 +561,16 @@ static void borrow_uevent(struct ntbl_borrow *borrow, const char *event)
 	ntbl_uevent_send(borrow->adapter, &ev);
 }
 
-static bool borrowing_any(struct ntbl_adapter *adapter)
-{
-	int i;
-
-	for (i = 0; i < adapter->npeers; i++)
-		if (!list_empty(&adapter->peers[i].borrows))
-			return true;
-	return false;
-}
-
 /*
- * Take the doorbell bits for a borrow's vectors: on two ports a run of up
- * to vectors_per_borrow of the bits no other borrow holds (the first run
- * that long, or else the longest), so that several devices share the
- * adapter's bits; on a switch the lender's share. -ENOSPC, with the line
- * that says who holds them, if none is left.
+ * Take the doorbell bits for a borrow's vectors, into @ask: on two ports a
+ * run of up to vectors_per_borrow of the bits no other borrow holds (the
+ * first run that long, or else the longest), so that several devices
+ * share the adapter's bits; on a switch the lender's share, of which it
+ * gives the device what no other device of its rings (BORROW_DB).
+ * -ENOSPC, with the line that says who holds them, if none is left.
  */
-static int take_vectors(struct ntbl_borrow *borrow, const char *name)
+static int take_vectors(struct ntbl_borrow *borrow, const char *name,
+			u64 *ask)
 {
 	unsigned int per_borrow = READ_ONCE(vectors_per_borrow);
 	struct ntbl_adapter *adapter = borrow->adapter;
@@ -536,7 +583,7 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 	if (adapter->switched) {
 		while (hweight64(pool) > NTBL_MAX_VEC)
 			pool &= ~BIT_ULL(fls64(pool) - 1);
-		borrow->vectors = pool;
+		*ask = pool;
 		return 0;
 	}
 	for (i = 0; i < adapter->npeers; i++)
@@ -552,6 +599,7 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 	}
 	if (best) {
 		borrow->vectors = best;
+		*ask = best;
 		return 0;
 	}
 	list_for_each_entry(other, &adapter->borrows, node)
@@ -564,14 +612,18 @@ static int take_vectors(struct ntbl_borrow *borrow, const char *name)
 	return -ENOSPC;
 }
 
-/* Find and reserve the lender; with the adapter locked. */
-static int reserve(struct ntbl_borrow *borrow, const char *name)
+/*
+ * Find and reserve the lender, and the doorbell bits to ask it for into
+ * @vectors; with the adapter locked.
+ */
+static int reserve(struct ntbl_borrow *borrow, const char *name, u64 *vectors)
 {
 	struct ntbl_adapter *adapter = borrow->adapter;
 	struct ntbl_borrow *other;
 	struct ntbl_offer *offer;
 	struct ntbl_peer *peer;
-	u64 vectors;
+	u64 size = PAGE_SIZE, base, largest;
+	char held[160];
 	int ret;
 
 	offer = ntbl_offer_find(adapter, borrow->lender, borrow->index);
@@ -601,15 +653,18 @@ static int reserve(struct ntbl_borrow *borrow, const char *name)
 			       name);
 			return -EBUSY;
 		}
-	vectors = ntbl_vector_bits(adapter, borrow->lender);
-	if (adapter->xport->borrow_check(peer, name, vectors))
+	if (adapter->xport->borrow_check(peer, name,
+					 ntbl_vector_bits(adapter, borrow->lender)))
 		return -EOPNOTSUPP;
-	if (adapter->switched && borrowing_any(adapter)) {
-		pr_err("borrows/%s: on a switch this host borrows one device at a time: its window to a device is one\n",
-		       name);
-		return -EBUSY;
+	/* A switch's borrow takes a window of ours: refused before asking. */
+	if (adapter->switched &&
+	    ntbl_pick_outbound(peer, 0, &size, &base, &largest) == -ENOSPC) {
+		ntbl_outbound_holders(adapter, held, sizeof(held));
+		pr_err("borrows/%s: no window of this host is left for the device: all are in use (%s)\n",
+		       name, held);
+		return -ENOSPC;
 	}
-	ret = take_vectors(borrow, name);
+	ret = take_vectors(borrow, name, vectors);
 	if (ret)
 		return ret;
 	borrow->peer = peer;
@@ -646,8 +701,8 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	struct ntbl_borrow *borrow;
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
+	int ret, lender_said = 0;
 	bool asked = false;
-	int ret;
 
 	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
 		pr_err("borrows/%s: name it after an Id in offers/\n", name);
@@ -664,30 +719,33 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	borrow->widx = -1;
 
 	mutex_lock(&adapter->lock);
-	ret = reserve(borrow, name);
+	ret = reserve(borrow, name, &vec_mask);
 	if (!ret)
 		ret = open_memory(borrow->peer, &mem_size);
-	vec_mask = borrow->vectors;
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
 	if (!ret) {
 		asked = true;
-		ret = ask(borrow, vec_mask, mem_size, &info);
+		ret = ask(borrow, &vec_mask, mem_size, &info);
+		lender_said = ret;
 	}
 
 	mutex_lock(&adapter->lock);
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
 	if (!ret)
-		ret = attach(borrow, &info);
+		ret = attach(borrow, &info, vec_mask);
 	if (ret) {
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		if (ret == -ENOSPC)
-			pr_err("borrows/%s: node %d has no window left toward this host for the device; its kernel log names the devices that hold them\n",
+		if (lender_said == -ENOSPC)
+			pr_err("borrows/%s: node %d has no window or doorbell bit left for the device; its kernel log names the devices that hold them\n",
 			       name, borrow->lender);
+		else if (ret == -ENOSPC)
+			pr_err("borrows/%s: this host has no window left for the device\n",
+			       name);
 		else
 			pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 			       name, borrow->lender, ERR_PTR(ret));
@@ -839,12 +897,12 @@ void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(borrow, &peer->borrows, peer_node) {
+		/* Pairs with attach()'s release: @vbus, @vectors are set. */
+		if (smp_load_acquire(&borrow->state) != NTBL_BORROW_BORROWED)
+			continue;
 		vectors = READ_ONCE(borrow->vectors);
 		mine = db & vectors;
-		if (!mine)
-			continue;
-		/* Pairs with attach()'s release: @vbus is set once borrowed. */
-		if (smp_load_acquire(&borrow->state) == NTBL_BORROW_BORROWED)
+		if (mine)
 			ntbl_vbus_doorbell(borrow->vbus,
 					   mine >> __ffs64(vectors));
 	}

@@ -684,7 +684,9 @@ static ssize_t adapter_windows_show(struct config_item *item, char *page)
 			if (peer->xlat[widx])
 				len += sysfs_emit_at(page, len, "%d %d %s %llu\n",
 						     widx, peer->port,
-						     widx == NTBL_MW_MEMORY ?
+						     widx == (adapter->switched ?
+							      peer->mem_widx :
+							      NTBL_MW_MEMORY) ?
 						     "memory" : "device",
 						     peer->xlat[widx]);
 	}
@@ -699,6 +701,7 @@ static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 	struct ntbl_adapter *adapter = to_adapter(item);
 	const struct ntbl_xport_db *db;
 	struct ntbl_borrow *borrow;
+	struct ntbl_lend *lend;
 	ssize_t len = 0;
 
 	mutex_lock(&adapter->lock);
@@ -712,6 +715,11 @@ static ssize_t adapter_doorbells_show(struct config_item *item, char *page)
 					     borrow->vectors,
 					     ntbl_offer_id(borrow->lender,
 							   borrow->index));
+	/* On a switch the bits of our share that our lent devices ring. */
+	list_for_each_entry(lend, &adapter->lends, node)
+		if (lend->vectors)
+			len += sysfs_emit_at(page, len, "%#llx lent %s\n",
+					     lend->vectors, pci_name(lend->pdev));
 	mutex_unlock(&adapter->lock);
 	return len;
 }

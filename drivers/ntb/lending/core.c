@@ -593,6 +593,7 @@ static struct ntbl_peer *peers_alloc(struct ntbl_adapter *adapter,
 		raw_spin_lock_init(&peers[i].serve_lock);
 		peers[i].rpc_last[0] = -1;
 		peers[i].version = -1;
+		peers[i].mem_widx = -1;
 		ntbl_chan_init(&peers[i]);
 	}
 	return peers;

@@ -128,13 +128,14 @@ static int window_span(struct ntbl_lent *lent, struct ntb_dev *ntb, int pidx,
 	return ret ?: ntbl_lent_bars(lent, align, bars);
 }
 
-/* The windows that may lead to a lent device: one on a switch, */
+/*
+ * The windows that may lead to a lent device: on a switch any of the
+ * borrower's own (it picks one: ntbl_pick_outbound()), on two ports any
+ * but the one to the memory of our own borrows.
+ */
 static bool device_window(struct ntbl_adapter *adapter, int widx)
 {
-	if (adapter->switched)
-		return widx == NTBL_MW_DEVICE;
-	/* any but the one to the memory of our own borrows on two ports. */
-	return widx != NTBL_MW_MEMORY;
+	return adapter->switched || widx != NTBL_MW_MEMORY;
 }
 
 /*
@@ -337,17 +338,22 @@ static struct ntbl_peer *borrower_of(struct ntbl_lend *lend)
 /*
  * Close the window a lender translates for a borrow. On a two-port adapter
  * it leads to the device, and device_removed() may close it first; on a
- * switch to the borrower's memory, which it lends one device at a time.
+ * switch to the borrower's memory, shared by every device lent to it, and
+ * closed with the last (@peer's @nr_lent, which counts the others).
  */
 static void close_window(struct ntbl_lend *lend, struct ntbl_peer *peer)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 
 	mutex_lock(&adapter->win_lock);
-	if (adapter->switched)
-		__ntbl_clear_window(peer, NTBL_MW_MEMORY);
-	else if (lend->window_peer)
+	if (adapter->switched) {
+		if (!peer->nr_lent && peer->mem_widx >= 0) {
+			__ntbl_clear_window(peer, peer->mem_widx);
+			peer->mem_widx = -1;
+		}
+	} else if (lend->window_peer) {
 		__ntbl_clear_window(lend->window_peer, lend->widx);
+	}
 	lend->window_peer = NULL;
 	mutex_unlock(&adapter->win_lock);
 }
@@ -364,6 +370,7 @@ static void stop_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 	close_window(lend, peer);
 	lend->borrower = -1;
+	lend->vectors = 0;
 }
 
 /*
@@ -674,17 +681,60 @@ static int natural_span(struct ntbl_peer *peer, struct ntbl_lend *lend,
 }
 
 /*
+ * On a switch, open our window onto @peer's @mem_size of memory, or take
+ * the one already open for another device lent to it.
+ */
+static int open_memory_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
+			      u64 mem_size)
+{
+	struct ntbl_adapter *adapter = peer->adapter;
+	u64 size = mem_size, base = 0, largest, open = 0;
+	char held[160];
+	int widx, ret;
+
+	mutex_lock(&adapter->win_lock);
+	if (peer->mem_widx >= 0)
+		open = peer->xlat[peer->mem_widx];
+	mutex_unlock(&adapter->win_lock);
+	if (open >= mem_size)
+		return 0;
+	if (open) {
+		pci_err(lend->pdev, "node %d asks for a window onto %llu bytes of its memory, and has one onto %llu open: refused\n",
+			peer->port, mem_size, open);
+		return -EINVAL;
+	}
+	widx = ntbl_pick_outbound(peer, 0, &size, &base, &largest);
+	if (widx == -E2BIG) {
+		pci_err(lend->pdev, "node %d's memory needs a window of %llu bytes; the largest of %s holds %llu: it cannot borrow through this fabric\n",
+			peer->port, mem_size, dev_name(&peer->ntb->dev), largest);
+		return widx;
+	}
+	if (widx < 0) {
+		ntbl_outbound_holders(adapter, held, sizeof(held));
+		pci_err(lend->pdev, "cannot be lent to node %d: every window of %s that holds its memory is in use (%s)\n",
+			peer->port, dev_name(&peer->ntb->dev), held);
+		return widx;
+	}
+	ret = ntbl_set_window(peer, widx, base, size);
+	if (ret)
+		return ret;
+	mutex_lock(&adapter->win_lock);
+	peer->mem_widx = widx;
+	mutex_unlock(&adapter->win_lock);
+	return 0;
+}
+
+/*
  * Open the windows of a borrow, the span of the device's BARs into @dp: a
  * two-port lender translates one of its own windows onto the device (the
  * borrower translated its own onto its memory before it asked), a switch
- * port the one to the borrower's @mem_size of memory (the borrower
- * translates its own onto the device).
+ * port one onto the borrower's @mem_size of memory (the borrower
+ * translates one of its own onto the device).
  */
 static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 			struct ntbl_dp_bars *dp, u64 mem_size)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
-	resource_size_t size_max;
 	u64 largest = 0;
 	int widx, ret;
 
@@ -710,16 +760,7 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		mutex_unlock(&adapter->win_lock);
 		return 0;
 	}
-	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NTBL_MW_MEMORY, NULL, NULL,
-			       &size_max);
-	if (ret)
-		return ret;
-	if (mem_size > size_max) {
-		pci_err(lend->pdev, "node %d's memory needs a window of %llu bytes, window %d has %llu: it cannot borrow through this fabric\n",
-			peer->port, mem_size, NTBL_MW_MEMORY, (u64)size_max);
-		return -E2BIG;
-	}
-	return ntbl_set_window(peer, NTBL_MW_MEMORY, 0, mem_size);
+	return open_memory_window(peer, lend, mem_size);
 }
 
 /*
@@ -745,7 +786,11 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		goto err;
 	}
 
-	ret = ntb_peer_mw_get_addr(ntb, NTBL_MW_MEMORY, &addr, &size);
+	ret = ntb_peer_mw_get_addr(ntb, peer->adapter->switched ?
+				   peer->mem_widx : NTBL_MW_MEMORY, &addr, &size);
+	/* A switch's window may reach further: the device reaches no more. */
+	if (!ret && mem_size)
+		size = min_t(u64, size, mem_size);
 	if (!ret)
 		ret = ntbl_lent_map_memory(lend->lent, addr, size, &dev_addr);
 	if (ret)
@@ -759,7 +804,7 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		bars->bar[i].flags = dp.bar[i].flags;
 	}
 	/* On two ports, the borrower's window that leads to the device; */
-	bars->widx = peer->adapter->switched ? NTBL_MW_DEVICE : lend->widx;
+	bars->widx = peer->adapter->switched ? -1 : lend->widx;
 	/* on a switch, for the borrower's own translation onto it. */
 	bars->span_phys = dp.span_phys;
 	return 0;
@@ -827,14 +872,41 @@ err:
 	return ret;
 }
 
-static bool lending_any(struct ntbl_adapter *adapter)
+/*
+ * The doorbell bits a device lent to @peer rings: on two ports all those
+ * the borrower asked for, its own; on a switch one of our share that no
+ * other device we lend rings, of those it asked for, since every port
+ * hears every bit and tells the devices apart by them. -ENOSPC, with the
+ * line that says who rings them, if none is left.
+ */
+static int pick_vectors(struct ntbl_peer *peer, struct ntbl_lend *lend,
+			u64 asked, u64 *vectors)
 {
-	struct ntbl_lend *lend;
+	struct ntbl_adapter *adapter = peer->adapter;
+	u64 used = 0, free;
+	struct ntbl_lend *other;
+	char held[128] = "";
+	int len = 0;
 
-	list_for_each_entry(lend, &adapter->lends, node)
-		if (lend->state == NTBL_LEND_BORROWED)
-			return true;
-	return false;
+	if (!adapter->switched) {
+		*vectors = asked;
+		return 0;
+	}
+	list_for_each_entry(other, &adapter->lends, node)
+		used |= other->vectors;
+	free = asked & ~used;
+	if (free) {
+		*vectors = BIT_ULL(__ffs64(free));
+		return 0;
+	}
+	list_for_each_entry(other, &adapter->lends, node)
+		if (other->vectors && len < sizeof(held) - 1)
+			len += scnprintf(held + len, sizeof(held) - len,
+					 "%s%s to node %d", len ? ", " : "",
+					 pci_name(other->pdev), other->borrower);
+	pci_err(lend->pdev, "cannot be lent to node %d: all %d doorbell bits this host's devices may ring are rung by others (%s)\n",
+		peer->port, (int)hweight64(asked), len ? held : "none");
+	return -ENOSPC;
 }
 
 /**
@@ -851,6 +923,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	struct ntbl_lend *lend;
 	struct ntbl_msg reply;
 	bool mapped = false;
+	u64 vectors = 0;
 	int ret;
 
 	if (ntbl_unpack_borrow(msg, &req, adapter->switched))
@@ -862,12 +935,6 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		ret = -ENOENT;
 	} else if (lend->state == NTBL_LEND_BORROWED || lend->revoking) {
 		ret = -EBUSY;
-	} else if (adapter->switched && lending_any(adapter)) {
-		/* Its vectors would ring at both borrowers. */
-		dev_info_ratelimited(&peer->ntb->dev,
-				     "node %d asks for a second device: on a switch this host lends one at a time\n",
-				     peer->port);
-		ret = -EBUSY;
 	} else if (!req.vectors ||
 		   req.vectors & ~ntbl_vector_bits(adapter, adapter->port) ||
 		   hweight64(req.vectors) > NTBL_MAX_VEC ||
@@ -878,10 +945,12 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		/* It takes none of our messages: its answer must not split. */
 		ret = -ENOBUFS;
 	} else {
-		ret = lend_to(peer, lend, req.mem_size, &bars);
+		ret = pick_vectors(peer, lend, req.vectors, &vectors);
+		if (!ret)
+			ret = lend_to(peer, lend, req.mem_size, &bars);
 		mapped = !ret;
 		if (!ret)
-			ret = map_doorbells(peer, lend, req.vectors, &dbs);
+			ret = map_doorbells(peer, lend, vectors, &dbs);
 	}
 	if (!ret) {
 		/* A new borrower's requests start afresh. */
@@ -893,6 +962,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		raw_spin_unlock_irq(&peer->serve_lock);
 		lend->state = NTBL_LEND_BORROWED;
 		lend->borrower = peer->port;
+		lend->vectors = adapter->switched ? vectors : 0;
 		pci_info(lend->pdev, "lent to node %d\n", peer->port);
 	}
 	/* A refusal once the BARs were mapped says where they were too. */
@@ -905,6 +975,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	ntbl_chan_send(peer, &reply);
 	if (!ret) {
 		dbs.tag = req.tag;
+		dbs.vectors = vectors;
 		ntbl_pack_borrow_db(&reply, &dbs);
 		ntbl_chan_send(peer, &reply);
 		ntbl_send_offers(adapter, lend, -1);

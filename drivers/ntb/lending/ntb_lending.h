@@ -94,14 +94,12 @@ static inline u32 ntbl_offer_id(int node, unsigned int index)
 #define NTBL_MAX_LEND_INDEX	0xff
 
 /*
- * Memory windows of a peer pair, by what they lead to: the lent device's
- * BARs, the borrower's memory. Two-port adapters translate inbound
- * windows (the lender one per lent device, any but NTBL_MW_MEMORY; the
- * borrower NTBL_MW_MEMORY, shared by every device it borrows from that
- * lender), switches outbound ones (the borrower NTBL_MW_DEVICE, the lender
- * NTBL_MW_MEMORY).
+ * The window of a two-port pair that leads to the borrower's memory: the
+ * borrower translates this inbound window, shared by every device it
+ * borrows from that lender, and the lender one of the others per lent
+ * device. On a switch every window is a port's own outbound one, taken by
+ * whichever borrow needs it (ntbl_pick_outbound()).
  */
-#define NTBL_MW_DEVICE		0
 #define NTBL_MW_MEMORY		1
 
 /**
@@ -168,6 +166,9 @@ struct ntbl_chan {
  * @lent: our lend entries it borrows, by index, whose config requests we
  *	serve; changed under &ntbl_adapter.lock too
  * @nr_lent: entries of @lent that are set
+ * @mem_widx: on a switch, our outbound window onto its memory while
+ *	@nr_lent is not zero, or -1; changed under &ntbl_adapter.lock and
+ *	&ntbl_adapter.win_lock
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
  *
@@ -191,6 +192,7 @@ struct ntbl_peer {
 	raw_spinlock_t serve_lock;
 	struct ntbl_lend *lent[NTBL_MAX_LEND_INDEX + 1];
 	unsigned int nr_lent;
+	int mem_widx;
 	int rpc_last[3];
 };
 
@@ -232,6 +234,8 @@ enum ntbl_lend_state {
  *	Set until the borrow ends, closed or not: no other device takes the
  *	window while the borrower may still reach through it
  * @widx: that window, while @window_peer is set
+ * @vectors: on a switch, the doorbell bits of our share that the device
+ *	rings while borrowed (one bit: see ntbl_rx_borrow()), or 0
  * @node: entry in &ntbl_adapter.lends
  */
 struct ntbl_lend {
@@ -245,6 +249,7 @@ struct ntbl_lend {
 	bool revoking;
 	struct ntbl_peer *window_peer;
 	int widx;
+	u64 vectors;
 	struct list_head node;
 };
 
@@ -307,9 +312,10 @@ enum ntbl_borrow_state {
  * @vbus: the virtual bus holding the device, while borrowed
  * @local_bdf: the device's name in this host's PCI tree, while borrowed
  * @vectors: the doorbell bits of the device's vectors, one run of bits of
- *	its own, set when the borrow is reserved
- * @widx: our outbound window to the device, while borrowed: on a two-port
- *	adapter the lender's pick (BORROW_BARS), on a switch NTBL_MW_DEVICE
+ *	its own: on a two-port adapter set when the borrow is reserved, on a
+ *	switch the lender's pick (BORROW_DB), set before @state is borrowed
+ * @widx: our outbound window to the device, or -1: on a two-port adapter
+ *	the lender's pick (BORROW_BARS), on a switch our own (attach())
  * @db: the writes that ring our vector doorbells, as the device sees them
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
@@ -461,6 +467,9 @@ u64 ntbl_vector_bits(struct ntbl_adapter *adapter, int node);
 int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size);
 void __ntbl_clear_window(struct ntbl_peer *peer, int widx);
 void ntbl_clear_window(struct ntbl_peer *peer, int widx);
+int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
+		       u64 *base, u64 *largest);
+void ntbl_outbound_holders(struct ntbl_adapter *adapter, char *buf, size_t len);
 
 /* lender.c: the lender */
 int ntbl_connection_add(struct ntbl_connection *conn);

@@ -143,8 +143,9 @@ void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg)
  * A two-port lender rings only us: every bit above the protocol's, which
  * the devices we borrow share. On a switch a ring reaches every peer, so
  * each port of the fabric owns an equal share of the bits, by the rank of
- * its port number, and a borrower tells its lenders' devices apart by
- * their bits. One device rings at most NTBL_MAX_VEC of them.
+ * its port number, and a borrower tells the devices apart by their bits:
+ * each device one of its lender's (ntbl_rx_borrow()). One device rings at
+ * most NTBL_MAX_VEC bits.
  *
  * Context: any.
  * Return: the bits, 0 if there are too few.
@@ -232,4 +233,106 @@ void ntbl_clear_window(struct ntbl_peer *peer, int widx)
 	mutex_lock(&peer->adapter->win_lock);
 	__ntbl_clear_window(peer, widx);
 	mutex_unlock(&peer->adapter->win_lock);
+}
+
+/* Whether a peer's translation holds our outbound window @widx. */
+static bool outbound_busy(struct ntbl_adapter *adapter, int widx)
+{
+	int i;
+
+	for (i = 0; i < adapter->npeers; i++)
+		if (widx < adapter->peers[i].nr_mw && adapter->peers[i].xlat[widx])
+			return true;
+	return false;
+}
+
+/**
+ * ntbl_pick_outbound() - a free outbound window of a switch port
+ * @peer: the peer it is to lead to; its adapter is locked and switched
+ * @addr: the first byte it is to reach
+ * @xlat: in: the bytes it is to reach from @addr; out: the translation's
+ *	size, as the window aligns it
+ * @base: out: the translation's base, @addr aligned down as the window
+ *	wants
+ * @largest: out: the largest window's size
+ *
+ * A switch port's outbound windows serve every peer: the lender's onto a
+ * borrower's memory, the borrower's onto each device it borrows. Of those
+ * no translation holds, the smallest that takes the range (LUT entries
+ * before direct windows), so that the large ones stay free for the ranges
+ * that need them. The caller translates it before it drops the lock.
+ *
+ * Return: the window's index; -ENOSPC if only windows in use take the
+ * range, -E2BIG if none does.
+ */
+int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
+		       u64 *base, u64 *largest)
+{
+	struct ntbl_adapter *adapter = peer->adapter;
+	resource_size_t addr_align, size_align, size_max, best_max = 0;
+	int widx, best = -E2BIG;
+	u64 start, size;
+
+	lockdep_assert_held(&adapter->lock);
+	*largest = 0;
+	for (widx = 0; widx < peer->nr_mw; widx++) {
+		if (ntb_mw_get_align(peer->ntb, peer->pidx, widx, &addr_align,
+				     &size_align, &size_max))
+			continue;
+		*largest = max_t(u64, *largest, size_max);
+		start = round_down(addr, max_t(u64, addr_align, PAGE_SIZE));
+		size = round_up(addr + *xlat - start,
+				max_t(u64, size_align, PAGE_SIZE));
+		if (size > size_max)
+			continue;
+		mutex_lock(&adapter->win_lock);
+		if (outbound_busy(adapter, widx)) {
+			mutex_unlock(&adapter->win_lock);
+			if (best < 0)
+				best = -ENOSPC;
+			continue;
+		}
+		mutex_unlock(&adapter->win_lock);
+		if (best >= 0 && size_max >= best_max)
+			continue;
+		best = widx;
+		best_max = size_max;
+		*base = start;
+		*xlat = size;
+	}
+	return best;
+}
+
+/**
+ * ntbl_outbound_holders() - say who holds a switch port's outbound windows
+ * @adapter: the adapter, locked and switched
+ * @buf: where to write "window W: memory of node N, window W: 0000a from
+ *	node N, ..."
+ * @len: its size
+ */
+void ntbl_outbound_holders(struct ntbl_adapter *adapter, char *buf, size_t len)
+{
+	struct ntbl_borrow *borrow;
+	struct ntbl_peer *peer;
+	size_t n = 0;
+	int i;
+
+	lockdep_assert_held(&adapter->lock);
+	buf[0] = '\0';
+	for (i = 0; i < adapter->npeers; i++) {
+		peer = &adapter->peers[i];
+		if (peer->mem_widx >= 0)
+			n += scnprintf(buf + n, len - n,
+				       "%swindow %d: memory of node %d",
+				       n ? ", " : "", peer->mem_widx,
+				       peer->port);
+		list_for_each_entry(borrow, &peer->borrows, peer_node)
+			if (borrow->widx >= 0)
+				n += scnprintf(buf + n, len - n,
+					       "%swindow %d: " NTBL_ID_FMT " from node %d",
+					       n ? ", " : "", borrow->widx,
+					       ntbl_offer_id(borrow->lender,
+							     borrow->index),
+					       peer->port);
+	}
 }

@@ -27,6 +27,7 @@
 #ifndef _NTB_LENDING_WIRE_H
 #define _NTB_LENDING_WIRE_H
 
+#include <linux/bitops.h>
 #include <linux/bits.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
@@ -36,9 +37,12 @@
 /*
  * Protocol version: peers speaking another version are not used. 2: a
  * lender lends several devices to one borrower, each through a window of
- * its own, which BORROW_BARS names.
+ * its own, which BORROW_BARS names. 3: BORROW_DB says which of the
+ * BORROW's vector bits the lender gave the device: on a switch, where
+ * every port rings every bit, a lender shares its own among the devices
+ * it lends.
  */
-#define NTBL_PROTO_VERSION	2
+#define NTBL_PROTO_VERSION	3
 
 /* A message is up to NTBL_MSG_FRAGS frames of three payload words each. */
 #define NTBL_MSG_FRAGS		16
@@ -209,7 +213,9 @@ static inline int ntbl_unpack_withdraw(const struct ntbl_msg *msg, u32 *index)
  * struct ntbl_wire_borrow - BORROW: w0 index, w1-2 vectors, w3 tag, and on
  *	a switch w4-5 mem_size
  * @index: the lender's lend entry index
- * @vectors: the borrower's doorbell bits for the device's vectors
+ * @vectors: the doorbell bits the device's vectors may ring: on two
+ *	ports the borrower's, all of which the lender gives it; on a switch
+ *	the lender's share, of which it gives the device what is free
  * @tag: the request's tag, the first word of both replies
  * @mem_size: on a switch, the size of the borrower's memory, which the
  *	lender translates its window onto; 0 elsewhere
@@ -280,7 +286,7 @@ struct ntbl_wire_bar {
  * @bar: the BARs by index, offsets relative to the span
  * @widx: the window that leads to the span: on two ports the lender's
  *	inbound window, the same index of the borrower's outbound ones; on a
- *	switch NTBL_MW_DEVICE (ntb_lending.h), which the borrower translates
+ *	switch none (-1): the borrower translates one of its own
  * @span_phys: on a switch, the span's address on the lender, which the
  *	borrower translates its window onto; 0 elsewhere
  *
@@ -346,21 +352,23 @@ static inline int ntbl_unpack_borrow_bars(const struct ntbl_msg *msg,
 	return 0;
 }
 
-/* BORROW_DB: w0 tag, then 3 words per vector bit; as many as fit. */
-#define NTBL_BORROW_DB_MAX		((NTBL_MSG_WORDS - 1) / 3)
-#define NTBL_BORROW_DB_LEN(nr)		(1 + 3 * (nr))
+/* BORROW_DB: w0 tag, w1-2 the bits, then 3 words per bit; as many as fit. */
+#define NTBL_BORROW_DB_MAX		((NTBL_MSG_WORDS - 3) / 3)
+#define NTBL_BORROW_DB_LEN(nr)		(3 + 3 * (nr))
 
 /**
- * struct ntbl_wire_db - BORROW_DB: w0 tag, then per vector bit of the BORROW,
- *	lowest first, w0-1 addr and w2 data
+ * struct ntbl_wire_db - BORROW_DB: w0 tag, w1-2 vectors, then per bit of
+ *	@vectors, lowest first, w0-1 addr and w2 data
  * @tag: the BORROW's tag
- * @nr: entries in @db
+ * @vectors: the doorbell bits the device rings, of those the BORROW named
+ * @nr: entries in @db, the bits in @vectors
  * @db: the write that rings each bit, as the lent device sees it
  * @db.addr: the address the device writes to
  * @db.data: the value it writes
  */
 struct ntbl_wire_db {
 	u32 tag;
+	u64 vectors;
 	unsigned int nr;
 	struct {
 		u64 addr;
@@ -375,25 +383,30 @@ static inline void ntbl_pack_borrow_db(struct ntbl_msg *msg,
 
 	ntbl_wire_init(msg, NTBL_MSG_BORROW_DB, NTBL_BORROW_DB_LEN(d->nr));
 	msg->w[0] = d->tag;
+	ntbl_wire_put64(&msg->w[1], d->vectors);
 	for (i = 0; i < d->nr; i++) {
-		ntbl_wire_put64(&msg->w[1 + 3 * i], d->db[i].addr);
-		msg->w[3 + 3 * i] = d->db[i].data;
+		ntbl_wire_put64(&msg->w[3 + 3 * i], d->db[i].addr);
+		msg->w[5 + 3 * i] = d->db[i].data;
 	}
 }
 
-/* @nr: the vector bits the BORROW named, as many entries as are expected. */
+/* As many entries as @vectors has bits; the caller checks the bits. */
 static inline int ntbl_unpack_borrow_db(const struct ntbl_msg *msg,
-					struct ntbl_wire_db *d, unsigned int nr)
+					struct ntbl_wire_db *d)
 {
-	unsigned int i;
+	unsigned int i, nr;
 
+	if (msg->len < NTBL_BORROW_DB_LEN(0))
+		return -EINVAL;
+	d->vectors = ntbl_wire_get64(&msg->w[1]);
+	nr = hweight64(d->vectors);
 	if (nr > NTBL_BORROW_DB_MAX || msg->len != NTBL_BORROW_DB_LEN(nr))
 		return -EINVAL;
 	d->tag = msg->w[0];
 	d->nr = nr;
 	for (i = 0; i < nr; i++) {
-		d->db[i].addr = ntbl_wire_get64(&msg->w[1 + 3 * i]);
-		d->db[i].data = msg->w[3 + 3 * i];
+		d->db[i].addr = ntbl_wire_get64(&msg->w[3 + 3 * i]);
+		d->db[i].data = msg->w[5 + 3 * i];
 	}
 	return 0;
 }

@@ -55,12 +55,18 @@ static const struct ntb_sim_profile profiles[] = {
 	}, {
 		/*
 		 * IDT-like with large windows; 14 doorbells a device can ring.
-		 * No lookup table: two 32 GiB windows take 64-bit BARs 2 and
-		 * 4, the only BARs that can hold one.
+		 * 64-bit BAR 2 is a direct 32 GiB window, 64-bit BAR 4 a
+		 * 24-entry lookup table over 1 TiB (BARSETUP's six-bit size
+		 * field reaches that): 24 windows of 32 GiB, each translated
+		 * whole, after the direct one.
 		 */
 		.name = "idt-32g", .multiport = true, .outbound_xlat = true,
 		.max_ports = 8,
-		.mws = { { .count = 2, .size = SZ_32G, .addr_align = SZ_4K } },
+		.mws = {
+			{ .count = 1, .size = SZ_32G, .addr_align = SZ_4K },
+			{ .count = 24, .size = SZ_32G, .addr_align = SZ_4K,
+			  .size_align = SZ_32G },
+		},
 		.db_bits = NTB_SIM_OUTDB_BITS, .msg_count = 4,
 	}, {
 		/*

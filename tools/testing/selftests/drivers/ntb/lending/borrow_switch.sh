@@ -6,8 +6,9 @@
 # and D race to borrow the nvme, round after round: exactly one wins,
 # the others get EBUSY. While B's stock nvme driver runs fio, D's
 # borrowed NIC pings a local one: two borrows from two lenders on one
-# switch, each device's vectors on its lender's doorbell bits. A lender
-# lends one device at a time, a borrower borrows one; a link loss mid-I/O
+# switch, each device's vectors on a doorbell bit of its lender's share.
+# A lender then lends to two nodes and a node borrows from two lenders,
+# each device on a window and a bit of its own; a link loss mid-I/O
 # removes the drive from B alone, and another node borrows it next.
 # vm-devices: nvme e1000e e1000e edu edu edu edu edu
 # vm-timeout: 1200
@@ -163,20 +164,31 @@ borrowed_by_another() {
 }
 ktap_test_result "node_2_borrows_it_next_and_the_link_comes_back" borrowed_by_another
 
-# A lends a second device while its drive is out: a node that borrows
-# nothing is refused by the lender, a node that borrows already by itself.
-one_at_a_time() {
+# A lends a second device while node 2 holds its drive, to node 3, which
+# borrows C's NIC: A lends to two nodes, node 3 borrows from two lenders.
+# Each lent device rings a bit of A's share of its own, A opens a window
+# onto each borrower's memory, node 3 one onto each device.
+two_by_two() {
 	ip netns del peer && wait_for 40 has_netdev "$PEER_NIC" &&
 		mkdir "$CFS/$A/lends/$PEER_NIC" && echo 1 >"$CFS/$A/lends/$PEER_NIC/available" &&
-		wait_for 20 offer_is 1 00001 available && wait_for 20 offer_is 3 00001 available || return 1
-	[ "$(mkdir_err "$CFS/$(host 1)/borrows/00001")" = "Device or resource busy" ] &&
-		[ "$(kernel_log_count "node 1 asks for a second device: on a switch this host lends one at a time")" -eq 1 ] &&
-		[ "$(mkdir_err "$CFS/$D/borrows/00001")" = "Device or resource busy" ] &&
-		[ "$(kernel_log_count "borrows/00001: on a switch this host borrows one device at a time")" -eq 1 ] &&
-		[ "$(cat "$CFS/$A/lends/$PEER_NIC/state")" = available ] &&
+		wait_for 20 offer_is 3 00001 available &&
+		mkdir "$CFS/$D/borrows/00001" || return 1
+	V2=$(cat "$CFS/$D/borrows/00001/local_bdf")
+	echo "# $A doorbells: $(tr '\n' ';' <"$CFS/$A/doorbells") windows: $(tr '\n' ';' <"$CFS/$A/windows")"
+	echo "# $D windows: $(tr '\n' ';' <"$CFS/$D/windows")"
+	bits=$(awk '$2 == "lent" { print $1 }' "$CFS/$A/doorbells" | sort -u | wc -l)
+	[ "$bits" -eq 2 ] &&
+		[ "$(grep -cE '^[0-9]+ [23] memory ' "$CFS/$A/windows")" -eq 2 ] &&
+		[ "$(grep -cE '^[0-9]+ [02] device ' "$CFS/$D/windows")" -eq 2 ] &&
+		wait_for 40 has_netdev "$V2" && [ "$(driver_of "$V2")" = e1000e ] &&
+		[ "$(cat "$CFS/$D/borrows/20000/state")" = borrowed ] &&
+		fio_verified "$(disk_of "$(cat "$CFS/$(host 2)/borrows/00000/local_bdf")")" two randwrite 4k &&
+		rmdir "$CFS/$D/borrows/00001" && wait_for 20 offer_is 3 00001 available &&
+		[ "$(grep -c ' lent ' "$CFS/$A/doorbells")" -eq 1 ] &&
+		[ "$(grep -c ' memory ' "$CFS/$A/windows")" -eq 1 ] &&
 		rmdir "$CFS/$A/lends/$PEER_NIC" && wait_for 40 has_netdev "$PEER_NIC"
 }
-ktap_test_result "one_device_at_a_time_per_lender_and_per_borrower" one_at_a_time
+ktap_test_result "a_lender_lends_to_two_nodes_and_a_node_borrows_from_two" two_by_two
 
 all_undone() {
 	ip netns del d &&

@@ -1113,7 +1113,7 @@ local_functions() {
 	return_10001
 	refuse mkdir "Device or resource busy"
 	run_tool borrow 10000
-	fails_with 4 "cannot borrow 10000: another node borrowed it first, or, on a switch, one of the two hosts has a borrow already (one at a time there) (Device or resource busy)"
+	fails_with 4 "cannot borrow 10000: another node borrowed it first (Device or resource busy)"
 	refuse mkdir "No space left on device"
 	run_tool borrow 10000
 	fails_with 4 "cannot borrow 10000: its lender has no window left toward this host, or this host no doorbell bits for its interrupts: return a device first (dmesg on both hosts names what holds them) (No space left on device)"
