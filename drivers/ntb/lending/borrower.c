@@ -469,6 +469,17 @@ static bool window_ok(struct ntbl_borrow *borrow)
 	return true;
 }
 
+/* On a switch, whether no other borrow from the lender rings @vectors. */
+static bool vectors_free(struct ntbl_borrow *borrow, u64 vectors)
+{
+	struct ntbl_borrow *other;
+
+	list_for_each_entry(other, &borrow->peer->borrows, peer_node)
+		if (other != borrow && other->vectors & vectors)
+			return false;
+	return true;
+}
+
 /*
  * On a switch, translate one of our windows onto the span of the device's
  * BARs at @info->win_phys on the lender; where the span starts in the
@@ -514,6 +525,11 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	int ret;
 
 	if (peer->adapter->switched) {
+		if (!vectors_free(borrow, vectors)) {
+			dev_err(&peer->ntb->dev, "node %d gave a device doorbell bits %#llx that another device of its rings here\n",
+				peer->port, vectors);
+			return -EIO;
+		}
 		ret = open_device_window(borrow, info, &offset);
 		if (ret)
 			return ret;

@@ -275,6 +275,9 @@ int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
 
 	lockdep_assert_held(&adapter->lock);
 	*largest = 0;
+	/* A range a lender made up that wraps around. */
+	if (*xlat > U64_MAX - addr)
+		return -E2BIG;
 	for (widx = 0; widx < peer->nr_mw; widx++) {
 		if (ntb_mw_get_align(peer->ntb, peer->pidx, widx, &addr_align,
 				     &size_align, &size_max))

@@ -1116,7 +1116,7 @@ local_functions() {
 	fails_with 4 "cannot borrow 10000: another node borrowed it first (Device or resource busy)"
 	refuse mkdir "No space left on device"
 	run_tool borrow 10000
-	fails_with 4 "cannot borrow 10000: its lender has no window left toward this host, or this host no doorbell bits for its interrupts: return a device first (dmesg on both hosts names what holds them) (No space left on device)"
+	fails_with 4 "cannot borrow 10000: no window or doorbell bit is left for it on its lender or on this host: return a device first (dmesg on both hosts names what holds them) (No space left on device)"
 	refuse mkdir "Connection timed out"
 	run_tool borrow 10000
 	fails_with 6 "cannot borrow 10000: its lender did not answer; check the lender and the fabric (Connection timed out)"
