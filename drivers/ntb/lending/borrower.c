@@ -282,13 +282,18 @@ static int open_memory(struct ntbl_peer *peer, u64 *size)
 	u64 end = 0;
 	int ret;
 
+	walk_iomem_res_desc(IORES_DESC_NONE,
+			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
+			    &end, ram_end);
+	/* On a switch the lender picks a window of its own for it. */
+	if (peer->adapter->switched) {
+		*size = PAGE_ALIGN(end);
+		return 0;
+	}
 	ret = ntb_mw_get_align(peer->ntb, peer->pidx, NTBL_MW_MEMORY, &align,
 			       NULL, &size_max);
 	if (ret)
 		return ret;
-	walk_iomem_res_desc(IORES_DESC_NONE,
-			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
-			    &end, ram_end);
 	*size = round_up(end, max_t(u64, align, PAGE_SIZE));
 	if (*size > size_max) {
 		dev_err(&peer->ntb->dev,
@@ -296,9 +301,6 @@ static int open_memory(struct ntbl_peer *peer, u64 *size)
 			NTBL_MW_MEMORY, (u64)size_max, end);
 		return -E2BIG;
 	}
-	/* On a switch the lender translates its window onto our memory. */
-	if (peer->adapter->switched)
-		return 0;
 	mutex_lock(&peer->adapter->win_lock);
 	ret = peer->xlat[NTBL_MW_MEMORY] == *size;
 	mutex_unlock(&peer->adapter->win_lock);
@@ -490,7 +492,7 @@ static int open_device_window(struct ntbl_borrow *borrow,
 {
 	struct ntbl_peer *peer = borrow->peer;
 	u64 size = info->win_size, base = 0, largest;
-	char held[160];
+	char held[256];
 	int widx, ret;
 
 	widx = ntbl_pick_outbound(peer, info->win_phys, &size, &base,
@@ -549,8 +551,9 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	info->priv = borrow;
 	info->win_phys = win + offset;
 	vbus = ntbl_vbus_create(info);
+	/* Its -ENOSPC is BARs the lender placed outside their span. */
 	if (IS_ERR(vbus))
-		return PTR_ERR(vbus);
+		return PTR_ERR(vbus) == -ENOSPC ? -EIO : PTR_ERR(vbus);
 	borrow->vbus = vbus;
 	WRITE_ONCE(borrow->vectors, vectors);
 	/*
@@ -638,9 +641,9 @@ static int reserve(struct ntbl_borrow *borrow, const char *name, u64 *vectors)
 	struct ntbl_borrow *other;
 	struct ntbl_offer *offer;
 	struct ntbl_peer *peer;
-	u64 size = PAGE_SIZE, base, largest;
-	char held[160];
-	int ret;
+	unsigned int starting = 0;
+	char held[256];
+	int i, ret;
 
 	offer = ntbl_offer_find(adapter, borrow->lender, borrow->index);
 	if (!offer) {
@@ -672,12 +675,18 @@ static int reserve(struct ntbl_borrow *borrow, const char *name, u64 *vectors)
 	if (adapter->xport->borrow_check(peer, name,
 					 ntbl_vector_bits(adapter, borrow->lender)))
 		return -EOPNOTSUPP;
-	/* A switch's borrow takes a window of ours: refused before asking. */
-	if (adapter->switched &&
-	    ntbl_pick_outbound(peer, 0, &size, &base, &largest) == -ENOSPC) {
+	/*
+	 * A switch's borrow takes a window of ours, once the lender answered:
+	 * refused before asking if the borrows starting already take the
+	 * windows left.
+	 */
+	for (i = 0; adapter->switched && i < adapter->npeers; i++)
+		list_for_each_entry(other, &adapter->peers[i].borrows, peer_node)
+			starting += other->widx < 0;
+	if (adapter->switched && ntbl_outbound_free(adapter) <= starting) {
 		ntbl_outbound_holders(adapter, held, sizeof(held));
-		pr_err("borrows/%s: no window of this host is left for the device: all are in use (%s)\n",
-		       name, held);
+		pr_err("borrows/%s: no window of this host is left for the device: all are in use (%s)%s\n",
+		       name, held, starting ? " or taken by borrows starting" : "");
 		return -ENOSPC;
 	}
 	ret = take_vectors(borrow, name, vectors);
@@ -757,7 +766,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
 		if (lender_said == -ENOSPC)
-			pr_err("borrows/%s: node %d has no window or doorbell bit left for the device; its kernel log names the devices that hold them\n",
+			pr_err("borrows/%s: node %d has no room left for the device (a window, on a switch a doorbell bit, or IOMMU space); its kernel log says which and who holds it\n",
 			       name, borrow->lender);
 		else if (ret == -ENOSPC)
 			pr_err("borrows/%s: this host has no window left for the device\n",

@@ -689,7 +689,7 @@ static int open_memory_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 	u64 size = mem_size, base = 0, largest, open = 0;
-	char held[160];
+	char held[256];
 	int widx, ret;
 
 	mutex_lock(&adapter->win_lock);
@@ -698,21 +698,22 @@ static int open_memory_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	mutex_unlock(&adapter->win_lock);
 	if (open >= mem_size)
 		return 0;
+	/* A borrower's asking is untrusted: its refusals are ratelimited. */
 	if (open) {
-		pci_err(lend->pdev, "node %d asks for a window onto %llu bytes of its memory, and has one onto %llu open: refused\n",
-			peer->port, mem_size, open);
+		dev_err_ratelimited(&lend->pdev->dev, "node %d asks for a window onto %llu bytes of its memory, and has one onto %llu open: refused until it returns every device it borrows from this host\n",
+				    peer->port, mem_size, open);
 		return -EINVAL;
 	}
 	widx = ntbl_pick_outbound(peer, 0, &size, &base, &largest);
 	if (widx == -E2BIG) {
-		pci_err(lend->pdev, "node %d's memory needs a window of %llu bytes; the largest of %s holds %llu: it cannot borrow through this fabric\n",
-			peer->port, mem_size, dev_name(&peer->ntb->dev), largest);
+		dev_err_ratelimited(&lend->pdev->dev, "node %d's memory needs a window of %llu bytes; the largest of %s holds %llu: it cannot borrow through this fabric\n",
+				    peer->port, mem_size, dev_name(&peer->ntb->dev), largest);
 		return widx;
 	}
 	if (widx < 0) {
 		ntbl_outbound_holders(adapter, held, sizeof(held));
-		pci_err(lend->pdev, "cannot be lent to node %d: every window of %s that holds its memory is in use (%s)\n",
-			peer->port, dev_name(&peer->ntb->dev), held);
+		dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: every window of %s that holds its memory is in use (%s)\n",
+				    peer->port, dev_name(&peer->ntb->dev), held);
 		return widx;
 	}
 	ret = ntbl_set_window(peer, widx, base, size);
@@ -885,7 +886,7 @@ static int pick_vectors(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	struct ntbl_adapter *adapter = peer->adapter;
 	u64 used = 0, free;
 	struct ntbl_lend *other;
-	char held[128] = "";
+	char held[256] = "";
 	int len = 0;
 
 	if (!adapter->switched) {
@@ -904,8 +905,8 @@ static int pick_vectors(struct ntbl_peer *peer, struct ntbl_lend *lend,
 			len += scnprintf(held + len, sizeof(held) - len,
 					 "%s%s to node %d", len ? ", " : "",
 					 pci_name(other->pdev), other->borrower);
-	pci_err(lend->pdev, "cannot be lent to node %d: all %d doorbell bits this host's devices may ring are rung by others (%s)\n",
-		peer->port, (int)hweight64(asked), len ? held : "none");
+	dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: the %d doorbell bits of this host's share it may take are all rung by other devices (%s)\n",
+			    peer->port, (int)hweight64(asked), len ? held : "none");
 	return -ENOSPC;
 }
 

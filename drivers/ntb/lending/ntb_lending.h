@@ -470,6 +470,7 @@ void ntbl_clear_window(struct ntbl_peer *peer, int widx);
 int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
 		       u64 *base, u64 *largest);
 void ntbl_outbound_holders(struct ntbl_adapter *adapter, char *buf, size_t len);
+unsigned int ntbl_outbound_free(struct ntbl_adapter *adapter);
 
 /* lender.c: the lender */
 int ntbl_connection_add(struct ntbl_connection *conn);

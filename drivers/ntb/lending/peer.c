@@ -190,6 +190,9 @@ int ntbl_set_window(struct ntbl_peer *peer, int widx, u64 addr, u64 size)
 
 	if (WARN_ON_ONCE(widx < 0 || widx >= peer->nr_mw))
 		return -EINVAL;
+	/* One of 0 bytes would count as none (__ntbl_clear_window()). */
+	if (!size)
+		return -EINVAL;
 	mutex_lock(&adapter->win_lock);
 	if (adapter->switched)
 		ret = ntb_peer_mw_set_trans(peer->ntb, peer->pidx, widx, addr,
@@ -258,25 +261,25 @@ static bool outbound_busy(struct ntbl_adapter *adapter, int widx)
  *
  * A switch port's outbound windows serve every peer: the lender's onto a
  * borrower's memory, the borrower's onto each device it borrows. Of those
- * no translation holds, the smallest that takes the range (LUT entries
- * before direct windows), so that the large ones stay free for the ranges
- * that need them. The caller translates it before it drops the lock.
+ * no translation holds, the smallest that takes the range (the lowest of
+ * equal ones), so that the large ones stay free for the ranges that need
+ * them. The caller translates it before it drops the lock.
  *
  * Return: the window's index; -ENOSPC if only windows in use take the
- * range, -E2BIG if none does.
+ * range, -E2BIG if none does (or the range, which a peer may have made
+ * up, is empty or wraps around).
  */
 int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
 		       u64 *base, u64 *largest)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
 	resource_size_t addr_align, size_align, size_max, best_max = 0;
+	u64 want = *xlat, start, size, align;
 	int widx, best = -E2BIG;
-	u64 start, size;
 
 	lockdep_assert_held(&adapter->lock);
 	*largest = 0;
-	/* A range a lender made up that wraps around. */
-	if (*xlat > U64_MAX - addr)
+	if (!want || want > U64_MAX - addr)
 		return -E2BIG;
 	for (widx = 0; widx < peer->nr_mw; widx++) {
 		if (ntb_mw_get_align(peer->ntb, peer->pidx, widx, &addr_align,
@@ -284,8 +287,12 @@ int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
 			continue;
 		*largest = max_t(u64, *largest, size_max);
 		start = round_down(addr, max_t(u64, addr_align, PAGE_SIZE));
-		size = round_up(addr + *xlat - start,
-				max_t(u64, size_align, PAGE_SIZE));
+		size = addr + want - start;
+		align = max_t(u64, size_align, PAGE_SIZE);
+		/* Rounded up past U64_MAX, it would wrap to a small size. */
+		if (size > size_max || size > U64_MAX - (align - 1))
+			continue;
+		size = round_up(size, align);
 		if (size > size_max)
 			continue;
 		mutex_lock(&adapter->win_lock);
@@ -304,6 +311,25 @@ int ntbl_pick_outbound(struct ntbl_peer *peer, u64 addr, u64 *xlat,
 		*xlat = size;
 	}
 	return best;
+}
+
+/**
+ * ntbl_outbound_free() - how many of a switch port's windows are free
+ * @adapter: the adapter, locked and switched
+ *
+ * Return: the windows no translation holds.
+ */
+unsigned int ntbl_outbound_free(struct ntbl_adapter *adapter)
+{
+	unsigned int n = 0;
+	int widx;
+
+	lockdep_assert_held(&adapter->lock);
+	mutex_lock(&adapter->win_lock);
+	for (widx = 0; adapter->npeers && widx < adapter->peers[0].nr_mw; widx++)
+		n += !outbound_busy(adapter, widx);
+	mutex_unlock(&adapter->win_lock);
+	return n;
 }
 
 /**

@@ -62,7 +62,7 @@ windows_run_out() {
 	lines_since_mark "borrows/00001" | sed 's/^/# D: /'
 	[ "$err" = "No space left on device" ] &&
 		[ "$(lines_since_mark "$NVME1: cannot be lent to node 1: all 1 windows of $C that would hold its BARs are in use (window 0: $NVME0)" | wc -l)" -eq 1 ] &&
-		[ "$(lines_since_mark "borrows/00001: node 0 has no window or doorbell bit left for the device" | wc -l)" -eq 1 ] &&
+		[ "$(lines_since_mark "borrows/00001: node 0 has no room left for the device" | wc -l)" -eq 1 ] &&
 		[ ! -e "$CFS/$D/borrows/00001" ] &&
 		[ "$(cat "$CFS/$C/lends/$NVME1/state")" = available ] &&
 		[ "$(cat "$CFS/$C/lends/$NVME0/state")" = borrowed ] &&

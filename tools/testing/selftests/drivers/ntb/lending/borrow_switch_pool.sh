@@ -114,8 +114,8 @@ bits_run_out() {
 	lines_since_mark "cannot be lent" | sed 's/^/# A: /'
 	lines_since_mark "borrows/00003" | sed 's/^/# B: /'
 	[ "$err" = "No space left on device" ] &&
-		[ "$(lines_since_mark "$N3: cannot be lent to node 1: all 3 doorbell bits this host's devices may ring are rung by others ($N0 to node 1, $N1 to node 2, $N2 to node 3)" | wc -l)" -eq 1 ] &&
-		[ "$(lines_since_mark "borrows/00003: node 0 has no window or doorbell bit left for the device" | wc -l)" -eq 1 ] &&
+		[ "$(lines_since_mark "$N3: cannot be lent to node 1: the 3 doorbell bits of this host's share it may take are all rung by other devices ($N0 to node 1, $N1 to node 2, $N2 to node 3)" | wc -l)" -eq 1 ] &&
+		[ "$(lines_since_mark "borrows/00003: node 0 has no room left for the device" | wc -l)" -eq 1 ] &&
 		[ ! -e "$CFS/$B/borrows/00003" ] && offered "$B" 00003 &&
 		[ "$(cat "$CFS/$A/doorbells" "$CFS/$A/windows")" = "$before_a" ] &&
 		[ "$(cat "$CFS/$B/doorbells" "$CFS/$B/windows")" = "$before_b" ] &&
