@@ -105,7 +105,8 @@ struct ntbl_dp_doorbell {
  *
  * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
  * function without memory BARs, -EBUSY if it is lent already or its
- * driver is unloading, -EPERM if its IOMMU group has other users, -ENOMEM.
+ * driver is unloading, -EPERM if its IOMMU group has other users, -ENODEV
+ * if it left the PCI tree meanwhile, -ENOMEM.
  */
 struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 				  void (*removed)(void *data), void *data);

@@ -81,19 +81,19 @@ int ntbl_lent_bars(struct ntbl_lent *lent, u64 align, struct ntbl_dp_bars *bars)
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_bars, NTB_LENDING);
 
 /*
- * Whether resource @i of @other holds registers a window onto @pdev's span
+ * Whether resource @i of @other holds registers a window onto @lent's span
  * could reach: not a bridge window, which holds functions, not registers
- * of its own; nor the VF BARs of @pdev's own PF, which hold @pdev's BARs
+ * of its own; nor the VF BARs of @lent's own PF, which hold its BARs
  * and its sibling VFs', each checked as the function it is.
  */
-static bool lent_other_regs(struct pci_dev *pdev, struct pci_dev *other,
+static bool lent_other_regs(struct ntbl_lent *lent, struct pci_dev *other,
 			    unsigned int i)
 {
 	if (i >= PCI_BRIDGE_RESOURCES)
 		return false;
 #ifdef CONFIG_PCI_IOV
 	if (i >= PCI_IOV_RESOURCES && i <= PCI_IOV_RESOURCE_END &&
-	    other == pci_physfn(pdev))
+	    other == lent->pf)
 		return false;
 #endif
 	return true;
@@ -118,7 +118,7 @@ static void lent_check_bars(struct ntbl_lent *lent)
 		if (other == pdev)
 			continue;
 		pci_dev_for_each_resource(other, r, n) {
-			if (lent_other_regs(pdev, other, n) &&
+			if (lent_other_regs(lent, other, n) &&
 			    (r->flags & IORESOURCE_MEM) && resource_size(r) &&
 			    r->start < bars.span_phys + bars.span_size &&
 			    r->end >= bars.span_phys) {
@@ -291,15 +291,25 @@ static int lent_pf_unbind(struct notifier_block *nb, unsigned long action,
 			  void *data)
 {
 	struct pci_dev *pf = to_pci_dev(data), *vf = NULL;
+	struct ntbl_lent *lent;
 
+	/*
+	 * A VF being claimed may not hold its PF yet: a claim racing with
+	 * this unbind lends a VF whose PF has no driver, as one just after
+	 * it would.
+	 */
 	if (action != BUS_NOTIFY_UNBIND_DRIVER || !pf->is_physfn)
 		return NOTIFY_DONE;
 	for_each_pci_dev(vf) {
-		if (!vf->is_virtfn || pci_physfn(vf) != pf)
+		/* Ours while our driver is bound: look again under its lock. */
+		if (!vf->is_virtfn ||
+		    READ_ONCE(vf->dev.driver) != &lent_driver.driver)
 			continue;
 		device_lock(&vf->dev);
-		if (vf->dev.driver == &lent_driver.driver)
-			lent_gone(pci_get_drvdata(vf), "its PF's driver unbound");
+		lent = vf->dev.driver == &lent_driver.driver ?
+		       pci_get_drvdata(vf) : NULL;
+		if (lent && lent->pf == pf)
+			lent_gone(lent, "its PF's driver unbound");
 		device_unlock(&vf->dev);
 	}
 	return NOTIFY_DONE;
@@ -374,27 +384,63 @@ static int lent_check_msi(struct pci_dev *pdev)
 }
 
 /*
+ * pci_upstream_bridge(), through the PF we hold: a VF's own pointer to its
+ * PF dangles once the VF has left the tree. The PF holds its bus, which
+ * holds the bridge.
+ */
+static struct pci_dev *lent_upstream_bridge(struct ntbl_lent *lent)
+{
+	struct pci_dev *dev = lent->pf ?: lent->pdev;
+
+	return pci_is_root_bus(dev->bus) ? NULL : dev->bus->self;
+}
+
+/*
  * The locks pci_reset_function() takes, in its order: the upstream
  * bridge's, then the function's device lock and config access lock.
  * Claim, reset and release hold them around @lock, as lent_remove() runs
  * under the device lock and takes @lock.
  */
-static void lent_dev_lock(struct pci_dev *pdev)
+static void lent_dev_lock(struct ntbl_lent *lent)
 {
-	struct pci_dev *bridge = pci_upstream_bridge(pdev);
+	struct pci_dev *bridge = lent_upstream_bridge(lent);
 
 	if (bridge)
 		pci_dev_lock(bridge);
-	pci_dev_lock(pdev);
+	pci_dev_lock(lent->pdev);
 }
 
-static void lent_dev_unlock(struct pci_dev *pdev)
+static void lent_dev_unlock(struct ntbl_lent *lent)
 {
-	struct pci_dev *bridge = pci_upstream_bridge(pdev);
+	struct pci_dev *bridge = lent_upstream_bridge(lent);
 
-	pci_dev_unlock(pdev);
+	pci_dev_unlock(lent->pdev);
 	if (bridge)
 		pci_dev_unlock(bridge);
+}
+
+/*
+ * A VF holds its PF only while it is in the tree: hold the PF while the VF
+ * is lent. Still bound to our driver, under its device lock, the VF is not
+ * yet past its removal's unbind, which drops the PF only after it (and
+ * nothing binds a VF whose removal has begun).
+ */
+static int lent_hold_pf(struct ntbl_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	int ret = 0;
+
+	if (!pdev->is_virtfn)
+		return 0;
+	device_lock(&pdev->dev);
+	if (pdev->dev.driver == &lent_driver.driver)
+		lent->pf = pci_dev_get(pci_physfn(pdev));
+	else
+		ret = -ENODEV;
+	device_unlock(&pdev->dev);
+	if (ret)
+		pci_err(pdev, "was removed while it was being claimed\n");
+	return ret;
 }
 
 /* Remember the function's driver_override, if any, to put it back. */
@@ -527,7 +573,10 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	mutex_unlock(&lent_driver_lock);
 
 	/* Ours now: a removal from here on goes through lent_remove(). */
-	lent_dev_lock(pdev);
+	ret = lent_hold_pf(lent);
+	if (ret)
+		goto err_give_back;
+	lent_dev_lock(lent);
 	mutex_lock(&lent->lock);
 	if (lent->state == LENT_GONE) {
 		pci_err(pdev, "was removed while it was being claimed\n");
@@ -547,14 +596,15 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	lent->saved = pci_store_saved_state(pdev);
 	ntbl_lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
-	lent_dev_unlock(pdev);
+	lent_dev_unlock(lent);
 	lent_check_bars(lent);
 	return lent;
 
 err_unlock_dev:
 	lent->releasing = true;
 	mutex_unlock(&lent->lock);
-	lent_dev_unlock(pdev);
+	lent_dev_unlock(lent);
+err_give_back:
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 err_driver:
@@ -562,6 +612,7 @@ err_driver:
 err_unlock:
 	mutex_unlock(&lent_driver_lock);
 err_free:
+	pci_dev_put(lent->pf);
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
 	kvfree(lent);
@@ -575,7 +626,7 @@ int ntbl_lent_reset(struct ntbl_lent *lent)
 	unsigned long flags;
 	int ret = 0;
 
-	lent_dev_lock(pdev);
+	lent_dev_lock(lent);
 	mutex_lock(&lent->lock);
 	ntbl_lent_quiesce(lent);
 	if (lent->state == LENT_GONE) {
@@ -596,7 +647,7 @@ int ntbl_lent_reset(struct ntbl_lent *lent)
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 unlock:
 	mutex_unlock(&lent->lock);
-	lent_dev_unlock(pdev);
+	lent_dev_unlock(lent);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_reset, NTB_LENDING);
@@ -605,7 +656,7 @@ void ntbl_lent_release(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 
-	lent_dev_lock(pdev);
+	lent_dev_lock(lent);
 	mutex_lock(&lent->lock);
 	lent->releasing = true;
 	ntbl_lent_quiesce(lent);
@@ -623,13 +674,14 @@ void ntbl_lent_release(struct ntbl_lent *lent)
 	}
 	kfree(lent->saved);
 	mutex_unlock(&lent->lock);
-	lent_dev_unlock(pdev);
+	lent_dev_unlock(lent);
 
 	mutex_lock(&lent_driver_lock);
 	lent_give_back(lent);
 	lent_driver_put();
 	mutex_unlock(&lent_driver_lock);
 
+	pci_dev_put(lent->pf);
 	pci_dev_put(pdev);
 	mutex_destroy(&lent->lock);
 	kvfree(lent);

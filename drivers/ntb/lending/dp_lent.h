@@ -37,6 +37,9 @@ struct lent_doorbell {
 /**
  * struct ntbl_lent - one lent PCI function on the lender
  * @pdev: the function; a reference is held
+ * @pf: for a VF, its PF, NULL otherwise; a reference is held, as the VF
+ *	drops its own when it leaves the tree (pci_iov_remove_virtfn()). Set
+ *	under the VF's device lock once our driver has it, constant after
  * @orig_drv: driver bound before the claim, rebound at release; a
  *	reference to its module is held
  * @orig_override: driver_override before the claim
@@ -78,6 +81,7 @@ struct lent_doorbell {
  */
 struct ntbl_lent {
 	struct pci_dev *pdev;
+	struct pci_dev *pf;
 	struct device_driver *orig_drv;
 	char *orig_override;
 	struct pci_saved_state *saved;
