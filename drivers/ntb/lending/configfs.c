@@ -851,16 +851,25 @@ static int __init ntb_lending_init(void)
 	/* The application note's check that the module is up. */
 	pr_info("smartio initializing\n");
 
+	ret = ntbl_lent_init();
+	if (ret)
+		return ret;
 	config_group_init(&ntbl_subsys.su_group);
 	mutex_init(&ntbl_subsys.su_mutex);
 	ret = configfs_register_subsystem(&ntbl_subsys);
 	if (ret) {
 		pr_err("cannot register with configfs: %d\n", ret);
-		return ret;
+		goto err_lent;
 	}
 	ret = ntbl_core_init(&ntbl_configfs_abi);
 	if (ret)
-		configfs_unregister_subsystem(&ntbl_subsys);
+		goto err_configfs;
+	return 0;
+
+err_configfs:
+	configfs_unregister_subsystem(&ntbl_subsys);
+err_lent:
+	ntbl_lent_exit();
 	return ret;
 }
 module_init(ntb_lending_init);
@@ -869,6 +878,7 @@ static void __exit ntb_lending_exit(void)
 {
 	ntbl_core_exit();
 	configfs_unregister_subsystem(&ntbl_subsys);
+	ntbl_lent_exit();
 }
 module_exit(ntb_lending_exit);
 

@@ -84,6 +84,22 @@ struct ntbl_dp_doorbell {
 /* Lender: dp_lent.c */
 
 /**
+ * ntbl_lent_init() - watch for the PF drivers of lent VFs to unbind
+ *
+ * Context: module init, before any ntbl_lent_claim().
+ *
+ * Return: 0 or a negative errno.
+ */
+int ntbl_lent_init(void);
+
+/**
+ * ntbl_lent_exit() - undo ntbl_lent_init()
+ *
+ * Context: module exit, every lent function released.
+ */
+void ntbl_lent_exit(void);
+
+/**
  * ntbl_lent_claim() - take a local PCI function for lending
  * @pdev: the function: an endpoint with at least one memory BAR
  * @removed: called if the function leaves the PCI tree while lent, or,

@@ -280,6 +280,16 @@ static struct pci_driver lent_driver = {
 };
 
 /*
+ * The driver is registered while at least one function is lent. PCI
+ * driver names are global, so this is the one piece of state every fabric
+ * shares. Its lock also serializes taking functions from their drivers
+ * and giving them back, so that two claims of one function (from two
+ * fabrics) cannot both unbind its driver.
+ */
+static DEFINE_MUTEX(lent_driver_lock);
+static unsigned int lent_driver_users;	/* written under lent_driver_lock */
+
+/*
  * A PF's driver unbinds while VFs of it are lent. A VF often does not work
  * without it (a reset of an NVMe primary controller takes its secondary
  * controllers offline, and QEMU's nvme does so), and the PF's driver may
@@ -294,11 +304,12 @@ static int lent_pf_unbind(struct notifier_block *nb, unsigned long action,
 	struct ntbl_lent *lent;
 
 	/*
-	 * A VF being claimed may not hold its PF yet: a claim racing with
-	 * this unbind lends a VF whose PF has no driver, as one just after
-	 * it would.
+	 * Unlocked, and a VF being claimed may not hold its PF yet: a claim
+	 * racing with this unbind lends a VF whose PF has no driver, as one
+	 * just after it would.
 	 */
-	if (action != BUS_NOTIFY_UNBIND_DRIVER || !pf->is_physfn)
+	if (action != BUS_NOTIFY_UNBIND_DRIVER || !pf->is_physfn ||
+	    !READ_ONCE(lent_driver_users))
 		return NOTIFY_DONE;
 	for_each_pci_dev(vf) {
 		/* Ours while our driver is bound: look again under its lock. */
@@ -315,49 +326,45 @@ static int lent_pf_unbind(struct notifier_block *nb, unsigned long action,
 	return NOTIFY_DONE;
 }
 
+/*
+ * Registered for the module's life: bus_register_notifier() takes the
+ * notifier's rwsem, which must not nest inside a lock its callbacks could
+ * wait for.
+ */
 static struct notifier_block lent_pf_nb = {
 	.notifier_call = lent_pf_unbind,
 };
 
-/*
- * The driver, and lent_pf_unbind(), are registered while at least one
- * function is lent, so that the module's init needs no hook for them. PCI
- * driver names are global, so this is the one piece of state every fabric
- * shares. Its lock also serializes taking functions from their drivers
- * and giving them back, so that two claims of one function (from two
- * fabrics) cannot both unbind its driver.
- */
-static DEFINE_MUTEX(lent_driver_lock);
-static unsigned int lent_driver_users;	/* protected by lent_driver_lock */
+int ntbl_lent_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &lent_pf_nb);
+}
+
+void ntbl_lent_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &lent_pf_nb);
+}
 
 static int lent_driver_get(void)
 {
 	int ret;
 
 	lockdep_assert_held(&lent_driver_lock);
-	if (lent_driver_users++)
-		return 0;
-	ret = pci_register_driver(&lent_driver);
-	if (ret)
-		goto err;
-	ret = bus_register_notifier(&pci_bus_type, &lent_pf_nb);
-	if (ret) {
-		pci_unregister_driver(&lent_driver);
-		goto err;
+	if (!lent_driver_users) {
+		ret = pci_register_driver(&lent_driver);
+		if (ret)
+			return ret;
 	}
+	WRITE_ONCE(lent_driver_users, lent_driver_users + 1);
 	return 0;
-err:
-	lent_driver_users--;
-	return ret;
 }
 
 static void lent_driver_put(void)
 {
 	lockdep_assert_held(&lent_driver_lock);
-	if (--lent_driver_users)
-		return;
-	bus_unregister_notifier(&pci_bus_type, &lent_pf_nb);
-	pci_unregister_driver(&lent_driver);
+	WRITE_ONCE(lent_driver_users, lent_driver_users - 1);
+	if (!lent_driver_users)
+		pci_unregister_driver(&lent_driver);
 }
 
 /*
