@@ -450,7 +450,9 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 
 /*
  * Wait for another's revocation of @lend to end, without the adapter's
- * lock; the caller keeps @lend (configfs' mutex: it is not removed).
+ * lock; the caller keeps @lend (configfs' mutex: it is not removed). No
+ * busy count keeps the adapter bound meanwhile: a peer the caller found
+ * may be freed, so it looks its peer up again.
  */
 static void wait_revoked(struct ntbl_lend *lend)
 {
@@ -552,7 +554,12 @@ static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 		if (!lend)
 			continue;
 		wait_revoked(lend);
-		if (peer->lent[i] != lend)
+		/*
+		 * Nothing kept the adapter bound meanwhile: its peers may be
+		 * freed, taken back by its removal (ntbl_lend_peer_lost()).
+		 */
+		peer = ntbl_peer_by_node(adapter, node);
+		if (!peer || peer->lent[i] != lend)
 			continue;	/* ended meanwhile */
 		revoke(lend, peer);
 		/* Unlocked meanwhile: the borrow may be over. */
