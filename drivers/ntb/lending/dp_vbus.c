@@ -56,7 +56,8 @@
  * @nr_db: entries in @db
  * @shared: the device has more vectors than @nr_db, so vectors share bits
  * @msi_db: the doorbell a plain MSI vector rings (its hardware number):
- *	the first whose write a 16-bit MSI data word can carry; -1 if none
+ *	the first whose write a 16-bit MSI data word can carry, at an
+ *	address the function can write (vbus_db_reachable()); -1 if none
  * @busn: bus number range of the root bus
  * @mem: memory window of the root bus: the NTB window
  * @fwnode: names the MSI domain
@@ -75,7 +76,7 @@
  * @removed: ntbl_vbus_remove() has run
  *
  * Everything but @domain, @nr_hwirq, @bar_reg, @dead, @pdev and @removed is
- * set at creation and constant after.
+ * set at creation (@shared and @msi_db by the scan) and constant after.
  */
 struct ntbl_vbus {
 	struct pci_sysdata sysdata;
@@ -401,6 +402,30 @@ static const struct dma_map_ops vbus_dma_ops = {
 
 /* --- MSI domain ----------------------------------------------------------- */
 
+/*
+ * Whether the function can write doorbell @db's address. One whose MSI
+ * capability has no 64-bit address register (or a quirk's) writes none
+ * above 4 GiB, and the PCI core then gives it no vector there, MSI-X ones
+ * included (&pci_dev.no_64bit_msi). The lender's IOMMU puts doorbells at
+ * the top of its aperture, far above.
+ */
+static bool vbus_db_reachable(const struct pci_dev *pdev,
+			      const struct ntbl_dp_doorbell *db)
+{
+	return !pdev->no_64bit_msi || db->addr <= U32_MAX;
+}
+
+/* Whether any doorbell is one the function can write. */
+static bool vbus_any_db_reachable(struct ntbl_vbus *vbus, struct pci_dev *pdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < vbus->nr_db; i++)
+		if (vbus_db_reachable(pdev, &vbus->db[i]))
+			return true;
+	return false;
+}
+
 /* A vector's message: the doorbell write of the bit it rings. */
 static void vbus_compose_msi_msg(struct irq_data *d, struct msi_msg *msg)
 {
@@ -417,10 +442,19 @@ static int vbus_msi_init(struct irq_domain *domain,
 			 irq_hw_number_t hwirq, msi_alloc_info_t *arg)
 {
 	struct ntbl_vbus *vbus = info->data;
+	struct pci_dev *pdev = to_pci_dev(arg->desc->dev);
+	const struct ntbl_dp_doorbell *db = &vbus->db[hwirq % vbus->nr_db];
 
 	if (!arg->desc->pci.msi_attrib.is_msix && vbus->msi_db < 0) {
-		dev_err(arg->desc->dev, "plain MSI cannot ring any of its %u doorbells: MSI data has 16 bits and a dword address, the first doorbell writes %#x at %#llx; use MSI-X\n",
-			vbus->nr_db, vbus->db[0].data, vbus->db[0].addr);
+		dev_err(arg->desc->dev, "plain MSI cannot ring any of its %u doorbells: MSI data has 16 bits and a dword address%s, the first doorbell writes %#x at %#llx; use MSI-X\n",
+			vbus->nr_db, pdev->no_64bit_msi ? " of 32 bits" : "",
+			vbus->db[0].data, vbus->db[0].addr);
+		return -EOVERFLOW;
+	}
+	/* The PCI core would refuse it too, blaming the arch. */
+	if (!vbus_db_reachable(pdev, db)) {
+		dev_err(arg->desc->dev, "MSI-X vector %lu cannot ring doorbell %#llx: the device takes 32-bit MSI addresses only\n",
+			hwirq, db->addr);
 		return -EOVERFLOW;
 	}
 	irq_domain_set_info(domain, virq, hwirq, info->chip, vbus,
@@ -458,15 +492,17 @@ static void vbus_msi_set_desc(msi_alloc_info_t *arg, struct msi_desc *desc)
  * of the dword the function writes is zero), while an MSI-X entry's has
  * 32. A doorbell whose value needs more (an adapter that rings bit n with
  * BIT(16 + n), or shifts its bits up) would get a truncated message,
- * which rings nothing. Both address registers want a dword.
+ * which rings nothing. Both address registers want a dword, and one of
+ * 32 bits an address below 4 GiB.
  */
-static int vbus_msi_doorbell(const struct ntbl_dp_doorbell *db,
-			     unsigned int nr_db)
+static int vbus_msi_doorbell(struct ntbl_vbus *vbus, struct pci_dev *pdev)
 {
+	const struct ntbl_dp_doorbell *db = vbus->db;
 	unsigned int i;
 
-	for (i = 0; i < nr_db; i++)
-		if (db[i].data <= U16_MAX && IS_ALIGNED(db[i].addr, 4))
+	for (i = 0; i < vbus->nr_db; i++)
+		if (db[i].data <= U16_MAX && IS_ALIGNED(db[i].addr, 4) &&
+		    vbus_db_reachable(pdev, &db[i]))
 			return i;
 	return -1;
 }
@@ -617,9 +653,17 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 	}
 
 	/*
-	 * INTx is not lent: a function whose one interrupt is plain MSI
-	 * needs a doorbell that MSI can ring, or its driver waits forever.
+	 * INTx is not lent: a function needs a doorbell its interrupts can
+	 * ring, or its driver waits forever.
 	 */
+	if ((pdev->msi_cap || pdev->msix_cap) &&
+	    !vbus_any_db_reachable(vbus, pdev)) {
+		pci_err(pdev, "its MSI takes 32-bit addresses only, which cannot reach any of its %u doorbells (the first is at %#llx)\n",
+			vbus->nr_db, vbus->db[0].addr);
+		ret = -EOPNOTSUPP;
+		goto put;
+	}
+	vbus->msi_db = vbus_msi_doorbell(vbus, pdev);
 	if (!pdev->msix_cap && pdev->msi_cap && vbus->msi_db < 0) {
 		pci_err(pdev, "its one interrupt is plain MSI, whose 16-bit data cannot ring any of its %u doorbells (the first writes %#x at %#llx)\n",
 			vbus->nr_db, vbus->db[0].data, vbus->db[0].addr);
@@ -678,7 +722,7 @@ struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
 	vbus->dma_size = info->dma_size;
 	vbus->dma_dev_addr = info->dma_dev_addr;
 	vbus->nr_db = info->nr_db;
-	vbus->msi_db = vbus_msi_doorbell(info->db, info->nr_db);
+	vbus->msi_db = -1;
 	vbus->sysdata.node = dev_to_node(info->parent);
 	raw_spin_lock_init(&vbus->bar_lock);
 	vbus->db = kmemdup_array(info->db, info->nr_db, sizeof(*info->db),

@@ -6,7 +6,8 @@
 # so the lender sees it: the function is programmed, and its MSI enabled,
 # only with a doorbell address of its own IOMMU domain, and a message to any
 # other address (even beside the doorbell, in its page) or value leaves it
-# off.
+# off. Seen by B with 32-bit MSI addresses only, it cannot reach the
+# doorbells at the top of the lender's IOMMU domain: B refuses the borrow.
 # QEMU's e1000e fails the driver's MSI self-test at open even when it is
 # not lent, so traffic runs with MSI-X: the NIC comes up under the stock
 # driver on B, its vectors fire as it sends, the lender takes no
@@ -18,7 +19,7 @@
 DP=/sys/kernel/debug/lending_dataplane
 
 ktap_print_header
-ktap_set_plan 12
+ktap_set_plan 13
 
 # The MSI registers of function $1 as its config space has them: "ctrl
 # address data" in hex.
@@ -141,6 +142,26 @@ msi_with_other_data() {
 ktap_test_result "msi_with_another_value_left_disabled" msi_with_other_data
 
 ktap_test_result "return_gives_nic_back_to_lender_e1000e" give_back
+
+# The test client clears the 64-bit bit of MSI control as B reads it;
+# the lender's IOMMU has the doorbells above 4 GiB.
+msi_32bit_borrow_refused() {
+	param=/sys/module/lending_dataplane/parameters/msi_32bit
+	echo 1 >"$param" || return 1
+	err=$(echo 1 2>&1 >"$DP/borrow" | sed 's/.*: //')
+	echo 0 >"$param"
+	echo "# borrow with 32-bit MSI: $err"
+	dmesg | grep 'its MSI takes 32-bit' | sed 's/^/# /'
+	[ "$err" = "Operation not supported" ] &&
+		[ "$(kernel_log_count "its MSI takes 32-bit addresses only")" -eq 1 ] &&
+		wait_for 40 has_netdev "$NIC" && [ "$(driver_of "$NIC")" = e1000e ]
+}
+t=borrow_refused_when_32bit_msi_cannot_reach_doorbells
+if [ -e "/sys/bus/pci/devices/$NIC/iommu_group" ]; then
+	ktap_test_result "$t" msi_32bit_borrow_refused
+else
+	ktap_test_skip "$t (no IOMMU: the doorbells are where the adapter has them)"
+fi
 
 borrowed_with_msix() {
 	rmmod e1000e && modprobe e1000e && wait_for 40 has_netdev "$NIC" &&

@@ -58,6 +58,10 @@ static uint db_bits;
 module_param(db_bits, uint, 0644);
 MODULE_PARM_DESC(db_bits, "Doorbell bits the borrowed function may use (default 0: all)");
 
+static bool msi_32bit;
+module_param(msi_32bit, bool, 0644);
+MODULE_PARM_DESC(msi_32bit, "Host B sees the function's MSI capability without 64-bit addresses");
+
 #define DP_PORT_A	0	/* the lender */
 #define DP_PORT_B	1	/* the borrower */
 #define DP_WIDX_BARS	0	/* B reaches A's BARs: A's inbound window 0 */
@@ -72,6 +76,7 @@ MODULE_PARM_DESC(db_bits, "Doorbell bits the borrowed function may use (default 
  * @info: what B was told, for debugfs "info"
  * @bars: what A described, for debugfs "info"
  * @db: B's doorbells as the function writes them
+ * @msi_flags: where the lent function's MSI control is, 0 if it has none
  * @dir: debugfs directory
  */
 struct dp_state {
@@ -82,6 +87,7 @@ struct dp_state {
 	struct ntbl_vbus_info info;
 	struct ntbl_dp_bars bars;
 	struct ntbl_dp_doorbell db[64];
+	unsigned int msi_flags;
 	struct dentry *dir;
 };
 
@@ -92,7 +98,14 @@ static struct dp_state dp = {
 static int dp_cfg_read(void *priv, unsigned int where, unsigned int size,
 		       u32 *val)
 {
-	return ntbl_lent_cfg_read(priv, where, size, val);
+	unsigned int flags = dp.msi_flags;
+	int ret = ntbl_lent_cfg_read(priv, where, size, val);
+
+	/* A device that cannot write a doorbell above 4 GiB, as B sees it. */
+	if (!ret && READ_ONCE(msi_32bit) && flags &&
+	    where <= flags && flags < where + size)
+		*val &= ~(PCI_MSI_FLAGS_64BIT << (8 * (flags - where)));
+	return ret;
 }
 
 static int dp_cfg_write(void *priv, unsigned int where, unsigned int size,
@@ -167,6 +180,7 @@ static int dp_lend(struct ntb_dev *a, struct ntbl_dp_bars *bars,
 		}
 		/* Its tests never remove the function: no callback. */
 		lent = ntbl_lent_claim(pdev, NULL, NULL);
+		dp.msi_flags = pdev->msi_cap ? pdev->msi_cap + PCI_MSI_FLAGS : 0;
 		pci_dev_put(pdev);
 		if (IS_ERR(lent))
 			return PTR_ERR(lent);
