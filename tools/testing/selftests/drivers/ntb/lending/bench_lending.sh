@@ -31,11 +31,6 @@ now_ms() {
 	echo $(($(echo "$up" | tr -d .) * 10))
 }
 
-# Busy and total jiffies of all CPUs so far.
-cpu_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
-}
-
 # fio workload $3 reading disk $2 for target $1, fio pinned to CPU $4 if
 # given; appends "TARGET WORKLOAD IOPS MB/s CPU%" to the results, CPU% being
 # how busy the guest's CPUs were meanwhile.
@@ -77,11 +72,6 @@ await_disk() {
 		[ "$n" -gt 0 ] || return 1
 		sleep 0.01
 	done
-}
-
-# The median of the numbers on standard input, one a line.
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 # --- local, in either IOMMU domain type --------------------------------------

@@ -171,6 +171,17 @@ uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 
+# Busy and total jiffies of all CPUs so far (the benches' CPU load).
+cpu_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
+# The median of the numbers on standard input, one a line (of an even
+# count, the lower middle one).
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # Kilobytes the kernel's slab caches hold.
 slab_kb() {
 	awk '/^Slab:/ { print $2 }' /proc/meminfo
