@@ -71,6 +71,7 @@ vm: modules
 bench: modules
 	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_sim.sh
 	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_lending.sh
+	@$(SELFTESTS)/vm.sh $(SELFTESTS)/bench_pool.sh
 
 soak: modules
 	@$(SH)/soak
