@@ -516,6 +516,36 @@ static int open_device_window(struct ntbl_borrow *borrow,
 	return 0;
 }
 
+/*
+ * Whether the device's driver will claim its BARs in the window
+ * (pci_request_mem_regions()): not where the adapter's driver holds the
+ * window busy, as ntb_hw_intel, ntb_hw_amd and ntb_hw_idt do
+ * (dataplane.rst). Tried here, and let go at once, so that the borrow is
+ * refused with a line that says so rather than the driver's probe failing.
+ */
+static int bars_claimable(struct ntbl_peer *peer,
+			  const struct ntbl_vbus_info *info)
+{
+	resource_size_t start;
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		/* One outside the span is refused when the bus places it. */
+		if (!info->bar[i].size || info->bar[i].offset > info->win_size ||
+		    info->bar[i].size > info->win_size - info->bar[i].offset)
+			continue;
+		start = info->win_phys + info->bar[i].offset;
+		if (!request_mem_region(start, info->bar[i].size,
+					"ntb_lending trial claim")) {
+			dev_err(&peer->ntb->dev, "the window onto node %d's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR %d at %pa (see /proc/iomem)\n",
+				peer->port, i, &start);
+			return -EOPNOTSUPP;
+		}
+		release_mem_region(start, info->bar[i].size);
+	}
+	return 0;
+}
+
 static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 		  u64 vectors)
 {
@@ -550,6 +580,9 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	info->ops = &ntbl_rpc_ops;
 	info->priv = borrow;
 	info->win_phys = win + offset;
+	ret = bars_claimable(peer, info);
+	if (ret)
+		return ret;
 	vbus = ntbl_vbus_create(info);
 	/* Its -ENOSPC is BARs the lender placed outside their span. */
 	if (IS_ERR(vbus))

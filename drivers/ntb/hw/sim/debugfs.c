@@ -8,6 +8,8 @@
  *     drop_db, drop_msg, drop_spad, corrupt_db, corrupt_msg, corrupt_spad,
  *     fail_mw                 how many of the next such operations to fault
  *     delay_ms                hold every doorbell, message, scratchpad write
+ *     claim_windows           1: windows translated from now on claim their
+ *                             range busy, as ntb_hw_intel holds its window BARs
  *     <edu BDF>/port          the port of the host on that adapter
  *     <edu BDF>/hostile       raw register writes as that host, bypassing
  *                             its clients: "spad PIDX SIDX VAL",
@@ -118,6 +120,8 @@ void ntb_sim_debugfs_add_fabric(struct ntb_sim_fabric *fabric)
 	debugfs_create_u32("corrupt_spad", 0600, fabric->debugfs,
 			   &fault->corrupt_spad);
 	debugfs_create_u32("fail_mw", 0600, fabric->debugfs, &fault->fail_mw);
+	debugfs_create_bool("claim_windows", 0600, fabric->debugfs,
+			    &fault->claim_windows);
 }
 
 static int port_show(struct seq_file *s, void *unused)

@@ -167,6 +167,10 @@ static void unbind(struct ntb_sim_mw *mw)
 	struct ntb_sim_alloc *alloc = mw->alloc;
 	void *own;
 
+	if (mw->claim) {
+		release_mem_region(mw->xlat, mw->xlat_size);
+		mw->claim = NULL;
+	}
 	if (alloc) {
 		own = alloc->pages + mw->xlat_offset;
 		memcpy(own, mw->aperture_virt, mw->xlat_size);
@@ -227,6 +231,9 @@ static int bind(struct ntb_sim_mw *mw, int widx, struct ntb_sim_host *receiver,
 	mw->target = receiver->port;
 	mw->xlat = addr;
 	mw->xlat_size = size;
+	/* A range across several resources (all of RAM) is not claimed. */
+	if (!alloc && READ_ONCE(receiver->fabric->fault.claim_windows))
+		mw->claim = request_mem_region(addr, size, "ntb_sim window");
 	return 0;
 }
 

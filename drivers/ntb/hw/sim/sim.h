@@ -129,6 +129,8 @@ struct ntb_sim_alloc {
  *	NULL: then the window is address-transparent and the sender's
  *	peer_mw_get_addr() returns @xlat itself
  * @xlat_offset: offset of @xlat in @alloc
+ * @claim: the busy region an address-transparent window holds while
+ *	&ntb_sim_fault.claim_windows is set, or NULL
  */
 struct ntb_sim_mw {
 	phys_addr_t aperture;
@@ -139,6 +141,7 @@ struct ntb_sim_mw {
 	resource_size_t xlat_size;
 	struct ntb_sim_alloc *alloc;
 	size_t xlat_offset;
+	struct resource *claim;
 };
 
 /**
@@ -223,6 +226,9 @@ struct ntb_sim_host {
  * @corrupt_msg: messages to deliver with one bit flipped
  * @corrupt_spad: scratchpad writes to store with one bit flipped
  * @fail_mw: window translations to refuse with -EIO
+ * @claim_windows: an address-transparent window claims its range busy
+ *	in iomem from its translation on (ntb_hw_intel's pci_request_regions()
+ *	of its window BARs), so that no driver behind it can claim it
  *
  * The counters count down as faults are injected. Protected by
  * &ntb_sim_fabric.lock.
@@ -237,6 +243,7 @@ struct ntb_sim_fault {
 	u32 corrupt_msg;
 	u32 corrupt_spad;
 	u32 fail_mw;
+	bool claim_windows;
 };
 
 /**

@@ -14,7 +14,7 @@ CFS=/sys/kernel/config/ntb_lending
 FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 19
+ktap_set_plan 20
 
 NVME=$(pci_find 0x010802)
 head -c 4194304 /dev/urandom >/tmp/p1
@@ -46,6 +46,22 @@ bad_borrows_refused() {
 		[ -z "$(ls "$CFS/$B/borrows")" ] && offer_available
 }
 ktap_test_result "bad_borrows_refused_and_nothing_changes" bad_borrows_refused
+
+# B's adapter driver holds its windows busy, as ntb_hw_intel holds its
+# window BARs: the borrow is refused with the line that says so, not left
+# to the nvme driver's failing claim, and nothing changes.
+window_claimed_busy() {
+	echo 1 >"$FAB/claim_windows" || return 1
+	err=$(mkdir_err "$CFS/$B/borrows/00000")
+	echo 0 >"$FAB/claim_windows"
+	echo "# mkdir with the window claimed busy: $err"
+	[ "$err" = "Operation not supported" ] &&
+		[ "$(kernel_log_count "the window onto node 0's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR 0")" -eq 1 ] &&
+		[ -z "$(ls "$CFS/$B/borrows")" ] && wait_for 20 offer_available &&
+		[ "$(cat "$L/state")" = available ] && [ -z "$(cat "$CFS/$A/windows")" ] &&
+		! grep -q "ntb_sim window" /proc/iomem
+}
+ktap_test_result "a_window_its_adapter_claims_busy_is_refused_and_nothing_changes" window_claimed_busy
 
 borrow() {
 	mkdir "$CFS/$B/borrows/00000" || return 1
