@@ -341,18 +341,16 @@ if ! grep -q '^# vm-start' "$out/ktap.log"; then
 	boot
 fi
 
-# True if the run's one fault is the emulator's: the test passed, and the
-# kernel's only report is a single-step trap ("WARNING: ... exc_debug_kernel")
-# whose register dump has an RFLAGS with a bit no x86 CPU sets (22 and up).
-# Multi-threaded TCG (QEMU 7.2) now and then computes RFLAGS from stale lazy
-# flags, and the trap flag among the garbage fires in the kernel.
+# True if the run's first kernel report is the emulator's: a single-step
+# trap ("WARNING: ... exc_debug_kernel"), with a register dump whose RFLAGS
+# has a bit no x86 CPU sets (22 and up). Multi-threaded TCG (QEMU 7.2) now
+# and then computes RFLAGS from stale lazy flags, and the trap flag among
+# the garbage fires in the kernel; the garbage can take the guest down
+# after it (a double fault in whatever it interrupted), so nothing after
+# that first report says anything of the test.
 emulator_flags_fault() {
-	[ "$rc" -eq 0 ] &&
-		[ "$(sed -n 's/^# vm-exit: \([0-9]*\).*/\1/p' "$out/ktap.log" | tr -d '\r')" = 0 ] &&
-		cat "$out/console.log" "$out/dmesg.log" | tr -d '\r' |
-		grep -E "$BAD_KERNEL_LOG" | grep -q 'WARNING: .* exc_debug_kernel' &&
-		! cat "$out/console.log" "$out/dmesg.log" | tr -d '\r' |
-		grep -E "$BAD_KERNEL_LOG" | grep -qv 'WARNING: .* exc_debug_kernel' ||
+	cat "$out/console.log" "$out/dmesg.log" 2>/dev/null | tr -d '\r' |
+		grep -m1 -E "$BAD_KERNEL_LOG" | grep -q 'WARNING: .* exc_debug_kernel' ||
 		return 1
 	for flags in $(tr -d '\r' <"$out/console.log" |
 		       sed -n 's/.*EFLAGS: \([0-9a-f]\{1,16\}\).*/\1/p'); do
