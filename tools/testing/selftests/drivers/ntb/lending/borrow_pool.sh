@@ -33,11 +33,6 @@ local_bdf() {
 	cat "$CFS/$1/borrows/$2/local_bdf"
 }
 
-# Kernel log lines since log_mark that hold the string $1.
-lines_since_mark() {
-	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -F "$1"
-}
-
 # Fabric 0, intel-32g: C lends both drives to D, which borrows the first.
 intel_pair_lends_two() {
 	modprobe nvme && modprobe e1000e && wait_for 40 has_disk "$NVME0" &&

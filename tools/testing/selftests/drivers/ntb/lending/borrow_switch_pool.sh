@@ -39,11 +39,6 @@ all_up() {
 	done
 }
 
-# Kernel log lines since log_mark that hold the string $1.
-lines_since_mark() {
-	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -F "$1"
-}
-
 # Borrow offers at once: arguments NODE:ID ...; true if every mkdir was.
 borrow_at_once() {
 	rm -f /tmp/borrowed.*

@@ -166,6 +166,11 @@ logged_since_mark() {
 	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -cE "$1"
 }
 
+# Kernel log lines since log_mark that hold the string $1.
+lines_since_mark() {
+	dmesg | sed -n "/$LOG_MARK/,\$p" | grep -F "$1"
+}
+
 # Milliseconds since boot (busybox's date has no %N).
 uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
