@@ -172,12 +172,19 @@ static struct ntbl_peer *pkt_sender(struct mreg_xport *xp, int pidx)
 	return xp->peers[pidx].peer;
 }
 
+static bool is_rpc(u32 head)
+{
+	return head >> 24 == PKT_RPC_REQ || head >> 24 == PKT_RPC_RSP;
+}
+
 /*
- * Take the words in our registers once a head is there; false if none.
+ * Take the words in our registers once a head is there; false if none,
+ * or if @rpc_only and the head is not a config request or answer.
  * *@peer is NULL if they are no packet: words of two senders, or a head
  * whose other words are missing (a link change dropped a sender's claim).
  */
-static bool take_packet(struct mreg_xport *xp, struct ntbl_peer **peer, u32 *w)
+static bool take_packet(struct mreg_xport *xp, bool rpc_only,
+			struct ntbl_peer **peer, u32 *w)
 {
 	static const int order[] = { MIDX_HEAD, 3, 2, MIDX_CLAIM };
 	struct ntb_dev *ntb = xp->ntb;
@@ -186,6 +193,8 @@ static bool take_packet(struct mreg_xport *xp, struct ntbl_peer **peer, u32 *w)
 	bool mixed = false;
 
 	if (!(sts & in_bit(ntb, MIDX_HEAD)))
+		return false;
+	if (rpc_only && !is_rpc(ntb_msg_read(ntb, &pidx, MIDX_HEAD)))
 		return false;
 	for (i = 0; i < ARRAY_SIZE(order); i++) {
 		w[order[i]] = ntb_msg_read(ntb, &pidx, order[i]);
@@ -214,10 +223,13 @@ static void keep_answer(struct ntbl_peer *peer, const u32 *w)
 
 /*
  * Take and deliver every whole packet in our registers: from the message
- * interrupt, and from config requests that poll for their answer with
- * interrupts off. Does not sleep.
+ * interrupt, and, @rpc_only, from config requests that poll for their
+ * answer. Those hold a raw spinlock (the peer's call_lock, perhaps the PCI
+ * core's pci_lock) and take config packets only: a frame or an ack takes
+ * ordinary spinlocks, allocates and wakes, so it stays for the interrupt,
+ * and so does every packet behind it. Does not sleep.
  */
-static void pkt_poll(struct mreg_xport *xp)
+static void pkt_poll(struct mreg_xport *xp, bool rpc_only)
 {
 	struct ntbl_peer *peer;
 	unsigned long flags;
@@ -226,7 +238,7 @@ static void pkt_poll(struct mreg_xport *xp)
 
 	for (;;) {
 		raw_spin_lock_irqsave(&xp->rx_lock, flags);
-		got = take_packet(xp, &peer, w);
+		got = take_packet(xp, rpc_only, &peer, w);
 		raw_spin_unlock_irqrestore(&xp->rx_lock, flags);
 		if (!got)
 			return;
@@ -400,7 +412,7 @@ static const struct ntbl_xport_db mreg_dbs[] = {
 
 static void mreg_msg_event(struct ntbl_adapter *adapter)
 {
-	pkt_poll(to_xport(adapter));
+	pkt_poll(to_xport(adapter), false);
 }
 
 static int mreg_borrow_check(struct ntbl_peer *peer, const char *name,
@@ -462,7 +474,7 @@ static void mreg_rpc_answer(struct ntbl_peer *peer, u32 *w)
 	struct mreg_peer *mp = to_mreg_peer(peer);
 	int i;
 
-	pkt_poll(to_xport(peer->adapter));
+	pkt_poll(to_xport(peer->adapter), true);
 	for (i = 0; i < NTBL_RPC_WORDS; i++)
 		w[i] = READ_ONCE(mp->rpc_rsp[i]);
 }

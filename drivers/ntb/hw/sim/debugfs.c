@@ -79,10 +79,10 @@ static ssize_t link_down_write(struct file *file, const char __user *ubuf,
 	    a < 0 || b < 0 || a >= fabric->nports || b >= fabric->nports)
 		return -EINVAL;
 
-	spin_lock_irq(&fabric->lock);
+	raw_spin_lock_irq(&fabric->lock);
 	assign_bit(a * NTB_SIM_MAX_PORTS + b, fabric->fault.link_down, down);
 	assign_bit(b * NTB_SIM_MAX_PORTS + a, fabric->fault.link_down, down);
-	spin_unlock_irq(&fabric->lock);
+	raw_spin_unlock_irq(&fabric->lock);
 	ntb_sim_links_changed(fabric);
 	return count;
 }
@@ -236,11 +236,11 @@ static int ring(struct ntb_sim_host *host, bool device, int bit)
 
 	for (i = 0; !ret && i < 2000; i++) {
 		/* Under the lock: the peer may be unplugged meanwhile. */
-		spin_lock_irq(&fabric->lock);
+		raw_spin_lock_irq(&fabric->lock);
 		peer = fabric->hosts[peer_port];
 		if (peer && peer->db_irq_ns >= t0 && peer->db & data)
 			t1 = peer->db_irq_ns;
-		spin_unlock_irq(&fabric->lock);
+		raw_spin_unlock_irq(&fabric->lock);
 		if (t1)
 			break;
 		usleep_range(10, 20);

@@ -201,29 +201,29 @@ static void link_work(struct work_struct *work)
 						 link_work);
 	bool registered;
 
-	spin_lock_irq(&host->fabric->lock);
+	raw_spin_lock_irq(&host->fabric->lock);
 	registered = host->registered;
-	spin_unlock_irq(&host->fabric->lock);
+	raw_spin_unlock_irq(&host->fabric->lock);
 	if (registered)
 		ntb_link_event(&host->ntb);
 }
 
 static void set_registered(struct ntb_sim_host *host, bool registered)
 {
-	spin_lock_irq(&host->fabric->lock);
+	raw_spin_lock_irq(&host->fabric->lock);
 	host->registered = registered;
-	spin_unlock_irq(&host->fabric->lock);
+	raw_spin_unlock_irq(&host->fabric->lock);
 }
 
 static void host_publish(struct ntb_sim_host *host, bool present)
 {
 	struct ntb_sim_fabric *fabric = host->fabric;
 
-	spin_lock_irq(&fabric->lock);
+	raw_spin_lock_irq(&fabric->lock);
 	fabric->hosts[host->port] = present ? host : NULL;
 	if (!present)
 		host->link_enabled = false;
-	spin_unlock_irq(&fabric->lock);
+	raw_spin_unlock_irq(&fabric->lock);
 }
 
 /* Make the host on @port of @fabric from a free adapter; under sim.lock. */
@@ -362,9 +362,9 @@ static int fabric_create(int id, const struct ntb_sim_profile *profile,
 	fabric->id = id;
 	fabric->profile = profile;
 	fabric->nports = nports;
-	spin_lock_init(&fabric->lock);
+	raw_spin_lock_init(&fabric->lock);
 	mutex_init(&fabric->mw_lock);
-	INIT_LIST_HEAD(&fabric->delayed);
+	ntb_sim_init_delayed(fabric);
 	list_add_tail(&fabric->node, &sim.fabrics);
 	ntb_sim_debugfs_add_fabric(fabric);
 	if (!sim.arena)

@@ -209,10 +209,10 @@ static int bind(struct ntb_sim_mw *mw, int widx, struct ntb_sim_host *receiver,
 	if (!xlat_fits(receiver->fabric->profile, widx, addr, size))
 		return -EINVAL;
 
-	spin_lock_irq(&receiver->fabric->lock);
+	raw_spin_lock_irq(&receiver->fabric->lock);
 	fail = receiver->fabric->fault.fail_mw &&
 	       receiver->fabric->fault.fail_mw--;
-	spin_unlock_irq(&receiver->fabric->lock);
+	raw_spin_unlock_irq(&receiver->fabric->lock);
 	if (fail)
 		return -EIO;
 

@@ -84,11 +84,11 @@ void ntb_sim_links_changed(struct ntb_sim_fabric *fabric)
 	unsigned long flags;
 	int port;
 
-	spin_lock_irqsave(&fabric->lock, flags);
+	raw_spin_lock_irqsave(&fabric->lock, flags);
 	for (port = 0; port < NTB_SIM_MAX_PORTS; port++)
 		if (fabric->hosts[port])
 			schedule_work(&fabric->hosts[port]->link_work);
-	spin_unlock_irqrestore(&fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 }
 
 /* Raise interrupt causes on a host's adapter, as a device write would. */
@@ -169,12 +169,12 @@ static u64 sim_link_is_up(struct ntb_dev *ntb, enum ntb_speed *speed,
 	u64 up = 0;
 	int pidx;
 
-	spin_lock_irqsave(&fabric->lock, flags);
+	raw_spin_lock_irqsave(&fabric->lock, flags);
 	for (pidx = 0; pidx < fabric->nports - 1; pidx++)
 		if (ntb_sim_link_up(fabric, host->port,
 				    ntb_sim_peer_port(host, pidx)))
 			up |= BIT_ULL(pidx);
-	spin_unlock_irqrestore(&fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 
 	if (speed)
 		*speed = up ? NTB_SPEED_GEN3 : NTB_SPEED_NONE;
@@ -188,7 +188,7 @@ static int set_link(struct ntb_dev *ntb, bool enable)
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 	unsigned long flags;
 
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	/*
 	 * A client that takes the link down leaves: the messages it left
 	 * unread go with it, so that the next client does not find its
@@ -197,7 +197,7 @@ static int set_link(struct ntb_dev *ntb, bool enable)
 	if (host->link_enabled && !enable)
 		host->msg_sts &= ~msg_in_bits(host);
 	host->link_enabled = enable;
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	ntb_sim_links_changed(host->fabric);
 	return 0;
 }
@@ -256,10 +256,10 @@ static u64 reg_update(struct ntb_sim_host *host, u64 *reg, u64 set, u64 clear)
 	unsigned long flags;
 	u64 val;
 
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	*reg = (*reg | set) & ~clear;
 	val = *reg;
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return val;
 }
 
@@ -333,33 +333,6 @@ static bool inject(u32 *counter)
 
 /* --- delivery across the fabric, possibly delayed by a fault ------------- */
 
-typedef void (*deliver_fn)(struct ntb_sim_host *from, struct ntb_sim_host *to,
-			   int idx, u64 val);
-
-/**
- * struct ntb_sim_delayed - a write held back by the delay_ms fault
- * @work: delivers it
- * @node: entry in &ntb_sim_fabric.delayed
- * @fabric: the fabric
- * @from: sending port
- * @to: receiving port
- * @deliver: how it lands
- * @idx: register index
- * @val: value or doorbell bits
- * @done: delivered or dropped; the entry may be freed
- */
-struct ntb_sim_delayed {
-	struct delayed_work work;
-	struct list_head node;
-	struct ntb_sim_fabric *fabric;
-	int from;
-	int to;
-	deliver_fn deliver;
-	int idx;
-	u64 val;
-	bool done;
-};
-
 static void delayed_deliver(struct work_struct *work)
 {
 	struct ntb_sim_delayed *d = container_of(to_delayed_work(work),
@@ -367,42 +340,59 @@ static void delayed_deliver(struct work_struct *work)
 	struct ntb_sim_fabric *fabric = d->fabric;
 
 	/* Like a write still in flight: lost if the link dropped meanwhile. */
-	spin_lock_irq(&fabric->lock);
+	raw_spin_lock_irq(&fabric->lock);
 	if (ntb_sim_link_up(fabric, d->from, d->to))
 		d->deliver(fabric->hosts[d->from], fabric->hosts[d->to],
 			   d->idx, d->val);
-	d->done = true;
-	spin_unlock_irq(&fabric->lock);
+	d->busy = false;
+	raw_spin_unlock_irq(&fabric->lock);
 }
 
-/* Deliver now, or after delay_ms; caller holds the fabric lock. */
+/**
+ * ntb_sim_init_delayed() - ready a new fabric's pool of delayed writes
+ * @fabric: the fabric
+ */
+void ntb_sim_init_delayed(struct ntb_sim_fabric *fabric)
+{
+	int i;
+
+	for (i = 0; i < NTB_SIM_MAX_DELAYED; i++) {
+		fabric->delayed[i].fabric = fabric;
+		INIT_DELAYED_WORK(&fabric->delayed[i].work, delayed_deliver);
+	}
+}
+
+/*
+ * Deliver now, or after delay_ms; caller holds the fabric lock. With
+ * every entry of the pool in flight, the write is lost, as one on a
+ * failing link would be: the clients' protocols send again.
+ */
 static void send(struct ntb_sim_host *from, struct ntb_sim_host *to,
 		 deliver_fn deliver, int idx, u64 val)
 {
 	struct ntb_sim_fabric *fabric = from->fabric;
-	struct ntb_sim_delayed *d, *tmp;
+	struct ntb_sim_delayed *d;
+	int i;
 
 	lockdep_assert_held(&fabric->lock);
-	list_for_each_entry_safe(d, tmp, &fabric->delayed, node) {
-		if (d->done) {
-			list_del(&d->node);
-			kfree(d);
-		}
-	}
-	d = fabric->fault.delay_ms ? kzalloc(sizeof(*d), GFP_ATOMIC) : NULL;
-	if (!d) {
+	if (!fabric->fault.delay_ms) {
 		deliver(from, to, idx, val);
 		return;
 	}
-	INIT_DELAYED_WORK(&d->work, delayed_deliver);
-	d->fabric = fabric;
-	d->from = from->port;
-	d->to = to->port;
-	d->deliver = deliver;
-	d->idx = idx;
-	d->val = val;
-	list_add_tail(&d->node, &fabric->delayed);
-	schedule_delayed_work(&d->work, msecs_to_jiffies(fabric->fault.delay_ms));
+	for (i = 0; i < NTB_SIM_MAX_DELAYED; i++) {
+		d = &fabric->delayed[i];
+		if (d->busy)
+			continue;
+		d->busy = true;
+		d->from = from->port;
+		d->to = to->port;
+		d->deliver = deliver;
+		d->idx = idx;
+		d->val = val;
+		schedule_delayed_work(&d->work,
+				      msecs_to_jiffies(fabric->fault.delay_ms));
+		return;
+	}
 }
 
 /**
@@ -411,13 +401,10 @@ static void send(struct ntb_sim_host *from, struct ntb_sim_host *to,
  */
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric)
 {
-	struct ntb_sim_delayed *d, *tmp;
+	int i;
 
-	list_for_each_entry_safe(d, tmp, &fabric->delayed, node) {
-		cancel_delayed_work_sync(&d->work);
-		list_del(&d->node);
-		kfree(d);
-	}
+	for (i = 0; i < NTB_SIM_MAX_DELAYED; i++)
+		cancel_delayed_work_sync(&fabric->delayed[i].work);
 }
 
 static void deliver_db(struct ntb_sim_host *from, struct ntb_sim_host *to,
@@ -471,9 +458,9 @@ static int sim_peer_db_set(struct ntb_dev *ntb, u64 db_bits)
 	if (db_bits & ~db_valid(host))
 		return -EINVAL;
 
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	ring_peers(host, db_bits);
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return 0;
 }
 
@@ -509,7 +496,7 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 	 * The peer adapter's raise register: a write of BIT(db_bit) there,
 	 * by the CPU or by any device, rings that doorbell bit.
 	 */
-	spin_lock_irqsave(&fabric->lock, flags);
+	raw_spin_lock_irqsave(&fabric->lock, flags);
 	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
 	if (peer) {
 		if (db_addr)
@@ -521,7 +508,7 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 	} else {
 		ret = -ENODEV;
 	}
-	spin_unlock_irqrestore(&fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 	return ret;
 }
 
@@ -545,9 +532,9 @@ static u32 sim_spad_read(struct ntb_dev *ntb, int sidx)
 
 	if (!valid_sidx(host, sidx))
 		return 0;
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	val = host->spad[sidx];
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return val;
 }
 
@@ -558,9 +545,9 @@ static int sim_spad_write(struct ntb_dev *ntb, int sidx, u32 val)
 
 	if (!valid_sidx(host, sidx))
 		return -EINVAL;
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	host->spad[sidx] = val;
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return 0;
 }
 
@@ -573,11 +560,11 @@ static u32 sim_peer_spad_read(struct ntb_dev *ntb, int pidx, int sidx)
 
 	if (!valid_sidx(host, sidx))
 		return 0;
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	peer = linked_peer(host, pidx);
 	if (peer)
 		val = peer->spad[sidx];
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return val;
 }
 
@@ -592,14 +579,14 @@ static int sim_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
 	if (!valid_sidx(host, sidx) || !ntb_sim_valid_pidx(host, pidx))
 		return -EINVAL;
 	/* Like a posted write over the link: lost when the link is down. */
-	spin_lock_irqsave(&fabric->lock, flags);
+	raw_spin_lock_irqsave(&fabric->lock, flags);
 	peer = linked_peer(host, pidx);
 	if (peer && !inject(&fabric->fault.drop_spad)) {
 		if (inject(&fabric->fault.corrupt_spad))
 			val ^= BIT(0);
 		send(host, peer, deliver_spad, sidx, val);
 	}
-	spin_unlock_irqrestore(&fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 	return 0;
 }
 
@@ -671,11 +658,11 @@ static u32 sim_msg_read(struct ntb_dev *ntb, int *pidx, int midx)
 	 * clears them together, and relies on a sender's next message not
 	 * landing in between.
 	 */
-	spin_lock_irqsave(&host->fabric->lock, flags);
+	raw_spin_lock_irqsave(&host->fabric->lock, flags);
 	msg = host->msg[midx];
 	if (pidx)
 		*pidx = host->msg_src[midx];
-	spin_unlock_irqrestore(&host->fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&host->fabric->lock, flags);
 	return msg;
 }
 
@@ -690,7 +677,7 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 		return -EINVAL;
 
 	/* As on IDT hardware a failure shows in the status, not the return. */
-	spin_lock_irqsave(&fabric->lock, flags);
+	raw_spin_lock_irqsave(&fabric->lock, flags);
 	peer = linked_peer(host, pidx);
 	if (!peer) {
 		host->msg_sts |= msg_out_bit(midx);
@@ -699,7 +686,7 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 			msg ^= BIT(0);
 		send(host, peer, deliver_msg, midx, msg);
 	}
-	spin_unlock_irqrestore(&fabric->lock, flags);
+	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 	return 0;
 }
 
@@ -732,7 +719,7 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	in = causes >> db_shift(host) & db_valid(host);
 	if (fabric->profile->multiport)
 		out = causes & GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
-	spin_lock(&fabric->lock);
+	raw_spin_lock(&fabric->lock);
 	if (out)
 		ring_peers(host, out);
 	if (in)
@@ -741,7 +728,7 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	db_event = host->registered && (host->db & ~host->db_mask);
 	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
 		    (host->msg_sts & ~host->msg_mask & msg_bits(host));
-	spin_unlock(&fabric->lock);
+	raw_spin_unlock(&fabric->lock);
 
 	if (db_event)
 		ntb_db_event(&host->ntb, 0);

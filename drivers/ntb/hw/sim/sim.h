@@ -18,6 +18,7 @@
 #define NTB_SIM_MW_KINDS	3	/* e.g. direct windows, then LUT windows */
 #define NTB_SIM_MAX_SPADS	128	/* as many as Switchtec emulates */
 #define NTB_SIM_MAX_MSGS	4
+#define NTB_SIM_MAX_DELAYED	128	/* writes the delay fault holds back */
 #define NTB_SIM_MSG_IN_SHIFT	16	/* IDT's inbound message status bits */
 
 /*
@@ -246,6 +247,33 @@ struct ntb_sim_fault {
 	bool claim_windows;
 };
 
+struct ntb_sim_host;
+
+typedef void (*deliver_fn)(struct ntb_sim_host *from, struct ntb_sim_host *to,
+			   int idx, u64 val);
+
+/**
+ * struct ntb_sim_delayed - a write held back by the delay_ms fault
+ * @work: delivers it
+ * @fabric: the fabric
+ * @from: sending port
+ * @to: receiving port
+ * @deliver: how it lands
+ * @idx: register index
+ * @val: value or doorbell bits
+ * @busy: holds a write not yet delivered or dropped
+ */
+struct ntb_sim_delayed {
+	struct delayed_work work;
+	struct ntb_sim_fabric *fabric;
+	int from;
+	int to;
+	deliver_fn deliver;
+	int idx;
+	u64 val;
+	bool busy;
+};
+
 /**
  * struct ntb_sim_fabric - hosts joined by one simulated NTB
  * @node: entry in &ntb_sim.fabrics
@@ -253,11 +281,14 @@ struct ntb_sim_fault {
  * @profile: the hardware this fabric imitates
  * @nports: ports of the fabric, numbered 0..nports-1 (2 unless multiport)
  * @lock: protects @hosts, every host's registers and link state, @fault,
- *	@delayed
+ *	@delayed. Raw: it stands for the adapter's registers, which clients
+ *	reach wherever MMIO can be done, under raw spinlocks among them (the
+ *	PCI core's pci_lock around a borrowed device's config accessors)
  * @mw_lock: protects every host's windows and buffers; taken before @lock
  * @hosts: hosts by port number
  * @fault: fault injection settings
- * @delayed: writes held back by the delay fault (struct ntb_sim_delayed)
+ * @delayed: writes held back by the delay fault, a fixed pool: nothing is
+ *	allocated under @lock
  * @debugfs: the fabric's debugfs directory
  */
 struct ntb_sim_fabric {
@@ -265,11 +296,11 @@ struct ntb_sim_fabric {
 	int id;
 	const struct ntb_sim_profile *profile;
 	int nports;
-	spinlock_t lock;		/* registers: see above */
+	raw_spinlock_t lock;		/* registers: see above */
 	struct mutex mw_lock;		/* windows: see above */
 	struct ntb_sim_host *hosts[NTB_SIM_MAX_PORTS];
 	struct ntb_sim_fault fault;
-	struct list_head delayed;
+	struct ntb_sim_delayed delayed[NTB_SIM_MAX_DELAYED];
 	struct dentry *debugfs;
 };
 
@@ -286,6 +317,7 @@ int ntb_sim_peer_idx(struct ntb_sim_host *host, int port);
 bool ntb_sim_valid_pidx(struct ntb_sim_host *host, int pidx);
 bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b);
 void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
+void ntb_sim_init_delayed(struct ntb_sim_fabric *fabric);
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric);
 irqreturn_t ntb_sim_irq(int irq, void *data);
 
