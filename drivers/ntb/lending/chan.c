@@ -307,7 +307,8 @@ static void add_reply(struct ntbl_chan *chan, struct ntbl_rxmsg *msg)
  * @peer: the sender
  * @w: the frame's four words
  *
- * Context: any; does not sleep.
+ * Context: any but under a raw spinlock (it takes the channel's lock and
+ * allocates); does not sleep.
  */
 void ntbl_chan_frame(struct ntbl_peer *peer, const u32 *w)
 {
@@ -365,7 +366,8 @@ void ntbl_chan_frame(struct ntbl_peer *peer, const u32 *w)
  * @peer: the peer
  * @seq: the frame's sequence number
  *
- * Context: any; does not sleep.
+ * Context: any but under a raw spinlock (it takes the channel's lock and
+ * wakes); does not sleep.
  */
 void ntbl_chan_acked(struct ntbl_peer *peer, u8 seq)
 {

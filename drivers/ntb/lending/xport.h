@@ -16,7 +16,9 @@
  * by every port is &ntbl_adapter.switched, read from the NTB driver.
  *
  * What a transport receives it hands up, in any context and without
- * sleeping, to ntbl_chan_frame(), ntbl_chan_acked() and ntbl_rpc_request().
+ * sleeping, to ntbl_chan_frame(), ntbl_chan_acked() and ntbl_rpc_request();
+ * the first two take ordinary spinlocks, allocate and wake, so never under
+ * a raw spinlock (a config request's poll, see @rpc_answer).
  */
 #ifndef _NTB_LENDING_XPORT_H
 #define _NTB_LENDING_XPORT_H
@@ -76,8 +78,8 @@ struct ntbl_xport_db {
  * @send_rpc: send a config request (@answer false) or its answer to
  *	@peer (context: any, no sleep); 0 or a negative errno
  * @rpc_answer: the words of @peer's last config answer, taking what came
- *	in if the transport must poll (context: any, no sleep); rpc.c checks
- *	them
+ *	in if the transport must poll (context: any, no sleep, maybe under
+ *	raw spinlocks: it hands up config requests only); rpc.c checks them
  * @rpc_forget: drop @peer's last config answer, so that it cannot match
  *	a request to come
  */

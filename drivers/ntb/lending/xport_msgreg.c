@@ -33,6 +33,7 @@
  */
 
 #include <linux/delay.h>
+#include <linux/irq_work.h>
 #include <linux/ntb.h>
 #include <linux/slab.h>
 
@@ -81,6 +82,11 @@ struct mreg_peer {
  * @rx_watch: looks for words a sender left without their head
  * @rx_watch_taken: @rx_taken when @rx_watch last found such words, or
  *	ULONG_MAX; @rx_watch's own
+ * @held: a frame or ack that a config request's poll took out of our
+ *	registers, so that the answer it waits for can come in behind it;
+ *	under @rx_lock
+ * @held_from: the sender of @held, NULL when there is none; under @rx_lock
+ * @held_work: delivers @held, from interrupt context
  * @npeers: entries in @peers
  * @peers: by peer index
  */
@@ -92,6 +98,9 @@ struct mreg_xport {
 	unsigned long rx_taken;
 	struct delayed_work rx_watch;
 	unsigned long rx_watch_taken;
+	u32 held[PKT_WORDS];
+	struct ntbl_peer *held_from;
+	struct irq_work held_work;
 	int npeers;
 	struct mreg_peer peers[] __counted_by(npeers);
 };
@@ -225,9 +234,11 @@ static void keep_answer(struct ntbl_peer *peer, const u32 *w)
  * Take and deliver every whole packet in our registers: from the message
  * interrupt, and, @rpc_only, from config requests that poll for their
  * answer. Those hold a raw spinlock (the peer's call_lock, perhaps the PCI
- * core's pci_lock) and take config packets only: a frame or an ack takes
- * ordinary spinlocks, allocates and wakes, so it stays for the interrupt,
- * and so does every packet behind it. Does not sleep.
+ * core's pci_lock) and deliver config packets only: a frame or an ack
+ * takes ordinary spinlocks, allocates and wakes. They take one such packet
+ * out of the registers all the same, since the answer cannot come in
+ * behind it, and leave it in @held for the interrupt or @held_work; a
+ * second stays in the registers until then. Does not sleep.
  */
 static void pkt_poll(struct mreg_xport *xp, bool rpc_only)
 {
@@ -238,12 +249,27 @@ static void pkt_poll(struct mreg_xport *xp, bool rpc_only)
 
 	for (;;) {
 		raw_spin_lock_irqsave(&xp->rx_lock, flags);
-		got = take_packet(xp, rpc_only, &peer, w);
+		if (!rpc_only && xp->held_from) {
+			/* Older than anything in the registers. */
+			peer = xp->held_from;
+			memcpy(w, xp->held, sizeof(w));
+			xp->held_from = NULL;
+			got = true;
+		} else {
+			got = take_packet(xp, rpc_only && xp->held_from, &peer,
+					  w);
+			if (got && peer && rpc_only && !is_rpc(w[0])) {
+				memcpy(xp->held, w, sizeof(w));
+				xp->held_from = peer;
+				irq_work_queue(&xp->held_work);
+				peer = NULL;
+			}
+		}
 		raw_spin_unlock_irqrestore(&xp->rx_lock, flags);
 		if (!got)
 			return;
 		if (!peer)
-			continue;	/* words of two senders: not a packet */
+			continue;	/* held, or words of two senders */
 		switch (w[0] >> 24) {
 		case PKT_ACK:
 			ntbl_chan_acked(peer, w[0] >> 16 & 0xff);
@@ -258,6 +284,11 @@ static void pkt_poll(struct mreg_xport *xp, bool rpc_only)
 			ntbl_chan_frame(peer, w);
 		}
 	}
+}
+
+static void held_work(struct irq_work *work)
+{
+	pkt_poll(container_of(work, struct mreg_xport, held_work), false);
 }
 
 /* Read and clear all our registers; the sender of a word that was there. */
@@ -288,6 +319,7 @@ static void drop_partial(struct mreg_xport *xp)
 	raw_spin_lock_irqsave(&xp->rx_lock, flags);
 	if (!(ntb_msg_read_sts(ntb) & in_bit(ntb, MIDX_HEAD)))
 		drop_words(ntb);
+	xp->held_from = NULL;	/* of the link before */
 	raw_spin_unlock_irqrestore(&xp->rx_lock, flags);
 }
 
@@ -360,6 +392,7 @@ static int mreg_bind(struct ntbl_adapter *adapter)
 	raw_spin_lock_init(&xp->tx_lock);
 	raw_spin_lock_init(&xp->rx_lock);
 	INIT_DELAYED_WORK(&xp->rx_watch, rx_watch);
+	init_irq_work(&xp->held_work, held_work);
 	for (i = 0; i < xp->npeers; i++) {
 		xp->peers[i].peer = &adapter->peers[i];
 		INIT_WORK(&xp->peers[i].ack_work, ack_work);
@@ -395,6 +428,7 @@ static void mreg_unbind(struct ntbl_adapter *adapter)
 	int i;
 
 	cancel_delayed_work_sync(&xp->rx_watch);
+	irq_work_sync(&xp->held_work);
 	for (i = 0; i < xp->npeers; i++)
 		cancel_work_sync(&xp->peers[i].ack_work);
 	adapter->xport_priv = NULL;

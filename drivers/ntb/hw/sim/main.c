@@ -364,7 +364,10 @@ static int fabric_create(int id, const struct ntb_sim_profile *profile,
 	fabric->nports = nports;
 	raw_spin_lock_init(&fabric->lock);
 	mutex_init(&fabric->mw_lock);
-	ntb_sim_init_delayed(fabric);
+	if (ntb_sim_init_delayed(fabric)) {
+		kfree(fabric);
+		return -ENOMEM;
+	}
 	list_add_tail(&fabric->node, &sim.fabrics);
 	ntb_sim_debugfs_add_fabric(fabric);
 	if (!sim.arena)

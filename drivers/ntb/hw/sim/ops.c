@@ -11,6 +11,7 @@
 
 #include <linux/io.h>
 #include <linux/interrupt.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
@@ -351,15 +352,22 @@ static void delayed_deliver(struct work_struct *work)
 /**
  * ntb_sim_init_delayed() - ready a new fabric's pool of delayed writes
  * @fabric: the fabric
+ *
+ * Return: 0 or -ENOMEM.
  */
-void ntb_sim_init_delayed(struct ntb_sim_fabric *fabric)
+int ntb_sim_init_delayed(struct ntb_sim_fabric *fabric)
 {
 	int i;
 
+	fabric->delayed = kvcalloc(NTB_SIM_MAX_DELAYED,
+				   sizeof(*fabric->delayed), GFP_KERNEL);
+	if (!fabric->delayed)
+		return -ENOMEM;
 	for (i = 0; i < NTB_SIM_MAX_DELAYED; i++) {
 		fabric->delayed[i].fabric = fabric;
 		INIT_DELAYED_WORK(&fabric->delayed[i].work, delayed_deliver);
 	}
+	return 0;
 }
 
 /*
@@ -393,11 +401,13 @@ static void send(struct ntb_sim_host *from, struct ntb_sim_host *to,
 				      msecs_to_jiffies(fabric->fault.delay_ms));
 		return;
 	}
+	pr_warn_ratelimited("fabric %d: %d writes already held back by delay_ms: one is lost\n",
+			    fabric->id, NTB_SIM_MAX_DELAYED);
 }
 
 /**
  * ntb_sim_cancel_delayed() - drop every write a fault still holds back
- * @fabric: the fabric going away
+ * @fabric: the fabric going away, which no host sends on any more
  */
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric)
 {
@@ -405,6 +415,8 @@ void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric)
 
 	for (i = 0; i < NTB_SIM_MAX_DELAYED; i++)
 		cancel_delayed_work_sync(&fabric->delayed[i].work);
+	kvfree(fabric->delayed);
+	fabric->delayed = NULL;
 }
 
 static void deliver_db(struct ntb_sim_host *from, struct ntb_sim_host *to,

@@ -18,7 +18,7 @@
 #define NTB_SIM_MW_KINDS	3	/* e.g. direct windows, then LUT windows */
 #define NTB_SIM_MAX_SPADS	128	/* as many as Switchtec emulates */
 #define NTB_SIM_MAX_MSGS	4
-#define NTB_SIM_MAX_DELAYED	128	/* writes the delay fault holds back */
+#define NTB_SIM_MAX_DELAYED	1024	/* writes the delay fault holds back */
 #define NTB_SIM_MSG_IN_SHIFT	16	/* IDT's inbound message status bits */
 
 /*
@@ -287,8 +287,9 @@ struct ntb_sim_delayed {
  * @mw_lock: protects every host's windows and buffers; taken before @lock
  * @hosts: hosts by port number
  * @fault: fault injection settings
- * @delayed: writes held back by the delay fault, a fixed pool: nothing is
- *	allocated under @lock
+ * @delayed: writes held back by the delay fault, a pool of
+ *	NTB_SIM_MAX_DELAYED allocated with the fabric: nothing is allocated
+ *	under @lock
  * @debugfs: the fabric's debugfs directory
  */
 struct ntb_sim_fabric {
@@ -300,7 +301,7 @@ struct ntb_sim_fabric {
 	struct mutex mw_lock;		/* windows: see above */
 	struct ntb_sim_host *hosts[NTB_SIM_MAX_PORTS];
 	struct ntb_sim_fault fault;
-	struct ntb_sim_delayed delayed[NTB_SIM_MAX_DELAYED];
+	struct ntb_sim_delayed *delayed;
 	struct dentry *debugfs;
 };
 
@@ -317,7 +318,7 @@ int ntb_sim_peer_idx(struct ntb_sim_host *host, int port);
 bool ntb_sim_valid_pidx(struct ntb_sim_host *host, int pidx);
 bool ntb_sim_link_up(struct ntb_sim_fabric *fabric, int a, int b);
 void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
-void ntb_sim_init_delayed(struct ntb_sim_fabric *fabric);
+int ntb_sim_init_delayed(struct ntb_sim_fabric *fabric);
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric);
 irqreturn_t ntb_sim_irq(int irq, void *data);
 
