@@ -82,3 +82,12 @@ H=$BATS_TEST_DIRNAME/harness
 	[[ "$output" == *"WARNING:"*"exc_debug_kernel (planted)"* ]]
 	grep -q 'EFLAGS: c470db02 (planted)' "$BATS_TEST_TMPDIR/out/console.emulator-fault.log"
 }
+
+@test "vm_run_runs_once_more_after_an_emulator_double_fault_and_no_more" {
+	run "$VM" -o "$BATS_TEST_TMPDIR/out" "$H/emulator_fault.sh" double
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(echo "$output" | grep -c 'the emulator set RFLAGS bits no CPU has')" -eq 1 ]
+	[[ "$output" == *"Oops: double fault"*"(planted)"* ]]
+	[[ "$output" != *"exc_debug_kernel"* ]]
+}
