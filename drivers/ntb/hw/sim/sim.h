@@ -282,8 +282,9 @@ struct ntb_sim_delayed {
  * @nports: ports of the fabric, numbered 0..nports-1 (2 unless multiport)
  * @lock: protects @hosts, every host's registers and link state, @fault,
  *	@delayed. Raw: it stands for the adapter's registers, which clients
- *	reach wherever MMIO can be done, under raw spinlocks among them (the
- *	PCI core's pci_lock around a borrowed device's config accessors)
+ *	reach wherever MMIO can be done, under raw spinlocks among them (a
+ *	borrower's raw call_lock around its config requests, and the PCI
+ *	core's pci_lock around user config reads of a borrowed device)
  * @mw_lock: protects every host's windows and buffers; taken before @lock
  * @hosts: hosts by port number
  * @fault: fault injection settings
