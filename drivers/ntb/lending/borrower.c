@@ -731,15 +731,53 @@ static int reserve(struct ntbl_borrow *borrow, const char *name, u64 *vectors)
 	return 0;
 }
 
-static void unreserve(struct ntbl_borrow *borrow)
+static void busy_done(struct ntbl_adapter *adapter)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (!--adapter->busy)
+		wake_up_all(&adapter->idle);
+}
+
+/* Undo reserve(); @busy: the borrow still counts in &ntbl_adapter.busy. */
+static void unreserve(struct ntbl_borrow *borrow, bool busy)
 {
 	struct ntbl_adapter *adapter = borrow->adapter;
 
 	lockdep_assert_held(&adapter->lock);
 	list_del_rcu(&borrow->peer_node);
 	close_windows(borrow, borrow->peer);
-	if (!--adapter->busy)
-		wake_up_all(&adapter->idle);
+	if (busy)
+		busy_done(adapter);
+}
+
+/*
+ * Add the device the lender answered for: under the PCI rescan/remove
+ * lock, which comes before the adapter's (ntb_lending.h). The PCI core's
+ * hot-removal of the adapter takes it before ntbl_remove() takes ours and
+ * waits for &ntbl_adapter.busy, so the borrow stops counting there before
+ * it waits for the rescan lock; the adapter's removal lets go of it
+ * meanwhile (ntbl_borrow_let_go(): @borrow->peer is then NULL), and a reset
+ * channel (@epoch) means the lender may have forgotten it.
+ *
+ * Context: the adapter locked, and unlocked meanwhile.
+ */
+static int attach_locked(struct ntbl_borrow *borrow, unsigned int epoch,
+			 struct ntbl_vbus_info *info, u64 vectors)
+{
+	struct ntbl_adapter *adapter = borrow->adapter;
+	int ret;
+
+	busy_done(adapter);
+	mutex_unlock(&adapter->lock);
+	pci_lock_rescan_remove();
+	mutex_lock(&adapter->lock);
+	if (!borrow->peer || !borrow->peer->up ||
+	    ntbl_chan_epoch(borrow->peer) != epoch)
+		ret = -ENOLINK;
+	else
+		ret = attach(borrow, info, vectors);
+	pci_unlock_rescan_remove();
+	return ret;
 }
 
 /**
@@ -760,7 +798,8 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
 	int ret, lender_said = 0;
-	bool asked = false;
+	bool asked = false, busy = true;
+	unsigned int epoch = 0;
 
 	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
 		pr_err("borrows/%s: name it after an Id in offers/\n", name);
@@ -778,8 +817,10 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 
 	mutex_lock(&adapter->lock);
 	ret = reserve(borrow, name, &vec_mask);
-	if (!ret)
+	if (!ret) {
+		epoch = ntbl_chan_epoch(borrow->peer);
 		ret = open_memory(borrow->peer, &mem_size);
+	}
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
@@ -792,8 +833,18 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	mutex_lock(&adapter->lock);
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
-	if (!ret)
-		ret = attach(borrow, &info, vec_mask);
+	if (!ret) {
+		ret = attach_locked(borrow, epoch, &info, vec_mask);
+		busy = false;
+	}
+	if (ret && !borrow->peer) {
+		/* The adapter went meanwhile, and let go of the borrow. */
+		pr_err("borrows/%s: the adapter was removed while node %d lent the device\n",
+		       name, borrow->lender);
+		mutex_unlock(&adapter->lock);
+		synchronize_rcu();
+		goto err_free;
+	}
 	if (ret) {
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
@@ -807,7 +858,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		else
 			pr_err("borrows/%s: node %d did not lend the device: %pe\n",
 			       name, borrow->lender, ERR_PTR(ret));
-		unreserve(borrow);
+		unreserve(borrow, busy);
 		mutex_unlock(&adapter->lock);
 		/* ntbl_borrow_db() may still be reading it. */
 		synchronize_rcu();
@@ -817,9 +868,6 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	dev_info(&borrow->peer->ntb->dev, "borrowed %s from node %d as %s\n",
 		 name, borrow->lender, borrow->local_bdf);
 	borrow_uevent(borrow, "borrow");
-	/* The adapter may go once this drops to zero and the lock is free. */
-	if (!--adapter->busy)
-		wake_up_all(&adapter->idle);
 	mutex_unlock(&adapter->lock);
 	/*
 	 * The copy of config space is whole by the time mkdir returns, so
@@ -835,13 +883,12 @@ err_free:
 }
 
 /*
- * Take the device out of this host's tree; with the adapter locked.
+ * Take the device out of this host's tree; with the adapter locked, and
+ * the PCI rescan/remove lock before it (ntbl_vbus_remove()).
  * @lost: the lender is gone, the driver must see the device gone too;
- * @event: the uevent that tells why;
- * @adapter_gone: as for ntbl_borrow_peer_lost().
+ * @event: the uevent that tells why.
  */
-static void detach(struct ntbl_borrow *borrow, bool lost, const char *event,
-		   bool adapter_gone)
+static void detach(struct ntbl_borrow *borrow, bool lost, const char *event)
 {
 	struct ntbl_peer *peer = borrow->peer;
 
@@ -850,10 +897,7 @@ static void detach(struct ntbl_borrow *borrow, bool lost, const char *event,
 		ntbl_vbus_link_lost(borrow->vbus);
 	}
 	cancel_work_sync(&borrow->prefetch);
-	if (adapter_gone)
-		ntbl_vbus_remove_nolock(borrow->vbus);
-	else
-		ntbl_vbus_remove(borrow->vbus);
+	ntbl_vbus_remove(borrow->vbus);
 	list_del_rcu(&borrow->peer_node);
 	synchronize_rcu();
 	ntbl_vbus_free(borrow->vbus);
@@ -868,35 +912,43 @@ static void detach(struct ntbl_borrow *borrow, bool lost, const char *event,
 
 /**
  * ntbl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
- * @borrow: the borrow; its adapter is locked
+ * @borrow: the borrow
  *
- * The lender is told, and waited for a little, unless it is gone; the
- * adapter's lock is dropped meanwhile.
+ * The device is removed under the PCI rescan/remove lock and the adapter's
+ * lock, then the lender is told, and waited for a little unless it is gone,
+ * with neither: its answer may need the rescan lock on its side, which on
+ * ntb_sim is ours.
+ *
+ * Context: process; takes both locks.
  */
 void ntbl_borrow_return(struct ntbl_borrow *borrow)
 {
-	struct ntbl_peer *peer = borrow->peer;
+	struct ntbl_adapter *adapter = borrow->adapter;
+	struct ntbl_peer *peer = NULL;
 
-	lockdep_assert_held(&borrow->adapter->lock);
+	pci_lock_rescan_remove();
+	mutex_lock(&adapter->lock);
 	list_del(&borrow->node);
-	if (borrow->state != NTBL_BORROW_BORROWED)
-		return;
-	detach(borrow, false, "return", false);
-	WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
-	borrow->peer = NULL;
-	if (peer->up)
+	if (borrow->state == NTBL_BORROW_BORROWED) {
+		peer = borrow->peer;
+		detach(borrow, false, "return");
+		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
+		borrow->peer = NULL;
+	}
+	pci_unlock_rescan_remove();
+	if (peer && peer->up)
 		give_back(peer, borrow->index);
+	mutex_unlock(&adapter->lock);
 }
 
 /**
  * ntbl_borrow_peer_lost() - the lender went away: remove what it lent us
- * @peer: the peer; its adapter is locked
- * @adapter_gone: our adapter is being removed, maybe under the PCI core's
- *	rescan/remove lock (see ntbl_vbus_remove_nolock())
+ * @peer: the peer; its adapter is locked, and the PCI rescan/remove lock
+ *	taken before it but by the adapter's removal (ntbl_vbus_remove())
  *
  * The device's driver sees it gone; outstanding I/O fails.
  */
-void ntbl_borrow_peer_lost(struct ntbl_peer *peer, bool adapter_gone)
+void ntbl_borrow_peer_lost(struct ntbl_peer *peer)
 {
 	struct ntbl_borrow *borrow;
 
@@ -908,13 +960,34 @@ void ntbl_borrow_peer_lost(struct ntbl_peer *peer, bool adapter_gone)
 		dev_warn(&peer->ntb->dev,
 			 "node %d went away: %s, borrowed from it, is removed\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, true, "lost", adapter_gone);
+		detach(borrow, true, "lost");
+	}
+}
+
+/**
+ * ntbl_borrow_let_go() - borrows still starting let go of a peer
+ * @peer: the peer, about to be freed; its adapter is locked, no borrow
+ *	counts in &ntbl_adapter.busy and none is added (ntbl_remove())
+ *
+ * A borrow the lender answered and that waits for the rescan lock to add
+ * the device (attach_locked()) then fails with -ENOLINK.
+ */
+void ntbl_borrow_let_go(struct ntbl_peer *peer)
+{
+	struct ntbl_borrow *borrow, *n;
+
+	lockdep_assert_held(&peer->adapter->lock);
+	list_for_each_entry_safe(borrow, n, &peer->borrows, peer_node) {
+		list_del_rcu(&borrow->peer_node);
+		close_windows(borrow, peer);
+		borrow->peer = NULL;
 	}
 }
 
 /**
  * ntbl_rx_revoke() - the lender takes a device back
- * @peer: the lender; its adapter is locked
+ * @peer: the lender; its adapter is locked, the PCI rescan/remove lock
+ *	taken before it
  * @msg: REVOKE (struct ntbl_wire_req); untrusted
  *
  * The device is removed in order (its driver may still reach it), the
@@ -934,7 +1007,7 @@ void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		dev_warn(&peer->ntb->dev,
 			 "node %d takes back %s, borrowed from it: removing it\n",
 			 peer->port, borrow->local_bdf);
-		detach(borrow, false, "revoked", false);
+		detach(borrow, false, "revoked");
 		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 		borrow->peer = NULL;
 	}

@@ -603,9 +603,7 @@ static void borrows_drop(struct config_group *group, struct config_item *item)
 {
 	struct ntbl_borrow *borrow = to_borrow(item);
 
-	mutex_lock(&borrow->adapter->lock);
 	ntbl_borrow_return(borrow);
-	mutex_unlock(&borrow->adapter->lock);
 	config_item_put(item);
 }
 

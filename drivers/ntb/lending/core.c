@@ -52,7 +52,7 @@ static void node_uevent(struct ntbl_peer *peer, const char *event)
 /* The peer is gone or started over: undo what we lent it and borrowed. */
 static void peer_lost(struct ntbl_peer *peer)
 {
-	ntbl_borrow_peer_lost(peer, false);
+	ntbl_borrow_peer_lost(peer);
 	ntbl_lend_peer_lost(peer);
 }
 
@@ -163,6 +163,8 @@ static void rx_work(struct work_struct *work)
 	struct ntbl_peer *peer;
 	struct ntbl_msg msg;
 
+	/* A revocation or a restarted peer removes a borrowed device. */
+	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	while (adapter->ntb && !adapter->unbinding &&
 	       ntbl_chan_next(adapter, &peer, &msg)) {
@@ -192,6 +194,7 @@ static void rx_work(struct work_struct *work)
 		}
 	}
 	mutex_unlock(&adapter->lock);
+	pci_unlock_rescan_remove();
 	ntbl_offers_changed(adapter);
 }
 
@@ -204,11 +207,11 @@ static void link_work(struct work_struct *work)
 	u64 up;
 	int i;
 
+	/* A lost peer's borrowed devices are removed. */
+	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
-	if (!adapter->ntb || adapter->unbinding) {
-		mutex_unlock(&adapter->lock);
-		return;
-	}
+	if (!adapter->ntb || adapter->unbinding)
+		goto unlock;
 	up = ntb_link_is_up(adapter->ntb, NULL, NULL);
 	if (adapter->xport->link_event)
 		adapter->xport->link_event(adapter);
@@ -236,7 +239,9 @@ static void link_work(struct work_struct *work)
 			send_hello(peer, true);
 		peer->linked = link;
 	}
+unlock:
 	mutex_unlock(&adapter->lock);
+	pci_unlock_rescan_remove();
 	ntbl_offers_changed(adapter);
 }
 
@@ -513,6 +518,8 @@ static void ntbl_adapters_remove(void)
 
 	list_for_each_entry_safe(adapter, n, &ntbl_adapters, node) {
 		list_del(&adapter->node);
+		/* ntbl_remove() left offers/ to it. */
+		flush_work(&adapter->offers_work);
 		ntbl_abi->adapter_remove(adapter);
 	}
 }
@@ -626,7 +633,8 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	adapter->port = ntb_port_number(ntb);
 	adapter->ntb = ntb;
 	adapter->xport = xport;
-	adapter->unbinding = false;
+	/* Work a former binding queued waits for the transport. */
+	adapter->unbinding = true;
 	/* Drivers of switches translate outbound windows only (IDT's). */
 	adapter->switched = !ntb->ops->mw_set_trans;
 	mutex_unlock(&adapter->lock);
@@ -645,6 +653,9 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_db_clear_mask(ntb, ntb_db_valid_mask(ntb));
 	if (xport->start)
 		xport->start(adapter);
+	mutex_lock(&adapter->lock);
+	adapter->unbinding = false;
+	mutex_unlock(&adapter->lock);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret) {
 		ntb_clear_ctx(ntb);
@@ -661,8 +672,11 @@ err_peers:
 	adapter->peers = NULL;
 	adapter->npeers = 0;
 	mutex_unlock(&adapter->lock);
-	/* A link event may have queued work: it sees the adapter unbound. */
-	flush_workqueue(adapter->wq);
+	/*
+	 * A link event may have queued work: it sees the adapter unbound.
+	 * Not flushed: the PCI core may probe under its rescan lock, which
+	 * that work takes.
+	 */
 	if (bound && xport->unbind)
 		xport->unbind(adapter);
 	peers_free(peers, n);
@@ -698,7 +712,8 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	peers = adapter->peers;
 	n = adapter->npeers;
 	for (i = 0; i < n; i++) {
-		ntbl_borrow_peer_lost(&peers[i], true);
+		ntbl_borrow_peer_lost(&peers[i]);
+		ntbl_borrow_let_go(&peers[i]);
 		ntbl_lend_peer_lost(&peers[i]);
 		forget_peer(&peers[i]);
 		peers[i].linked = false;
@@ -712,9 +727,14 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 		cancel_work_sync(&peers[i].chan.tx_work);
 	if (xport->unbind)
 		xport->unbind(adapter);
-	flush_workqueue(adapter->wq);
-	flush_work(&adapter->offers_work);
-	ntbl_offers_sync(adapter);
+	/*
+	 * Neither the adapter's work is flushed nor offers/ made to follow
+	 * here: a hot-removal runs this under the PCI rescan/remove lock,
+	 * which that work takes, and a borrow's mkdir takes it under
+	 * configfs' subsystem mutex, which offers/ takes. The work sees the
+	 * adapter unbound; the offers work empties offers/ soon.
+	 */
+	ntbl_offers_changed(adapter);
 	/* Messages that came in since the first reset go with the peers. */
 	for (i = 0; i < n; i++)
 		ntbl_chan_reset(&peers[i]);

@@ -395,7 +395,9 @@ struct ntbl_vbus_info {
  * the MSI domain and a root bus in a free PCI domain from 0x10000, and
  * scans the function. No driver sees it until ntbl_vbus_add().
  *
- * Context: process; sleeps.
+ * Context: process; sleeps. The caller holds the PCI rescan/remove lock
+ * (pci_lock_rescan_remove()), as for every call below that adds or
+ * removes the function.
  *
  * Return: the virtual bus, or an ERR_PTR: -EINVAL for malformed info or
  * BARs that cannot be placed, -ENOSPC for a window too small, -ENODEV if
@@ -410,7 +412,7 @@ struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info);
  *
  * The driver may probe asynchronously, as after any hot-add.
  *
- * Context: process; sleeps. Takes the PCI rescan/remove lock. The caller
+ * Context: process; sleeps; the rescan/remove lock held. The caller
  * delivers its doorbells to ntbl_vbus_doorbell() from before this call (the
  * driver's probe needs its interrupts) until ntbl_vbus_remove() returns.
  */
@@ -439,23 +441,12 @@ void ntbl_vbus_link_lost(struct ntbl_vbus *vbus);
  * domain. After ntbl_vbus_link_lost() the driver sees the device gone. A
  * second call does nothing.
  *
- * Context: process; sleeps. Takes the PCI rescan/remove lock.
+ * Context: process; sleeps; the rescan/remove lock held, except by the NTB
+ * adapter's own removal: the PCI core runs that under the lock when the
+ * adapter is hot-removed (sysfs remove, pciehp, DPC), and not when its
+ * driver is unbound, and it cannot tell which, as vmd_remove() cannot.
  */
 void ntbl_vbus_remove(struct ntbl_vbus *vbus);
-
-/**
- * ntbl_vbus_remove_nolock() - ntbl_vbus_remove() without the rescan lock
- * @vbus: the virtual bus
- *
- * For the NTB adapter's own removal, which the PCI core runs under the
- * rescan/remove lock when the adapter is hot-removed (sysfs remove,
- * pciehp, DPC) and which therefore cannot take it, as vmd_remove() does
- * not. A user's remove or rescan of the borrowed function at that very
- * moment is not excluded.
- *
- * Context: process; sleeps.
- */
-void ntbl_vbus_remove_nolock(struct ntbl_vbus *vbus);
 
 /**
  * ntbl_vbus_free() - free a virtual bus
@@ -463,7 +454,8 @@ void ntbl_vbus_remove_nolock(struct ntbl_vbus *vbus);
  *
  * Removes it first if ntbl_vbus_remove() has not run.
  *
- * Context: process; sleeps. The caller must have stopped calling
+ * Context: process; sleeps; as ntbl_vbus_remove() if that has not run. The
+ * caller must have stopped calling
  * ntbl_vbus_doorbell() for @vbus, and waited for calls in progress.
  */
 void ntbl_vbus_free(struct ntbl_vbus *vbus);

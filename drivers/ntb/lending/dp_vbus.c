@@ -620,16 +620,11 @@ static int vbus_create_root_bus(struct ntbl_vbus *vbus, u64 win_size)
 	return 0;
 }
 
-/* @lock: take the PCI rescan/remove lock (see ntbl_vbus_remove_nolock()). */
-static void vbus_remove_root_bus(struct ntbl_vbus *vbus, bool lock)
+static void vbus_remove_root_bus(struct ntbl_vbus *vbus)
 {
 	struct pci_host_bridge *bridge = to_pci_host_bridge(vbus->bus->bridge);
 
-	if (lock)
-		pci_lock_rescan_remove();
 	pci_remove_root_bus(vbus->bus);
-	if (lock)
-		pci_unlock_rescan_remove();
 	/* pci_create_root_bus() gave us the bridge's first reference. */
 	pci_free_host_bridge(bridge);
 	vbus->bus = NULL;
@@ -642,14 +637,12 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 	struct resource *r;
 	int i, msix, ret = 0;
 
-	pci_lock_rescan_remove();
 	pci_scan_child_bus(vbus->bus);
 	pdev = pci_get_slot(vbus->bus, PCI_DEVFN(0, 0));
 	if (!pdev) {
 		dev_err(vbus->parent, "borrowed device does not answer on %04x:00:00.0; check the link to the lender\n",
 			vbus->sysdata.domain);
-		ret = -ENODEV;
-		goto unlock;
+		return -ENODEV;
 	}
 
 	/*
@@ -687,13 +680,11 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 		}
 	}
 	vbus->pdev = pdev;
-	goto unlock;
+	return 0;
 
 put:
 	pci_stop_and_remove_bus_device(pdev);
 	pci_dev_put(pdev);
-unlock:
-	pci_unlock_rescan_remove();
 	return ret;
 }
 
@@ -757,7 +748,7 @@ struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
 err_irq:
 	vbus_remove_irq_domain(vbus);
 err_bus:
-	vbus_remove_root_bus(vbus, true);
+	vbus_remove_root_bus(vbus);
 err_free:
 	kfree(vbus->db);
 	kfree(vbus);
@@ -767,9 +758,7 @@ EXPORT_SYMBOL_NS_GPL(ntbl_vbus_create, NTB_LENDING);
 
 void ntbl_vbus_add(struct ntbl_vbus *vbus)
 {
-	pci_lock_rescan_remove();
 	pci_bus_add_devices(vbus->bus);
-	pci_unlock_rescan_remove();
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_vbus_add, NTB_LENDING);
 
@@ -785,33 +774,19 @@ void ntbl_vbus_link_lost(struct ntbl_vbus *vbus)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_vbus_link_lost, NTB_LENDING);
 
-static void vbus_remove(struct ntbl_vbus *vbus, bool lock)
+void ntbl_vbus_remove(struct ntbl_vbus *vbus)
 {
 	if (vbus->removed)
 		return;
-	if (lock)
-		pci_stop_and_remove_bus_device_locked(vbus->pdev);
-	else
-		pci_stop_and_remove_bus_device(vbus->pdev);
+	pci_stop_and_remove_bus_device(vbus->pdev);
 	pci_dev_put(vbus->pdev);
 	vbus->pdev = NULL;
 
-	vbus_remove_root_bus(vbus, lock);
+	vbus_remove_root_bus(vbus);
 	vbus_remove_irq_domain(vbus);
 	vbus->removed = true;
 }
-
-void ntbl_vbus_remove(struct ntbl_vbus *vbus)
-{
-	vbus_remove(vbus, true);
-}
 EXPORT_SYMBOL_NS_GPL(ntbl_vbus_remove, NTB_LENDING);
-
-void ntbl_vbus_remove_nolock(struct ntbl_vbus *vbus)
-{
-	vbus_remove(vbus, false);
-}
-EXPORT_SYMBOL_NS_GPL(ntbl_vbus_remove_nolock, NTB_LENDING);
 
 void ntbl_vbus_free(struct ntbl_vbus *vbus)
 {

@@ -18,10 +18,16 @@
  * the window translations, which a lent device's removal closes without
  * @lock.
  *
- * Lock order: configfs' subsystem mutex, @lock, a lent device's locks
- * (dp_lent.c: its bridge's device lock, a VF's PF's, its own, then its
- * mutex), then @win_lock. A lent device's removal runs under its device lock and takes
- * only @win_lock (device_removed() in lender.c).
+ * Lock order: configfs' subsystem mutex, the PCI rescan/remove lock,
+ * @lock, a lent device's locks (dp_lent.c: its bridge's device lock, a
+ * VF's PF's, its own, then its mutex), then @win_lock. The rescan lock
+ * comes before @lock because the PCI core's hot-removal of the adapter
+ * holds it when it calls ntbl_remove(): whatever adds or removes a
+ * borrowed device (a borrow, a return, the adapter's work) takes it first,
+ * never waits for a peer under it (on ntb_sim every host shares it), and
+ * a borrow stops counting in @busy before it waits for it. A lent device's
+ * removal runs under its device lock and takes only @win_lock
+ * (device_removed() in lender.c).
  *
  * Layers: a file calls only the files below it, never one above:
  *
@@ -501,7 +507,8 @@ void ntbl_rx_withdraw(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 				      const char *name);
 void ntbl_borrow_return(struct ntbl_borrow *borrow);
-void ntbl_borrow_peer_lost(struct ntbl_peer *peer, bool adapter_gone);
+void ntbl_borrow_peer_lost(struct ntbl_peer *peer);
+void ntbl_borrow_let_go(struct ntbl_peer *peer);
 void ntbl_borrow_db(struct ntbl_peer *peer, u64 db);
 void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 

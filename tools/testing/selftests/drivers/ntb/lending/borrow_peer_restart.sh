@@ -115,20 +115,8 @@ adapter_back_after_rescan() {
 		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
 }
 
-# Lockdep (the debug kernel) reports the lock-order inversion hot-removal
-# still has: a borrow or a return takes the PCI rescan lock under the
-# adapter's lock, and a hot-removal takes the adapter's lock under the
-# rescan lock. Only a borrow or return in flight at that moment deadlocks
-# (see Documentation/ntb-lending/dataplane.rst); the stock kernel runs it.
-if [ -e /proc/lockdep ]; then
-	for t in nvme_lent_borrowed_and_written_again borrower_adapter_hot_removed_mid_io \
-		adapter_back_after_a_rescan_and_module_unloads; do
-		ktap_test_skip "$t (lockdep: the known lock-order inversion of hot-removal)"
-	done
-else
-	ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
-	ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
-	ktap_test_result "adapter_back_after_a_rescan_and_module_unloads" adapter_back_after_rescan
-fi
+ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
+ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
+ktap_test_result "adapter_back_after_a_rescan_and_module_unloads" adapter_back_after_rescan
 
 ktap_finished

@@ -273,13 +273,17 @@ static int dp_borrow(void)
 	info.dma_phys = 0;
 	info.dma_size = ram_size;
 	info.db = dp.db;
+	/* dataplane.h: the callers of the bus take the rescan lock. */
+	pci_lock_rescan_remove();
 	vbus = ntbl_vbus_create(&info);
 	if (IS_ERR(vbus)) {
+		pci_unlock_rescan_remove();
 		ret = PTR_ERR(vbus);
 		goto err_lend;
 	}
 	rcu_assign_pointer(dp.vbus, vbus);
 	ntbl_vbus_add(vbus);
+	pci_unlock_rescan_remove();
 	dp.info = info;
 	dp.bars = bars;
 	return 0;
@@ -308,7 +312,9 @@ static void dp_return(bool lost)
 			ntbl_lent_quiesce(dp.lent);
 			ntbl_vbus_link_lost(vbus);
 		}
+		pci_lock_rescan_remove();
 		ntbl_vbus_remove(vbus);
+		pci_unlock_rescan_remove();
 		RCU_INIT_POINTER(dp.vbus, NULL);
 		synchronize_rcu();
 		ntbl_vbus_free(vbus);
