@@ -11,7 +11,9 @@
  * lender's window, where the device sees this host's memory, and the
  * writes that ring this host's vector doorbells. The mkdir waits for the
  * lender without the adapter's lock (the answers come in interrupt
- * context); @busy keeps the NTB device bound meanwhile. So does a return.
+ * context); &ntbl_adapter.busy keeps the NTB device bound meanwhile, as
+ * for a return, but not while it waits for the PCI rescan lock to add the
+ * device (attach_locked()).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -755,13 +757,14 @@ static void unreserve(struct ntbl_borrow *borrow, bool busy)
  * lock, which comes before the adapter's (ntb_lending.h). The PCI core's
  * hot-removal of the adapter takes it before ntbl_remove() takes ours and
  * waits for &ntbl_adapter.busy, so the borrow stops counting there before
- * it waits for the rescan lock; the adapter's removal lets go of it
- * meanwhile (ntbl_borrow_let_go(): @borrow->peer is then NULL), and a reset
- * channel (@epoch) means the lender may have forgotten it.
+ * it waits for the rescan lock. Meanwhile the adapter's removal may let go
+ * of it (ntbl_borrow_let_go(): @borrow->peer is then NULL), or the lender
+ * take it back, go away or start over (@borrow->end): the lender no longer
+ * lends it, and nothing is given back.
  *
  * Context: the adapter locked, and unlocked meanwhile.
  */
-static int attach_locked(struct ntbl_borrow *borrow, unsigned int epoch,
+static int attach_locked(struct ntbl_borrow *borrow,
 			 struct ntbl_vbus_info *info, u64 vectors)
 {
 	struct ntbl_adapter *adapter = borrow->adapter;
@@ -772,7 +775,7 @@ static int attach_locked(struct ntbl_borrow *borrow, unsigned int epoch,
 	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	if (!borrow->peer || !borrow->peer->up ||
-	    ntbl_chan_epoch(borrow->peer) != epoch)
+	    borrow->end != NTBL_BORROW_GOES_ON)
 		ret = -ENOLINK;
 	else
 		ret = attach(borrow, info, vectors);
@@ -799,7 +802,6 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	u64 mem_size = 0, vec_mask;
 	int ret, lender_said = 0;
 	bool asked = false, busy = true;
-	unsigned int epoch = 0;
 
 	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
 		pr_err("borrows/%s: name it after an Id in offers/\n", name);
@@ -817,10 +819,8 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 
 	mutex_lock(&adapter->lock);
 	ret = reserve(borrow, name, &vec_mask);
-	if (!ret) {
-		epoch = ntbl_chan_epoch(borrow->peer);
+	if (!ret)
 		ret = open_memory(borrow->peer, &mem_size);
-	}
 	mutex_unlock(&adapter->lock);
 	if (ret && !borrow->peer)
 		goto err_free;
@@ -834,7 +834,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
 	if (!ret) {
-		ret = attach_locked(borrow, epoch, &info, vec_mask);
+		ret = attach_locked(borrow, &info, vec_mask);
 		busy = false;
 	}
 	if (ret && !borrow->peer) {
@@ -916,13 +916,15 @@ static void detach(struct ntbl_borrow *borrow, bool lost, const char *event)
  *
  * The device is removed under the PCI rescan/remove lock and the adapter's
  * lock, then the lender is told, and waited for a little unless it is gone,
- * with neither: its answer may need the rescan lock on its side, which on
- * ntb_sim is ours.
+ * with the adapter's lock alone: its answer may need the rescan lock on its
+ * side, which on ntb_sim is ours. A borrow the lender revoked meanwhile is
+ * confirmed instead; one whose lender went is not told.
  *
  * Context: process; takes both locks.
  */
 void ntbl_borrow_return(struct ntbl_borrow *borrow)
 {
+	enum ntbl_borrow_end end = NTBL_BORROW_GOES_ON;
 	struct ntbl_adapter *adapter = borrow->adapter;
 	struct ntbl_peer *peer = NULL;
 
@@ -930,37 +932,98 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 	mutex_lock(&adapter->lock);
 	list_del(&borrow->node);
 	if (borrow->state == NTBL_BORROW_BORROWED) {
+		end = borrow->end;
 		peer = borrow->peer;
-		detach(borrow, false, "return");
+		detach(borrow, end == NTBL_BORROW_LENDER_LOST, "return");
 		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 		borrow->peer = NULL;
 	}
 	pci_unlock_rescan_remove();
-	if (peer && peer->up)
+	if (peer && peer->up && end == NTBL_BORROW_REVOKED)
+		ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, borrow->end_tag, 0);
+	else if (peer && peer->up && end == NTBL_BORROW_GOES_ON)
 		give_back(peer, borrow->index);
 	mutex_unlock(&adapter->lock);
 }
 
+/* Mark @borrow's end; the first reason stays, but a lost lender. */
+static void borrow_end(struct ntbl_borrow *borrow, enum ntbl_borrow_end end)
+{
+	if (borrow->end == NTBL_BORROW_GOES_ON ||
+	    end == NTBL_BORROW_LENDER_LOST)
+		borrow->end = end;
+}
+
 /**
- * ntbl_borrow_peer_lost() - the lender went away: remove what it lent us
- * @peer: the peer; its adapter is locked, and the PCI rescan/remove lock
- *	taken before it but by the adapter's removal (ntbl_vbus_remove())
+ * ntbl_borrow_peer_lost() - the lender went away or started over
+ * @peer: the peer; its adapter is locked
  *
- * The device's driver sees it gone; outstanding I/O fails.
+ * What it lent us is gone: the devices' drivers see them gone at once
+ * (outstanding I/O fails), and ntbl_borrow_remove_ended() removes them;
+ * borrows still starting fail.
  */
 void ntbl_borrow_peer_lost(struct ntbl_peer *peer)
 {
 	struct ntbl_borrow *borrow;
 
 	lockdep_assert_held(&peer->adapter->lock);
-	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
-		if (borrow->peer != peer ||
-		    borrow->state != NTBL_BORROW_BORROWED)
+	list_for_each_entry(borrow, &peer->borrows, peer_node) {
+		if (borrow->state == NTBL_BORROW_BORROWED &&
+		    borrow->end != NTBL_BORROW_LENDER_LOST) {
+			dev_warn(&peer->ntb->dev,
+				 "node %d went away: %s, borrowed from it, is removed\n",
+				 peer->port, borrow->local_bdf);
+			ntbl_vbus_link_lost(borrow->vbus);
+		}
+		borrow_end(borrow, NTBL_BORROW_LENDER_LOST);
+	}
+}
+
+/**
+ * ntbl_borrow_ended() - whether a borrowed device waits for its removal
+ * @adapter: the adapter, locked
+ *
+ * Return: true if ntbl_borrow_remove_ended() has a device to remove.
+ */
+bool ntbl_borrow_ended(struct ntbl_adapter *adapter)
+{
+	struct ntbl_borrow *borrow;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(borrow, &adapter->borrows, node)
+		if (borrow->state == NTBL_BORROW_BORROWED &&
+		    borrow->end != NTBL_BORROW_GOES_ON)
+			return true;
+	return false;
+}
+
+/**
+ * ntbl_borrow_remove_ended() - remove the borrowed devices whose borrow ended
+ * @adapter: the adapter, locked, with the PCI rescan/remove lock taken
+ *	before, but by the adapter's removal (ntbl_vbus_remove())
+ *
+ * A revoked device is removed in order (its driver may still reach it) and
+ * the revocation confirmed; a lost lender's device is gone already.
+ */
+void ntbl_borrow_remove_ended(struct ntbl_adapter *adapter)
+{
+	struct ntbl_borrow *borrow;
+	struct ntbl_peer *peer;
+	bool lost;
+
+	lockdep_assert_held(&adapter->lock);
+	list_for_each_entry(borrow, &adapter->borrows, node) {
+		if (borrow->state != NTBL_BORROW_BORROWED ||
+		    borrow->end == NTBL_BORROW_GOES_ON)
 			continue;
-		dev_warn(&peer->ntb->dev,
-			 "node %d went away: %s, borrowed from it, is removed\n",
-			 peer->port, borrow->local_bdf);
-		detach(borrow, true, "lost");
+		peer = borrow->peer;
+		lost = borrow->end == NTBL_BORROW_LENDER_LOST;
+		detach(borrow, lost, lost ? "lost" : "revoked");
+		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
+		borrow->peer = NULL;
+		if (!lost && peer->up)
+			ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, borrow->end_tag,
+				   0);
 	}
 }
 
@@ -986,30 +1049,36 @@ void ntbl_borrow_let_go(struct ntbl_peer *peer)
 
 /**
  * ntbl_rx_revoke() - the lender takes a device back
- * @peer: the lender; its adapter is locked, the PCI rescan/remove lock
- *	taken before it
+ * @peer: the lender; its adapter is locked
  * @msg: REVOKE (struct ntbl_wire_req); untrusted
  *
- * The device is removed in order (its driver may still reach it), the
- * borrow is lost, and the lender is told.
+ * A borrowed device is marked for ntbl_borrow_remove_ended(), which
+ * confirms; a borrow still starting fails; anything else is confirmed now.
  */
 void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
 	struct ntbl_borrow *borrow;
 	struct ntbl_wire_req req;
+	bool first;
 
 	if (ntbl_unpack_revoke(msg, &req))
 		return;
-	list_for_each_entry(borrow, &peer->adapter->borrows, node) {
-		if (borrow->peer != peer || borrow->index != req.index ||
-		    borrow->state != NTBL_BORROW_BORROWED)
+	list_for_each_entry(borrow, &peer->borrows, peer_node) {
+		if (borrow->index != req.index)
 			continue;
-		dev_warn(&peer->ntb->dev,
-			 "node %d takes back %s, borrowed from it: removing it\n",
-			 peer->port, borrow->local_bdf);
-		detach(borrow, false, "revoked");
-		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
-		borrow->peer = NULL;
+		first = borrow->end == NTBL_BORROW_GOES_ON;
+		borrow_end(borrow, NTBL_BORROW_REVOKED);
+		/* Still starting, or its lender lost: nothing to remove. */
+		if (borrow->state != NTBL_BORROW_BORROWED ||
+		    borrow->end != NTBL_BORROW_REVOKED)
+			break;
+		if (first)
+			dev_warn(&peer->ntb->dev,
+				 "node %d takes back %s, borrowed from it: removing it\n",
+				 peer->port, borrow->local_bdf);
+		/* Asked again: the last asking waits. */
+		borrow->end_tag = req.tag;
+		return;
 	}
 	ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, req.tag, 0);
 }

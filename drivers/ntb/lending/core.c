@@ -64,8 +64,8 @@ static void forget_peer(struct ntbl_peer *peer)
 
 /*
  * Make offers/ follow the offers registry (borrower.c) now.
- * Context: &ntbl_adapter.offers_work, or once it is flushed and nothing
- * queues it any more (ntbl_remove()); takes configfs' subsystem mutex.
+ * Context: &ntbl_adapter.offers_work alone, for it takes configfs'
+ * subsystem mutex, which comes before the PCI rescan lock (ntb_lending.h).
  */
 static void ntbl_offers_sync(struct ntbl_adapter *adapter)
 {
@@ -105,6 +105,25 @@ void ntbl_replay_offers(struct ntbl_adapter *adapter)
 }
 
 /* --- messages from peers -------------------------------------------------- */
+
+/*
+ * Remove the borrowed devices that messages or link events ended
+ * (ntbl_borrow_remove_ended()), under the PCI rescan/remove lock, which
+ * comes before ours (ntb_lending.h); the rest of the adapter's work runs
+ * without it, for a lender's resets and driver binds need not wait for it.
+ * Context: the adapter's work, the adapter locked and unlocked meanwhile.
+ */
+static void remove_ended_borrows(struct ntbl_adapter *adapter)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (!ntbl_borrow_ended(adapter))
+		return;
+	mutex_unlock(&adapter->lock);
+	pci_lock_rescan_remove();
+	mutex_lock(&adapter->lock);
+	ntbl_borrow_remove_ended(adapter);
+	pci_unlock_rescan_remove();
+}
 
 /* @peer stops speaking our protocol, though its link stays up. */
 static void peer_unusable(struct ntbl_peer *peer)
@@ -163,8 +182,6 @@ static void rx_work(struct work_struct *work)
 	struct ntbl_peer *peer;
 	struct ntbl_msg msg;
 
-	/* A revocation or a restarted peer removes a borrowed device. */
-	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	while (adapter->ntb && !adapter->unbinding &&
 	       ntbl_chan_next(adapter, &peer, &msg)) {
@@ -193,8 +210,8 @@ static void rx_work(struct work_struct *work)
 			ntbl_bad_msg(peer, &msg);
 		}
 	}
+	remove_ended_borrows(adapter);
 	mutex_unlock(&adapter->lock);
-	pci_unlock_rescan_remove();
 	ntbl_offers_changed(adapter);
 }
 
@@ -207,8 +224,6 @@ static void link_work(struct work_struct *work)
 	u64 up;
 	int i;
 
-	/* A lost peer's borrowed devices are removed. */
-	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	if (!adapter->ntb || adapter->unbinding)
 		goto unlock;
@@ -239,9 +254,9 @@ static void link_work(struct work_struct *work)
 			send_hello(peer, true);
 		peer->linked = link;
 	}
+	remove_ended_borrows(adapter);
 unlock:
 	mutex_unlock(&adapter->lock);
-	pci_unlock_rescan_remove();
 	ntbl_offers_changed(adapter);
 }
 
@@ -518,7 +533,8 @@ static void ntbl_adapters_remove(void)
 
 	list_for_each_entry_safe(adapter, n, &ntbl_adapters, node) {
 		list_del(&adapter->node);
-		/* ntbl_remove() left offers/ to it. */
+		/* ntbl_remove() left offers/ to it; the work may queue it. */
+		flush_workqueue(adapter->wq);
 		flush_work(&adapter->offers_work);
 		ntbl_abi->adapter_remove(adapter);
 	}
@@ -656,6 +672,8 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	mutex_lock(&adapter->lock);
 	adapter->unbinding = false;
 	mutex_unlock(&adapter->lock);
+	/* Messages that came meanwhile waited. */
+	queue_work(adapter->wq, &adapter->rx_work);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret) {
 		ntb_clear_ctx(ntb);
@@ -713,6 +731,7 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	n = adapter->npeers;
 	for (i = 0; i < n; i++) {
 		ntbl_borrow_peer_lost(&peers[i]);
+		ntbl_borrow_remove_ended(adapter);
 		ntbl_borrow_let_go(&peers[i]);
 		ntbl_lend_peer_lost(&peers[i]);
 		forget_peer(&peers[i]);

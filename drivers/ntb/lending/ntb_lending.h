@@ -23,11 +23,15 @@
  * VF's PF's, its own, then its mutex), then @win_lock. The rescan lock
  * comes before @lock because the PCI core's hot-removal of the adapter
  * holds it when it calls ntbl_remove(): whatever adds or removes a
- * borrowed device (a borrow, a return, the adapter's work) takes it first,
- * never waits for a peer under it (on ntb_sim every host shares it), and
- * a borrow stops counting in @busy before it waits for it. A lent device's
- * removal runs under its device lock and takes only @win_lock
- * (device_removed() in lender.c).
+ * borrowed device (a borrow, a return, the adapter's work once a message
+ * or link event ended a borrow) takes it first, and a borrow stops
+ * counting in @busy before it waits for it. Under it nothing waits for a
+ * peer's work queue, only for the config requests a lender answers from
+ * its interrupt (rpc.c): on ntb_sim every host shares the lock. One case
+ * is left: a new adapter's probe under a PCI rescan registers its group,
+ * taking configfs' mutex, while a borrow's mkdir may hold that mutex and
+ * wait for the rescan lock. A lent device's removal runs under its device
+ * lock and takes only @win_lock (device_removed() in lender.c).
  *
  * Layers: a file calls only the files below it, never one above:
  *
@@ -307,6 +311,17 @@ enum ntbl_borrow_state {
 	NTBL_BORROW_LOST,
 };
 
+/*
+ * Why a borrow ends before its return: the adapter's work marks it, as a
+ * message or link event comes, and removes the device once it holds the
+ * PCI rescan lock (ntbl_borrow_remove_ended()).
+ */
+enum ntbl_borrow_end {
+	NTBL_BORROW_GOES_ON,
+	NTBL_BORROW_REVOKED,	/* the lender takes it back: confirm @end_tag */
+	NTBL_BORROW_LENDER_LOST,	/* the lender is gone or started over */
+};
+
 /**
  * struct ntbl_borrow - a device borrowed from a peer (borrows/<Id>)
  * @group: configfs group
@@ -329,6 +344,8 @@ enum ntbl_borrow_state {
  * @prefetch: fills @cfg once the device is in this host's tree
  * @node: entry in &ntbl_adapter.borrows
  * @peer_node: entry in &ntbl_peer.borrows, from reserve to return or loss
+ * @end: &enum ntbl_borrow_end; a borrow still starting that it ends fails
+ * @end_tag: the tag of the REVOKE to confirm
  */
 struct ntbl_borrow {
 	struct config_group group;
@@ -347,6 +364,8 @@ struct ntbl_borrow {
 	struct work_struct prefetch;
 	struct list_head node;
 	struct list_head peer_node;
+	enum ntbl_borrow_end end;
+	u32 end_tag;
 };
 
 /**
@@ -508,6 +527,8 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 				      const char *name);
 void ntbl_borrow_return(struct ntbl_borrow *borrow);
 void ntbl_borrow_peer_lost(struct ntbl_peer *peer);
+bool ntbl_borrow_ended(struct ntbl_adapter *adapter);
+void ntbl_borrow_remove_ended(struct ntbl_adapter *adapter);
 void ntbl_borrow_let_go(struct ntbl_peer *peer);
 void ntbl_borrow_db(struct ntbl_peer *peer, u64 db);
 void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg);
