@@ -852,12 +852,15 @@ static int __init ntb_lending_init(void)
 	ret = ntbl_lent_init();
 	if (ret)
 		return ret;
+	ret = ntbl_vbus_init();
+	if (ret)
+		goto err_lent;
 	config_group_init(&ntbl_subsys.su_group);
 	mutex_init(&ntbl_subsys.su_mutex);
 	ret = configfs_register_subsystem(&ntbl_subsys);
 	if (ret) {
 		pr_err("cannot register with configfs: %d\n", ret);
-		goto err_lent;
+		goto err_vbus;
 	}
 	ret = ntbl_core_init(&ntbl_configfs_abi);
 	if (ret)
@@ -866,6 +869,8 @@ static int __init ntb_lending_init(void)
 
 err_configfs:
 	configfs_unregister_subsystem(&ntbl_subsys);
+err_vbus:
+	ntbl_vbus_exit();
 err_lent:
 	ntbl_lent_exit();
 	return ret;
@@ -876,6 +881,7 @@ static void __exit ntb_lending_exit(void)
 {
 	ntbl_core_exit();
 	configfs_unregister_subsystem(&ntbl_subsys);
+	ntbl_vbus_exit();
 	ntbl_lent_exit();
 }
 module_exit(ntb_lending_exit);

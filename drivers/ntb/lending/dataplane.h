@@ -388,6 +388,25 @@ struct ntbl_vbus_info {
 };
 
 /**
+ * ntbl_vbus_init() - watch for a borrowed function that a rescan brings back
+ *
+ * After a user's remove of the function and a rescan, it gets the same DMA
+ * ops and BARs as when it was borrowed.
+ *
+ * Context: module init, before any ntbl_vbus_create().
+ *
+ * Return: 0 or a negative errno.
+ */
+int ntbl_vbus_init(void);
+
+/**
+ * ntbl_vbus_exit() - undo ntbl_vbus_init()
+ *
+ * Context: module exit, every virtual bus freed.
+ */
+void ntbl_vbus_exit(void);
+
+/**
  * ntbl_vbus_create() - build a virtual host bridge for a borrowed function
  * @info: what the borrower knows of the function; copied
  *

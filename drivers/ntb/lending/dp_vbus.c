@@ -788,6 +788,57 @@ void ntbl_vbus_remove(struct ntbl_vbus *vbus)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_vbus_remove, NTB_LENDING);
 
+/*
+ * A user's remove of the borrowed function (sysfs remove) and a rescan
+ * bring it back as a new pci_dev, which the PCI core would give the
+ * default DMA ops (the IOMMU knows nothing of this domain) and BARs it
+ * places itself. Before the rescan assigns resources or a driver probes
+ * (BUS_NOTIFY_ADD_DEVICE, under the rescan lock, as ntbl_vbus_remove()
+ * runs), it gets what vbus_scan() gave the first: our DMA ops, its BARs
+ * claimed where the window has them, and it is the one the bus removes.
+ */
+static int vbus_notify(struct notifier_block *nb, unsigned long action,
+		       void *data)
+{
+	struct pci_dev *pdev = to_pci_dev(data);
+	struct ntbl_vbus *vbus;
+	struct resource *r;
+	int i;
+
+	if (action != BUS_NOTIFY_ADD_DEVICE || pdev->bus->ops != &vbus_pci_ops)
+		return NOTIFY_DONE;
+	vbus = bus_vbus(pdev->bus);
+	/* vbus_scan() sets up the function it finds first. */
+	if (!vbus->pdev || vbus->pdev == pdev)
+		return NOTIFY_DONE;
+	set_dma_ops(&pdev->dev, &vbus_dma_ops);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		r = &pdev->resource[i];
+		if (vbus->bar[i].size && !r->parent && pci_claim_resource(pdev, i))
+			pci_err(pdev, "BAR %d %pR could not be claimed in the window again after a rescan\n",
+				i, r);
+	}
+	pci_dev_put(vbus->pdev);
+	vbus->pdev = pci_dev_get(pdev);
+	pci_info(pdev, "borrowed function back after a rescan, with its DMA through the fabric\n");
+	return NOTIFY_OK;
+}
+
+/* Registered for the module's life, as dp_lent.c's. */
+static struct notifier_block vbus_nb = {
+	.notifier_call = vbus_notify,
+};
+
+int ntbl_vbus_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &vbus_nb);
+}
+
+void ntbl_vbus_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &vbus_nb);
+}
+
 void ntbl_vbus_free(struct ntbl_vbus *vbus)
 {
 	ntbl_vbus_remove(vbus);

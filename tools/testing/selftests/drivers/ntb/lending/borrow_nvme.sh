@@ -6,6 +6,8 @@
 # the lender takes no interrupt, refused commands change nothing, the
 # return gives the drive back to A's driver with B's data on it, and a
 # link loss in the middle of I/O removes the drive from B without a hang.
+# A user's remove and rescan of the borrowed function on B brings it back
+# with its DMA through the fabric.
 # vm-devices: nvme edu edu
 # vm-timeout: 1200
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +16,7 @@ CFS=/sys/kernel/config/ntb_lending
 FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 20
+ktap_set_plan 21
 
 NVME=$(pci_find 0x010802)
 head -c 4194304 /dev/urandom >/tmp/p1
@@ -98,6 +100,25 @@ lender_takes_no_interrupt() {
 	[ "$a" -eq 0 ] && [ "$l" -eq 0 ]
 }
 ktap_test_result "lender_takes_no_interrupt_during_io" lender_takes_no_interrupt
+
+# The borrower's user removes the borrowed function and rescans: it comes
+# back with its DMA still through the fabric (the default DMA ops would
+# have the drive read and write the wrong memory where the lender's
+# addresses for this host's are not its own) and its BAR claimed where it
+# was, not assigned anew, and the lender's data and fio verify read back.
+removed_and_rescanned() {
+	echo 1 >"/sys/bus/pci/devices/$VBDF/remove" &&
+		wait_for 20 [ ! -e "/sys/bus/pci/devices/$VBDF" ] &&
+		echo 1 >/sys/bus/pci/rescan && wait_for 60 has_disk "$VBDF" || return 1
+	DISK=$(disk_of "$VBDF")
+	[ "$(driver_of "$VBDF")" = nvme ] &&
+		[ "$(kernel_log_count "borrowed function back after a rescan, with its DMA through the fabric")" -eq 1 ] &&
+		[ "$(kernel_log_count "$VBDF: BAR 0 .*: assigned")" -eq 0 ] &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=200 count=4 2>/dev/null &&
+		cmp /tmp/p1 /tmp/got && fio_verified "$DISK" rescan randwrite 4k &&
+		[ "$(cat "$CFS/$B/borrows/00000/state")" = borrowed ]
+}
+ktap_test_result "removed_and_rescanned_on_the_borrower_it_comes_back_through_the_fabric" removed_and_rescanned
 
 refused_while_borrowed() {
 	! echo 0 >"$L/available" 2>/dev/null && [ "$(cat "$L/state")" = borrowed ] &&
