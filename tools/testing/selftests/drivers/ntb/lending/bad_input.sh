@@ -48,7 +48,10 @@ fi
 
 # ---- The case engine ----
 
-CASES=0 EXPECTED=0 KNOWN=0 FIXED=0 GROUP_FAILED=0 N=0
+CASES=0 EXPECTED=0 KNOWN=0 FIXED=0 GROUP_FAILED=0 GROUP_CASES=0 N=0
+# Cases by kind: writes, mkdirs, rmdirs, symlinks, other file operations
+# (rm, create, mv), smartio_tool command lines.
+KW=0 KM=0 KR=0 KL=0 KF=0 KT=0
 
 # snapshot FILE: what no refused command may change: every directory,
 # link and attribute of the tree with its value (but the config space,
@@ -134,7 +137,15 @@ name() {
 
 # verdict ROW FLAG WHY: count the case; WHY is empty if it went as it must.
 verdict() {
-	CASES=$((CASES + 1))
+	CASES=$((CASES + 1)) GROUP_CASES=$((GROUP_CASES + 1))
+	case $1 in
+	write*) KW=$((KW + 1)) ;;
+	mkdir*) KM=$((KM + 1)) ;;
+	rmdir*) KR=$((KR + 1)) ;;
+	ln*) KL=$((KL + 1)) ;;
+	smartio_tool*) KT=$((KT + 1)) ;;
+	*) KF=$((KF + 1)) ;;
+	esac
 	if [ -z "$3" ]; then
 		EXPECTED=$((EXPECTED + 1))
 		[ "$2" != known ] || {
@@ -286,6 +297,8 @@ t() {
 
 # group NAME: end a group of cases with its KTAP result.
 group() {
+	ktap_print_msg "$1: $GROUP_CASES cases"
+	GROUP_CASES=0
 	if [ "$GROUP_FAILED" -eq 0 ]; then
 		ktap_test_pass "$1"
 	else
@@ -617,6 +630,7 @@ t "" 2 0 "replay takes no argument" --adapter "$B" replay x
 group "smartio_tool_bad_command_lines"
 
 ktap_print_msg "bad input: $CASES cases, $EXPECTED refused as expected, $KNOWN known wrong (issue 11), $FIXED known-wrong ones now right"
+ktap_print_msg "by kind: $KW writes, $KM mkdirs, $KR rmdirs, $KL symlinks, $KF rm/create/mv, $KT smartio_tool command lines"
 all_counted() {
 	[ "$CASES" -ge 300 ] && [ $((EXPECTED + KNOWN)) -eq "$CASES" ]
 }
