@@ -934,7 +934,10 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 	if (borrow->state == NTBL_BORROW_BORROWED) {
 		end = borrow->end;
 		peer = borrow->peer;
-		detach(borrow, end == NTBL_BORROW_LENDER_LOST, "return");
+		/* Ended meanwhile: the uevent says how, as the work's would. */
+		detach(borrow, end == NTBL_BORROW_LENDER_LOST,
+		       end == NTBL_BORROW_LENDER_LOST ? "lost" :
+		       end == NTBL_BORROW_REVOKED ? "revoked" : "return");
 		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 		borrow->peer = NULL;
 	}
@@ -949,9 +952,10 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 /* Mark @borrow's end; the first reason stays, but a lost lender. */
 static void borrow_end(struct ntbl_borrow *borrow, enum ntbl_borrow_end end)
 {
+	/* Read by ntbl_borrow_db(), which runs no lost device's vectors. */
 	if (borrow->end == NTBL_BORROW_GOES_ON ||
 	    end == NTBL_BORROW_LENDER_LOST)
-		borrow->end = end;
+		WRITE_ONCE(borrow->end, end);
 }
 
 /**
@@ -1098,7 +1102,8 @@ void ntbl_borrow_db(struct ntbl_peer *peer, u64 db)
 	rcu_read_lock();
 	list_for_each_entry_rcu(borrow, &peer->borrows, peer_node) {
 		/* Pairs with attach()'s release: @vbus, @vectors are set. */
-		if (smp_load_acquire(&borrow->state) != NTBL_BORROW_BORROWED)
+		if (smp_load_acquire(&borrow->state) != NTBL_BORROW_BORROWED ||
+		    READ_ONCE(borrow->end) == NTBL_BORROW_LENDER_LOST)
 			continue;
 		vectors = READ_ONCE(borrow->vectors);
 		mine = db & vectors;

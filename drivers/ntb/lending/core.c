@@ -109,8 +109,9 @@ void ntbl_replay_offers(struct ntbl_adapter *adapter)
 /*
  * Remove the borrowed devices that messages or link events ended
  * (ntbl_borrow_remove_ended()), under the PCI rescan/remove lock, which
- * comes before ours (ntb_lending.h); the rest of the adapter's work runs
- * without it, for a lender's resets and driver binds need not wait for it.
+ * comes before ours (ntb_lending.h). Messages are handled without it, so
+ * a lender's resets and driver binds do not hold it; but the work queue is
+ * ordered, so later messages and link events wait while this does.
  * Context: the adapter's work, the adapter locked and unlocked meanwhile.
  */
 static void remove_ended_borrows(struct ntbl_adapter *adapter)
@@ -729,9 +730,10 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	mutex_lock(&adapter->lock);
 	peers = adapter->peers;
 	n = adapter->npeers;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		ntbl_borrow_peer_lost(&peers[i]);
-		ntbl_borrow_remove_ended(adapter);
+	ntbl_borrow_remove_ended(adapter);
+	for (i = 0; i < n; i++) {
 		ntbl_borrow_let_go(&peers[i]);
 		ntbl_lend_peer_lost(&peers[i]);
 		forget_peer(&peers[i]);

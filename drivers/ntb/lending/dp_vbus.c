@@ -805,7 +805,8 @@ static int vbus_notify(struct notifier_block *nb, unsigned long action,
 	struct resource *r;
 	int i;
 
-	if (action != BUS_NOTIFY_ADD_DEVICE || pdev->bus->ops != &vbus_pci_ops)
+	if (action != BUS_NOTIFY_ADD_DEVICE || pdev->bus->ops != &vbus_pci_ops ||
+	    pdev->devfn)
 		return NOTIFY_DONE;
 	vbus = bus_vbus(pdev->bus);
 	/* vbus_scan() sets up the function it finds first. */
@@ -814,9 +815,12 @@ static int vbus_notify(struct notifier_block *nb, unsigned long action,
 	set_dma_ops(&pdev->dev, &vbus_dma_ops);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		r = &pdev->resource[i];
-		if (vbus->bar[i].size && !r->parent && pci_claim_resource(pdev, i))
-			pci_err(pdev, "BAR %d %pR could not be claimed in the window again after a rescan\n",
-				i, r);
+		if (!vbus->bar[i].size || r->parent || !pci_claim_resource(pdev, i))
+			continue;
+		/* Not placed elsewhere in the window: the driver fails. */
+		pci_err(pdev, "BAR %d %pR could not be claimed in the window again after a rescan; it is disabled\n",
+			i, r);
+		r->flags = 0;
 	}
 	pci_dev_put(vbus->pdev);
 	vbus->pdev = pci_dev_get(pdev);
@@ -829,7 +833,7 @@ static struct notifier_block vbus_nb = {
 	.notifier_call = vbus_notify,
 };
 
-int ntbl_vbus_init(void)
+int __init ntbl_vbus_init(void)
 {
 	return bus_register_notifier(&pci_bus_type, &vbus_nb);
 }
