@@ -802,8 +802,12 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	u64 mem_size = 0, vec_mask;
 	int ret, lender_said = 0;
 	bool asked = false, busy = true;
+	char canon[16] = "";
 
-	if (kstrtoul(name, 16, &id) || id > 0xffffffff) {
+	/* One name per offer, as offers/ writes it: not "0x10000" or "+0". */
+	if (!kstrtoul(name, 16, &id) && id <= 0xffffffff)
+		snprintf(canon, sizeof(canon), NTBL_ID_FMT, (u32)id);
+	if (strcmp(canon, name)) {
 		pr_err("borrows/%s: name it after an Id in offers/\n", name);
 		return ERR_PTR(-EINVAL);
 	}

@@ -18,6 +18,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ctype.h>
 #include <linux/module.h>
 #include <linux/ntb.h>
 #include <linux/pci.h>
@@ -32,13 +33,35 @@ static struct ntbl_adapter *to_adapter(struct config_item *item)
 	return container_of(to_config_group(item), struct ntbl_adapter, group);
 }
 
-/* "0" or "1", with or without a newline. */
-static int parse_bool(const char *page, bool *val)
+/* "0" or "1", with or without a newline; nothing after a NUL either. */
+static int parse_bool(const char *page, size_t count, bool *val)
 {
-	if (!sysfs_streq(page, "0") && !sysfs_streq(page, "1"))
+	if (strnlen(page, count) != count ||
+	    (!sysfs_streq(page, "0") && !sysfs_streq(page, "1")))
 		return -EINVAL;
 	*val = page[0] == '1';
 	return 0;
+}
+
+/*
+ * Whether a directory's name, made by mkdir in @dir of @adapter, has only
+ * printable characters, so that the lines naming it are one line each;
+ * says so if not.
+ */
+static bool name_printable(struct ntbl_adapter *adapter, const char *dir,
+			   const char *name)
+{
+	const char *c;
+
+	for (c = name; *c; c++)
+		if (!isprint(*c))
+			break;
+	if (!*c)
+		return true;
+	pr_err("%s: %s/%*pE: a name of printable characters only\n",
+	       config_item_name(&adapter->group.cg_item), dir,
+	       (int)strlen(name), name);
+	return false;
 }
 
 /* --- connections/<NodeId> ------------------------------------------------- */
@@ -71,6 +94,8 @@ static struct config_group *connections_make(struct config_group *group,
 	char canon[8];
 	int node, ret;
 
+	if (!name_printable(adapter, "connections", name))
+		return ERR_PTR(-EINVAL);
 	/* One name per node: "07" or "+7" would connect node 7 twice. */
 	ret = kstrtoint(name, 10, &node);
 	if (!ret)
@@ -197,7 +222,7 @@ static ssize_t lend_available_store(struct config_item *item,
 	bool available;
 	int ret;
 
-	ret = parse_bool(page, &available);
+	ret = parse_bool(page, count, &available);
 	if (ret) {
 		pr_err("lends/%s/available: write 1 to offer the device, 0 to take it back\n",
 		       config_item_name(item));
@@ -317,6 +342,8 @@ static struct config_group *lends_make(struct config_group *group,
 	struct ntbl_lend *lend;
 	int ret;
 
+	if (!name_printable(adapter, "lends", name))
+		return ERR_PTR(-EINVAL);
 	pdev = parse_bdf(name);
 	if (IS_ERR(pdev)) {
 		if (PTR_ERR(pdev) == -EINVAL)
@@ -487,8 +514,7 @@ out:
  * ones, then sends the uevents of the offers marked for a replay
  * (ntbl_replay_offers()); the registry itself is borrower.c's.
  *
- * Context: &ntbl_adapter.offers_work, or once it is flushed and nothing
- * queues it any more (ntbl_remove()); takes configfs' subsystem mutex.
+ * Context: &ntbl_adapter.offers_work alone; takes configfs' subsystem mutex.
  */
 static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 {
@@ -592,6 +618,8 @@ static struct config_group *borrows_make(struct config_group *group,
 	struct ntbl_adapter *adapter = to_adapter(group->cg_item.ci_parent);
 	struct ntbl_borrow *borrow;
 
+	if (!name_printable(adapter, "borrows", name))
+		return ERR_PTR(-EINVAL);
 	borrow = ntbl_borrow_start(adapter, name);
 	if (IS_ERR(borrow))
 		return ERR_CAST(borrow);
@@ -734,7 +762,7 @@ static ssize_t adapter_replay_offers_store(struct config_item *item,
 	struct ntbl_adapter *adapter = to_adapter(item);
 	bool replay;
 
-	if (parse_bool(page, &replay) || !replay) {
+	if (parse_bool(page, count, &replay) || !replay) {
 		pr_err("%s/replay_offers: write 1 to have the offer uevent of every offer sent again\n",
 		       config_item_name(item));
 		return -EINVAL;

@@ -35,7 +35,26 @@
  * CPUs take interrupts on; as vfio does, lend without it only when told to.
  */
 static bool allow_unsafe_interrupts;
-module_param(allow_unsafe_interrupts, bool, 0644);
+
+/* 0 or 1 (or N or Y), and nothing else: kstrtobool() takes "nope" as N. */
+static int allow_unsafe_interrupts_set(const char *val,
+				       const struct kernel_param *kp)
+{
+	if (!sysfs_streq(val, "0") && !sysfs_streq(val, "1") &&
+	    !sysfs_streq(val, "N") && !sysfs_streq(val, "Y")) {
+		pr_err("allow_unsafe_interrupts: give 0 or 1\n");
+		return -EINVAL;
+	}
+	return param_set_bool(val, kp);
+}
+
+static const struct kernel_param_ops allow_unsafe_interrupts_ops = {
+	.set = allow_unsafe_interrupts_set,
+	.get = param_get_bool,
+};
+
+module_param_cb(allow_unsafe_interrupts, &allow_unsafe_interrupts_ops,
+		&allow_unsafe_interrupts, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
 

@@ -174,15 +174,17 @@ config_as_the_borrower_sees_it() {
 ktap_test_result "lender_config_attribute_matches_the_borrowers_view" config_as_the_borrower_sees_it
 
 # The lender's offer says 00000 is available again (a lie, or its news of
-# our own borrow not in yet): borrowing it once more under another name
-# is refused here, and does not return the borrow of 00000 to the lender.
+# our own borrow not in yet): borrowing it once more is refused here (its
+# one name is taken, and "0" is not how offers/ names it), and does not
+# return the borrow of 00000 to the lender.
 second_borrow_of_the_same_id() {
 	frame "$A" 2 0 0 3 0 0 0 && frame "$A" 2 1 1 3 0x80861234 0x10802 0xffffffff &&
 		wait_for 10 offer_is available || return 1
 	err=$(mkdir_err "$CFS/$B/borrows/0")
 	echo "# mkdir borrows/0: $err; lender: $(cat "$L/state")"
-	[ "$err" = "Device or resource busy" ] && [ ! -e "$CFS/$B/borrows/0" ] &&
-		[ "$(kernel_log_count "borrows/0: this host borrows it already")" -eq 1 ] &&
+	[ "$err" = "Invalid argument" ] && [ ! -e "$CFS/$B/borrows/0" ] &&
+		[ "$(kernel_log_count "borrows/0: name it after an Id in offers/")" -eq 1 ] &&
+		[ "$(mkdir_err "$CFS/$B/borrows/00000")" = "File exists" ] &&
 		[ "$(cat "$L/state")" = borrowed ] &&
 		dd if="$(disk_of "$VBDF")" of=/dev/null bs=64k count=16 iflag=direct 2>/dev/null
 }

@@ -956,7 +956,7 @@ local_functions() {
 	fails_with 3 "cannot add 0000:07:00.0: this host has no PCI function 0000:07:00.0; lspci -D lists them (No such device)"
 	refuse mkdir "Operation not permitted"
 	run_tool add 07:00.0
-	fails_with 5 "cannot add 0000:07:00.0: bridges and the NTB adapter itself cannot be lent (Operation not permitted)"
+	fails_with 5 "cannot add 0000:07:00.0: bridges, NTB adapters and borrowed devices cannot be lent (Operation not permitted)"
 	refuse mkdir "File exists"
 	run_tool add 07:00.0
 	fails_with 4 "cannot add 0000:07:00.0: it has a lend entry on another adapter; remove it there first (File exists)"

@@ -122,11 +122,11 @@ ktap_test_result "add_of_a_bdf_with_no_pci_function_is_not_found" add_unknown_bd
 
 add_not_permitted() {
 	[ -n "$BRIDGE" ] &&
-		refused 5 "cannot add $BRIDGE: bridges and the NTB adapter itself cannot be lent (Operation not permitted)" \
+		refused 5 "cannot add $BRIDGE: bridges, NTB adapters and borrowed devices cannot be lent (Operation not permitted)" \
 			--adapter "$A" add "${BRIDGE#0000:}" &&
-		refused 5 "cannot add $A: bridges and the NTB adapter itself cannot be lent (Operation not permitted)" \
+		refused 5 "cannot add $A: bridges, NTB adapters and borrowed devices cannot be lent (Operation not permitted)" \
 			--adapter "$A" add "${A#0000:}" &&
-		refused 5 "cannot add $B: bridges and the NTB adapter itself cannot be lent (Operation not permitted)" \
+		refused 5 "cannot add $B: bridges, NTB adapters and borrowed devices cannot be lent (Operation not permitted)" \
 			--adapter "$A" add "${B#0000:}" &&
 		[ "$(ls "$CFS/$A/lends")" = "$NIC" ]
 }
