@@ -506,13 +506,16 @@ out:
 	mutex_unlock(&offer->adapter->lock);
 }
 
+static int ntbl_configfs_adapter_show(struct ntbl_adapter *adapter);
+
 /**
  * ntbl_configfs_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
  *
- * Makes and registers the groups of new offers, unregisters those of gone
- * ones, then sends the uevents of the offers marked for a replay
- * (ntbl_replay_offers()); the registry itself is borrower.c's.
+ * Shows the adapter's group first if it is not yet. Makes and registers
+ * the groups of new offers, unregisters those of gone ones, then sends the
+ * uevents of the offers marked for a replay (ntbl_replay_offers()); the
+ * registry itself is borrower.c's.
  *
  * Context: &ntbl_adapter.offers_work alone; takes configfs' subsystem mutex.
  */
@@ -523,6 +526,8 @@ static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 	char name[16];
 	int ret;
 
+	if (!adapter->shown && ntbl_configfs_adapter_show(adapter))
+		return;
 	for (;;) {
 		mutex_lock(&adapter->lock);
 		offer = ntbl_offer_next_change(adapter, &change);
@@ -812,18 +817,15 @@ static struct configfs_subsystem ntbl_subsys = {
 };
 
 /**
- * ntbl_configfs_adapter_add() - show a new adapter as ntb_lending/<name>
+ * ntbl_configfs_adapter_init() - make a new adapter's group, not yet shown
  * @adapter: the adapter, made by core.c
  * @name: the NTB device's name
  *
- * Context: process; takes the configfs subsystem mutex.
- * Return: 0, or a negative errno after the adapter was freed.
+ * Context: any process; takes no lock.
  */
-static int ntbl_configfs_adapter_add(struct ntbl_adapter *adapter,
-				     const char *name)
+static void ntbl_configfs_adapter_init(struct ntbl_adapter *adapter,
+				       const char *name)
 {
-	int ret;
-
 	/* From here on, the last config_group_put() frees the adapter. */
 	config_group_init_type_name(&adapter->group, name, &adapter_type);
 	config_group_init_type_name(&adapter->connections_group, "connections",
@@ -839,33 +841,46 @@ static int ntbl_configfs_adapter_add(struct ntbl_adapter *adapter,
 	config_group_init_type_name(&adapter->borrows_group, "borrows",
 				    &borrows_type);
 	configfs_add_default_group(&adapter->borrows_group, &adapter->group);
+}
+
+/*
+ * Show the adapter as ntb_lending/<name>. A failure is logged, and the
+ * next change of its offers tries again.
+ * Context: &ntbl_adapter.offers_work alone; takes configfs' mutex.
+ */
+static int ntbl_configfs_adapter_show(struct ntbl_adapter *adapter)
+{
+	const char *name = config_item_name(&adapter->group.cg_item);
+	int ret;
 
 	ret = configfs_register_group(&ntbl_subsys.su_group, &adapter->group);
 	if (ret) {
 		pr_err("%s: cannot add ntb_lending/%s to configfs: %d\n",
 		       name, name, ret);
-		configfs_remove_default_groups(&adapter->group);
-		config_group_put(&adapter->group);
+		return ret;
 	}
-	return ret;
+	adapter->shown = true;
+	return 0;
 }
 
 /**
  * ntbl_configfs_adapter_remove() - remove an adapter's group, which frees it
  * @adapter: the adapter, off the module's list
  *
- * Context: its NTB device is unbound; configfs holds no directory of the
- * operator in it (each would hold a reference to the module).
+ * Context: its NTB device is unbound, its offers work is done; configfs
+ * holds no directory of the operator in it (each would hold a reference
+ * to the module).
  */
 static void ntbl_configfs_adapter_remove(struct ntbl_adapter *adapter)
 {
-	configfs_unregister_group(&adapter->group);
+	if (adapter->shown)
+		configfs_unregister_group(&adapter->group);
 	configfs_remove_default_groups(&adapter->group);
 	config_group_put(&adapter->group);
 }
 
 static const struct ntbl_abi_ops ntbl_configfs_abi = {
-	.adapter_add = ntbl_configfs_adapter_add,
+	.adapter_init = ntbl_configfs_adapter_init,
 	.adapter_remove = ntbl_configfs_adapter_remove,
 	.offers_sync = ntbl_configfs_offers_sync,
 };

@@ -469,15 +469,16 @@ out:
 }
 
 /*
- * The adapter of an NTB device, made on first use with its group in
- * configfs, which it lives as long as (ntbl_adapter_free()).
- * Context: process; takes the configfs subsystem mutex.
+ * The adapter of an NTB device, made on first use with its group, which
+ * it lives as long as (ntbl_adapter_free()). The offers work shows the
+ * group in configfs: the PCI core may probe the device under its rescan
+ * lock, which a borrow's mkdir takes under configfs' subsystem mutex.
+ * Context: process.
  * Return: the adapter, or an ERR_PTR().
  */
 static struct ntbl_adapter *ntbl_adapter_get(const char *name)
 {
 	struct ntbl_adapter *adapter;
-	int ret;
 
 	mutex_lock(&ntbl_adapters_lock);
 	list_for_each_entry(adapter, &ntbl_adapters, node) {
@@ -500,17 +501,12 @@ static struct ntbl_adapter *ntbl_adapter_get(const char *name)
 		return ERR_PTR(-ENOMEM);
 	}
 	ntbl_adapter_debugfs(adapter, name);
-	/*
-	 * Not under ntbl_adapters_lock: mkdir takes it under configfs' mutex.
-	 * From here on, the last put of its group frees the adapter, on
-	 * error too.
-	 */
-	ret = ntbl_abi->adapter_add(adapter, name);
-	if (ret)
-		return ERR_PTR(ret);
+	/* From here on, the last put of its group frees the adapter. */
+	ntbl_abi->adapter_init(adapter, name);
 	mutex_lock(&ntbl_adapters_lock);
 	list_add_tail(&adapter->node, &ntbl_adapters);
 	mutex_unlock(&ntbl_adapters_lock);
+	ntbl_offers_changed(adapter);
 	return adapter;
 }
 
@@ -539,6 +535,25 @@ static void ntbl_adapters_remove(void)
 		flush_work(&adapter->offers_work);
 		ntbl_abi->adapter_remove(adapter);
 	}
+}
+
+/*
+ * Wait until the adapters probed so far show in configfs, so that the
+ * module's load returns with them there. The lock is dropped around each
+ * wait, since a mkdir takes it under configfs' mutex, which the work
+ * takes; adapters leave the list only as the module goes.
+ */
+static void ntbl_adapters_shown(void)
+{
+	struct ntbl_adapter *adapter;
+
+	mutex_lock(&ntbl_adapters_lock);
+	list_for_each_entry(adapter, &ntbl_adapters, node) {
+		mutex_unlock(&ntbl_adapters_lock);
+		flush_work(&adapter->offers_work);
+		mutex_lock(&ntbl_adapters_lock);
+	}
+	mutex_unlock(&ntbl_adapters_lock);
 }
 
 /* --- the NTB client ------------------------------------------------------- */
@@ -785,8 +800,10 @@ int __init ntbl_core_init(const struct ntbl_abi_ops *abi)
 	if (ret) {
 		ntbl_adapters_remove();
 		debugfs_remove_recursive(ntbl_debugfs);
+		return ret;
 	}
-	return ret;
+	ntbl_adapters_shown();
+	return 0;
 }
 
 /**

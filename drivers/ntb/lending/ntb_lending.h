@@ -403,9 +403,12 @@ struct ntbl_borrow {
  *	dropped, so that no peer comes up again and no borrow starts
  * @wq: ordered: runs received messages and link changes
  * @rx_work: handles the messages the channels received
- * @offers_work: makes offers/ follow the offers (ntbl_offers_sync()), on the
- *	system work queue: it needs configfs' subsystem mutex, which mkdir
- *	and rmdir hold while they wait for a peer's answer that @wq brings
+ * @offers_work: shows @group at first, then makes offers/ follow the
+ *	offers (ntbl_offers_sync()), on the system work queue: it needs
+ *	configfs' subsystem mutex, which mkdir and rmdir hold while they wait
+ *	for a peer's answer that @wq brings, or for the PCI rescan lock that
+ *	a probe of the adapter may run under
+ * @shown: @group is registered in configfs; only @offers_work sets it
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @debugfs: its directory in ntb_lending's debugfs
  * @link_work: follows the link state of every peer
@@ -442,6 +445,7 @@ struct ntbl_adapter {
 	struct workqueue_struct *wq;
 	struct work_struct rx_work;
 	struct work_struct offers_work;
+	bool shown;
 	int rx_next;
 	struct dentry *debugfs;
 	struct work_struct link_work;
@@ -537,16 +541,17 @@ void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg);
 
 /**
  * struct ntbl_abi_ops - what core.c asks of the configfs layer above it
- * @adapter_add: show a new adapter as ntb_lending/<name>; from then on
- *	the last put of &ntbl_adapter.group frees it (ntbl_adapter_free()), on
- *	error too
+ * @adapter_init: make a new adapter's group ntb_lending/<name>, not yet
+ *	shown; from then on the last put of &ntbl_adapter.group frees it
+ *	(ntbl_adapter_free()); takes no lock
  * @adapter_remove: remove an adapter's group as the module goes, which
  *	frees it
- * @offers_sync: make offers/ follow the offers registry (borrower.c) now;
- *	takes configfs' subsystem mutex, never called under &ntbl_adapter.lock
+ * @offers_sync: show the adapter's group if it is not yet, and make
+ *	offers/ follow the offers registry (borrower.c) now; takes configfs'
+ *	subsystem mutex, so only &ntbl_adapter.offers_work calls it
  */
 struct ntbl_abi_ops {
-	int (*adapter_add)(struct ntbl_adapter *adapter, const char *name);
+	void (*adapter_init)(struct ntbl_adapter *adapter, const char *name);
 	void (*adapter_remove)(struct ntbl_adapter *adapter);
 	void (*offers_sync)(struct ntbl_adapter *adapter);
 };
