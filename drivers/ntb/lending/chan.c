@@ -202,10 +202,15 @@ void ntbl_chan_reset(struct ntbl_peer *peer)
  * @peer: the peer
  * @msg: the message; copied
  *
+ * The allocation does not fail: most callers could not undo what the
+ * message tells (an offer, a grant, a reply), and a lost one leaves the
+ * two hosts disagreeing. It is small, and NTBL_CHAN_TXQ_MAX bounds how
+ * many a peer holds.
+ *
  * Context: process: it allocates, and may sleep; the message is sent from
  * a work item.
- * Return: 0, -ENOMEM, or -ENOBUFS if the peer left NTBL_CHAN_TXQ_MAX
- * messages untaken.
+ * Return: 0, or -ENOBUFS if the peer left NTBL_CHAN_TXQ_MAX messages
+ * untaken.
  */
 int ntbl_chan_send(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
@@ -216,9 +221,7 @@ int ntbl_chan_send(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	might_sleep();
 	if (WARN_ON_ONCE(msg->len > NTBL_MSG_WORDS))
 		return -EINVAL;
-	tx = kmalloc(sizeof(*tx), GFP_KERNEL);
-	if (!tx)
-		return -ENOMEM;
+	tx = kmalloc(sizeof(*tx), GFP_KERNEL | __GFP_NOFAIL);
 	tx->msg = *msg;
 	spin_lock_irq(&chan->lock);
 	full = chan->nr_tx == NTBL_CHAN_TXQ_MAX;
