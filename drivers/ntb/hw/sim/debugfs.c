@@ -16,7 +16,9 @@
  *                             "msg PIDX MIDX VAL", "db BITS",
  *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX),
  *                             "xlat PIDX WIDX ADDR SIZE" (a translation as
- *                             its clients would set it; SIZE 0 clears it)
+ *                             its clients would set it; SIZE 0 clears it),
+ *                             "frames SEED COUNT AVOID" (COUNT random and
+ *                             mutated ntb_lending channel frames)
  *     <edu BDF>/ring          two-port profiles: "device BIT" has the edu's
  *                             DMA engine write the peer's doorbell BIT at
  *                             its peer_db_addr(), "cpu BIT" the CPU; read:
@@ -26,7 +28,10 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
+#include <linux/bitfield.h>
 #include <linux/io.h>
+#include <linux/prandom.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -291,6 +296,324 @@ static const struct file_operations ring_fops = {
 	.write = ring_write,
 };
 
+/*
+ * ntb_lending's channel frames as its scratchpad transport carries them
+ * (Documentation/ntb-lending/protocol.rst): four words in the peer's
+ * scratchpads 0..3, the header last, announced with doorbell bit 0.
+ * Header: type[31:24] seq[23:16] frag[15:12] last[11] len[10:8] csum[7:0],
+ * the checksum making the bytes of all four words sum to zero.
+ */
+#define FRAME_WORDS		4
+#define FRAME_DB		BIT_ULL(0)
+#define FRAME_TYPE		GENMASK(31, 24)
+#define FRAME_SEQ		GENMASK(23, 16)
+#define FRAME_FRAG		GENMASK(15, 12)
+#define FRAME_LAST		BIT(11)
+#define FRAME_LEN		GENMASK(10, 8)
+#define FRAME_CSUM		GENMASK(7, 0)
+
+/* How long the peer may take to take a frame's doorbell. */
+#define FRAME_TAKE_US		20000
+
+/*
+ * The kinds of frame hostile_frames() sends, one picked at random each
+ * time: random words; a random header and payload under a good checksum;
+ * a well-formed frame with bits flipped, its checksum left or made good
+ * again; with another length; with the sequence number of the frame
+ * before it; a fragment out of step; a well-formed frame with a wrong
+ * checksum; the last sent with a good checksum, or the host's own last
+ * frame, again; and
+ * well-formed frames, of messages of one or more fragments.
+ */
+enum hostile_kind {
+	HOSTILE_RANDOM,
+	HOSTILE_GARBAGE,
+	HOSTILE_FLIP,
+	HOSTILE_FLIP_SUMMED,
+	HOSTILE_LENGTH,
+	HOSTILE_SEQ,
+	HOSTILE_FRAG,
+	HOSTILE_CSUM,
+	HOSTILE_REPLAY,
+	HOSTILE_WELL_FORMED,
+	HOSTILE_KINDS
+};
+
+/**
+ * struct hostile_frames - the state of one run of hostile_frames()
+ * @host: the host whose peer the frames go to
+ * @rnd: the generator, seeded by the command
+ * @avoid: frame types 0..63 never sent: a frame that would carry one
+ *	carries it with bit 6 set
+ * @seq: the sequence number of the last frame sent
+ * @type: the type of the message the well-formed frames are in
+ * @frag: the fragment of it the next well-formed frame is
+ * @last: the last frame sent with a good checksum, for replays
+ * @own: the host's own last frame, in the peer's scratchpads at the start
+ * @good: frames sent with a good checksum
+ * @untaken: frames whose doorbell the peer did not take in time
+ */
+struct hostile_frames {
+	struct ntb_sim_host *host;
+	struct rnd_state rnd;
+	u64 avoid;
+	u8 seq;
+	u8 type;
+	u8 frag;
+	u32 last[FRAME_WORDS];
+	u32 own[FRAME_WORDS];
+	unsigned int good;
+	unsigned int untaken;
+};
+
+static u32 hostile_rnd(struct hostile_frames *hf, u32 n)
+{
+	return prandom_u32_state(&hf->rnd) % n;
+}
+
+/* A payload word: often a small or extreme value, as indexes and tags are. */
+static u32 hostile_word(struct hostile_frames *hf)
+{
+	switch (hostile_rnd(hf, 8)) {
+	case 0:
+		return 0;
+	case 1:
+		return U32_MAX;
+	case 2:
+	case 3:
+		return hostile_rnd(hf, 16);
+	case 4:
+		return hostile_rnd(hf, 0x10000);
+	default:
+		return prandom_u32_state(&hf->rnd);
+	}
+}
+
+/* A type: mostly the protocol's requests and replies, sometimes any. */
+static u8 hostile_type(struct hostile_frames *hf)
+{
+	u8 type = hostile_rnd(hf, 12);
+
+	if (!hostile_rnd(hf, 4))
+		type |= 0x80;
+	if (!hostile_rnd(hf, 8))
+		type = hostile_rnd(hf, 256);
+	return type;
+}
+
+static u8 frame_sum(const u32 *w)
+{
+	u8 sum = 0;
+	int i, b;
+
+	for (i = 0; i < FRAME_WORDS; i++)
+		for (b = 0; b < 32; b += 8)
+			sum += w[i] >> b;
+	return sum;
+}
+
+/* Give @w the checksum that makes its bytes sum to zero. */
+static void frame_seal(u32 *w)
+{
+	w[0] &= ~FRAME_CSUM;
+	w[0] |= (u8)-frame_sum(w);
+}
+
+/* Set bit 6 of a type the command said never to send. */
+static void frame_avoid(struct hostile_frames *hf, u32 *w)
+{
+	u32 type = FIELD_GET(FRAME_TYPE, w[0]);
+
+	if (type < 64 && hf->avoid & BIT_ULL(type))
+		w[0] |= FIELD_PREP(FRAME_TYPE, 0x40);
+}
+
+/* The next well-formed frame: a message's fragments in step. */
+static void frame_well_formed(struct hostile_frames *hf, u32 *w)
+{
+	unsigned int len = hostile_rnd(hf, 4), i;
+	bool last = hf->frag == 15 || hostile_rnd(hf, 2);
+
+	if (!hf->frag)
+		hf->type = hostile_type(hf);
+	w[0] = FIELD_PREP(FRAME_TYPE, hf->type) |
+	       FIELD_PREP(FRAME_SEQ, ++hf->seq) |
+	       FIELD_PREP(FRAME_FRAG, hf->frag) |
+	       (last ? FRAME_LAST : 0) | FIELD_PREP(FRAME_LEN, len);
+	for (i = 1; i < FRAME_WORDS; i++)
+		w[i] = i <= len ? hostile_word(hf) : 0;
+	hf->frag = last ? 0 : hf->frag + 1;
+	frame_avoid(hf, w);
+	frame_seal(w);
+}
+
+/* A frame of a random kind, in @w. */
+static void hostile_frame(struct hostile_frames *hf, u32 *w)
+{
+	unsigned int i, n;
+
+	frame_well_formed(hf, w);
+	switch (hostile_rnd(hf, HOSTILE_KINDS)) {
+	case HOSTILE_RANDOM:
+		for (i = 0; i < FRAME_WORDS; i++)
+			w[i] = prandom_u32_state(&hf->rnd);
+		frame_avoid(hf, w);
+		return;
+	case HOSTILE_GARBAGE:
+		for (i = 0; i < FRAME_WORDS; i++)
+			w[i] = prandom_u32_state(&hf->rnd);
+		break;
+	case HOSTILE_FLIP:
+	case HOSTILE_FLIP_SUMMED:
+		for (n = 1 + hostile_rnd(hf, 3); n; n--) {
+			i = hostile_rnd(hf, 32 * FRAME_WORDS);
+			w[i / 32] ^= BIT(i % 32);
+		}
+		if (hostile_rnd(hf, 2)) {
+			frame_avoid(hf, w);
+			return;		/* its checksum as flipped: mostly bad */
+		}
+		break;
+	case HOSTILE_LENGTH:
+		w[0] &= ~FRAME_LEN;
+		w[0] |= FIELD_PREP(FRAME_LEN, hostile_rnd(hf, 8));
+		break;
+	case HOSTILE_SEQ:
+		/* The number of the frame before: a duplicate, to drop. */
+		w[0] &= ~FRAME_SEQ;
+		w[0] |= FIELD_PREP(FRAME_SEQ, (u8)(hf->seq - 1));
+		break;
+	case HOSTILE_FRAG:
+		w[0] &= ~FRAME_FRAG;
+		w[0] |= FIELD_PREP(FRAME_FRAG, 1 + hostile_rnd(hf, 15));
+		if (hostile_rnd(hf, 2))
+			w[0] ^= FIELD_PREP(FRAME_TYPE, 1 + hostile_rnd(hf, 255));
+		break;
+	case HOSTILE_CSUM:
+		w[0] ^= 1 + hostile_rnd(hf, 255);
+		return;
+	case HOSTILE_REPLAY:
+		if (hostile_rnd(hf, 2)) {
+			/* The last one sent with a good checksum, again. */
+			memcpy(w, hf->last, sizeof(hf->last));
+			return;
+		}
+		/* The host's own, as it was or as a new frame. */
+		memcpy(w, hf->own, sizeof(hf->own));
+		if (hostile_rnd(hf, 2)) {
+			w[0] &= ~FRAME_SEQ;
+			w[0] |= FIELD_PREP(FRAME_SEQ, hf->seq);
+		}
+		break;
+	default:
+		return;		/* well-formed */
+	}
+	frame_avoid(hf, w);
+	frame_seal(w);
+}
+
+/* True once the peer took doorbell @bits rung at @t0, or it is gone. */
+static bool peer_took_db(struct ntb_sim_host *host, u64 bits, u64 t0)
+{
+	struct ntb_sim_fabric *fabric = host->fabric;
+	struct ntb_sim_host *peer;
+	bool took;
+
+	raw_spin_lock_irq(&fabric->lock);
+	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
+	took = !peer || (peer->db_irq_ns >= t0 && !(peer->db & bits));
+	raw_spin_unlock_irq(&fabric->lock);
+	return took;
+}
+
+/* Write frame @w into the peer's scratchpads and ring it, as the host would. */
+static int hostile_send(struct hostile_frames *hf, const u32 *w)
+{
+	struct ntb_dev *ntb = &hf->host->ntb;
+	unsigned long timeout;
+	u64 t0;
+	int i, ret;
+
+	for (i = FRAME_WORDS - 1; i >= 0; i--) {
+		ret = ntb_peer_spad_write(ntb, 0, i, w[i]);
+		if (ret)
+			return ret;
+	}
+	t0 = ktime_get_ns();
+	ret = ntb_peer_db_set(ntb, FRAME_DB);
+	if (ret)
+		return ret;
+	if (!frame_sum(w)) {
+		memcpy(hf->last, w, sizeof(hf->last));
+		hf->good++;
+	}
+	/* One frame at a time, so that the peer reads each. */
+	timeout = jiffies + usecs_to_jiffies(FRAME_TAKE_US);
+	while (!peer_took_db(hf->host, FRAME_DB, t0)) {
+		if (time_after(jiffies, timeout)) {
+			hf->untaken++;
+			break;
+		}
+		usleep_range(20, 40);
+	}
+	return 0;
+}
+
+/**
+ * hostile_frames() - send lending channel frames as a lying peer would
+ * @host: the host that sends them to its peer, in its peer's scratchpads
+ * @seed: seeds the generator: the same seed makes the same frames
+ * @count: how many
+ * @avoid: frame types 0..63 never to send (bit N: type N)
+ *
+ * The frames are random and mutated ones (&enum hostile_kind), written
+ * as ntb_lending's scratchpad transport writes a frame and paced by the
+ * peer's taking of each doorbell, not by acknowledgments, which hostile
+ * frames do not wait for. The host's own client sends meanwhile as usual.
+ *
+ * Context: process; sleeps. A fatal signal ends it early.
+ * Return: 0, -EOPNOTSUPP on a profile without the scratchpad transport,
+ * -EINTR, or the error of a register write.
+ */
+static int hostile_frames(struct ntb_sim_host *host, u64 seed, u64 count,
+			  u64 avoid)
+{
+	struct ntb_dev *ntb = &host->ntb;
+	struct hostile_frames *hf;
+	u32 w[FRAME_WORDS];
+	u64 sent;
+	int i, ret = 0;
+
+	if (host->fabric->profile->multiport ||
+	    ntb_spad_count(ntb) < FRAME_WORDS)
+		return -EOPNOTSUPP;
+	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
+	if (!hf)
+		return -ENOMEM;
+	hf->host = host;
+	hf->avoid = avoid;
+	prandom_seed_state(&hf->rnd, seed);
+	hf->seq = prandom_u32_state(&hf->rnd);
+	for (i = 0; i < FRAME_WORDS; i++)
+		hf->own[i] = ntb_peer_spad_read(ntb, 0, i);
+
+	for (sent = 0; sent < count; sent++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		hostile_frame(hf, w);
+		ret = hostile_send(hf, w);
+		if (ret)
+			break;
+	}
+	pci_info(host->edu,
+		 "hostile: %llu frames sent from seed %llu, %u with a good checksum, %u not taken in time\n",
+		 sent, seed, hf->good, hf->untaken);
+	kfree(hf);
+	return ret;
+}
+
 static ssize_t hostile_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -314,6 +637,8 @@ static ssize_t hostile_write(struct file *file, const char __user *ubuf,
 		ret = hostile_mw(host, a, b, c);
 	else if (n == 5 && !strcmp(cmd, "xlat"))
 		ret = hostile_xlat(host, a, b, c, d);
+	else if (n == 4 && !strcmp(cmd, "frames"))
+		ret = hostile_frames(host, a, b, c);
 	else
 		ret = -EINVAL;
 	return ret ?: count;
