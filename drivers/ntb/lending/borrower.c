@@ -19,6 +19,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ioport.h>
+#include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/ntb.h>
 #include <linux/pci.h>
@@ -539,6 +540,11 @@ static int bars_claimable(struct ntbl_peer *peer,
 		start = info->win_phys + info->bar[i].offset;
 		if (!request_mem_region(start, info->bar[i].size,
 					"ntb_lending trial claim")) {
+			/* Nothing busy there: the claim could not allocate. */
+			if (region_intersects(start, info->bar[i].size,
+					      IORESOURCE_MEM | IORESOURCE_BUSY,
+					      IORES_DESC_NONE) == REGION_DISJOINT)
+				return -ENOMEM;
 			dev_err(&peer->ntb->dev, "the window onto node %d's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR %d at %pa (see /proc/iomem)\n",
 				peer->port, i, &start);
 			return -EOPNOTSUPP;
