@@ -508,11 +508,29 @@ out:
 
 static int ntbl_configfs_adapter_show(struct ntbl_adapter *adapter);
 
+/*
+ * Once per binding of the NTB device, and once its group is in configfs:
+ * the "adapter" uevent, on which udev may act on the group.
+ */
+static void adapter_uevent(struct ntbl_adapter *adapter)
+{
+	struct ntbl_uevent ev = {};
+
+	mutex_lock(&adapter->lock);
+	if (adapter->announce) {
+		adapter->announce = false;
+		ntbl_uevent_add(&ev, "NTB_LENDING_EVENT=adapter");
+		ntbl_uevent_send(adapter, &ev);
+	}
+	mutex_unlock(&adapter->lock);
+}
+
 /**
  * ntbl_configfs_offers_sync() - make offers/ show the adapter's offers
  * @adapter: the adapter, not locked
  *
- * Shows the adapter's group first if it is not yet. Makes and registers
+ * Shows the adapter's group first if it is not yet, and says so once per
+ * binding of its NTB device (the "adapter" uevent). Makes and registers
  * the groups of new offers, unregisters those of gone ones, then sends the
  * uevents of the offers marked for a replay (ntbl_replay_offers()); the
  * registry itself is borrower.c's.
@@ -528,6 +546,7 @@ static void ntbl_configfs_offers_sync(struct ntbl_adapter *adapter)
 
 	if (!adapter->shown && ntbl_configfs_adapter_show(adapter))
 		return;
+	adapter_uevent(adapter);
 	for (;;) {
 		mutex_lock(&adapter->lock);
 		offer = ntbl_offer_next_change(adapter, &change);
@@ -845,7 +864,7 @@ static void ntbl_configfs_adapter_init(struct ntbl_adapter *adapter,
 
 /*
  * Show the adapter as ntb_lending/<name>. A failure is logged, and the
- * next change of its offers tries again.
+ * work's next run (a message, a link change, a binding) tries again.
  * Context: &ntbl_adapter.offers_work alone; takes configfs' mutex.
  */
 static int ntbl_configfs_adapter_show(struct ntbl_adapter *adapter)
@@ -855,8 +874,8 @@ static int ntbl_configfs_adapter_show(struct ntbl_adapter *adapter)
 
 	ret = configfs_register_group(&ntbl_subsys.su_group, &adapter->group);
 	if (ret) {
-		pr_err("%s: cannot add ntb_lending/%s to configfs: %d\n",
-		       name, name, ret);
+		pr_err_ratelimited("%s: cannot add ntb_lending/%s to configfs: %d\n",
+				   name, name, ret);
 		return ret;
 	}
 	adapter->shown = true;

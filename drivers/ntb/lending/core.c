@@ -687,9 +687,11 @@ static int ntbl_probe(struct ntb_client *client, struct ntb_dev *ntb)
 		xport->start(adapter);
 	mutex_lock(&adapter->lock);
 	adapter->unbinding = false;
+	adapter->announce = true;
 	mutex_unlock(&adapter->lock);
 	/* Messages that came meanwhile waited. */
 	queue_work(adapter->wq, &adapter->rx_work);
+	ntbl_offers_changed(adapter);
 	ret = ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO);
 	if (ret) {
 		ntb_clear_ctx(ntb);

@@ -409,6 +409,8 @@ struct ntbl_borrow {
  *	for a peer's answer that @wq brings, or for the PCI rescan lock that
  *	a probe of the adapter may run under
  * @shown: @group is registered in configfs; only @offers_work sets it
+ * @announce: the NTB device was bound since @offers_work last sent the
+ *	"adapter" uevent, which says the group is there (set by the probe)
  * @rx_next: the peer whose messages @rx_work looks at first (its own)
  * @debugfs: its directory in ntb_lending's debugfs
  * @link_work: follows the link state of every peer
@@ -446,6 +448,7 @@ struct ntbl_adapter {
 	struct work_struct rx_work;
 	struct work_struct offers_work;
 	bool shown;
+	bool announce;
 	int rx_next;
 	struct dentry *debugfs;
 	struct work_struct link_work;

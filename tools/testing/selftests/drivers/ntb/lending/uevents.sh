@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The uevents of device lending (Documentation/ntb-lending/uevents.rst),
-# as a netlink listener sees them: node-up and node-down, offer and
+# as a netlink listener sees them: adapter once its group is in configfs,
+# node-up and node-down, offer and
 # withdraw with the device's ids, an offer sent again by replay_offers,
 # borrow and return with its address here.
 # vm-devices: nvme edu edu
@@ -13,7 +14,7 @@ FAB=/sys/kernel/debug/ntb_sim/fabric0
 LOG=/tmp/uevents
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 10
 
 NVME=$(pci_find 0x010802)
 
@@ -40,6 +41,18 @@ nodes_up() {
 		logged "ntb change $B NTB_LENDING_EVENT=node-up NTB_LENDING_NODE=0"
 }
 ktap_test_result "node_up_on_both_adapters" nodes_up
+
+# True if adapter $1 sent the "adapter" uevent $2 times.
+adapter_events() {
+	[ "$(grep -c "^ntb change $1 NTB_LENDING_EVENT=adapter " "$LOG")" -eq "$2" ]
+}
+
+# Once per binding, with the group there (the last result binds anew).
+adapter_announced() {
+	wait_for 20 adapter_events "$A" 1 && wait_for 20 adapter_events "$B" 1 &&
+		[ -d "$CFS/$A" ] && [ -d "$CFS/$B" ]
+}
+ktap_test_result "adapter_once_its_group_is_there" adapter_announced
 
 offer() {
 	L=$CFS/$A/lends/$NVME
@@ -118,10 +131,17 @@ node_down() {
 	echo "0 1 1" >"$FAB/link_down" &&
 		logged "$A NTB_LENDING_EVENT=node-down NTB_LENDING_NODE=1" &&
 		logged "$B NTB_LENDING_EVENT=node-down NTB_LENDING_NODE=0" &&
-		sed 's/^/# /' "$LOG" && echo "0 1 0" >"$FAB/link_down" &&
-		rmdir "$L" "$CFS/$A/connections/1" && rmmod ntb_lending
+		echo "0 1 0" >"$FAB/link_down" && rmdir "$L" "$CFS/$A/connections/1"
 }
 ktap_test_result "node_down_on_both_adapters" node_down
+
+adapter_again_when_bound_anew() {
+	echo "$A" >/sys/bus/ntb/drivers/ntb_lending/unbind &&
+		echo "$A" >/sys/bus/ntb/drivers/ntb_lending/bind &&
+		wait_for 20 adapter_events "$A" 2 && adapter_events "$B" 1 &&
+		sed 's/^/# /' "$LOG" && rmmod ntb_lending
+}
+ktap_test_result "adapter_again_when_bound_anew" adapter_again_when_bound_anew
 
 kill %1 2>/dev/null
 ktap_finished
