@@ -68,7 +68,7 @@ MODULE_PARM_DESC(vectors_per_borrow,
  * The offer appears in configfs at the next sync of offers/, which makes
  * its group (ntbl_offer_next_change()).
  *
- * Return: the offer, on &ntbl_adapter.offers, or NULL.
+ * Return: the offer, on &ntbl_adapter.offers.
  */
 struct ntbl_offer *ntbl_offer_new(struct ntbl_adapter *adapter, int lender,
 				  unsigned int index)
@@ -76,9 +76,11 @@ struct ntbl_offer *ntbl_offer_new(struct ntbl_adapter *adapter, int lender,
 	struct ntbl_offer *offer;
 
 	lockdep_assert_held(&adapter->lock);
-	offer = kzalloc(sizeof(*offer), GFP_KERNEL);
-	if (!offer)
-		return NULL;
+	/*
+	 * Not to fail: the OFFER is acknowledged already, and the lender
+	 * does not send it again. A peer has NTBL_MAX_LEND_INDEX + 1 at most.
+	 */
+	offer = kzalloc(sizeof(*offer), GFP_KERNEL | __GFP_NOFAIL);
 	offer->adapter = adapter;
 	offer->lender = lender;
 	offer->index = index;
@@ -236,11 +238,8 @@ void ntbl_rx_offer(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	    (wo.borrower != (u32)-1 && wo.borrower > 0xffff))
 		return ntbl_bad_msg(peer, msg);
 	offer = ntbl_offer_find(adapter, peer->port, wo.index);
-	if (!offer) {
+	if (!offer)
 		offer = ntbl_offer_new(adapter, peer->port, wo.index);
-		if (!offer)
-			return;
-	}
 	offer->borrowed = wo.state;
 	offer->bdf = wo.bdf;
 	offer->vendor = wo.vendor;
@@ -540,11 +539,17 @@ static int bars_claimable(struct ntbl_peer *peer,
 		start = info->win_phys + info->bar[i].offset;
 		if (!request_mem_region(start, info->bar[i].size,
 					"ntb_lending trial claim")) {
-			/* Nothing busy there: the claim could not allocate. */
+			/*
+			 * Nothing busy over it: the claim could not allocate,
+			 * or the BAR straddles a resource's end.
+			 */
 			if (region_intersects(start, info->bar[i].size,
 					      IORESOURCE_MEM | IORESOURCE_BUSY,
-					      IORES_DESC_NONE) == REGION_DISJOINT)
-				return -ENOMEM;
+					      IORES_DESC_NONE) == REGION_DISJOINT) {
+				dev_err(&peer->ntb->dev, "cannot claim BAR %d of node %d's device at %pa in the window (see /proc/iomem)\n",
+					i, peer->port, &start);
+				return -EBUSY;
+			}
 			dev_err(&peer->ntb->dev, "the window onto node %d's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR %d at %pa (see /proc/iomem)\n",
 				peer->port, i, &start);
 			return -EOPNOTSUPP;
