@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/prandom.h>
 #include <linux/random.h>
+#include <linux/sched.h>
 #include <linux/stringhash.h>
 
 /* The exports belong to ntb_lending.ko: left out here, to a no-op. */
@@ -85,6 +86,16 @@ static void fuzz_start(struct fuzz *fz, struct kunit *test, unsigned int pct)
 	prandom_seed_state(&fz->rnd,
 			   seed ^ hashlen_string(NULL, name) * 0x9e3779b97f4a7c15ULL);
 	kunit_info(test, "seed %llu, %u inputs\n", seed, fz->total);
+}
+
+/*
+ * Whether input @fz->n is still to be tried. A million inputs take
+ * minutes: let others run between them (no soft lockup).
+ */
+static bool fuzz_go_on(struct fuzz *fz)
+{
+	cond_resched();
+	return fz->n < fz->total;
 }
 
 static u32 rnd32(struct fuzz *fz)
@@ -436,7 +447,7 @@ static void wire_valid_messages_round_trip(struct kunit *test)
 	bool sw;
 
 	fuzz_start(&fz, test, 10);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		kind = rnd_below(&fz, FUZZ_MSG_KINDS);
 		sw = rnd32(&fz) & 1;
 		fuzz_pack(&fz, kind, sw, &msg);
@@ -460,7 +471,7 @@ static void wire_short_messages_refused(struct kunit *test)
 	bool sw;
 
 	fuzz_start(&fz, test, 8);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		kind = rnd_below(&fz, FUZZ_MSG_KINDS);
 		sw = rnd32(&fz) & 1;
 		fuzz_pack(&fz, kind, sw, &msg);
@@ -521,7 +532,7 @@ static void wire_mutated_messages(struct kunit *test)
 	struct fuzz fz;
 
 	fuzz_start(&fz, test, 12);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_pack(&fz, rnd_below(&fz, FUZZ_MSG_KINDS), rnd32(&fz) & 1,
 			  &msg);
 		fuzz_mutate_msg(&fz, &msg);
@@ -721,7 +732,7 @@ static void chan_valid_messages_round_trip(struct kunit *test)
 	struct fuzz fz;
 
 	fuzz_start(&fz, test, 10);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_any_msg(&fz, &msg);
 		nr = loop_frames(loop, &msg);
 		FUZZ_ASSERT(&fz, nr == max(1, DIV_ROUND_UP(msg.len, 3)));
@@ -765,7 +776,7 @@ static void chan_mutated_frames(struct kunit *test)
 	u32 *w;
 
 	fuzz_start(&fz, test, 15);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_any_msg(&fz, &msg);
 		nr = loop_frames(loop, &msg);
 		memcpy(frames, loop->frames, sizeof(loop->frames));
@@ -851,7 +862,7 @@ static void chan_random_frames(struct kunit *test)
 	unsigned int i;
 
 	fuzz_start(&fz, test, 10);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		for (i = 0; i < NTBL_FRAME_WORDS; i++)
 			w[i] = rnd_word(&fz);
 		/* Mostly well-formed headers, so that reassembly goes far. */
@@ -1116,7 +1127,7 @@ static void msgreg_mutated_packets(struct kunit *test)
 	fm = mreg_new(test, one_in(&fz, 2) ? 16 : 0);
 	xp = to_xport(&fm->adapter);
 	in = fmreg_inbits(&fm->ntb);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		mreg_valid_packet(&fz, fm, w);
 		sender = rnd_below(&fz, FUZZ_PEERS);
 		raw_spin_lock_irqsave(&xp->rx_lock, flags);
@@ -1627,7 +1638,7 @@ static void cfg_claimed_view(struct kunit *test)
 	struct fuzz fz;
 
 	fuzz_start(&fz, test, 5);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fpci_space(&fz, fp, one_in(&fz, 4));
 		fuzz_check_view(&fz, fp);
 	}
@@ -1720,7 +1731,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, hw0);
 	KUNIT_ASSERT_NOT_NULL(test, v0);
 	fuzz_start(&fz, test, 15);
-	for (fz.n = 0; fz.n < fz.total; fz.n++) {
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		if (fz.n % FUZZ_REQS_PER_SPACE == 0)
 			fpci_space(&fz, fp, one_in(&fz, 4));
 		fuzz_request(&fz, fp, &where, &size, &val);
