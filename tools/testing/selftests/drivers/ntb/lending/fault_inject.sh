@@ -48,17 +48,14 @@ faults_confined() {
 	set -- $(awk '$4 == "[ntb_lending]" && ($2 == "t" || $2 == "T") { print $1 }' \
 		/proc/kallsyms | sort | sed -n '1p;$p')
 	[ $# -eq 2 ] || return 1
+	# The end is the last function's start: take in its body too.
+	end=$(printf '0x%x' $((0x$2 + 0x1000)))
 	for f in $FAULTS; do
 		d=/sys/kernel/debug/$f
-		echo "0x$1" >"$d/require-start" && echo "0x$2" >"$d/require-end" &&
+		echo "0x$1" >"$d/require-start" && echo "$end" >"$d/require-end" &&
 			echo "$DEPTH" >"$d/stacktrace-depth" && echo N >"$d/ignore-gfp-wait" &&
 			echo 0 >"$d/verbose" && echo 0 >"$d/probability" &&
 			echo 1 >"$d/interval" && echo 100000 >"$d/times" || return 1
-	done
-	# The end is the last function's start: take in its body too.
-	for f in $FAULTS; do
-		echo "0x$(printf '%x' $((0x$2 + 0x1000)))" >"/sys/kernel/debug/$f/require-end" ||
-			return 1
 	done
 	echo N >/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem || return 1
 	# In 6.12 pci_create_root_bus() leaks its windows or puts its bridge
