@@ -9,7 +9,8 @@
 #   make lint          checkpatch, sparse, shellcheck, rst and man checks only
 #   make vm SCRIPT=f   boot the VM and run script f in it (QEMU_EXTRA=...)
 #   make bench         print the figures of ntb_sim and of device lending
-#   make soak          the fault tests at volume (hundreds of cycles), a table
+#   make soak          the fault and volume tests at volume, every VM test
+#                      on the debug kernel: tables
 #   make debug-kernel  build the cached debug kernel (KERNEL=debug uses it)
 #   make install       install the built modules, smartio_tool, its man page
 #                      and completion, the udev rules (DESTDIR=, PREFIX=)
