@@ -22,7 +22,11 @@
 # 256 MiB file-backed disk on its first port; plain MSI, no MSI-X), e1000e
 # (a NIC on QEMU hub 0 with every other e1000e of the VM, and nothing
 # else), edu (QEMU's educational device: an ntb_sim host's adapter), arena
-# (256 MiB of ivshmem memory: ntb_sim's window backing), nvme-sriov (an
+# (256 MiB of ivshmem memory: ntb_sim's window backing), ivshmem (an
+# ivshmem-doorbell with IVSHMEM_VECTORS MSI-X vectors, alone in its
+# server group: ID 0, its doorbell register rings its own vectors),
+# ivshmem-peers (the same, all of the VM's in one group, IDs 0, 1, ... in
+# their order here, each ringing any of them), nvme-sriov (an
 # nvme with SR-IOV, two VFs at most, alone behind a pcie-root-port, in an
 # nvme-subsys of its own: namespace 1 on the PF, namespaces 2 and 3
 # detached for the VFs, each a fresh 256 MiB drive). Without a vm-devices
@@ -37,6 +41,8 @@
 # still running near the limit makes the guest print where each task waits,
 # and then an NMI makes it panic with every CPU's backtrace.
 # The initramfs and drive images are deleted after the run unless VM_KEEP=1.
+# ivshmem devices connect to ivshmem_server.c, built here and run for the
+# run's length; its log is ivshmem_server.log in DIR.
 # A guest whose kernel dies before the test starts is booted once more.
 set -eu
 
@@ -213,6 +219,60 @@ mkdir -p "$BUILD"
 
 # --- QEMU --------------------------------------------------------------------
 
+# ivshmem-doorbell vectors: ntb_sim's adapter takes one per doorbell
+# cause, as many as an edu has (Documentation/ntb-lending/ntb_sim.rst).
+IVSHMEM_VECTORS=32
+IVSHMEM_SERVER=$TOP/build/ivshmem_server
+ivshmem_groups='' ivshmem_pid='' IVSHMEM_DIR=''
+
+# The server of the ivshmem devices, built from the tree when it changed.
+build_ivshmem_server() {
+	src=$HERE/ivshmem_server.c
+	[ -e "$IVSHMEM_SERVER" ] && [ -z "$(find "$src" -newer "$IVSHMEM_SERVER")" ] &&
+		return 0
+	mkdir -p "$(dirname "$IVSHMEM_SERVER")"
+	${CC:-cc} -Wall -Wextra -Werror -O2 -o "$IVSHMEM_SERVER.tmp" "$src" &&
+		mv "$IVSHMEM_SERVER.tmp" "$IVSHMEM_SERVER"
+}
+
+# Start the server on every group's socket and wait until it listens; it
+# runs until the end of this script (stop_ivshmem_server, by its PID).
+start_ivshmem_server() {
+	build_ivshmem_server || die "cannot build $IVSHMEM_SERVER"
+	# shellcheck disable=SC2086 # a word list of socket names
+	(cd "$IVSHMEM_DIR" && exec "$IVSHMEM_SERVER" -v "$IVSHMEM_VECTORS" $ivshmem_groups) \
+		>"$IVSHMEM_DIR/ready" 2>"$out/ivshmem_server.log" &
+	ivshmem_pid=$!
+	i=0
+	until grep -q '^ready$' "$IVSHMEM_DIR/ready" 2>/dev/null; do
+		if ! kill -0 "$ivshmem_pid" 2>/dev/null || [ "$i" -ge 100 ]; then
+			die "ivshmem_server did not start: $(cat "$out/ivshmem_server.log")"
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_ivshmem_server() {
+	if [ -n "$ivshmem_pid" ]; then
+		kill "$ivshmem_pid" 2>/dev/null || true
+		wait "$ivshmem_pid" 2>/dev/null || true
+		ivshmem_pid=
+	fi
+	[ -z "$IVSHMEM_DIR" ] || rm -rf "$IVSHMEM_DIR"
+}
+
+# Sockets live in a short directory of their own: a socket's path has
+# at most 107 bytes.
+case " $devices " in
+*" ivshmem"*)
+	IVSHMEM_DIR=$(mktemp -d /tmp/ntbl-ivshmem.XXXXXX)
+	trap stop_ivshmem_server EXIT
+	trap 'exit 1' INT TERM
+	;;
+esac
+
 qemu_devices=
 n=0
 for d in $devices; do
@@ -243,6 +303,20 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -object memory-backend-ram,id=arena$n,size=256M,share=on"
 		qemu_devices="$qemu_devices -device ivshmem-plain,memdev=arena$n"
 		;;
+	ivshmem)
+		ivshmem_groups="$ivshmem_groups ivshmem$n.sock"
+		qemu_devices="$qemu_devices -chardev socket,id=ivshmem$n,path=$IVSHMEM_DIR/ivshmem$n.sock"
+		qemu_devices="$qemu_devices -device ivshmem-doorbell,chardev=ivshmem$n,vectors=$IVSHMEM_VECTORS"
+		;;
+	ivshmem-peers)
+		# One group: a chardev each, all on the group's socket.
+		case " $ivshmem_groups " in
+		*" peers.sock "*) ;;
+		*) ivshmem_groups="$ivshmem_groups peers.sock" ;;
+		esac
+		qemu_devices="$qemu_devices -chardev socket,id=ivshmem$n,path=$IVSHMEM_DIR/peers.sock"
+		qemu_devices="$qemu_devices -device ivshmem-doorbell,chardev=ivshmem$n,vectors=$IVSHMEM_VECTORS"
+		;;
 	nvme-sriov)
 		# Two VFs with 4 queues and 2 vectors of the flexible pool
 		# each; VF resources and namespaces are the test's to give.
@@ -258,11 +332,12 @@ for d in $devices; do
 		done
 		;;
 	*)
-		die "$name: unknown vm-devices entry '$d' (nvme, nvme-sriov, ahci, e1000e, edu, arena)"
+		die "$name: unknown vm-devices entry '$d' (nvme, nvme-sriov, ahci, e1000e, edu, arena, ivshmem, ivshmem-peers)"
 		;;
 	esac
 	n=$((n + 1))
 done
+[ -z "$ivshmem_groups" ] || start_ivshmem_server
 
 # no5lvl: TCG's -cpu max has LA57, and with 5-level paging the KASAN kernel
 # reports a wild access in an interrupt during CPU identification at boot.
