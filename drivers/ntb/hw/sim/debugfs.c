@@ -10,8 +10,10 @@
  *     delay_ms                hold every doorbell, message, scratchpad write
  *     claim_windows           1: windows translated from now on claim their
  *                             range busy, as ntb_hw_intel holds its window BARs
- *     <edu BDF>/port          the port of the host on that adapter
- *     <edu BDF>/hostile       raw register writes as that host, bypassing
+ *     <BDF>/port              the port of the host on the adapter BDF
+ *     <BDF>/db_vectors        "BIT IRQ" for each doorbell bit of an ivshmem
+ *                             adapter: the Linux interrupt of its vector
+ *     <BDF>/hostile           raw register writes as that host, bypassing
  *                             its clients: "spad PIDX SIDX VAL",
  *                             "msg PIDX MIDX VAL", "db BITS",
  *                             "mw WIDX OFFSET VAL" (a u32 through window WIDX),
@@ -19,7 +21,7 @@
  *                             its clients would set it; SIZE 0 clears it),
  *                             "frames SEED COUNT AVOID" (COUNT random and
  *                             mutated ntb_lending channel frames)
- *     <edu BDF>/ring          two-port profiles: "device BIT" has the edu's
+ *     <BDF>/ring              two-port profiles: "device BIT" has the edu's
  *                             DMA engine write the peer's doorbell BIT at
  *                             its peer_db_addr(), "cpu BIT" the CPU; read:
  *                             "cpu|device LATENCY_NS" of the last ring
@@ -213,6 +215,9 @@ static int ring(struct ntb_sim_host *host, bool device, int bit)
 	u32 *val;
 	int ret, i;
 
+	/* An ivshmem adapter has no DMA engine. */
+	if (device && host->kind != NTB_SIM_EDU)
+		return -EOPNOTSUPP;
 	ret = ntb_peer_db_addr(&host->ntb, &addr, &size, &data, bit);
 	if (ret)
 		return ret;
@@ -243,7 +248,7 @@ static int ring(struct ntb_sim_host *host, bool device, int bit)
 		/* Under the lock: the peer may be unplugged meanwhile. */
 		raw_spin_lock_irq(&fabric->lock);
 		peer = fabric->hosts[peer_port];
-		if (peer && peer->db_irq_ns >= t0 && peer->db & data)
+		if (peer && peer->db_irq_ns >= t0 && peer->db & BIT_ULL(bit))
 			t1 = peer->db_irq_ns;
 		raw_spin_unlock_irq(&fabric->lock);
 		if (t1)
@@ -649,6 +654,18 @@ static const struct file_operations hostile_fops = {
 	.write = hostile_write,
 };
 
+static int db_vectors_show(struct seq_file *s, void *unused)
+{
+	struct ntb_sim_host *host = s->private;
+	unsigned int shift = host->fabric->profile->multiport ? NTB_SIM_OUTDB_BITS : 0;
+	int bit;
+
+	for (bit = 0; bit < host->fabric->profile->db_bits; bit++)
+		seq_printf(s, "%d %d\n", bit, pci_irq_vector(host->edu, shift + bit));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(db_vectors);
+
 /**
  * ntb_sim_debugfs_add_host() - make a host's debugfs directory
  * @host: the new host, registered with the NTB core
@@ -658,6 +675,9 @@ void ntb_sim_debugfs_add_host(struct ntb_sim_host *host)
 	host->debugfs = debugfs_create_dir(pci_name(host->edu),
 					   host->fabric->debugfs);
 	debugfs_create_file("port", 0444, host->debugfs, host, &port_fops);
+	if (host->kind == NTB_SIM_IVSHMEM)
+		debugfs_create_file("db_vectors", 0444, host->debugfs, host,
+				    &db_vectors_fops);
 	debugfs_create_file("hostile", 0200, host->debugfs, host,
 			    &hostile_fops);
 	if (!host->fabric->profile->multiport)

@@ -3,9 +3,10 @@
  * ntb_sim: a simulated NTB fabric of several hosts inside one kernel, the
  * test hardware of NTB device lending (Documentation/ntb-lending/ntb_sim.rst).
  *
- * The driver binds two kinds of QEMU PCI functions: each edu device (1234:11e8)
- * is the adapter of one simulated host, and each ivshmem device (1af4:1110)
- * adds its memory to the arena that backs the memory windows. Fabrics and
+ * The driver binds QEMU PCI functions: each edu device (1234:11e8) or
+ * ivshmem-doorbell (1af4:1110 with MSI-X) is the adapter of one simulated
+ * host, and each ivshmem-plain (1af4:1110 without) adds its memory to the
+ * arena that backs the memory windows. Fabrics and
  * hosts are made at run time through the driver's sysfs files, or at load
  * time by the hosts= and profile= parameters.
  */
@@ -15,6 +16,7 @@
 #include <linux/debugfs.h>
 #include <linux/dma-map-ops.h>
 #include <linux/genalloc.h>
+#include <linux/cpumask.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
@@ -115,14 +117,16 @@ module_param_named(profile, load_profile, charp, 0444);
 MODULE_PARM_DESC(profile, "Profile of fabric 0 made at load: intel, intel-32g, idt, idt-32g, switchtec, tiny");
 
 /**
- * struct ntb_sim_adapter - an edu function the driver bound
+ * struct ntb_sim_adapter - an edu or ivshmem-doorbell function the driver bound
  * @node: entry in ntb_sim.adapters
+ * @kind: which of the two
  * @pdev: the function
  * @regs: its BAR0
  * @host: the host it stands for, or NULL while free
  */
 struct ntb_sim_adapter {
 	struct list_head node;
+	enum ntb_sim_kind kind;
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	struct ntb_sim_host *host;
@@ -226,6 +230,55 @@ static void host_publish(struct ntb_sim_host *host, bool present)
 	raw_spin_unlock_irq(&fabric->lock);
 }
 
+/* Free the first @n interrupts host_request_irqs() requested. */
+static void host_free_irqs(struct ntb_sim_host *host, int n)
+{
+	struct pci_dev *pdev = host->edu;
+	int i;
+
+	if (host->kind == NTB_SIM_EDU) {
+		free_irq(pci_irq_vector(pdev, 0), host);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		irq_update_affinity_hint(pci_irq_vector(pdev, i), NULL);
+		free_irq(pci_irq_vector(pdev, i), &host->vec[i]);
+	}
+}
+
+/*
+ * The edu's one MSI, or an ivshmem's vector per cause. A doorbell bit's
+ * vector goes to a CPU of its own, bit after bit round the online CPUs,
+ * as irqbalance would spread a hardware adapter's vectors: a client can
+ * then ring a CPU by picking a bit.
+ */
+static int host_request_irqs(struct ntb_sim_host *host)
+{
+	struct pci_dev *pdev = host->edu;
+	int i, cpu = -1, ret;
+
+	if (host->kind == NTB_SIM_EDU) {
+		writel(~0U, host->regs + EDU_REG_IRQ_ACK);
+		return request_irq(pci_irq_vector(pdev, 0), ntb_sim_irq, 0,
+				   "ntb_sim", host);
+	}
+	for (i = 0; i < NTB_SIM_CAUSES; i++) {
+		host->vec[i].host = host;
+		host->vec[i].cause = i;
+		ret = request_irq(pci_irq_vector(pdev, i), ntb_sim_vec_irq, 0,
+				  "ntb_sim", &host->vec[i]);
+		if (ret) {
+			host_free_irqs(host, i);
+			return ret;
+		}
+		cpu = cpumask_next(cpu, cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+		irq_set_affinity_and_hint(pci_irq_vector(pdev, i), cpumask_of(cpu));
+	}
+	return 0;
+}
+
 /* Make the host on @port of @fabric from a free adapter; under sim.lock. */
 static int host_create(struct ntb_sim_fabric *fabric, int port)
 {
@@ -250,7 +303,7 @@ static int host_create(struct ntb_sim_fabric *fabric, int port)
 		}
 	}
 	if (!adapter) {
-		pr_err("fabric %d: no free edu device for port %d; add -device edu to the VM\n",
+		pr_err("fabric %d: no free adapter for port %d; add an edu or ivshmem-doorbell to the VM\n",
 		       fabric->id, port);
 		return -ENODEV;
 	}
@@ -261,9 +314,12 @@ static int host_create(struct ntb_sim_fabric *fabric, int port)
 	pdev = adapter->pdev;
 	host->fabric = fabric;
 	host->port = port;
+	host->kind = adapter->kind;
 	host->edu = pdev;
 	host->regs = adapter->regs;
 	host->regs_phys = pci_resource_start(pdev, 0);
+	host->db_reg_phys = host->regs_phys +
+		(host->kind == NTB_SIM_EDU ? EDU_REG_IRQ_RAISE : IVSHMEM_REG_DOORBELL);
 	INIT_WORK(&host->link_work, link_work);
 	ret = ntb_sim_mw_init(host);
 	if (ret)
@@ -271,9 +327,7 @@ static int host_create(struct ntb_sim_fabric *fabric, int port)
 
 	pci_set_drvdata(pdev, host);
 	set_dma_ops(&pdev->dev, &ntb_sim_dma_ops);
-	writel(~0U, host->regs + EDU_REG_IRQ_ACK);
-	ret = request_irq(pci_irq_vector(pdev, 0), ntb_sim_irq, 0,
-			  "ntb_sim", host);
+	ret = host_request_irqs(host);
 	if (ret)
 		goto err_irq;
 
@@ -292,14 +346,13 @@ static int host_create(struct ntb_sim_fabric *fabric, int port)
 	ntb_sim_debugfs_add_host(host);
 	/* Events held back while the NTB core learned of the host. */
 	ntb_sim_links_changed(fabric);
-	writel(NTB_SIM_IRQ_REPLAY | NTB_SIM_IRQ_MSG,
-	       host->regs + EDU_REG_IRQ_RAISE);
+	ntb_sim_raise(host, NTB_SIM_IRQ_REPLAY | NTB_SIM_IRQ_MSG);
 	return 0;
 
 err_register:
 	host_publish(host, false);
 	adapter->host = NULL;
-	free_irq(pci_irq_vector(pdev, 0), host);
+	host_free_irqs(host, NTB_SIM_CAUSES);
 err_irq:
 	set_dma_ops(&pdev->dev, NULL);
 	pci_set_drvdata(pdev, NULL);
@@ -331,7 +384,7 @@ static void host_destroy(struct ntb_sim_host *host)
 	host_publish(host, false);
 	ntb_sim_links_changed(fabric);
 
-	free_irq(pci_irq_vector(pdev, 0), host);
+	host_free_irqs(host, NTB_SIM_CAUSES);
 	cancel_work_sync(&host->link_work);
 	ntb_sim_mw_exit(host);
 	set_dma_ops(&pdev->dev, NULL);
@@ -491,9 +544,34 @@ ATTRIBUTE_GROUPS(ntb_sim_drv);
 #define PCI_VENDOR_ID_IVSHMEM		PCI_VENDOR_ID_REDHAT_QUMRANET
 #define PCI_DEVICE_ID_IVSHMEM		0x1110
 
-static int edu_probe(struct pci_dev *pdev)
+/*
+ * The IOMMU maps pages: a device allowed to write one doorbell register
+ * reaches all of the register's page. A 256-byte ivshmem BAR0 must have
+ * its page to itself (SeaBIOS gives every memory BAR at least a page).
+ */
+static bool page_alone(struct pci_dev *pdev, int bar)
+{
+	resource_size_t start = pci_resource_start(pdev, bar) & PAGE_MASK;
+	struct pci_dev *other = NULL;
+	struct resource *r;
+	bool alone = true;
+
+	for_each_pci_dev(other) {
+		pci_dev_for_each_resource(other, r) {
+			if (!(resource_type(r) & IORESOURCE_MEM) || !r->start ||
+			    r == &pdev->resource[bar])
+				continue;
+			if (r->start < start + PAGE_SIZE && r->end >= start)
+				alone = false;
+		}
+	}
+	return alone;
+}
+
+static int adapter_probe(struct pci_dev *pdev, enum ntb_sim_kind kind)
 {
 	struct ntb_sim_adapter *adapter;
+	u32 id;
 	int ret;
 
 	adapter = devm_kzalloc(&pdev->dev, sizeof(*adapter), GFP_KERNEL);
@@ -505,9 +583,30 @@ static int edu_probe(struct pci_dev *pdev)
 	adapter->regs = pcim_iomap_region(pdev, 0, "ntb_sim");
 	if (IS_ERR(adapter->regs))
 		return PTR_ERR(adapter->regs);
-	if ((readl(adapter->regs + EDU_REG_ID) & 0xff) != EDU_ID_MAGIC) {
+	if (kind == NTB_SIM_EDU &&
+	    (readl(adapter->regs + EDU_REG_ID) & 0xff) != EDU_ID_MAGIC) {
 		dev_err(&pdev->dev, "not a QEMU edu device\n");
 		return -ENODEV;
+	}
+	if (kind == NTB_SIM_IVSHMEM) {
+		/*
+		 * Alone in its server group, it has ID 0: then its own
+		 * doorbell register is the only one that rings it, and the
+		 * IOMMU, which confines a device to addresses, confines it to
+		 * the adapters it may ring (the value names no other peer).
+		 */
+		id = readl(adapter->regs + IVSHMEM_REG_IVPOSITION);
+		if (id) {
+			dev_err(&pdev->dev,
+				"ivshmem-doorbell with ID %u, not 0: give it a server group of its own (vm-devices: ivshmem)\n",
+				id);
+			return -EINVAL;
+		}
+		if (!page_alone(pdev, 0)) {
+			dev_err(&pdev->dev,
+				"its doorbell register shares its page with another BAR, which a device allowed to ring it would reach\n");
+			return -EINVAL;
+		}
 	}
 	if (iommu_get_domain_for_dev(&pdev->dev) &&
 	    iommu_get_domain_for_dev(&pdev->dev)->type != IOMMU_DOMAIN_IDENTITY) {
@@ -515,11 +614,20 @@ static int edu_probe(struct pci_dev *pdev)
 			"behind a translating IOMMU domain; write identity to its iommu_group/type before binding\n");
 		return -EINVAL;
 	}
-	/* The raise register's MSI only reaches Linux from a bus master. */
+	/* Interrupts only reach Linux from a bus master. */
 	pci_set_master(pdev);
-	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
-	if (ret < 0)
+	if (kind == NTB_SIM_EDU)
+		ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+	else
+		ret = pci_alloc_irq_vectors(pdev, NTB_SIM_CAUSES, NTB_SIM_CAUSES,
+					    PCI_IRQ_MSIX);
+	if (ret < 0) {
+		if (kind == NTB_SIM_IVSHMEM)
+			dev_err(&pdev->dev, "needs %d MSI-X vectors (vectors=%d)\n",
+				NTB_SIM_CAUSES, NTB_SIM_CAUSES);
 		return ret;
+	}
+	adapter->kind = kind;
 	adapter->pdev = pdev;
 	mutex_lock(&sim.lock);
 	list_add_tail(&adapter->node, &sim.adapters);
@@ -556,8 +664,12 @@ static int ivshmem_probe(struct pci_dev *pdev)
 
 static int ntb_sim_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	return id->device == PCI_DEVICE_ID_EDU ? edu_probe(pdev) :
-						 ivshmem_probe(pdev);
+	if (id->device == PCI_DEVICE_ID_EDU)
+		return adapter_probe(pdev, NTB_SIM_EDU);
+	/* ivshmem-doorbell has MSI-X, ivshmem-plain nothing but memory. */
+	if (pdev->msix_cap)
+		return adapter_probe(pdev, NTB_SIM_IVSHMEM);
+	return ivshmem_probe(pdev);
 }
 
 static void destroy_fabrics(void)
@@ -570,7 +682,7 @@ static void destroy_fabrics(void)
 
 /*
  * An adapter that goes unplugs its host. The arena cannot lose a piece
- * while apertures may lie in it, so an ivshmem that goes takes every
+ * while apertures may lie in it, so an ivshmem-plain that goes takes every
  * fabric and the whole arena along.
  */
 static void ntb_sim_remove(struct pci_dev *pdev)
@@ -578,7 +690,7 @@ static void ntb_sim_remove(struct pci_dev *pdev)
 	struct ntb_sim_adapter *a;
 
 	mutex_lock(&sim.lock);
-	if (pdev->device == PCI_DEVICE_ID_EDU) {
+	if (pdev->device == PCI_DEVICE_ID_EDU || pdev->msix_cap) {
 		list_for_each_entry(a, &sim.adapters, node) {
 			if (a->pdev == pdev) {
 				if (a->host)

@@ -92,10 +92,45 @@ void ntb_sim_links_changed(struct ntb_sim_fabric *fabric)
 	raw_spin_unlock_irqrestore(&fabric->lock, flags);
 }
 
-/* Raise interrupt causes on a host's adapter, as a device write would. */
+/**
+ * ntb_sim_cause_data() - what a write to a host's doorbell register holds
+ *	to raise one cause
+ * @host: the host
+ * @cause: the cause, 0..NTB_SIM_CAUSES-1
+ *
+ * The edu ORs the written bits into its status; the ivshmem raises the
+ * vector named, of the peer named in the upper half: its own ID, 0, so
+ * that the value fits a plain MSI's 16-bit data.
+ *
+ * Return: the value.
+ */
+u32 ntb_sim_cause_data(struct ntb_sim_host *host, unsigned int cause)
+{
+	return host->kind == NTB_SIM_IVSHMEM ? cause : BIT(cause);
+}
+
+/**
+ * ntb_sim_raise() - raise causes on a host's adapter, as a device write would
+ * @host: the host
+ * @causes: one bit per cause
+ */
+void ntb_sim_raise(struct ntb_sim_host *host, u32 causes)
+{
+	unsigned long bits = causes;
+	unsigned int cause;
+
+	if (host->kind == NTB_SIM_EDU) {
+		writel(causes, host->regs + EDU_REG_IRQ_RAISE);
+		return;
+	}
+	for_each_set_bit(cause, &bits, NTB_SIM_CAUSES)
+		writel(ntb_sim_cause_data(host, cause),
+		       host->regs + IVSHMEM_REG_DOORBELL);
+}
+
 static void raise(struct ntb_sim_host *host, u32 causes)
 {
-	writel(causes, host->regs + EDU_REG_IRQ_RAISE);
+	ntb_sim_raise(host, causes);
 }
 
 static int msg_count(struct ntb_sim_host *host)
@@ -241,14 +276,24 @@ static u64 sim_db_valid_mask(struct ntb_dev *ntb)
 	return db_valid(ntb_sim_host(ntb));
 }
 
+/*
+ * The edu has one interrupt for every doorbell bit; the ivshmem one
+ * vector per bit, vector N for bit N.
+ */
 static int sim_db_vector_count(struct ntb_dev *ntb)
 {
-	return 1;
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	return host->kind == NTB_SIM_IVSHMEM ? host->fabric->profile->db_bits : 1;
 }
 
 static u64 sim_db_vector_mask(struct ntb_dev *ntb, int db_vector)
 {
-	return db_vector == 0 ? db_valid(ntb_sim_host(ntb)) : 0;
+	struct ntb_sim_host *host = ntb_sim_host(ntb);
+
+	if (db_vector < 0 || db_vector >= sim_db_vector_count(ntb))
+		return 0;
+	return host->kind == NTB_SIM_IVSHMEM ? BIT_ULL(db_vector) : db_valid(host);
 }
 
 /* Read-modify-write of a register under the fabric lock. */
@@ -490,33 +535,34 @@ static int sim_peer_db_addr(struct ntb_dev *ntb, phys_addr_t *db_addr,
 
 	/*
 	 * A switch's: our own adapter, which forwards to every peer; a write
-	 * of BIT(db_bit), as to IDT's outbound doorbell register.
+	 * of outbound cause db_bit, on the edu BIT(db_bit) as to IDT's
+	 * outbound doorbell register.
 	 */
 	if (fabric->profile->multiport) {
 		if (db_data && db_bit >= NTB_SIM_OUTDB_BITS)
 			return -EINVAL;
 		if (db_addr)
-			*db_addr = host->regs_phys + EDU_REG_IRQ_RAISE;
+			*db_addr = host->db_reg_phys;
 		if (db_size)
 			*db_size = sizeof(u32);
 		if (db_data)
-			*db_data = BIT_ULL(db_bit);
+			*db_data = ntb_sim_cause_data(host, db_bit);
 		return 0;
 	}
 
 	/*
-	 * The peer adapter's raise register: a write of BIT(db_bit) there,
-	 * by the CPU or by any device, rings that doorbell bit.
+	 * The peer adapter's doorbell register: a write of the cause of
+	 * db_bit there, by the CPU or by any device, rings that doorbell bit.
 	 */
 	raw_spin_lock_irqsave(&fabric->lock, flags);
 	peer = fabric->hosts[ntb_sim_peer_port(host, 0)];
 	if (peer) {
 		if (db_addr)
-			*db_addr = peer->regs_phys + EDU_REG_IRQ_RAISE;
+			*db_addr = peer->db_reg_phys;
 		if (db_size)
 			*db_size = sizeof(u32);
 		if (db_data)
-			*db_data = BIT_ULL(db_bit);
+			*db_data = ntb_sim_cause_data(peer, db_bit);
 	} else {
 		ret = -ENODEV;
 	}
@@ -702,10 +748,53 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 	return 0;
 }
 
-/* --- the adapter's interrupt ------------------------------------------------ */
+/* --- the adapter's interrupts ----------------------------------------------- */
+
+/*
+ * Latch the doorbell bits of @causes and signal the NTB core: db vector
+ * @db_vector (-1: the edu's one, or every vector with a bit pending).
+ */
+static irqreturn_t handle_causes(struct ntb_sim_host *host, u32 causes,
+				 int db_vector)
+{
+	struct ntb_sim_fabric *fabric = host->fabric;
+	bool msg_event;
+	u32 in, out = 0;
+	u64 pending;
+	int v;
+
+	in = causes >> db_shift(host) & db_valid(host);
+	if (fabric->profile->multiport)
+		out = causes & GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
+	raw_spin_lock(&fabric->lock);
+	if (out)
+		ring_peers(host, out);
+	if (in)
+		host->db_irq_ns = ktime_get_ns();
+	host->db |= in;
+	pending = host->registered ? host->db & ~host->db_mask : 0;
+	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
+		    (host->msg_sts & ~host->msg_mask & msg_bits(host));
+	raw_spin_unlock(&fabric->lock);
+
+	if (host->kind == NTB_SIM_EDU) {
+		if (pending)
+			ntb_db_event(&host->ntb, 0);
+	} else if (db_vector >= 0) {
+		if (pending & BIT_ULL(db_vector))
+			ntb_db_event(&host->ntb, db_vector);
+	} else if (causes & NTB_SIM_IRQ_REPLAY) {
+		for (v = 0; v < fabric->profile->db_bits; v++)
+			if (pending & BIT_ULL(v))
+				ntb_db_event(&host->ntb, v);
+	}
+	if (msg_event)
+		ntb_msg_event(&host->ntb);
+	return IRQ_HANDLED;
+}
 
 /**
- * ntb_sim_irq() - interrupt handler of a host's adapter (its edu's MSI)
+ * ntb_sim_irq() - interrupt handler of an edu adapter (its one MSI)
  * @irq: the interrupt
  * @data: the &struct ntb_sim_host
  *
@@ -719,34 +808,35 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 irqreturn_t ntb_sim_irq(int irq, void *data)
 {
 	struct ntb_sim_host *host = data;
-	struct ntb_sim_fabric *fabric = host->fabric;
-	bool db_event, msg_event;
-	u32 causes, in, out = 0;
+	u32 causes;
 
 	causes = readl(host->regs + EDU_REG_IRQ_STATUS);
 	if (!causes)
 		return IRQ_NONE;
 	writel(causes, host->regs + EDU_REG_IRQ_ACK);
+	return handle_causes(host, causes, -1);
+}
 
-	in = causes >> db_shift(host) & db_valid(host);
-	if (fabric->profile->multiport)
-		out = causes & GENMASK(NTB_SIM_OUTDB_BITS - 1, 0) & db_valid(host);
-	raw_spin_lock(&fabric->lock);
-	if (out)
-		ring_peers(host, out);
-	if (in)
-		host->db_irq_ns = ktime_get_ns();
-	host->db |= in;
-	db_event = host->registered && (host->db & ~host->db_mask);
-	msg_event = host->registered && (causes & NTB_SIM_IRQ_MSG) &&
-		    (host->msg_sts & ~host->msg_mask & msg_bits(host));
-	raw_spin_unlock(&fabric->lock);
+/**
+ * ntb_sim_vec_irq() - interrupt handler of one vector of an ivshmem adapter
+ * @irq: the interrupt
+ * @data: the &struct ntb_sim_vec
+ *
+ * The vector is the cause: there is no status to read or acknowledge. A
+ * doorbell bit's vector signals that bit's db vector to the NTB core, on
+ * the CPU the vector's affinity chose.
+ *
+ * Return: IRQ_HANDLED.
+ */
+irqreturn_t ntb_sim_vec_irq(int irq, void *data)
+{
+	struct ntb_sim_vec *vec = data;
+	struct ntb_sim_host *host = vec->host;
+	int bit = (int)vec->cause - (int)db_shift(host);
 
-	if (db_event)
-		ntb_db_event(&host->ntb, 0);
-	if (msg_event)
-		ntb_msg_event(&host->ntb);
-	return IRQ_HANDLED;
+	if (bit < 0 || bit >= host->fabric->profile->db_bits)
+		bit = -1;
+	return handle_causes(host, BIT(vec->cause), bit);
 }
 
 /* --- ops tables ----------------------------------------------------------- */

@@ -37,6 +37,7 @@
 #define NTB_SIM_OUTDB_BITS	14
 #define NTB_SIM_IRQ_REPLAY	BIT(30)	/* re-evaluate doorbells after unmask */
 #define NTB_SIM_IRQ_MSG		BIT(31)	/* a message arrived */
+#define NTB_SIM_CAUSES		32	/* every adapter has the edu's causes */
 
 /* QEMU edu registers (BAR0), see QEMU docs/specs/edu.rst. */
 #define EDU_REG_ID		0x00
@@ -51,6 +52,37 @@
 #define EDU_DMA_TO_BUS		BIT(1)	/* from the device's buffer to a bus address */
 #define EDU_DMA_BUFFER		0x40000	/* the device's buffer, as DMA sees it */
 #define EDU_ID_MAGIC		0xed
+
+/*
+ * QEMU ivshmem-doorbell registers (BAR0), see QEMU docs/specs/ivshmem-spec.rst.
+ * A write of (peer ID << 16 | vector) to the doorbell raises that MSI-X
+ * vector of that peer of the server group; QEMU takes 8 bits of vector.
+ */
+#define IVSHMEM_REG_IVPOSITION	0x08
+#define IVSHMEM_REG_DOORBELL	0x0c
+
+/**
+ * enum ntb_sim_kind - what stands for a host's adapter
+ * @NTB_SIM_EDU: a QEMU edu: one MSI, the 32 causes in a status register
+ * @NTB_SIM_IVSHMEM: a QEMU ivshmem-doorbell alone in its server group:
+ *	one MSI-X vector per cause, each with an affinity of its own
+ */
+enum ntb_sim_kind {
+	NTB_SIM_EDU,
+	NTB_SIM_IVSHMEM,
+};
+
+struct ntb_sim_host;
+
+/**
+ * struct ntb_sim_vec - an ivshmem adapter's MSI-X vector
+ * @host: the host the adapter stands for
+ * @cause: the cause the vector carries, its MSI-X index
+ */
+struct ntb_sim_vec {
+	struct ntb_sim_host *host;
+	unsigned int cause;
+};
 
 /**
  * struct ntb_sim_mw_kind - memory windows of one shape in a profile
@@ -160,9 +192,14 @@ struct ntb_sim_ring {
  * @ntb: the NTB device registered for this host
  * @fabric: the fabric this host is part of
  * @port: port number, the host's NodeId on the fabric
- * @edu: the PCI function that stands for this host's adapter
- * @regs: the edu's BAR0: doorbell interrupt register and status
- * @regs_phys: physical address of @regs, what a device writes to
+ * @kind: what the adapter is
+ * @edu: the PCI function that stands for this host's adapter (an edu
+ *	or, by @kind, an ivshmem-doorbell)
+ * @regs: the function's BAR0: its doorbell register (and the edu's status)
+ * @regs_phys: physical address of @regs
+ * @db_reg_phys: physical address of the register a write to raises a
+ *	cause: the edu's raise register, the ivshmem's doorbell
+ * @vec: an ivshmem adapter's vectors, one per cause
  * @link_work: delivers link events from process context
  * @registered: the NTB core knows @ntb, so events may be delivered
  * @debugfs: the host's debugfs directory
@@ -192,9 +229,12 @@ struct ntb_sim_host {
 	struct ntb_dev ntb;
 	struct ntb_sim_fabric *fabric;
 	int port;
+	enum ntb_sim_kind kind;
 	struct pci_dev *edu;
 	void __iomem *regs;
 	phys_addr_t regs_phys;
+	phys_addr_t db_reg_phys;
+	struct ntb_sim_vec vec[NTB_SIM_CAUSES];
 	struct work_struct link_work;
 	bool registered;
 	struct dentry *debugfs;
@@ -246,8 +286,6 @@ struct ntb_sim_fault {
 	u32 fail_mw;
 	bool claim_windows;
 };
-
-struct ntb_sim_host;
 
 typedef void (*deliver_fn)(struct ntb_sim_host *from, struct ntb_sim_host *to,
 			   int idx, u64 val);
@@ -322,6 +360,9 @@ void ntb_sim_links_changed(struct ntb_sim_fabric *fabric);
 int ntb_sim_init_delayed(struct ntb_sim_fabric *fabric);
 void ntb_sim_cancel_delayed(struct ntb_sim_fabric *fabric);
 irqreturn_t ntb_sim_irq(int irq, void *data);
+irqreturn_t ntb_sim_vec_irq(int irq, void *data);
+void ntb_sim_raise(struct ntb_sim_host *host, u32 causes);
+u32 ntb_sim_cause_data(struct ntb_sim_host *host, unsigned int cause);
 
 /* mw.c */
 extern const struct dma_map_ops ntb_sim_dma_ops;

@@ -27,11 +27,22 @@ unload_ntb_modules() {
 	done
 }
 
-# Put every edu device (ntb_sim's host adapters) in an identity IOMMU
-# domain, which ntb_sim requires; before ntb_sim binds them.
+# True if PCI function $1 (a sysfs directory) is an adapter ntb_sim
+# takes: an edu, or an ivshmem-doorbell (an ivshmem with BAR1, its MSI-X).
+sim_adapter() {
+	case $(cat "$1/vendor"):$(cat "$1/device") in
+	0x1234:0x11e8) return 0 ;;
+	0x1af4:0x1110) [ "$(sed -n 2p "$1/resource" | cut -d' ' -f1)" != 0x0000000000000000 ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# Put every edu and ivshmem-doorbell device (ntb_sim's host adapters) in
+# an identity IOMMU domain, which ntb_sim requires; before ntb_sim binds
+# them.
 sim_prepare_adapters() {
 	for dev in /sys/bus/pci/devices/*; do
-		[ "$(cat "$dev/vendor"):$(cat "$dev/device")" = 0x1234:0x11e8 ] || continue
+		sim_adapter "$dev" || continue
 		[ -e "$dev/iommu_group" ] || continue	# no IOMMU
 		# Set once: the type cannot change while ntb_sim has the device.
 		[ "$(cat "$dev/iommu_group/type")" = identity ] ||
