@@ -420,8 +420,8 @@ void ntbl_vbus_exit(void);
  *
  * Return: the virtual bus, or an ERR_PTR: -EINVAL for malformed info or
  * BARs that cannot be placed, -ENOSPC for a window too small, -ENODEV if
- * the function does not answer, -EBUSY if its BARs cannot be claimed,
- * -ENOMEM.
+ * the function does not answer, -EIO if its BARs cannot be claimed in
+ * the window, -ENOMEM.
  */
 struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info);
 

@@ -33,6 +33,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
+#include <linux/resource_ext.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -589,9 +590,26 @@ static int vbus_free_domain(void)
 	return domain + 1;
 }
 
+/*
+ * pci_add_resource(), but one that fails: that one drops a window whose
+ * entry it cannot allocate and goes on, and a bus without its memory
+ * window cannot claim the device's BARs.
+ */
+static int vbus_add_window(struct list_head *resources, struct resource *res)
+{
+	struct resource_entry *entry;
+
+	entry = resource_list_create_entry(res, 0);
+	if (!entry)
+		return -ENOMEM;
+	resource_list_add_tail(entry, resources);
+	return 0;
+}
+
 static int vbus_create_root_bus(struct ntbl_vbus *vbus, u64 win_size)
 {
 	LIST_HEAD(resources);
+	int ret;
 
 	vbus->busn = (struct resource) {
 		.name = "NTB-VBUS bus",
@@ -606,8 +624,15 @@ static int vbus_create_root_bus(struct ntbl_vbus *vbus, u64 win_size)
 		.end = vbus->win_phys + win_size - 1,
 		.flags = IORESOURCE_MEM,
 	};
-	pci_add_resource(&resources, &vbus->busn);
-	pci_add_resource(&resources, &vbus->mem);
+	ret = vbus_add_window(&resources, &vbus->busn);
+	if (!ret)
+		ret = vbus_add_window(&resources, &vbus->mem);
+	if (ret) {
+		pci_free_resource_list(&resources);
+		dev_err(vbus->parent, "cannot allocate the windows of PCI domain %04x for the borrowed device\n",
+			vbus->sysdata.domain);
+		return ret;
+	}
 
 	vbus->bus = pci_create_root_bus(vbus->parent, 0, &vbus_pci_ops,
 					&vbus->sysdata, &resources);
@@ -669,13 +694,17 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 	msix = pci_msix_vec_count(pdev);
 	vbus->shared = max(msix, pdev->msi_cap ? 1 : 0) > vbus->nr_db;
 
-	/* Keep the BARs where the window has them; the core must not move them. */
+	/*
+	 * Keep the BARs where the window has them; the core must not move
+	 * them. The window and the BARs in it were checked: a BAR left out
+	 * is a fault of ours, not the device borrowed already (-EBUSY).
+	 */
 	pci_bus_claim_resources(vbus->bus);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		r = &pdev->resource[i];
 		if (vbus->bar[i].size && !r->parent) {
 			pci_err(pdev, "BAR %d %pR could not be claimed in the window\n", i, r);
-			ret = -EBUSY;
+			ret = -EIO;
 			goto put;
 		}
 	}
