@@ -520,10 +520,13 @@ static int open_device_window(struct ntbl_borrow *borrow,
 
 /*
  * Whether the device's driver will claim its BARs in the window
- * (pci_request_mem_regions()): not where the adapter's driver holds the
- * window busy, as ntb_hw_intel, ntb_hw_amd and ntb_hw_idt do
- * (dataplane.rst). Tried here, and let go at once, so that the borrow is
- * refused with a line that says so rather than the driver's probe failing.
+ * (pci_request_mem_regions()): not where something holds the window busy
+ * in iomem, as ntb_hw_intel, ntb_hw_amd and ntb_hw_idt hold their windows
+ * (dataplane.rst). Checked here, so that the borrow is refused with a
+ * line that says so rather than the driver's probe failing. Not by a
+ * trial claim: one that could not allocate its resource fails as if the
+ * window were busy, and a refusal must not blame the adapter, or say
+ * -EBUSY, for memory that ran out.
  */
 static int bars_claimable(struct ntbl_peer *peer,
 			  const struct ntbl_vbus_info *info)
@@ -537,24 +540,13 @@ static int bars_claimable(struct ntbl_peer *peer,
 		    info->bar[i].size > info->win_size - info->bar[i].offset)
 			continue;
 		start = info->win_phys + info->bar[i].offset;
-		if (!request_mem_region(start, info->bar[i].size,
-					"ntb_lending trial claim")) {
-			/*
-			 * Nothing busy over it: the claim could not allocate,
-			 * or the BAR straddles a resource's end.
-			 */
-			if (region_intersects(start, info->bar[i].size,
-					      IORESOURCE_MEM | IORESOURCE_BUSY,
-					      IORES_DESC_NONE) == REGION_DISJOINT) {
-				dev_err(&peer->ntb->dev, "cannot claim BAR %d of node %d's device at %pa in the window (see /proc/iomem)\n",
-					i, peer->port, &start);
-				return -EBUSY;
-			}
-			dev_err(&peer->ntb->dev, "the window onto node %d's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR %d at %pa (see /proc/iomem)\n",
-				peer->port, i, &start);
-			return -EOPNOTSUPP;
-		}
-		release_mem_region(start, info->bar[i].size);
+		if (region_intersects(start, info->bar[i].size,
+				      IORESOURCE_MEM | IORESOURCE_BUSY,
+				      IORES_DESC_NONE) == REGION_DISJOINT)
+			continue;
+		dev_err(&peer->ntb->dev, "the window onto node %d's device is claimed busy in iomem, as ntb_hw_intel claims its window BARs: its driver could not claim BAR %d at %pa (see /proc/iomem)\n",
+			peer->port, i, &start);
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
