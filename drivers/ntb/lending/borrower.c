@@ -327,7 +327,10 @@ static void close_windows(struct ntbl_borrow *borrow, struct ntbl_peer *peer)
 	}
 }
 
-/* Known errnos of a lender pass through; anything else is an I/O error. */
+/*
+ * Known errnos of a lender pass through; anything else is an I/O error
+ * (the borrower's line and the lender's own say which).
+ */
 static int lender_errno(int status)
 {
 	switch (status) {
@@ -339,6 +342,7 @@ static int lender_errno(int status)
 	case -ENOSPC:
 	case -ENODEV:
 	case -ENOMEM:
+	case -ENOBUFS:
 	case -EOPNOTSUPP:
 		return status;
 	}
@@ -363,10 +367,11 @@ static bool vectors_ok(struct ntbl_peer *peer, u64 asked, u64 got)
 /*
  * Ask the lender for the device, its vectors ringing of the doorbell bits
  * in @vectors; fill @info and @borrow->db from its answers, and @vectors
- * with the bits it gave the device.
+ * with the bits it gave the device. A refusal of the lender's is also
+ * left in @refused as it sent it; other failures leave it 0.
  */
 static int ask(struct ntbl_borrow *borrow, u64 *vectors, u64 mem_size,
-	       struct ntbl_vbus_info *info)
+	       struct ntbl_vbus_info *info, int *refused)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	struct ntbl_wire_borrow req = {
@@ -394,8 +399,10 @@ static int ask(struct ntbl_borrow *borrow, u64 *vectors, u64 mem_size,
 	if (ntbl_unpack_status(&msg, &head))
 		return -EIO;
 	ret = lender_errno(head.status);
-	if (ret)
+	if (ret) {
+		*refused = head.status;
 		return ret;
+	}
 	/* Checked once BORROW_DB is taken too, which the lender sent. */
 	bad = ntbl_unpack_borrow_bars(&msg, &bars, peer->adapter->switched);
 	ret = ntbl_chan_wait_reply(peer, epoch, NTBL_MSG_BORROW_DB, req.tag,
@@ -803,7 +810,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	struct ntbl_borrow *borrow;
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
-	int ret, lender_said = 0;
+	int ret, lender_said = 0, refused = 0;
 	bool asked = false, busy = true;
 	char canon[16] = "";
 
@@ -814,9 +821,12 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		pr_err("borrows/%s: name it after an Id in offers/\n", name);
 		return ERR_PTR(-EINVAL);
 	}
-	borrow = kzalloc(sizeof(*borrow), GFP_KERNEL);
-	if (!borrow)
+	/* Its own line rather than the allocator's: every refusal has one. */
+	borrow = kzalloc(sizeof(*borrow), GFP_KERNEL | __GFP_NOWARN);
+	if (!borrow) {
+		pr_err("borrows/%s: out of memory for the borrow\n", name);
 		return ERR_PTR(-ENOMEM);
+	}
 	borrow->adapter = adapter;
 	INIT_WORK(&borrow->prefetch, prefetch_work);
 	borrow->lender = id >> 16;
@@ -833,7 +843,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		goto err_free;
 	if (!ret) {
 		asked = true;
-		ret = ask(borrow, &vec_mask, mem_size, &info);
+		ret = ask(borrow, &vec_mask, mem_size, &info, &refused);
 		lender_said = ret;
 	}
 
@@ -856,14 +866,28 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		/* The lender may have lent it even if its answer was lost. */
 		if (asked && ret != -ENOLINK && borrow->peer->up)
 			give_back(borrow->peer, borrow->index);
-		if (lender_said == -ENOSPC)
+		/* Whose failure it was: the lender's, or this host's. */
+		if (refused == -ENOSPC)
 			pr_err("borrows/%s: node %d has no room left for the device (a window, on a switch a doorbell bit, or IOMMU space); its kernel log says which and who holds it\n",
+			       name, borrow->lender);
+		else if (refused)
+			pr_err("borrows/%s: node %d refused to lend the device (%pe); its kernel log says why\n",
+			       name, borrow->lender, ERR_PTR(refused));
+		else if (!asked)
+			pr_err("borrows/%s: cannot open window %d onto this host's memory for node %d: %pe\n",
+			       name, NTBL_MW_MEMORY, borrow->lender,
+			       ERR_PTR(ret));
+		else if (lender_said)
+			pr_err("borrows/%s: asking node %d for the device failed: %pe\n",
+			       name, borrow->lender, ERR_PTR(ret));
+		else if (ret == -ENOLINK)
+			pr_err("borrows/%s: node %d went away, or took the device back, before it was added here\n",
 			       name, borrow->lender);
 		else if (ret == -ENOSPC)
 			pr_err("borrows/%s: this host has no window left for the device\n",
 			       name);
 		else
-			pr_err("borrows/%s: node %d did not lend the device: %pe\n",
+			pr_err("borrows/%s: node %d lent the device, but it could not be added here (%pe); it is given back\n",
 			       name, borrow->lender, ERR_PTR(ret));
 		unreserve(borrow, busy);
 		mutex_unlock(&adapter->lock);
