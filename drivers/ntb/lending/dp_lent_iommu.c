@@ -101,15 +101,21 @@ int ntbl_lent_map_memory(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 	struct pci_dev *pdev = lent->pdev;
 	int ret = 0;
 
-	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size)) {
+		pci_err(pdev, "cannot map a window of %#llx bytes at %pa: it must be whole pages\n",
+			size, &phys);
 		return -EINVAL;
+	}
 
 	mutex_lock(&lent->lock);
 	if (lent->state == LENT_GONE) {
-		ret = -ENODEV;
+		ret = -ENODEV;	/* lent_gone() said so */
 		goto unlock;
 	}
 	if (lent->mem_size) {
+		/* Left mapped by a borrow that did not undo it: a bug. */
+		pci_err(pdev, "a window of %#llx bytes is mapped for it already; none other is, until it is unmapped\n",
+			lent->mem_size);
 		ret = -EBUSY;
 		goto unlock;
 	}
@@ -168,12 +174,15 @@ int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 	u64 iova;
 	int ret = 0;
 
-	if (!size || (phys + size - 1) / PAGE_SIZE != phys / PAGE_SIZE)
+	if (!size || (phys + size - 1) / PAGE_SIZE != phys / PAGE_SIZE) {
+		pci_err(lent->pdev, "cannot map a doorbell of %llu bytes at %pa: it must lie within one page\n",
+			size, &phys);
 		return -EINVAL;
+	}
 
 	mutex_lock(&lent->lock);
 	if (lent->state == LENT_GONE) {
-		ret = -ENODEV;
+		ret = -ENODEV;	/* lent_gone() said so */
 		goto unlock;
 	}
 	for (i = 0; i < lent->nr_db; i++) {
@@ -184,6 +193,8 @@ int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 		}
 	}
 	if (lent->nr_db == LENT_MAX_DOORBELLS) {
+		pci_err(lent->pdev, "has %d doorbells mapped, as many as it takes\n",
+			LENT_MAX_DOORBELLS);
 		ret = -ENOSPC;
 		goto unlock;
 	}
@@ -195,6 +206,8 @@ int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 	} else if (lent->domain) {
 		iova = lent->db_next;
 		if (iova < lent->mem_size + PAGE_SIZE) {
+			pci_err(lent->pdev, "no room left in its IOMMU domain for a doorbell above the %#llx-byte window\n",
+				lent->mem_size);
 			ret = -ENOSPC;
 			goto unlock;
 		}

@@ -724,12 +724,25 @@ static int open_memory_window(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		return widx;
 	}
 	ret = ntbl_set_window(peer, widx, base, size);
-	if (ret)
+	if (ret) {
+		dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: window %d of %s does not take a translation onto its memory (%pe)\n",
+				    peer->port, widx, dev_name(&peer->ntb->dev),
+				    ERR_PTR(ret));
 		return ret;
+	}
 	mutex_lock(&adapter->win_lock);
 	peer->mem_widx = widx;
 	mutex_unlock(&adapter->win_lock);
 	return 0;
+}
+
+/*
+ * Whether a borrow failed with @ret because @lend's device left the PCI
+ * tree meanwhile, which ntbl_rx_borrow() says once for every step.
+ */
+static bool removed_meanwhile(struct ntbl_lend *lend, int ret)
+{
+	return ret == -ENODEV && ntbl_lent_removed(lend->lent);
 }
 
 /*
@@ -750,6 +763,10 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	if (widx < 0) {
 		if (widx != -ENODEV)
 			no_window(peer, lend, widx, dp, largest);
+		else if (!removed_meanwhile(lend, widx))
+			dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: %s does not say what its windows take (%pe)\n",
+					    peer->port, dev_name(&peer->ntb->dev),
+					    ERR_PTR(widx));
 		return widx;
 	}
 	if (!adapter->switched) {
@@ -760,8 +777,15 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 				ret = ntbl_set_window(peer, widx, dp->span_phys,
 						      dp->span_size);
 		}
-		if (ret)
+		if (ret) {
+			/* natural_span() said why it is too small. */
+			if (ret != -E2BIG && !removed_meanwhile(lend, ret))
+				dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: window %d of %s does not take a translation onto its BARs (%pe)\n",
+						    peer->port, widx,
+						    dev_name(&peer->ntb->dev),
+						    ERR_PTR(ret));
 			return ret;
+		}
 		mutex_lock(&adapter->win_lock);
 		lend->window_peer = peer;
 		lend->widx = widx;
@@ -783,7 +807,7 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	resource_size_t size;
 	phys_addr_t addr;
 	u64 dev_addr;
-	int i, ret;
+	int i, widx, ret;
 
 	ret = open_windows(peer, lend, &dp, mem_size);
 	if (ret)
@@ -794,13 +818,18 @@ static int lend_to(struct ntbl_peer *peer, struct ntbl_lend *lend,
 		goto err;
 	}
 
-	ret = ntb_peer_mw_get_addr(ntb, peer->adapter->switched ?
-				   peer->mem_widx : NTBL_MW_MEMORY, &addr, &size);
+	widx = peer->adapter->switched ? peer->mem_widx : NTBL_MW_MEMORY;
+	ret = ntb_peer_mw_get_addr(ntb, widx, &addr, &size);
+	if (ret) {
+		dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: %s does not say where its window %d onto node %d's memory is (%pe)\n",
+				    peer->port, dev_name(&ntb->dev), widx,
+				    peer->port, ERR_PTR(ret));
+		goto err;
+	}
 	/* A switch's window may reach further: the device reaches no more. */
-	if (!ret && mem_size)
+	if (mem_size)
 		size = min_t(u64, size, mem_size);
-	if (!ret)
-		ret = ntbl_lent_map_memory(lend->lent, addr, size, &dev_addr);
+	ret = ntbl_lent_map_memory(lend->lent, addr, size, &dev_addr);
 	if (ret)
 		goto err;
 
@@ -847,10 +876,17 @@ static int map_doorbells(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	dbs->nr = 0;
 	for_each_set_bit(bit, (unsigned long *)&vec_mask, 64) {
 		ret = ntb_peer_db_addr(ntb, &addr, &size, &data, bit);
-		if (ret) {
+		/* What ntb_peer_db_addr() says of a driver without one. */
+		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 			dev_err(&ntb->dev, "its driver has no doorbell address a device could write (%pe): devices cannot be lent through it\n",
 				ERR_PTR(ret));
 			ret = -EOPNOTSUPP;
+			goto err;
+		}
+		if (ret) {
+			dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: %s gives no address for its doorbell bit %d (%pe)\n",
+					    peer->port, dev_name(&ntb->dev), bit,
+					    ERR_PTR(ret));
 			goto err;
 		}
 		/*
@@ -937,20 +973,34 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	if (ntbl_unpack_borrow(msg, &req, adapter->switched))
 		return;
 
+	/*
+	 * Each refusal keeps its errno and has its line here, or where it
+	 * failed: a peer's asking is untrusted, so they are ratelimited.
+	 */
 	lend = find_lend(adapter, req.index);
 	if (!lend || lend->state == NTBL_LEND_LOCAL ||
 	    !ntbl_is_connected(adapter, peer->port)) {
+		dev_err_ratelimited(&peer->ntb->dev, "node %d asks to borrow lend entry %u, which is not offered to it: refused\n",
+				    peer->port, req.index);
 		ret = -ENOENT;
 	} else if (lend->state == NTBL_LEND_BORROWED || lend->revoking) {
+		dev_err_ratelimited(&lend->pdev->dev, "node %d asks to borrow it while %s node %d: refused\n",
+				    peer->port, lend->revoking ?
+				    "this host revokes its borrow by" :
+				    "it is borrowed by", lend->borrower);
 		ret = -EBUSY;
 	} else if (!req.vectors ||
 		   req.vectors & ~ntbl_vector_bits(adapter, adapter->port) ||
 		   hweight64(req.vectors) > NTBL_MAX_VEC ||
 		   !PAGE_ALIGNED(req.mem_size) ||
 		   (adapter->switched && !req.mem_size)) {
+		dev_err_ratelimited(&lend->pdev->dev, "node %d asks to borrow it with doorbell bits %#llx and a window onto %#llx bytes of its memory, which this host cannot give: refused\n",
+				    peer->port, req.vectors, req.mem_size);
 		ret = -EINVAL;
 	} else if (ntbl_chan_room(peer) < 2) {
 		/* It takes none of our messages: its answer must not split. */
+		dev_err_ratelimited(&lend->pdev->dev, "node %d asks to borrow it and leaves this host's messages untaken: refused\n",
+				    peer->port);
 		ret = -ENOBUFS;
 	} else {
 		ret = pick_vectors(peer, lend, req.vectors, &vectors);
@@ -959,6 +1009,10 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		mapped = !ret;
 		if (!ret)
 			ret = map_doorbells(peer, lend, vectors, &dbs);
+		/* Where a removal failed it, said once. */
+		if (removed_meanwhile(lend, ret))
+			dev_err_ratelimited(&lend->pdev->dev, "left the PCI tree: node %d's borrow of it is refused\n",
+					    peer->port);
 	}
 	if (!ret) {
 		/* A new borrower's requests start afresh. */
