@@ -10,13 +10,16 @@
 # step (mkdir of a connection and of a lend entry, lend, borrow, return,
 # unlend), the command runs with its Nth such allocation failing
 # (/proc/self/fail-nth), N = 1, 2, ... until one runs with fewer. Each
-# command either refuses with an errno and leaves both hosts as they were,
+# command either refuses with -ENOMEM and leaves both hosts as they were,
 # or goes ahead; either way the step undone or done again without
-# injection works. Then at random, in every task and work item: whole
-# lend, borrow, read and return rounds with a share of those allocations
-# failing; after each, with injection off, both hosts come back to where
-# they were and the drive reads what was written before. The harness
-# fails the run on any oops, KASAN, lockdep or kmemleak report.
+# injection works. A refused borrow has the borrower's line in the kernel
+# log, which does not blame the lender for an allocation of its own. Then
+# at random, in every task and work item: whole lend, borrow, read and
+# return rounds with a share of those allocations failing, a refused
+# borrow again -ENOMEM with its line; after each, with injection off,
+# both hosts come back to where they were and the drive reads what was
+# written before. The harness fails the run on any oops, KASAN, lockdep
+# or kmemleak report.
 # vm-devices: nvme edu edu
 # vm-timeout: 1800
 . "$(dirname "$0")/lib.sh"
@@ -132,11 +135,41 @@ ENTRY="conn=y lend=local offer= borrow= driver=nvme"
 LENT="conn=y lend=available offer=available borrow= driver=ntb_lending"
 BORROWED="conn=y lend=borrowed offer=borrowed borrow=borrowed driver=ntb_lending"
 
+# The borrower's last line since log_mark about the borrow, without its
+# timestamp: every refused borrow has one.
+borrow_line() {
+	lines_since_mark "ntb_lending: borrows/00000: " | tail -n 1 | sed 's/^[^]]*] //'
+}
+
+# Whether the refusal of step $1 (ERR) is one that failed allocations
+# explain: -ENOMEM, and for a borrow with the borrower's line (LINE). $2:
+# "here" if they failed in the borrower's own task only, so that the line
+# must not blame the lender, whose answer runs in its work queue.
+explained() {
+	LINE=
+	if [ "$ERR" != "Cannot allocate memory" ]; then
+		echo "# $1: refused with \"$ERR\", which no failed allocation explains"
+		return 1
+	fi
+	[ "$1" = borrow ] || return 0
+	LINE=$(borrow_line)
+	if [ -z "$LINE" ]; then
+		echo "# $1: refused with no line of the borrower's in the kernel log"
+		return 1
+	fi
+	case $2:$LINE in
+	here:*"refused to lend"*)
+		echo "# $1: the lender is blamed for an allocation of this host: $LINE"
+		return 1 ;;
+	esac
+}
+
 # Step $1: command "$3..." takes the hosts from state $2 to the state
 # named by the step's undo, which runs without injection. Runs the command
 # with its 1st, 2nd, ... allocation failing until it makes fewer; each
-# run either refused with an errno and left $2, or went ahead. $STEP_TO
-# is the state it goes ahead to, $STEP_UNDO the command back to $2.
+# run either refused with an errno that the failure explains (explained())
+# and left $2, or went ahead. $STEP_TO is the state it goes ahead to,
+# $STEP_UNDO the command back to $2.
 systematic() {
 	step=$1 from=$2
 	shift 2
@@ -145,13 +178,15 @@ systematic() {
 	while :; do
 		settled "$from" || { echo "# $step: not at its start before N=$k"; return 1; }
 		before=$(injected)
+		log_mark
 		with_nth_failing "$k" "$@"
 		hit=$(($(injected) - before))
 		if [ "$RC" -ne 0 ]; then
 			[ "$hit" -gt 0 ] || { echo "# $step: failed ($ERR) with nothing injected"; return 1; }
+			explained "$step" here || { echo "# $step: N=$k"; return 1; }
 			settled "$from" || { echo "# $step: N=$k refused ($ERR), hosts changed"; return 1; }
 			refused=$((refused + 1))
-			echo "# $step: N=$k refused: $ERR"
+			echo "# $step: N=$k refused: $ERR${LINE:+ ($LINE)}"
 		else
 			settled "$STEP_TO" || { echo "# $step: N=$k went ahead, to where?"; return 1; }
 			$STEP_UNDO || { echo "# $step: N=$k: undoing it failed"; return 1; }
@@ -246,6 +281,7 @@ ktap_test_result "unlend_fails_cleanly_at_each_allocation" step_unlend
 # and a borrow reads what was written before the rounds.
 PERCENT=10
 random_round() {
+	log_mark
 	random_faults "$PERCENT" || return 1
 	if mkdir "$CFS/$B/borrows/00000" 2>/tmp/err; then
 		VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
@@ -254,7 +290,10 @@ random_round() {
 		rmdir "$CFS/$B/borrows/00000" || { random_faults 0; return 1; }
 		outcome="borrowed and returned"
 	else
-		outcome="borrow refused: $(sed 's/.*: //' /tmp/err)"
+		ERR=$(sed 's/.*: //' /tmp/err)
+		random_faults 0 || return 1
+		explained borrow anywhere || { echo "# round $1"; return 1; }
+		outcome="borrow refused: $ERR ($LINE)"
 	fi
 	random_faults 0 || return 1
 	# A borrow that the lender's answer failed can be lost; forget it.
