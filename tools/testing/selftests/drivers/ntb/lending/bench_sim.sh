@@ -5,12 +5,12 @@
 # doorbell delivery latency from the write to the peer's interrupt, for
 # CPU writes and for device (edu DMA engine) writes.
 #
-# Every step runs in a process group of its own, for a bounded time: one
-# that fails says so by name and the steps after it still run; one that
-# hangs is killed, and the steps after it are skipped.
+# Every step runs in a process group of its own, for a bounded time (step,
+# lib.sh): one that fails or hangs says so by name, the steps after it
+# still run, and the script exits 1.
 # vm-devices: edu edu arena
 # vm-timeout: 900
-# shellcheck disable=SC2317 # steps are called by name, through "$0" --step
+# shellcheck disable=SC2317 # steps are called by name, through step
 . "$(dirname "$0")/lib.sh"
 
 RINGS=200
@@ -58,50 +58,6 @@ ring_latency() {	# fabric
 		"max $(tail -n1 /tmp/dev_ns) ns; QEMU's edu completes DMA on a 100 ms timer"
 }
 
-# Whether process $1 still runs: a zombie has finished, and the shell may
-# have reaped it already (bash keeps its status for wait).
-running() {
-	[ -r "/proc/$1/stat" ] &&
-		! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null &&
-		[ -r "/proc/$1/stat" ]
-}
-
-# Run step "$3..." (a function above) as a process group of its own, for
-# at most $2 seconds; $1 names it in the line that says it failed. A step
-# that overruns is killed with everything it started (a modprobe, a
-# pipeline); as what it did to the kernel is then unknown, and a task of it
-# may sit in the kernel for good, the steps after it are skipped and the
-# run fails. Never waited for, a stuck step cannot hang the run.
-failed=0 stuck=
-step() {
-	name=$1 secs=$2
-	shift 2
-	if [ -n "$stuck" ]; then
-		echo "# bench_sim: step '$name' skipped: step '$stuck' is stuck"
-		failed=1
-		return 1
-	fi
-	setsid sh "$0" --step "$@" &
-	pid=$!
-	n=$((secs * 10))
-	while [ "$n" -gt 0 ] && running "$pid"; do
-		sleep 0.1
-		n=$((n - 1))
-	done
-	if running "$pid"; then
-		kill -KILL -- "-$pid" 2>/dev/null
-		stuck=$name failed=1
-		echo "# bench_sim: step '$name' did not finish within $secs s"
-		return 1
-	fi
-	wait "$pid"
-	rc=$?
-	[ "$rc" -eq 0 ] && return 0
-	failed=1
-	echo "# bench_sim: step '$name' failed ($rc)"
-	return 1
-}
-
 del_fabric() {	# fabric
 	echo "$1" >"$SIM_SYSFS/del_fabric"
 }
@@ -114,12 +70,13 @@ perf_info() {	# fabric
 	done
 }
 
-# A step asked for by the parent: run it, and nothing else.
-if [ "${1:-}" = --step ]; then
-	shift
-	"$@"
-	exit
-fi
+# Hold the link between the two hosts of fabric $1 down. ntb_perf sends a
+# command to a full message register again every 1-2 s, up to 1000 times,
+# in its service work, which its removal flushes: only a link down ends
+# that early (see Documentation/ntb-lending/ntb_sim.rst).
+link_down() {	# fabric
+	echo "0 1 1" >"/sys/kernel/debug/ntb_sim/fabric$1/link_down"
+}
 
 sim_prepare_adapters
 modprobe ntb_sim
@@ -130,7 +87,7 @@ for profile in intel idt; do
 	step "$profile: make a two-host fabric" $CLEANUP_S sim_fabric $id $profile 2 &&
 		step "$profile: load ntb_perf" $CLEANUP_S modprobe ntb_perf total_order=24 &&
 		{ step "$profile: ntb_perf handshake and runs" $PERF_STEP_S perf_run $id $profile ||
-			perf_info $id; }
+			{ perf_info $id; step "$profile: take the link down" $CLEANUP_S link_down $id; }; }
 	! module_loaded ntb_perf || step "$profile: unload ntb_perf" $CLEANUP_S rmmod ntb_perf
 	step "$profile: remove the fabric" $CLEANUP_S del_fabric $id
 	id=$((id + 1))
@@ -141,4 +98,4 @@ step "intel: make a two-host fabric" $CLEANUP_S sim_fabric $id intel 2 &&
 	step "doorbell latency" $RING_STEP_S ring_latency $id
 step "intel: remove the fabric" $CLEANUP_S del_fabric $id
 step "unload the NTB modules" $CLEANUP_S unload_ntb_modules
-exit $failed
+exit $STEP_FAILED

@@ -421,3 +421,51 @@ frame() {
 		echo "spad 0 0 $h" >"$FAB/$1/hostile" &&
 		echo "db 0x1" >"$FAB/$1/hostile" && sleep "${FRAME_GAP:-0.05}"
 }
+
+# --- bounded steps (the bench scripts) ---------------------------------------
+
+# Whether process $1 still runs: a zombie has finished, and the shell may
+# have reaped it already (it keeps the status for wait).
+running() {
+	[ -r "/proc/$1/stat" ] &&
+		! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null &&
+		[ -r "/proc/$1/stat" ]
+}
+
+# step NAME SECS CMD...: run CMD (a function or a program) in the
+# background as a process group of its own, for at most SECS seconds, and
+# return its status. One that overruns is killed with everything it
+# started (a modprobe, a fio, a pipeline) and is never waited for: a task
+# of it that sits in the kernel for good (D state) cannot hang the run.
+# Then the step returns 124, and "# <script>: step 'NAME' did not finish
+# within SECS s" says so; one that fails says "failed (STATUS)". Either
+# sets STEP_FAILED to 1, and the caller goes on to its next step. A step
+# runs in a subshell: what it must hand back (a device name, a figure)
+# goes into a file or is read again after it.
+# shellcheck disable=SC2034 # STEP_FAILED: for the scripts that source this file
+STEP_FAILED=0
+# shellcheck disable=SC2034
+step() {
+	step_name=$1 step_secs=$2 step_n=$(($2 * 10))
+	shift 2
+	set -m	# the background job: a process group of its own
+	"$@" &
+	step_pid=$!
+	set +m
+	while [ "$step_n" -gt 0 ] && running "$step_pid"; do
+		sleep 0.1
+		step_n=$((step_n - 1))
+	done
+	if running "$step_pid"; then
+		kill -KILL -- "-$step_pid" 2>/dev/null
+		STEP_FAILED=1
+		echo "# $(basename "$0" .sh): step '$step_name' did not finish within $step_secs s"
+		return 124
+	fi
+	wait "$step_pid"
+	step_rc=$?
+	[ "$step_rc" -eq 0 ] && return 0
+	STEP_FAILED=1
+	echo "# $(basename "$0" .sh): step '$step_name' failed ($step_rc)"
+	return "$step_rc"
+}
