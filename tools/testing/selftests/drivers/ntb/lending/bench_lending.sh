@@ -8,8 +8,15 @@
 # borrowed disk's node against a local hot-add (PCI remove and rescan).
 # Rounds alternate the four, so that the host's changing load (other VMs)
 # falls on all of them alike; figures are medians over the rounds.
+#
+# Every step (a fio, a driver bind, a borrow, a return, ...) runs for a
+# bounded time (step, lib.sh): one that fails or hangs says so by name, the
+# rest of its round is skipped but for the steps that undo it, the next
+# round still runs, the table shows what was measured, and the script
+# exits 1.
 # vm-devices: nvme edu edu
 # vm-timeout: 2400
+# shellcheck disable=SC2317 # steps are called by name, through step
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
@@ -19,6 +26,8 @@ REGION=128M
 RUNTIME=10
 ROUNDS=3
 RESULTS=/tmp/bench-results
+FIO_S=$((RUNTIME + 50))	# one fio: ramp, runtime, and its start on a busy host
+STEP_S=60		# a bind, a hot-add, a borrow, a return
 
 fail() {
 	echo "# bench: $* failed" >&2
@@ -32,9 +41,9 @@ now_ms() {
 }
 
 # fio workload $3 reading disk $2 for target $1, fio pinned to CPU $4 if
-# given; appends "TARGET WORKLOAD IOPS MB/s CPU%" to the results, CPU% being
-# how busy the guest's CPUs were meanwhile.
-measure() {
+# given; appends "TARGET WORKLOAD IOPS MB/s CPU% ROUND" to the results, CPU%
+# being how busy the guest's CPUs were meanwhile. A step of its own.
+fio_read() {
 	target=$1 disk=$2 workload=$3 pin=${4:+--cpus_allowed=$4}
 	case $workload in
 	qd1*) set -- --rw=randread --bs=4k --iodepth=1 ;;
@@ -46,16 +55,20 @@ measure() {
 	out=$(fio --name="$target-$workload" --filename="$disk" "$@" --direct=1 \
 		--ioengine=libaio --size="$REGION" --time_based --ramp_time=1 \
 		--runtime="$RUNTIME" --output-format=terse --terse-version=3 $pin) ||
-		fail "fio $workload on $target ($disk)"
+		return 1
 	c1=$(cpu_ticks)
 	# terse v3: field 7 is read KiB/s, field 8 read IOPS
-	echo "$out" | awk -F';' -v t="$target" -v w="$workload" -v c="$c0 $c1" '
+	echo "$out" | awk -F';' -v t="$target" -v w="$workload" -v c="$c0 $c1" -v r="$r" '
 		$1 == 3 {
 			split(c, j, " ")
-			printf "%s %s %d %.1f %d\n", t, w, $8, $7 * 1.024 / 1000,
-				100 * (j[3] - j[1]) / (j[4] - j[2]) + 0.5
+			printf "%s %s %d %.1f %d %d\n", t, w, $8, $7 * 1.024 / 1000,
+				100 * (j[3] - j[1]) / (j[4] - j[2]) + 0.5, r
 		}' >>"$RESULTS"
-	echo "# $(tail -n1 "$RESULTS") (IOPS MB/s CPU%)"
+	echo "# $(tail -n1 "$RESULTS" | cut -d' ' -f1-5) (IOPS MB/s CPU%)"
+}
+
+measure() {
+	step "fio $3 on $1 ($2)" $FIO_S fio_read "$@"
 }
 
 measure_all() {
@@ -79,14 +92,13 @@ await_disk() {
 NVME=$(pci_find 0x010802) || fail "finding the nvme"
 GROUP=/sys/bus/pci/devices/$NVME/iommu_group
 
-# Bind the local nvme driver with the IOMMU group's domain of type $1;
-# sets LOCAL to its disk.
+# Bind the local nvme driver with the IOMMU group's domain of type $1.
 local_driver() {
 	if [ -e "/sys/bus/pci/devices/$NVME/driver" ]; then
 		echo "$NVME" >/sys/bus/pci/drivers/nvme/unbind || return 1
 	fi
 	echo "$1" >"$GROUP/type" && echo "$NVME" >/sys/bus/pci/drivers/nvme/bind &&
-		await_disk "$NVME" && LOCAL=$(disk_of "$NVME")
+		await_disk "$NVME"
 }
 
 # --- NVMe/TCP loopback of the local namespace --------------------------------
@@ -131,12 +143,13 @@ tcp_unexport() {
 
 # --- local hot-add and borrow, to the disk node ------------------------------
 
+# A local hot-add; appends its milliseconds to /tmp/hotadd_ms.
 hotadd_ms() {
 	echo 1 >"/sys/bus/pci/devices/$NVME/remove" &&
 		wait_for 20 gone "/sys/bus/pci/devices/$NVME" || return 1
 	t0=$(now_ms)
 	echo 1 >/sys/bus/pci/rescan && await_disk "$NVME" || return 1
-	echo $(($(now_ms) - t0))
+	echo $(($(now_ms) - t0)) >>/tmp/hotadd_ms
 }
 
 offer_available() {
@@ -154,21 +167,21 @@ fabric() {
 		wait_for 20 has_node_id "$B" && mkdir "$CFS/$A/connections/1"
 }
 
+# Lend entry L for the nvme; its offer's Id is ID.
 lend() {
-	L=$CFS/$A/lends/$NVME
 	mkdir "$L" && echo 1 >"$L/available" && ID=$(cat "$L/id") &&
 		wait_for 20 offer_available
 }
 
-# Borrow; print the milliseconds from the mkdir to the disk's node, and
-# to the mkdir's return (the device in the tree, its driver probing).
+# Borrow; append the milliseconds from the mkdir to the disk's node, and
+# to the mkdir's return (the device in the tree, its driver probing), to
+# /tmp/borrow_ms.
 borrow_ms() {
 	t0=$(now_ms)
 	mkdir "$CFS/$B/borrows/$ID" || return 1
 	t1=$(now_ms)
-	VBDF=$(cat "$CFS/$B/borrows/$ID/local_bdf")
-	await_disk "$VBDF" || return 1
-	echo $(($(now_ms) - t0)) $((t1 - t0))
+	await_disk "$(cat "$CFS/$B/borrows/$ID/local_bdf")" || return 1
+	echo $(($(now_ms) - t0)) $((t1 - t0)) >>/tmp/borrow_ms
 }
 
 give_back() {
@@ -177,8 +190,68 @@ give_back() {
 
 # The lend entry goes, the local driver has the device again.
 unlend() {
-	echo 0 >"$L/available" && rmdir "$L" && await_disk "$NVME" &&
-		LOCAL=$(disk_of "$NVME")
+	echo 0 >"$L/available" && rmdir "$L" && await_disk "$NVME"
+}
+
+# The disk of the nvme, and of the borrowed one, as they are now.
+local_disk() {
+	LOCAL=$(disk_of "$NVME")
+}
+
+borrowed_disk() {
+	VBDF=$(cat "$CFS/$B/borrows/$ID/local_bdf") && BORROWED=$(disk_of "$VBDF")
+}
+
+local_nvme() {
+	modprobe nvme && await_disk "$NVME"
+}
+
+load_nvmet() {
+	ip link set lo up && modprobe -a nvmet nvmet-tcp nvme-tcp
+}
+
+unload() {
+	rmdir "$CFS/$A/connections/1" && rmmod ntb_lending && unload_ntb_modules &&
+		modprobe -r nvme-tcp nvmet-tcp nvmet
+}
+
+tcp_namespace() {
+	wait_for 20 tcp_disk >/dev/null
+}
+
+# One round; a step that fails skips the rest of its part of the round,
+# but for the steps that undo what the part did.
+round() {
+	step "the local nvme in an identity domain" $STEP_S local_driver identity &&
+		local_disk && measure_all passthrough "$LOCAL"
+	for _ in 1 2; do
+		step "a local hot-add" $STEP_S hotadd_ms
+	done
+	{ [ "$(cat "$GROUP/type")" = "$DEFAULT" ] ||
+		step "the local nvme in its default domain" $STEP_S local_driver "$DEFAULT"; } &&
+		local_disk || return 1
+	measure_all local "$LOCAL"
+	for cpu in 0 1; do
+		measure local "$LOCAL" "qd1cpu$cpu" "$cpu"
+	done
+
+	if step "exporting $LOCAL over NVMe/TCP" $STEP_S tcp_export; then
+		step "the NVMe/TCP namespace" 30 tcp_namespace &&
+			measure_all tcp "$(tcp_disk)"
+		step "tearing NVMe/TCP down" $STEP_S tcp_unexport
+	fi
+
+	step "lending $NVME" $STEP_S lend || return 1
+	ID=$(cat "$L/id")
+	step "a borrow" $STEP_S borrow_ms && step "a return" $STEP_S give_back &&
+		step "a borrow" $STEP_S borrow_ms && borrowed_disk && {
+		measure_all borrowed "$BORROWED"
+		for cpu in 0 1; do
+			measure borrowed "$BORROWED" "qd1cpu$cpu" "$cpu"
+		done
+		step "a return" $STEP_S give_back
+	}
+	step "the end of the lend" $STEP_S unlend
 }
 
 # --- the rounds --------------------------------------------------------------
@@ -187,44 +260,21 @@ unlend() {
 : >/tmp/hotadd_ms
 : >/tmp/borrow_ms
 DEFAULT=$(cat "$GROUP/type")
-{ modprobe nvme && await_disk "$NVME"; } || fail "the local nvme driver"
-LOCAL=$(disk_of "$NVME")
-fio --name=fill --filename="$LOCAL" --rw=write --bs=1M --size="$REGION" \
-	--direct=1 --ioengine=libaio --iodepth=4 >/dev/null || fail "writing the region"
-{ ip link set lo up && modprobe -a nvmet nvmet-tcp nvme-tcp; } || fail "loading nvmet"
-fabric || fail "the ntb_sim fabric"
+step "the local nvme driver" $STEP_S local_nvme || fail "the local nvme driver"
+local_disk
+step "writing the region" $STEP_S fio --name=fill --filename="$LOCAL" --rw=write \
+	--bs=1M --size="$REGION" --direct=1 --ioengine=libaio --iodepth=4 --output=/dev/null ||
+	fail "writing the region"
+step "loading nvmet" $STEP_S load_nvmet || fail "loading nvmet"
+step "the ntb_sim fabric" $STEP_S fabric || fail "the ntb_sim fabric"
+A=$(sim_host_dev 0 0) B=$(sim_host_dev 0 1) L=$CFS/$A/lends/$NVME
 IRQ_CPU=$(cat "/proc/irq/$(cat "/sys/bus/pci/devices/$B/irq")/effective_affinity_list")
 echo "# nvme $NVME, default IOMMU domain $DEFAULT; borrower's adapter $B, its interrupt on CPU $IRQ_CPU"
 
 r=1
 while [ $r -le $ROUNDS ]; do
 	echo "# round $r"
-	local_driver identity || fail "the local nvme in an identity domain"
-	measure_all passthrough "$LOCAL"
-	for _ in 1 2; do
-		hotadd_ms >>/tmp/hotadd_ms || fail "the local hot-add"
-	done
-	[ "$(cat "$GROUP/type")" = "$DEFAULT" ] || local_driver "$DEFAULT" ||
-		fail "the local nvme in its default domain"
-	LOCAL=$(disk_of "$NVME")
-	measure_all local "$LOCAL"
-	for cpu in 0 1; do
-		measure local "$LOCAL" "qd1cpu$cpu" "$cpu"
-	done
-
-	tcp_export || fail "exporting $LOCAL over NVMe/TCP"
-	wait_for 20 tcp_disk >/dev/null || fail "the NVMe/TCP namespace"
-	measure_all tcp "$(tcp_disk)"
-	tcp_unexport || fail "tearing NVMe/TCP down"
-
-	lend || fail "lending $NVME"
-	{ borrow_ms >>/tmp/borrow_ms && give_back; } || fail "borrow and return"
-	borrow_ms >>/tmp/borrow_ms || fail "the borrow"
-	measure_all borrowed "$(disk_of "$VBDF")"
-	for cpu in 0 1; do
-		measure borrowed "$(disk_of "$VBDF")" "qd1cpu$cpu" "$cpu"
-	done
-	{ give_back && unlend; } || fail "the return"
+	round || echo "# bench: the rest of round $r skipped"
 	r=$((r + 1))
 done
 echo "# hot-add ms: $(tr '\n' ' ' </tmp/hotadd_ms)"
@@ -233,8 +283,7 @@ echo "# borrow ms, to the disk/to the mkdir's return: $(tr ' \n' '/ ' </tmp/borr
 # interrupt of the borrowed device.
 ADAPTER_IRQS=$(awk -v irq="$(cat "/sys/bus/pci/devices/$B/irq"):" \
 	'$1 == irq { print "taken " $2 " times on CPU 0 and " $3 " on CPU 1" }' /proc/interrupts)
-{ rmdir "$CFS/$A/connections/1" && rmmod ntb_lending && unload_ntb_modules &&
-	modprobe -r nvme-tcp nvmet-tcp nvmet; } || fail "unloading"
+step "unloading" $STEP_S unload
 
 # --- the table ---------------------------------------------------------------
 
@@ -243,23 +292,31 @@ med() {
 	awk -v t="$1" -v w="$2" -v f="$3" '$1 == t && $2 == w { print $f }' "$RESULTS" | median
 }
 
-# Range of the per-round ratios of target $1 to local in field $3 of $2.
+# Range of the per-round ratios of target $1 to local in field $3 of $2,
+# over the rounds that measured both ("-": none did).
 spread() {
 	awk -v t="$1" -v w="$2" -v f="$3" '
-		$2 == w && $1 == "local" { l[++nl] = $f }
-		$2 == w && $1 == t { x[++nx] = $f }
+		$2 == w && $1 == "local" { l[$6] = $f }
+		$2 == w && $1 == t { x[$6] = $f }
 		END {
-			for (i = 1; i <= nl && i <= nx; i++) {
-				q = x[i] / l[i]
-				if (i == 1 || q < lo) lo = q
-				if (i == 1 || q > hi) hi = q
+			n = 0
+			for (r in x) {
+				if (!(r in l) || l[r] == 0) continue
+				q = x[r] / l[r]
+				if (n++ == 0 || q < lo) lo = q
+				if (n == 1 || q > hi) hi = q
 			}
-			printf "%.2f-%.2f", lo, hi
+			if (n) printf "%.2f-%.2f", lo, hi
+			else printf "-"
 		}' "$RESULTS"
 }
 
+# $1 over $2; "-" when either is missing (a step failed).
 ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || b == 0) print "-"
+		else printf "%.3f", a / b
+	}'
 }
 
 FORMAT='%-24s %8s %8s %6s %-11s %8s %6s %-11s %8s\n'
@@ -309,3 +366,4 @@ echo "guest CPUs busy, % (QD1/QD32/seq): local $(med local qd1 5)/$(med local qd
 	"nvme-tcp $(med tcp qd1 5)/$(med tcp qd32 5)/$(med tcp seq 5)"
 echo "every borrowed-device interrupt is the borrower's adapter's one MSI (affinity CPU $IRQ_CPU):"
 echo "  $ADAPTER_IRQS"
+exit "$STEP_FAILED"
