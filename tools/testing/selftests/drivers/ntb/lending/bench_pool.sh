@@ -14,8 +14,15 @@
 # number of rounds: as a kernel command line word, which the kernel hands
 # to the guest's init as environment (CMDLINE_EXTRA=BENCH_ROUNDS=1 make vm
 # SCRIPT=...).
+#
+# Every step (the four fios, a lend and borrow of the four, their return)
+# runs for a bounded time (step, lib.sh): one that fails or hangs says so
+# by name, the rest of its round is skipped but for the return, the next
+# round still runs, the table shows what was measured, and the script
+# exits 1.
 # vm-devices: nvme nvme nvme nvme edu edu
 # vm-timeout: 900
+# shellcheck disable=SC2317 # steps are called by name, through step
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
@@ -23,6 +30,8 @@ REGION=128M
 RUNTIME=10
 ROUNDS=${BENCH_ROUNDS:-3}
 RESULTS=/tmp/bench-pool-results
+FIO_S=$((RUNTIME + 60))	# four fios at once: ramp, runtime, their start
+STEP_S=180		# a lend and borrow of the four, or their return
 
 fail() {
 	echo "# bench: $* failed" >&2
@@ -37,8 +46,9 @@ NVME0=$(echo "$NVMES" | head -n 1)
 
 # fio on each disk "$@" at once, one process a disk, for round $1 and case
 # $2; appends "ROUND CASE DRIVE IOPS" per disk, DRIVE counting from 0, and
-# "ROUND CASE cpu CPU%", how busy the guest's CPUs were meanwhile.
-fio_at_once() {
+# "ROUND CASE cpu CPU%", how busy the guest's CPUs were meanwhile. A step
+# of its own (fio_at_once below).
+fio_together() {
 	round=$1 case=$2
 	shift 2
 	pids='' i=0
@@ -72,6 +82,10 @@ fio_at_once() {
 		'$1 == r && $2 == c && $3 != "cpu" { printf " %s", $4 }' "$RESULTS")"
 }
 
+fio_at_once() {
+	step "round $1: fio on the $2 drives" $FIO_S fio_together "$@"
+}
+
 # The disks of the nvme functions "$@", one a line.
 disks_of() {
 	for f in "$@"; do
@@ -87,37 +101,49 @@ all_disks() {
 	done
 }
 
-# A lends the four to node 1, B borrows them all; sets IDS and VBDFS (B's
-# functions, in the order of NVMES).
-lend_and_borrow() {
-	# shellcheck disable=SC2086 # NVMES is a word list
-	lend_to "$A" 1 $NVMES || return 1
-	IDS='' VBDFS=''
+# The Ids of A's lends of the four, and B's functions of their borrows, in
+# the order of NVMES: sets IDS and VBDFS.
+lent_ids() {
+	IDS=''
 	for f in $NVMES; do
 		IDS="$IDS $(cat "$CFS/$A/lends/$f/id")" || return 1
 	done
+}
+
+borrowed_vbdfs() {
+	VBDFS=''
+	for id in $IDS; do
+		VBDFS="$VBDFS $(cat "$CFS/$B/borrows/$id/local_bdf")" || return 1
+	done
+}
+
+# A lends the four to node 1, B borrows them all. A step of its own.
+lend_and_borrow() {
+	# shellcheck disable=SC2086 # NVMES is a word list
+	lend_to "$A" 1 $NVMES && lent_ids || return 1
 	for id in $IDS; do
 		wait_for 20 offered "$B" "$id" || return 1
 	done
 	for id in $IDS; do
 		mkdir "$CFS/$B/borrows/$id" || return 1
 	done
-	for id in $IDS; do
-		VBDFS="$VBDFS $(cat "$CFS/$B/borrows/$id/local_bdf")" || return 1
-	done
+	borrowed_vbdfs || return 1
 	# shellcheck disable=SC2086
 	wait_for 120 all_disks $VBDFS
 }
 
-# B returns the four, A takes them back for its own nvme driver.
+# B returns what it borrowed of the four, A takes them back for its own
+# nvme driver. A step of its own.
 return_and_unlend() {
+	lent_ids
 	for id in $IDS; do
-		rmdir "$CFS/$B/borrows/$id" || return 1
+		[ ! -d "$CFS/$B/borrows/$id" ] || rmdir "$CFS/$B/borrows/$id" || return 1
 	done
 	for id in $IDS; do
 		wait_for 40 offered "$B" "$id" || return 1
 	done
 	for f in $NVMES; do
+		[ ! -d "$CFS/$A/lends/$f" ] && continue
 		echo 0 >"$CFS/$A/lends/$f/available" && rmdir "$CFS/$A/lends/$f" || return 1
 	done
 	# shellcheck disable=SC2086
@@ -148,6 +174,10 @@ record_resources() {
 
 # --- the rounds --------------------------------------------------------------
 
+unload() {
+	rmdir "$CFS/$A/connections/1" && rmmod ntb_lending && unload_ntb_modules
+}
+
 local_round() {
 	# shellcheck disable=SC2086
 	disks=$(disks_of $NVMES) || return 1
@@ -155,26 +185,43 @@ local_round() {
 	fio_at_once "$1" local4 $disks && fio_at_once "$1" local1 "$(disk_of "$NVME0")"
 }
 
+# A failed step skips the fio, never the return of what was borrowed.
 borrowed_round() {
-	lend_and_borrow || fail "lending and borrowing the four"
-	[ -n "${RESOURCES:-}" ] || record_resources
-	# shellcheck disable=SC2086
-	disks=$(disks_of $VBDFS) || return 1
-	# shellcheck disable=SC2086
-	fio_at_once "$1" borrowed4 $disks &&
-		fio_at_once "$1" borrowed1 "$(echo "$disks" | head -n 1)" || return 1
-	return_and_unlend || fail "returning and unlending the four"
+	rc=1
+	if step "round $1: lending and borrowing the four" $STEP_S lend_and_borrow &&
+		lent_ids && borrowed_vbdfs; then
+		[ -n "${RESOURCES:-}" ] || record_resources
+		# shellcheck disable=SC2086 # word lists
+		disks=$(disks_of $VBDFS) && fio_at_once "$1" borrowed4 $disks &&
+			fio_at_once "$1" borrowed1 "$(echo "$disks" | head -n 1)" && rc=0
+	fi
+	step "round $1: returning and unlending the four" $STEP_S return_and_unlend &&
+		return $rc
 }
 
 : >"$RESULTS"
-# shellcheck disable=SC2086
-{ modprobe nvme && wait_for 120 all_disks $NVMES; } || fail "the local nvme driver"
-for f in $NVMES; do
-	fio --name=fill --filename="$(disk_of "$f")" --rw=write --bs=1M --size="$REGION" \
-		--direct=1 --ioengine=libaio --iodepth=4 >/dev/null || fail "writing the region of $f"
-done
-{ sim_two_hosts switchtec && modprobe ntb_lending &&
-	wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO"; } || fail "the ntb_sim switchtec fabric"
+local_nvme() {
+	# shellcheck disable=SC2086
+	modprobe nvme && wait_for 120 all_disks $NVMES
+}
+
+fill() {
+	for f in $NVMES; do
+		fio --name=fill --filename="$(disk_of "$f")" --rw=write --bs=1M \
+			--size="$REGION" --direct=1 --ioengine=libaio --iodepth=4 \
+			--output=/dev/null || return 1
+	done
+}
+
+fabric() {
+	sim_two_hosts switchtec && modprobe ntb_lending &&
+		wait_for 20 file_is "$CFS/$B/peers" "0 up $PROTO"
+}
+
+step "the local nvme driver" $STEP_S local_nvme || fail "the local nvme driver"
+step "writing the regions" $STEP_S fill || fail "writing the regions"
+step "the ntb_sim switchtec fabric" $STEP_S fabric || fail "the ntb_sim switchtec fabric"
+A=$(sim_host_dev 0 0) B=$(sim_host_dev 0 1)
 IRQ_CPU=$(cat "/proc/irq/$(cat "/sys/bus/pci/devices/$B/irq")/effective_affinity_list")
 echo "# nvme $(echo "$NVMES" | tr '\n' ' ' | sed 's/ $//'); lender's adapter $A, borrower's $B," \
 	"its interrupt on CPU $IRQ_CPU"
@@ -183,18 +230,17 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	echo "# round $r"
 	if [ $((r % 2)) -eq 1 ]; then
-		local_round "$r" || fail "fio on the local drives"
-		borrowed_round "$r" || fail "fio on the borrowed drives"
+		local_round "$r"
+		borrowed_round "$r"
 	else
-		borrowed_round "$r" || fail "fio on the borrowed drives"
-		local_round "$r" || fail "fio on the local drives"
+		borrowed_round "$r"
+		local_round "$r"
 	fi
 	r=$((r + 1))
 done
 ADAPTER_IRQS=$(awk -v irq="$(cat "/sys/bus/pci/devices/$B/irq"):" \
 	'$1 == irq { print $2 " on CPU 0, " $3 " on CPU 1" }' /proc/interrupts)
-{ rmdir "$CFS/$A/connections/1" && rmmod ntb_lending && unload_ntb_modules; } ||
-	fail "unloading"
+step "unloading" $STEP_S unload
 
 # --- the table ---------------------------------------------------------------
 
@@ -222,12 +268,17 @@ spread() {
 					if (n++ == 0 || q < lo) lo = q
 					if (n == 1 || q > hi) hi = q
 				}
-				printf "%.2f-%.2f", lo, hi
+				if (n) printf "%.2f-%.2f", lo, hi
+				else printf "-"
 			}'
 }
 
+# $1 over $2; "-" when either is missing (a step failed).
 ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || b == 0) print "-"
+		else printf "%.3f", a / b
+	}'
 }
 
 FORMAT='%-28s %9s %11s %6s %-11s\n'
@@ -265,8 +316,9 @@ table | sed 's/ *$//'
 l4=$(med local4 0) l1=$(med local1 0) b4=$(med borrowed4 0) b1=$(med borrowed1 0)
 echo "drive 0, four at once over alone: local $(ratio "$l4" "$l1"), borrowed $(ratio "$b4" "$b1")" \
 	"(alone borrowed: the other three borrowed, idle)"
-echo "the four borrows took: $RESOURCES"
+echo "the four borrows took: ${RESOURCES:-(no borrow was done)}"
 echo "guest CPUs busy, % (four/one): local $(cpu local4)/$(cpu local1)," \
 	"borrowed $(cpu borrowed4)/$(cpu borrowed1)"
 echo "every borrowed-device interrupt is the borrower's adapter's one MSI (affinity CPU $IRQ_CPU):"
 echo "  taken $ADAPTER_IRQS"
+exit "$STEP_FAILED"
