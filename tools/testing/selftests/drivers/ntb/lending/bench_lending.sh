@@ -8,6 +8,7 @@
 # borrowed disk's node against a local hot-add (PCI remove and rescan).
 # Rounds alternate the four, so that the host's changing load (other VMs)
 # falls on all of them alike; figures are medians over the rounds.
+# BENCH_ROUNDS (default 3) sets the number of rounds, as in bench_pool.sh.
 #
 # Every step (a fio, a driver bind, a borrow, a return, ...) runs for a
 # bounded time (step, lib.sh): one that fails or hangs says so by name, the
@@ -24,7 +25,7 @@ NVMET=/sys/kernel/config/nvmet
 NQN=nqn.2014-08.invalid.ntb-lending:bench
 REGION=128M
 RUNTIME=10
-ROUNDS=3
+ROUNDS=${BENCH_ROUNDS:-3}
 RESULTS=/tmp/bench-results
 FIO_S=$((RUNTIME + 50))	# one fio: ramp, runtime, and its start on a busy host
 STEP_S=60		# a bind, a hot-add, a borrow, a return
@@ -272,7 +273,7 @@ IRQ_CPU=$(cat "/proc/irq/$(cat "/sys/bus/pci/devices/$B/irq")/effective_affinity
 echo "# nvme $NVME, default IOMMU domain $DEFAULT; borrower's adapter $B, its interrupt on CPU $IRQ_CPU"
 
 r=1
-while [ $r -le $ROUNDS ]; do
+while [ "$r" -le "$ROUNDS" ]; do
 	echo "# round $r"
 	round || echo "# bench: the rest of round $r skipped"
 	r=$((r + 1))
