@@ -46,6 +46,14 @@
 
 #define RPC_WRITE	BIT(15)
 
+/*
+ * A read of size 0 asks which of the RPC_SPAN_DWORDS dwords from @where
+ * (aligned to the span) differ from the request's value: its answer has
+ * bit i set for each that does. A lender before it answers -EINVAL.
+ */
+#define RPC_SPAN	0
+#define RPC_SPAN_DWORDS	32
+
 static u32 rpc_check(u32 hdr, u32 val)
 {
 	return ~(hdr * 0x9e3779b1U) ^ val;
@@ -185,25 +193,65 @@ static int ntbl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
 	return rpc(priv, true, where, size, &val);
 }
 
+/*
+ * Ask which dwords of the span from @dw differ from @pattern, and put
+ * @pattern in the copy for those that do not and that it lacks; clears
+ * their bits in @ask. Under call_lock, so that no write's read-back
+ * comes between the lender's answer and the copy.
+ */
+static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw, u32 pattern,
+		    unsigned long *ask)
+{
+	struct ntbl_peer *peer = borrow->peer;
+	unsigned int i;
+	u32 differ = pattern;
+	int ret;
+
+	raw_spin_lock_bh(&peer->call_lock);
+	ret = call(borrow, false, dw * 4, RPC_SPAN, &differ, false);
+	if (!ret) {
+		for (i = 0; i < RPC_SPAN_DWORDS; i++) {
+			if (differ & BIT(i) || test_bit(dw + i, borrow->cfg_valid))
+				continue;
+			WRITE_ONCE(borrow->cfg[dw + i], pattern);
+			set_bit(dw + i, borrow->cfg_valid);
+		}
+		*ask &= differ;
+	}
+	raw_spin_unlock_bh(&peer->call_lock);
+	return ret;
+}
+
 /**
  * ntbl_rpc_prefetch() - copy a borrowed device's whole config space
  * @borrow: the borrow, attached
  *
  * Callers with interrupts off (user config reads) are answered from the
  * copy; on ntb_sim the lender's interrupt may be due on their very CPU.
- * Stops at the first failure (a lost link).
+ * Most dwords read 0 (the extended space), or all ones (beyond a
+ * conventional function's 256 bytes): one request per span of 32 finds
+ * them, and only the others are asked one by one. A lender that does not
+ * know spans has each dword asked. Stops at the first failure (a lost
+ * link).
  *
  * Context: process, with interrupts on; sleeps.
  */
 void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 {
-	unsigned int dw;
+	unsigned long ask;
+	unsigned int dw, i;
 	u32 val;
 
-	for (dw = 0; dw < ARRAY_SIZE(borrow->cfg); dw++) {
-		if (!test_bit(dw, borrow->cfg_valid) &&
-		    rpc(borrow, false, dw * 4, 4, &val))
-			return;
+	for (dw = 0; dw < ARRAY_SIZE(borrow->cfg); dw += RPC_SPAN_DWORDS) {
+		ask = GENMASK(RPC_SPAN_DWORDS - 1, 0);
+		if (!rpc_span(borrow, dw, 0, &ask) &&
+		    hweight_long(ask) > RPC_SPAN_DWORDS / 2)
+			rpc_span(borrow, dw, ~0U, &ask);
+		for_each_set_bit(i, &ask, RPC_SPAN_DWORDS) {
+			if (!test_bit(dw + i, borrow->cfg_valid) &&
+			    rpc(borrow, false, (dw + i) * 4, 4, &val))
+				return;
+		}
 		cond_resched();
 	}
 }
@@ -229,6 +277,26 @@ void ntbl_rpc_reset(struct ntbl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 }
 
+/* Which dwords of the span at @where differ from *@val (RPC_SPAN). */
+static int serve_span(struct ntbl_lent *lent, unsigned int where, u32 *val)
+{
+	u32 differ = 0, dword;
+	unsigned int i;
+	int ret;
+
+	if (!IS_ALIGNED(where, RPC_SPAN_DWORDS * 4))
+		return -EINVAL;
+	for (i = 0; i < RPC_SPAN_DWORDS; i++) {
+		ret = ntbl_lent_cfg_read(lent, where + 4 * i, 4, &dword);
+		if (ret)
+			return ret;
+		if (dword != *val)
+			differ |= BIT(i);
+	}
+	*val = differ;
+	return 0;
+}
+
 static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val)
 {
 	struct ntbl_lend *lend = peer->lent[(hdr >> 16) & 0xff];
@@ -238,6 +306,8 @@ static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val)
 		return -ENODEV;
 	if (hdr & RPC_WRITE)
 		return ntbl_lent_cfg_write(lend->lent, where, size, *val);
+	if (size == RPC_SPAN)
+		return serve_span(lend->lent, where, val);
 	return ntbl_lent_cfg_read(lend->lent, where, size, val);
 }
 

@@ -1702,7 +1702,35 @@ static void fuzz_request(struct fuzz *fz, struct fuzz_pci *fp, u32 *where,
 		/* anything the header can say */
 		*where = rnd32(fz) & 0xfff;
 		*size = rnd_below(fz, 8);
+	} else if (one_in(fz, 8)) {
+		/* a span, as a prefetch asks: which dwords are not 0, not ~0 */
+		*size = RPC_SPAN;
+		*where = rnd_below(fz, PCI_CFG_SPACE_EXP_SIZE) &
+			 ~(RPC_SPAN_DWORDS * 4 - 1);
+		*val = one_in(fz, 2) ? 0 : ~0U;
 	}
+}
+
+/*
+ * The answer a read of @size at @where should have from a space that was
+ * @hw0 and @v0 before: virtual bits from the copy, the rest from the
+ * function; beyond the space all ones.
+ */
+static u32 cfg_expected(struct fuzz_pci *fp, const u8 *hw0, const u8 *v0,
+			unsigned int where, unsigned int size)
+{
+	struct ntbl_lent *lent = fp->lent;
+	unsigned int i;
+	u32 want = 0;
+
+	if (where + size > lent->cfg_size)
+		return size == 4 ? ~0U : BIT(8 * size) - 1;
+	for (i = 0; i < size; i++)
+		want |= (u32)((hw0[where + i] & ~lent->virt[where + i]) |
+			      (v0[where + i] & lent->virt[where + i])) << (8 * i);
+	if (where == PCI_COMMAND && fp->pdev.no_command_memory)
+		want |= v0[PCI_COMMAND] & PCI_COMMAND_MEMORY;
+	return want;
 }
 
 /*
@@ -1720,7 +1748,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 	struct ntbl_lent *lent = fp->lent;
 	u8 *hw0, *v0;
 	u32 w[NTBL_RPC_WORDS], last[NTBL_RPC_WORDS] = {}, hdr, where, size, val;
-	u32 want, allowed, changed;
+	u32 want, allowed, changed, span;
 	unsigned int at, i, index, sent, msi_end;
 	int err, tag = 0, served;
 	bool write, touched;
@@ -1781,6 +1809,22 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 		val = w[1];
 		err = loop->rpc[0] & 0xff;
 
+		if (index == FUZZ_LEND_INDEX && !write && size == RPC_SPAN) {
+			/* Which dwords differ from the value: each read alike. */
+			span = 0;
+			for (i = 0; i < RPC_SPAN_DWORDS; i++)
+				if (cfg_expected(fp, hw0, v0, where + 4 * i, 4) != val)
+					span |= BIT(i);
+			want = !IS_ALIGNED(where, RPC_SPAN_DWORDS * 4) ? EINVAL :
+			       where >= lent->cfg_size || lent->state == LENT_ACTIVE ? 0 :
+			       lent->state == LENT_GONE ? ENODEV : ENOLINK;
+			FUZZ_ASSERT(&fz, err == want);
+			if (!want)
+				FUZZ_ASSERT(&fz, loop->rpc[1] == span);
+			FUZZ_ASSERT(&fz, !memcmp(hw0, fp->hw, PCI_CFG_SPACE_EXP_SIZE));
+			FUZZ_ASSERT(&fz, !memcmp(v0, lent->vconfig, PCI_CFG_SPACE_EXP_SIZE));
+			continue;
+		}
 		if (index != FUZZ_LEND_INDEX)
 			want = ENODEV;
 		else if (!lent_cfg_access_ok(where, size))
@@ -1802,14 +1846,8 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 		}
 
 		if (!write) {
-			/* Virtual bits from the copy, the rest from the function. */
-			want = 0;
-			for (i = 0; i < size; i++)
-				want |= (u32)((hw0[where + i] & ~lent->virt[where + i]) |
-					      (v0[where + i] & lent->virt[where + i])) << (8 * i);
-			if (where == PCI_COMMAND && fp->pdev.no_command_memory)
-				want |= v0[PCI_COMMAND] & PCI_COMMAND_MEMORY;
-			FUZZ_ASSERT(&fz, loop->rpc[1] == want);
+			FUZZ_ASSERT(&fz, loop->rpc[1] ==
+					 cfg_expected(fp, hw0, v0, where, size));
 			FUZZ_ASSERT(&fz, !memcmp(hw0, fp->hw, PCI_CFG_SPACE_EXP_SIZE));
 			FUZZ_ASSERT(&fz, !memcmp(v0, lent->vconfig, PCI_CFG_SPACE_EXP_SIZE));
 			continue;
