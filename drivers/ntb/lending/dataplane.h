@@ -371,6 +371,9 @@ struct ntbl_vbus_ops {
  * @db: for each doorbell bit the virtual bus may use, the write that rings
  *	it (ntbl_lent_map_doorbell() of ntb_peer_db_addr() on the lender);
  *	bit i of ntbl_vbus_doorbell() is @db[i]
+ * @db_irq: for each entry of @db, the interrupt of this host that its
+ *	ring raises (the NTB adapter's vector for the bit), 0 if unknown;
+ *	NULL if none is known
  * @nr_db: entries in @db, 1..64
  */
 struct ntbl_vbus_info {
@@ -384,6 +387,7 @@ struct ntbl_vbus_info {
 	u64 dma_size;
 	u64 dma_dev_addr;
 	const struct ntbl_dp_doorbell *db;
+	const unsigned int *db_irq;
 	unsigned int nr_db;
 };
 
