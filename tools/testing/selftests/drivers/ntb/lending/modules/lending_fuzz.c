@@ -1102,6 +1102,53 @@ static void mreg_valid_packet(struct fuzz *fz, struct fuzz_mreg *fm, u32 *w)
 }
 
 /*
+ * What a whole packet of peer @pidx, @w, did once taken: it reached what
+ * its head names and nothing else.
+ */
+static void mreg_check_whole(struct fuzz *fz, struct fuzz_mreg *fm,
+			     const u32 *w, int pidx,
+			     const struct fuzz_mreg_seen *seen)
+{
+	struct mreg_xport *xp = to_xport(&fm->adapter);
+
+	FUZZ_ASSERT(fz, mreg_same(fm, seen, pidx));
+	switch (w[0] >> 24) {
+	case PKT_ACK:
+		FUZZ_ASSERT(fz, !fm->out_words);
+		FUZZ_ASSERT(fz, fm->peers[pidx].chan.acked == (u8)(w[0] >> 16));
+		break;
+	case PKT_RPC_RSP:
+		FUZZ_ASSERT(fz, !fm->out_words);
+		FUZZ_ASSERT(fz, !memcmp(xp->peers[pidx].rpc_rsp, &w[1],
+					sizeof(xp->peers[pidx].rpc_rsp)));
+		break;
+	case PKT_RPC_REQ:
+		if (w[3] != rpc_check(w[1], w[2])) {
+			FUZZ_ASSERT(fz, !fm->out_words);
+			break;
+		}
+		/* Answered, to its sender: no lend entry, ENODEV. */
+		FUZZ_ASSERT(fz, fm->out_words == PKT_WORDS &&
+			    fm->out_pidx == pidx);
+		FUZZ_ASSERT(fz, fm->out[0] == PKT_RPC_RSP << 24);
+		FUZZ_ASSERT(fz, fm->out[3] == rpc_check(fm->out[1], fm->out[2]));
+		FUZZ_ASSERT(fz, fm->out[1] == ((w[1] & 0xff000000) | ENODEV));
+		break;
+	default:
+		/* A frame: acknowledged to its sender if its checksum holds. */
+		if (csum(w)) {
+			FUZZ_ASSERT(fz, !fm->out_words);
+		} else {
+			FUZZ_ASSERT(fz, fm->out_words == PKT_WORDS &&
+				    fm->out_pidx == pidx &&
+				    fm->out[0] == (PKT_ACK << 24 | (w[0] & 0xff0000)));
+		}
+		FUZZ_ASSERT(fz, fm->peers[pidx].chan.rx.len <= NTBL_MSG_WORDS);
+		break;
+	}
+}
+
+/*
  * Packets in our registers as senders leave them, valid ones changed:
  * words flipped, heads of every type, a word missing or from another
  * sender, a sender that is no peer; taken by the message interrupt or by
@@ -1200,41 +1247,7 @@ static void msgreg_mutated_packets(struct kunit *test)
 			FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
 			continue;
 		}
-		FUZZ_ASSERT(&fz, mreg_same(fm, &seen, pidx));
-		switch (w[0] >> 24) {
-		case PKT_ACK:
-			FUZZ_ASSERT(&fz, !fm->out_words);
-			FUZZ_ASSERT(&fz, fm->peers[pidx].chan.acked == (u8)(w[0] >> 16));
-			break;
-		case PKT_RPC_RSP:
-			FUZZ_ASSERT(&fz, !fm->out_words);
-			FUZZ_ASSERT(&fz, !memcmp(xp->peers[pidx].rpc_rsp, &w[1],
-						 sizeof(xp->peers[pidx].rpc_rsp)));
-			break;
-		case PKT_RPC_REQ:
-			if (w[3] != rpc_check(w[1], w[2])) {
-				FUZZ_ASSERT(&fz, !fm->out_words);
-				break;
-			}
-			/* Answered, to its sender: no lend entry, ENODEV. */
-			FUZZ_ASSERT(&fz, fm->out_words == PKT_WORDS &&
-				    fm->out_pidx == pidx);
-			FUZZ_ASSERT(&fz, fm->out[0] == PKT_RPC_RSP << 24);
-			FUZZ_ASSERT(&fz, fm->out[3] == rpc_check(fm->out[1], fm->out[2]));
-			FUZZ_ASSERT(&fz, fm->out[1] == ((w[1] & 0xff000000) | ENODEV));
-			break;
-		default:
-			/* A frame: acknowledged to its sender if its checksum holds. */
-			if (csum(w)) {
-				FUZZ_ASSERT(&fz, !fm->out_words);
-			} else {
-				FUZZ_ASSERT(&fz, fm->out_words == PKT_WORDS &&
-					    fm->out_pidx == pidx &&
-					    fm->out[0] == (PKT_ACK << 24 | (w[0] & 0xff0000)));
-			}
-			FUZZ_ASSERT(&fz, fm->peers[pidx].chan.rx.len <= NTBL_MSG_WORDS);
-			break;
-		}
+		mreg_check_whole(&fz, fm, w, pidx, &seen);
 	}
 	mreg_free(fm);
 }
