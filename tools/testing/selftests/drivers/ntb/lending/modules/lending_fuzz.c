@@ -51,12 +51,14 @@ MODULE_PARM_DESC(inputs, "Inputs of all cases together (default 100000)");
  * struct fuzz - one case's run
  * @test: the case
  * @rnd: its generator, seeded from @seed and the case's name
+ * @seed: that seed
  * @n: the input being tried, for the message of a failed assertion
  * @total: inputs of this case
  */
 struct fuzz {
 	struct kunit *test;
 	struct rnd_state rnd;
+	u64 seed;
 	unsigned int n;
 	unsigned int total;
 };
@@ -65,7 +67,7 @@ struct fuzz {
 static void fuzz_fail(struct fuzz *fz, const char *cond, int line)
 {
 	kunit_err(fz->test, "line %d: %s: input %u of %u, seed %llu\n",
-		  line, cond, fz->n, fz->total, seed);
+		  line, cond, fz->n, fz->total, fz->seed);
 	KUNIT_FAIL_AND_ABORT(fz->test, "the first failure; its case stops");
 }
 
@@ -75,17 +77,27 @@ static void fuzz_fail(struct fuzz *fz, const char *cond, int line)
 			fuzz_fail(fz, #cond, __LINE__);			\
 	} while (0)
 
-/* @pct per cent of @inputs, at least one. */
-static void fuzz_start(struct fuzz *fz, struct kunit *test, unsigned int pct)
+/*
+ * The first @total inputs that case @name draws from @seed, as a
+ * regression case replays them.
+ */
+static void fuzz_start_as(struct fuzz *fz, struct kunit *test,
+			  const char *name, u64 seed, unsigned int total)
 {
-	const char *name = test->name;
-
 	fz->test = test;
+	fz->seed = seed;
 	fz->n = 0;
-	fz->total = max_t(unsigned int, 1, div_u64((u64)inputs * pct, 100));
+	fz->total = total;
 	prandom_seed_state(&fz->rnd,
 			   seed ^ hashlen_string(NULL, name) * 0x9e3779b97f4a7c15ULL);
 	kunit_info(test, "seed %llu, %u inputs\n", seed, fz->total);
+}
+
+/* @pct per cent of @inputs, at least one. */
+static void fuzz_start(struct fuzz *fz, struct kunit *test, unsigned int pct)
+{
+	fuzz_start_as(fz, test, test->name, seed,
+		      max_t(unsigned int, 1, div_u64((u64)inputs * pct, 100)));
 }
 
 /*
