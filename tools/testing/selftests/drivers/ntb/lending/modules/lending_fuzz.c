@@ -3,9 +3,10 @@
  * lending_fuzz: KUnit suites that feed every parser of peer data in
  * ntb_lending seeded random and mutated input: the message unpackers
  * (wire.h), the channel's frames and their reassembly (chan.c), the
- * switch transport's packets (xport_msgreg.c), and config requests with
- * the lender's config space virtualization behind them (rpc.c,
- * dp_lent_config.c). Test only; Documentation/ntb-lending/testing.rst.
+ * switch transport's packets and senders interleaved (xport_msgreg.c),
+ * and config requests with the lender's config space virtualization
+ * behind them (rpc.c, dp_lent_config.c). Test only;
+ * Documentation/ntb-lending/testing.rst.
  *
  * The code under test is the module's own, not a copy: this file includes
  * those four .c files, so that their static functions are in reach, and
@@ -787,7 +788,7 @@ static void chan_mutated_frames(struct kunit *test)
 	struct fuzz fz;
 	u32 *w;
 
-	fuzz_start(&fz, test, 15);
+	fuzz_start(&fz, test, 11);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_any_msg(&fz, &msg);
 		nr = loop_frames(loop, &msg);
@@ -1009,6 +1010,7 @@ static struct fuzz_mreg *mreg_new(struct kunit *test, unsigned int shift)
 	fm = kunit_kzalloc(test, sizeof(*fm), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, fm);
 	fm->ntb.ops = &fmreg_ops;
+	fm->ntb.dev.init_name = "lending_fuzz";
 	fm->shift = shift;
 	fm->adapter.ntb = &fm->ntb;
 	fm->adapter.xport = &ntbl_xport_msgreg;
@@ -1264,8 +1266,212 @@ static void msgreg_mutated_packets(struct kunit *test)
 	mreg_free(fm);
 }
 
+/* --- xport_msgreg.c: senders interleaved, words dropped ------------------- */
+
+/* How a sender writes a packet (pkt_send()): the claim first, the head last. */
+static const int fuzz_write_order[PKT_WORDS] = { MIDX_CLAIM, 3, 2, MIDX_HEAD };
+
+/**
+ * struct fuzz_sender - a peer writing a packet into our registers
+ * @w: the packet
+ * @next: the index in fuzz_write_order of its next word
+ * @busy: in the middle of a packet
+ */
+struct fuzz_sender {
+	u32 w[PKT_WORDS];
+	unsigned int next;
+	bool busy;
+};
+
+/**
+ * struct fuzz_watch - what rx_watch() must do at its next look
+ * @partial: it saw words without their head at its last look
+ * @taken: packets taken from the registers by then
+ */
+struct fuzz_watch {
+	bool partial;
+	unsigned long taken;
+};
+
+/*
+ * One word of @s's packet, as the hardware takes it: a write to a full
+ * register fails. A claim that fails leaves the sender to try again, any
+ * other word lost makes it give the packet up (pkt_send()'s -EBUSY and
+ * -EIO).
+ */
+static void fuzz_sender_step(struct fuzz *fz, struct fuzz_mreg *fm,
+			     struct fuzz_sender *s, int pidx)
+{
+	int midx;
+	u64 bit;
+
+	if (!s->busy) {
+		mreg_valid_packet(fz, fm, s->w);
+		s->next = 0;
+		s->busy = true;
+	}
+	midx = fuzz_write_order[s->next];
+	bit = BIT_ULL(fm->shift + midx);
+	if (fm->sts & bit) {
+		if (s->next)
+			s->busy = false;
+		return;
+	}
+	fm->reg[midx] = s->w[midx];
+	fm->from[midx] = pidx;
+	fm->sts |= bit;
+	if (++s->next == PKT_WORDS)
+		s->busy = false;
+}
+
+/* The adapter bound again, as after a reload: what was there is dropped. */
+static void fuzz_mreg_restart(struct kunit *test, struct fuzz_mreg *fm)
+{
+	mreg_unbind(&fm->adapter);
+	KUNIT_ASSERT_EQ(test, mreg_bind(&fm->adapter), 0);
+	mreg_start(&fm->adapter);
+	/* The case looks itself, when it chooses. */
+	cancel_delayed_work_sync(&to_xport(&fm->adapter)->rx_watch);
+}
+
+/*
+ * Up to FUZZ_PEERS senders write their packets into our registers a word
+ * at a time, interleaved at random with what the receiver does: the
+ * message interrupt, a config request's poll, rx_watch()'s look, a link
+ * change (drop_partial()), a restart of the adapter (mreg_start()), and
+ * senders that die or reset midway. Every step checks what the receiver
+ * did against the registers as the hardware holds them:
+ *
+ * - a head present is taken with the words before it, which reach their
+ *   peer only if all four came from it, and nothing else changes;
+ * - words without their head stay until rx_watch() has seen them at two
+ *   looks in a row with no packet taken in between, or a link change or
+ *   restart drops them, and then go without reaching anyone;
+ * - so once the senders stop, an interrupt and two looks leave the
+ *   registers free for the next sender.
+ */
+static void msgreg_interleaved_senders(struct kunit *test)
+{
+	struct fuzz_sender senders[FUZZ_PEERS] = {};
+	unsigned int step, steps, i, whole_taken = 0, dropped = 0;
+	u32 w[PKT_WORDS], ans[NTBL_RPC_WORDS];
+	struct fuzz_watch watch = {};
+	struct fuzz_mreg_seen seen;
+	bool head, whole, partial;
+	struct ntbl_peer *from;
+	struct mreg_xport *xp;
+	struct fuzz_mreg *fm;
+	unsigned long taken;
+	struct ntbl_msg msg;
+	int op, pidx;
+	struct fuzz fz;
+	u64 in, sts;
+
+	fuzz_start(&fz, test, 8);
+	fm = mreg_new(test, one_in(&fz, 2) ? 16 : 0);
+	/* Started as the driver starts it; the case looks itself. */
+	mreg_start(&fm->adapter);
+	cancel_delayed_work_sync(&to_xport(&fm->adapter)->rx_watch);
+	in = fmreg_inbits(&fm->ntb);
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
+		steps = 1 + rnd_below(&fz, 24);
+		/* Then an interrupt and two looks, with the senders still. */
+		for (step = 0; step < steps + 3; step++) {
+			xp = to_xport(&fm->adapter);
+			if (step < steps)
+				op = rnd_below(&fz, 16);
+			else
+				op = step == steps ? 12 : 11;
+			if (op < 8) {
+				i = rnd_below(&fz, FUZZ_PEERS);
+				fuzz_sender_step(&fz, fm, &senders[i], i);
+				continue;
+			}
+			if (op == 8) {
+				/* A sender dies, or resets, midway. */
+				senders[rnd_below(&fz, FUZZ_PEERS)].busy = false;
+				continue;
+			}
+
+			sts = fm->sts;
+			memcpy(w, fm->reg, sizeof(w));
+			head = sts & BIT_ULL(fm->shift + MIDX_HEAD);
+			partial = (sts & in) && !head;
+			pidx = fm->from[0];
+			whole = (sts & in) == in && pidx >= 0 && pidx < FUZZ_PEERS;
+			for (i = 1; i < PKT_WORDS; i++)
+				whole &= fm->from[i] == pidx;
+			taken = xp->rx_taken;
+			mreg_seen(fm, &seen);
+			fm->out_words = 0;
+
+			switch (op) {
+			case 9:
+				mreg_link_event(&fm->adapter);
+				FUZZ_ASSERT(&fz, !xp->held_from && xp->rx_taken == taken);
+				FUZZ_ASSERT(&fz, fm->sts == (head ? sts : sts & ~in));
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				dropped += partial;
+				continue;
+			case 10:
+				/* Our state is new: only the registers to check. */
+				fuzz_mreg_restart(test, fm);
+				FUZZ_ASSERT(&fz, !(fm->sts & in) && !fm->out_words);
+				watch.partial = false;
+				continue;
+			case 11:
+				/* A look of rx_watch(), its next one put off. */
+				rx_watch(&xp->rx_watch.work);
+				cancel_delayed_work_sync(&xp->rx_watch);
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				FUZZ_ASSERT(&fz, xp->rx_taken == taken);
+				if (partial && watch.partial && watch.taken == taken) {
+					FUZZ_ASSERT(&fz, !(fm->sts & in));
+					watch.partial = false;
+					dropped++;
+				} else {
+					FUZZ_ASSERT(&fz, fm->sts == sts);
+					watch.partial = partial;
+					watch.taken = taken;
+				}
+				continue;
+			case 12:
+			case 13:
+				mreg_msg_event(&fm->adapter);
+				break;
+			default:
+				/* A config request's poll, and the irq_work it may leave. */
+				mreg_rpc_answer(&fm->peers[rnd_below(&fz, FUZZ_PEERS)], ans);
+				irq_work_sync(&xp->held_work);
+				break;
+			}
+			FUZZ_ASSERT(&fz, !xp->held_from);
+			while (ntbl_chan_next(&fm->adapter, &from, &msg))
+				FUZZ_ASSERT(&fz, msg.len <= NTBL_MSG_WORDS);
+			if (!head) {
+				FUZZ_ASSERT(&fz, fm->sts == sts && xp->rx_taken == taken);
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				continue;
+			}
+			FUZZ_ASSERT(&fz, !(fm->sts & in) && xp->rx_taken == taken + 1);
+			if (!whole) {
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				continue;
+			}
+			mreg_check_whole(&fz, fm, w, pidx, &seen);
+			whole_taken++;
+		}
+		/* No sender is kept out for good. */
+		FUZZ_ASSERT(&fz, !(fm->sts & in));
+	}
+	kunit_info(test, "%u whole packets taken, %u partial ones dropped\n",
+		   whole_taken, dropped);
+	mreg_free(fm);
+}
+
 static struct kunit_case msgreg_cases[] = {
 	KUNIT_CASE_SLOW(msgreg_mutated_packets),
+	KUNIT_CASE_SLOW(msgreg_interleaved_senders),
 	{}
 };
 
@@ -1783,7 +1989,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 	v0 = kunit_kzalloc(test, PCI_CFG_SPACE_EXP_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, hw0);
 	KUNIT_ASSERT_NOT_NULL(test, v0);
-	fuzz_start(&fz, test, 15);
+	fuzz_start(&fz, test, 11);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		if (fz.n % FUZZ_REQS_PER_SPACE == 0)
 			fpci_space(&fz, fp, one_in(&fz, 4));
