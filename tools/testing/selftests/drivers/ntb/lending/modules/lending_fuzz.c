@@ -2671,6 +2671,21 @@ static void answers_config_requests(struct kunit *test)
 	answers_config_run(test, &fz);
 }
 
+/*
+ * Regression: seed 5724269263493208793 of answers_config_requests, whose
+ * input 2 sent a read request with a value word from the borrower's stack
+ * ("ntb_lending: rpc: a read request's value word is 0, not the
+ * borrower's stack").
+ */
+static void answers_readback_sends_no_stack(struct kunit *test)
+{
+	struct fuzz fz;
+
+	fuzz_start_as(&fz, test, "answers_config_requests",
+		      5724269263493208793ULL, 3);
+	answers_config_run(test, &fz);
+}
+
 /* The replies waiting on @loop's channel, oldest first, into @out. */
 static unsigned int fuzz_replies(struct fuzz_loop *loop, struct ntbl_msg *out)
 {
@@ -3070,6 +3085,7 @@ static void answers_borrow_replies(struct kunit *test)
 
 static struct kunit_case answers_cases[] = {
 	KUNIT_CASE_SLOW(answers_config_requests),
+	KUNIT_CASE(answers_readback_sends_no_stack),
 	KUNIT_CASE_SLOW(answers_borrow_replies),
 	{}
 };
