@@ -12,7 +12,7 @@
 # printed. Without KUnit (the stock kernel) the module is not built and the
 # test skips.
 # vm-devices: edu
-# vm-timeout: 300
+# vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 INPUTS=${1:-100000}
