@@ -80,13 +80,16 @@ lender_irqs() {
 		awk '{ s += $1 } END { print s + 0 }'
 }
 
-# Every vector of PCI function $1 as "NAME (affinity CPUS): N0/N1...",
-# N the interrupts it took on each CPU since its driver asked for it.
+# Every vector of PCI function $1 as "NAME (affinity CPUS, effective
+# CPUS): N0/N1...", N the interrupts it took on each CPU since its driver
+# asked for it; "-" for an affinity the irq chip does not keep.
 vectors() {
 	for irq in /sys/bus/pci/devices/"$1"/msi_irqs/*; do
 		[ -e "$irq" ] || continue
 		n=${irq##*/}
-		awk -v irq="$n:" -v aff="$(cat "/proc/irq/$n/effective_affinity_list" 2>/dev/null)" '
+		aff=$(cat "/proc/irq/$n/smp_affinity_list" 2>/dev/null)
+		eff=$(cat "/proc/irq/$n/effective_affinity_list" 2>/dev/null)
+		awk -v irq="$n:" -v aff="${aff:--}, effective ${eff:--}" '
 			NR == 1 { ncpu = NF; next }
 			$1 == irq {
 				s = $2
