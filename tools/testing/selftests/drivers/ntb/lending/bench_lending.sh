@@ -107,7 +107,8 @@ vectors() {
 #   (busy /proc/stat time over the disk's I/Os), 10 fio's usr+sys CPU
 #   usecs per I/O, 11 the disk's I/Os, 12 the lender's interrupts,
 #   13 interrupts of the device's vectors per I/O on each CPU (CPU 0
-#   first, comma-separated), 14 the same of the borrower's adapter B.
+#   first, comma-separated), 14 the same of the borrower's adapter B,
+#   15 the reads' mean submission latency in usecs.
 # Fields 5 and 9 to 14 are deltas over the whole fio run (its ramp too),
 # all taken around the same interval.
 fio_read() {
@@ -130,7 +131,9 @@ fio_read() {
 	c1=$(cpu_ticks) i1=$(block_ios "$disk") l1=$(lender_irqs)
 	d1=$(irqs_by_cpu "$dev") a1=$(irqs_by_cpu "$B")
 	# fio 3.33's terse v3, one line, ';'-separated: 1 the version (3),
-	# 7 and 8 read KiB/s and IOPS, 18-37 the read completion latency
+	# 7 and 8 read KiB/s and IOPS, 12 the reads' mean submission latency
+	# (usecs, from the job's submit call to its return), 18-37 the read
+	# completion latency
 	# percentiles as "P%=USECS" (here 50 and 99, then "0%=0"), 48 and 49
 	# write KiB/s and IOPS, 88 and 89 usr and sys CPU as "N%" (fio's
 	# process, of one CPU, over the runtime).
@@ -170,15 +173,15 @@ fio_read() {
 			sys = $89
 			sub(/%/, "", usr)
 			sub(/%/, "", sys)
-			printf "%s %s %d %.1f %d %d %s %s %.1f %.1f %d %d %s %s\n", t, w, iops,
+			printf "%s %s %d %.1f %d %d %s %s %.1f %.1f %d %d %s %s %d\n", t, w, iops,
 				($7 + $48) * 1.024 / 1000,
 				100 * (j[3] - j[1]) / (j[4] - j[2]) + 0.5, r, p50, p99,
 				(j[3] - j[1]) * 10000 / n, (usr + sys) / 100 * 1000000 / iops,
-				n, m[2] - m[1], per_io(d, n), per_io(a, n)
+				n, m[2] - m[1], per_io(d, n), per_io(a, n), $12 + 0.5
 			ok = 1
 		}
 		END { exit !ok }' >>"$RESULTS" || return 1
-	echo "# $(tail -n1 "$RESULTS" | cut -d' ' -f1-5,7-10) (IOPS MB/s CPU% p50 p99 us/I/O: guest fio)"
+	echo "# $(tail -n1 "$RESULTS" | cut -d' ' -f1-5,7-10,15) (IOPS MB/s CPU% p50 p99 us/I/O: guest fio; slat)"
 }
 
 measure() {
@@ -466,11 +469,13 @@ row() {
 		"$p" "$bp" "($(spread borrowed "$2" "$3" passthrough))" "$(goal "${4:-}" "$bl" "$bp")"
 }
 
-# The QD1 rows of workload $2 (label $1): IOPS, p50 and p99 latency.
+# The QD1 rows of workload $2 (label $1): IOPS, p50 and p99 completion
+# latency, and the mean submission latency that completion leaves out.
 qd1_rows() {
 	row "$1" "$2" 3 "${3:-}"
 	row "  p50 completion, us" "$2" 7 "b/loc <= 1.05"
 	row "  p99 completion, us" "$2" 8 "b/loc <= 1.05"
+	row "  mean submission, us" "$2" 15
 }
 
 table() {
