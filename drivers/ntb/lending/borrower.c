@@ -365,6 +365,30 @@ static bool vectors_ok(struct ntbl_peer *peer, u64 asked, u64 got)
 }
 
 /*
+ * The interrupt that a ring of our doorbell bit @bit raises, or 0 if it
+ * cannot be told. The NTB API names a bit's db vector
+ * (ntb_db_vector_mask()) but not its interrupt; an adapter with several
+ * vectors has them as its function's MSI-X vectors, db vector N being
+ * MSI-X vector N (ntb_hw_intel, ntb_hw_amd, ntb_sim's ivshmem), so the
+ * vector's own affinity says where the bit's handlers run. A lone vector
+ * (an edu adapter, MSI or INTx) tells nothing worth steering by.
+ */
+static unsigned int db_irq(struct ntb_dev *ntb, unsigned int bit)
+{
+	int v, n = ntb_db_vector_count(ntb), irq;
+
+	if (n < 2 || !ntb->pdev || !ntb->pdev->msix_enabled)
+		return 0;
+	for (v = 0; v < n; v++) {
+		if (!(ntb_db_vector_mask(ntb, v) & BIT_ULL(bit)))
+			continue;
+		irq = pci_irq_vector(ntb->pdev, v);
+		return irq > 0 ? irq : 0;
+	}
+	return 0;
+}
+
+/*
  * Ask the lender for the device, its vectors ringing of the doorbell bits
  * in @vectors; fill @info and @borrow->db from its answers, and @vectors
  * with the bits it gave the device. A refusal of the lender's is also
@@ -429,8 +453,11 @@ static int ask(struct ntbl_borrow *borrow, u64 *vectors, u64 mem_size,
 	for (i = 0; i < dbs.nr; i++) {
 		borrow->db[i].addr = dbs.db[i].addr;
 		borrow->db[i].data = dbs.db[i].data;
+		/* Entry i rings the bit i above the lowest (vectors_ok()). */
+		borrow->db_irq[i] = db_irq(peer->ntb, __ffs64(dbs.vectors) + i);
 	}
 	info->db = borrow->db;
+	info->db_irq = borrow->db_irq;
 	info->nr_db = dbs.nr;
 	info->dma_phys = 0;
 	info->dma_size = mem_size;

@@ -268,12 +268,28 @@ static void ntbl_link_event(void *ctx)
 	queue_work(adapter->wq, &adapter->link_work);
 }
 
+/*
+ * The bits of db vector @vector: an adapter with several vectors (one per
+ * group of bits, each on a CPU of its own) signals each group on its own
+ * vector, and the other groups are other vectors' to take, on their CPUs.
+ * A vector that names no bit takes every bit, as a lone vector does.
+ */
+static u64 ntbl_db_vector_bits(struct ntb_dev *ntb, int vector)
+{
+	u64 bits = 0;
+
+	if (ntb_db_vector_count(ntb) > 1)
+		bits = ntb_db_vector_mask(ntb, vector);
+	return bits ?: ntb_db_valid_mask(ntb);
+}
+
 static void ntbl_db_event(void *ctx, int vector)
 {
 	struct ntbl_adapter *adapter = ctx;
 	u64 db = ntb_db_read(adapter->ntb);
 	int i;
 
+	db &= ntbl_db_vector_bits(adapter->ntb, vector);
 	/* Cleared first: a ring during the handlers is not lost. */
 	ntb_db_clear(adapter->ntb, db);
 	if (db & ntbl_xport_db_bits(adapter->xport))

@@ -371,6 +371,11 @@ struct ntbl_vbus_ops {
  * @db: for each doorbell bit the virtual bus may use, the write that rings
  *	it (ntbl_lent_map_doorbell() of ntb_peer_db_addr() on the lender);
  *	bit i of ntbl_vbus_doorbell() is @db[i]
+ * @db_irq: for each entry of @db, the interrupt of this host that its
+ *	ring raises (the NTB adapter's vector for the bit), 0 if unknown;
+ *	NULL if none is known. When every one is known and they are not all
+ *	one, a vector's affinity picks the doorbell it rings: one whose
+ *	interrupt goes to a CPU the vector asks for.
  * @nr_db: entries in @db, 1..64
  */
 struct ntbl_vbus_info {
@@ -384,6 +389,7 @@ struct ntbl_vbus_info {
 	u64 dma_size;
 	u64 dma_dev_addr;
 	const struct ntbl_dp_doorbell *db;
+	const unsigned int *db_irq;
 	unsigned int nr_db;
 };
 
@@ -485,8 +491,11 @@ void ntbl_vbus_free(struct ntbl_vbus *vbus);
  * @bits: bit i set for each entry i of &ntbl_vbus_info.db that rang
  *
  * Runs every allocated vector on each bit: vector v rings bit
- * v % &ntbl_vbus_info.nr_db. The caller reads and clears its doorbell
- * register first, so that a ring during the handlers is not lost.
+ * v % &ntbl_vbus_info.nr_db, or, where its affinity picks its doorbell
+ * (&ntbl_vbus_info.db_irq), the bit it picked, and for a while after a
+ * move the bit it rang before too. The caller reads and clears its
+ * doorbell register first, so that a ring during the handlers is not
+ * lost.
  *
  * Context: any, typically the NTB adapter's doorbell interrupt. Safe
  * against a concurrent ntbl_vbus_remove(), after which it does nothing; not

@@ -15,7 +15,9 @@
  *   lender's side, so the PCI core's own MSI-X write puts the doorbell
  *   address into the device's table (through the BAR mapping) and the
  *   device rings the borrower's doorbell with no CPU on the lender's side.
- *   The doorbell handler runs the vectors on each bit it sees.
+ *   The doorbell handler runs the vectors on each bit it sees. Where the
+ *   adapter has a vector per bit on CPUs of their own, a vector's affinity
+ *   picks the bit it rings.
  * - Config space: everything but the BARs and the ROM is forwarded to the
  *   lender, which virtualizes it (dp_lent_config.c).
  * - DMA: the IOMMU does not know this domain, so the device gets DMA
@@ -42,6 +44,20 @@
 /* PCI domains of virtual buses start above the 16-bit hardware ones. */
 #define VBUS_FIRST_DOMAIN	0x10000
 
+/*
+ * A vector's route (&ntbl_vbus.route): the doorbell its message rings, and
+ * the doorbells it rang before it moved, which may still bring its
+ * interrupts from before the move. The doorbell handler runs it for
+ * those too, until it has run once after its new message was written.
+ */
+#define VBUS_ROUTE_DB		GENMASK_ULL(5, 0)	/* the doorbell it rings */
+#define VBUS_ROUTE_PLACED	BIT_ULL(6)	/* by its affinity */
+#define VBUS_ROUTE_MOVING	BIT_ULL(7)	/* its message is being written */
+#define VBUS_ROUTE_OLD_SHIFT	8		/* the doorbells it rang before */
+#define VBUS_ROUTE_KEEP		(VBUS_ROUTE_DB | VBUS_ROUTE_PLACED)
+/* Doorbells a bus that steers vectors can have: one bit each in a route. */
+#define VBUS_STEER_MAX_DB	(64 - VBUS_ROUTE_OLD_SHIFT)
+
 /**
  * struct ntbl_vbus - a virtual PCI host bridge holding one borrowed function
  * @sysdata: the x86 PCI host data of the root bus; holds the PCI domain
@@ -55,6 +71,9 @@
  * @dma_dev_addr: where the device sees @dma_phys
  * @db: the doorbell write of each bit
  * @nr_db: entries in @db
+ * @db_irq: the interrupt each doorbell raises here, while @steer
+ * @steer: a vector's affinity picks its doorbell (vbus_msi_set_affinity()):
+ *	the doorbells raise interrupts of their own, which are known
  * @shared: the device has more vectors than @nr_db, so vectors share bits
  * @msi_db: the doorbell a plain MSI vector rings (its hardware number):
  *	the first whose write a 16-bit MSI data word can carry, at an
@@ -68,6 +87,13 @@
  * @msi_info: the MSI domain's info
  * @nr_hwirq: one more than the highest vector allocated so far (vectors
  *	are numbered by MSI index); only grows, read without lock
+ * @route: each vector's route (VBUS_ROUTE_*), by hardware number; set by
+ *	its allocation and its affinity, under @steer_lock, and read by the
+ *	doorbell handler, which clears its old doorbells, without it
+ * @nr_route: entries in @route: the function's MSI-X table size, or the
+ *	doorbells if more
+ * @steer_lock: serializes vectors' choices of a doorbell; a raw lock
+ *	because the affinity is set under the interrupt's raw lock
  * @bus: the root bus
  * @pdev: the borrowed function, a reference held; NULL after removal
  * @bar_lock: protects @bar_reg; a raw lock because config accessors may
@@ -76,8 +102,9 @@
  * @dead: the link is lost: config reads fail, DMA mappings are refused
  * @removed: ntbl_vbus_remove() has run
  *
- * Everything but @domain, @nr_hwirq, @bar_reg, @dead, @pdev and @removed is
- * set at creation (@shared and @msi_db by the scan) and constant after.
+ * Everything but @domain, @nr_hwirq, @route, @bar_reg, @dead, @pdev and
+ * @removed is set at creation (@shared, @msi_db, @route's array and
+ * @nr_route by the scan) and constant after.
  */
 struct ntbl_vbus {
 	struct pci_sysdata sysdata;
@@ -91,6 +118,8 @@ struct ntbl_vbus {
 	u64 dma_dev_addr;
 	struct ntbl_dp_doorbell *db;
 	unsigned int nr_db;
+	unsigned int *db_irq;
+	bool steer;
 	bool shared;
 	int msi_db;
 
@@ -102,6 +131,9 @@ struct ntbl_vbus {
 	struct msi_domain_ops msi_ops;
 	struct msi_domain_info msi_info;
 	unsigned int nr_hwirq;
+	atomic64_t *route;
+	unsigned int nr_route;
+	raw_spinlock_t steer_lock;	/* choices of a doorbell */
 	struct pci_bus *bus;
 	struct pci_dev *pdev;
 
@@ -427,15 +459,136 @@ static bool vbus_any_db_reachable(struct ntbl_vbus *vbus, struct pci_dev *pdev)
 	return false;
 }
 
-/* A vector's message: the doorbell write of the bit it rings. */
+/* The doorbells through which a vector on route @route may ring. */
+static u64 vbus_route_dbs(u64 route)
+{
+	return BIT_ULL(route & VBUS_ROUTE_DB) | route >> VBUS_ROUTE_OLD_SHIFT;
+}
+
+/* A vector's message: the doorbell write of the bit its route names. */
 static void vbus_compose_msi_msg(struct irq_data *d, struct msi_msg *msg)
 {
 	struct ntbl_vbus *vbus = irq_data_get_irq_chip_data(d);
-	const struct ntbl_dp_doorbell *db = &vbus->db[irqd_to_hwirq(d) % vbus->nr_db];
+	u64 route = atomic64_read(&vbus->route[irqd_to_hwirq(d)]);
+	const struct ntbl_dp_doorbell *db = &vbus->db[route & VBUS_ROUTE_DB];
 
 	msg->address_lo = lower_32_bits(db->addr);
 	msg->address_hi = upper_32_bits(db->addr);
 	msg->data = db->data;
+}
+
+/*
+ * The CPUs that doorbell @i interrupts: those of the adapter's vector
+ * that the bit raises; NULL if that is gone.
+ */
+static const struct cpumask *vbus_db_cpus(struct ntbl_vbus *vbus,
+					  unsigned int i)
+{
+	const struct cpumask *cpus;
+
+	cpus = irq_get_effective_affinity_mask(vbus->db_irq[i]);
+	if (cpus && cpumask_empty(cpus))
+		cpus = irq_get_affinity_mask(vbus->db_irq[i]);
+	return cpus;
+}
+
+/*
+ * The doorbell for vector @d, which asks for the CPUs in @mask: one that
+ * the function can write, whose interrupt goes to one of them, rung by
+ * the fewest other vectors placed so far (the vector's own on a tie, then
+ * the lowest); -1 if none. steer_lock held.
+ */
+static int vbus_pick_db(struct ntbl_vbus *vbus, struct irq_data *d,
+			const struct cpumask *mask)
+{
+	struct pci_dev *pdev = msi_desc_to_pci_dev(irq_data_get_msi_desc(d));
+	irq_hw_number_t self = irqd_to_hwirq(d), hwirq;
+	unsigned int n = READ_ONCE(vbus->nr_hwirq), i, cur;
+	u16 users[VBUS_STEER_MAX_DB] = {};
+	const struct cpumask *cpus;
+	int best = -1;
+	u64 route;
+
+	for (hwirq = 0; hwirq < n; hwirq++) {
+		route = atomic64_read(&vbus->route[hwirq]);
+		if (hwirq != self && (route & VBUS_ROUTE_PLACED))
+			users[route & VBUS_ROUTE_DB]++;
+	}
+	cur = atomic64_read(&vbus->route[self]) & VBUS_ROUTE_DB;
+	for (i = 0; i < vbus->nr_db; i++) {
+		cpus = vbus_db_cpus(vbus, i);
+		if (!cpus || !cpumask_intersects(cpus, mask) ||
+		    !vbus_db_reachable(pdev, &vbus->db[i]))
+			continue;
+		if (best < 0 || users[i] < users[best] ||
+		    (users[i] == users[best] && i == cur))
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * A vector asks for the CPUs in @mask (its driver's managed affinity at
+ * startup, a user's smp_affinity, a CPU going offline): aim its message
+ * at a doorbell whose interrupt goes there, and say where that is. The
+ * doorbell handler runs the vector for its new doorbell before the device
+ * can ring it, and for the old one until its first run after the new
+ * message is written (ntbl_vbus_doorbell()). With no doorbell on those
+ * CPUs the vector stays where it is. Plain MSI stays too: its message
+ * goes to the lender a config register at a time, and the lender turns
+ * MSI off when a half-written one is not a doorbell.
+ *
+ * The new message is written here, in process context as well: the
+ * interrupts have IRQ_MOVE_PCNTXT, since their flow calls no
+ * irq_move_irq(), which is where a move left pending would be done.
+ */
+static int vbus_msi_set_affinity(struct irq_data *d,
+				 const struct cpumask *mask, bool force)
+{
+	struct ntbl_vbus *vbus = irq_data_get_irq_chip_data(d);
+	struct msi_desc *desc = irq_data_get_msi_desc(d);
+	atomic64_t *route = &vbus->route[irqd_to_hwirq(d)];
+	const struct cpumask *cpus;
+	unsigned int old, db;
+	struct msi_msg msg;
+	int pick = -1;
+	u64 r;
+
+	raw_spin_lock(&vbus->steer_lock);
+	r = atomic64_read(route);
+	old = r & VBUS_ROUTE_DB;
+	if (desc->pci.msi_attrib.is_msix)
+		pick = vbus_pick_db(vbus, d, mask);
+	db = pick < 0 ? old : pick;
+	if (db != old)
+		/* A run that clears old doorbells meanwhile: kept, harmless. */
+		atomic64_set(route, db | VBUS_ROUTE_PLACED | VBUS_ROUTE_MOVING |
+			     (vbus_route_dbs(r) & ~BIT_ULL(db)) <<
+			     VBUS_ROUTE_OLD_SHIFT);
+	else
+		atomic64_or(VBUS_ROUTE_PLACED, route);
+	raw_spin_unlock(&vbus->steer_lock);
+
+	if (db != old) {
+		/* An inactive vector gets the new message at activation. */
+		if (irqd_is_activated(d) && !READ_ONCE(vbus->dead)) {
+			vbus_compose_msi_msg(d, &msg);
+			/* Masked, written and read back (pci_write_msg_msix()). */
+			d->chip->irq_write_msi_msg(d, &msg);
+		}
+		atomic64_andnot(VBUS_ROUTE_MOVING, route);
+	}
+	cpus = vbus_db_cpus(vbus, db);
+	irq_data_update_effective_affinity(d, cpus ?: mask);
+	return IRQ_SET_MASK_OK;
+}
+
+/*
+ * The edge flow calls it: the adapter's handler acknowledged the doorbell
+ * already.
+ */
+static void vbus_msi_ack(struct irq_data *d)
+{
 }
 
 static int vbus_msi_init(struct irq_domain *domain,
@@ -458,18 +611,46 @@ static int vbus_msi_init(struct irq_domain *domain,
 			hwirq, db->addr);
 		return -EOVERFLOW;
 	}
+	if (hwirq >= vbus->nr_route) {
+		dev_err(arg->desc->dev, "MSI-X vector %lu is beyond the %u entries its table had at the scan\n",
+			hwirq, vbus->nr_route);
+		return -ENOSPC;
+	}
+	/* Until its affinity is set: vectors by number round the bits. */
+	atomic64_set(&vbus->route[hwirq], hwirq % vbus->nr_db);
+	/*
+	 * The edge flow, since a vector that moves to another CPU's doorbell
+	 * can be run on two CPUs at once: the second run is marked pending
+	 * and done by the first, where the simple flow would drop it.
+	 */
 	irq_domain_set_info(domain, virq, hwirq, info->chip, vbus,
-			    handle_simple_irq, NULL, NULL);
+			    handle_edge_irq, NULL, NULL);
 	/*
 	 * A vector that shares its doorbell bit runs whenever the other one
-	 * fires: its IRQ_NONE says nothing about a stuck line.
+	 * fires: its IRQ_NONE says nothing about a stuck line. Steered
+	 * vectors may come to share a bit.
 	 */
-	if (vbus->shared)
+	if (vbus->shared || vbus->steer)
 		irq_set_status_flags(virq, IRQ_IS_POLLED);
+	if (vbus->steer)
+		irq_set_status_flags(virq, IRQ_MOVE_PCNTXT);
 	/* Allocation is serialized by the domain; the doorbell reads it. */
-	if (hwirq >= vbus->nr_hwirq)
-		WRITE_ONCE(vbus->nr_hwirq, hwirq + 1);
+	if (hwirq < vbus->nr_hwirq)
+		return 0;
+	/* Pairs with ntbl_vbus_doorbell(): the route above is set. */
+	smp_store_release(&vbus->nr_hwirq, hwirq + 1);
 	return 0;
+}
+
+/* A freed vector rings nothing: it is no doorbell's user any more. */
+static void vbus_msi_free(struct irq_domain *domain,
+			  struct msi_domain_info *info, unsigned int virq)
+{
+	struct ntbl_vbus *vbus = info->data;
+	struct irq_data *d = irq_domain_get_irq_data(domain, virq);
+
+	if (d && irqd_to_hwirq(d) < vbus->nr_route)
+		atomic64_andnot(VBUS_ROUTE_PLACED, &vbus->route[irqd_to_hwirq(d)]);
 }
 
 /*
@@ -508,23 +689,48 @@ static int vbus_msi_doorbell(struct ntbl_vbus *vbus, struct pci_dev *pdev)
 	return -1;
 }
 
+/*
+ * Whether a vector's affinity can pick its doorbell: each doorbell's
+ * interrupt is known, and they are not all one (an edu adapter's).
+ */
+static bool vbus_can_steer(const struct ntbl_vbus_info *info)
+{
+	bool several = false;
+	unsigned int i;
+
+	if (!info->db_irq || info->nr_db > VBUS_STEER_MAX_DB)
+		return false;
+	for (i = 0; i < info->nr_db; i++) {
+		if (!info->db_irq[i])
+			return false;
+		several |= info->db_irq[i] != info->db_irq[0];
+	}
+	return several;
+}
+
 static int vbus_create_irq_domain(struct ntbl_vbus *vbus)
 {
 	struct irq_domain *domain;
 
 	vbus->chip.name = "NTB-VBUS";
 	vbus->chip.irq_compose_msi_msg = vbus_compose_msi_msg;
+	vbus->chip.irq_ack = vbus_msi_ack;
 	vbus->msi_ops.msi_init = vbus_msi_init;
+	vbus->msi_ops.msi_free = vbus_msi_free;
 	vbus->msi_ops.set_desc = vbus_msi_set_desc;
 	/*
 	 * Masking goes through the BAR mapping to the device's own table:
 	 * a function comes out of reset with its vectors masked, and only
-	 * the core's unmask opens them. No affinity: a doorbell interrupts
-	 * wherever the NTB adapter's interrupt goes.
+	 * the core's unmask opens them. A doorbell interrupts wherever the
+	 * NTB adapter's vector for it goes: affinity only where the bus
+	 * can choose among doorbells on several CPUs.
 	 */
 	vbus->msi_info.flags = MSI_FLAG_USE_DEF_DOM_OPS |
-			       MSI_FLAG_USE_DEF_CHIP_OPS |
-			       MSI_FLAG_NO_AFFINITY | MSI_FLAG_PCI_MSIX;
+			       MSI_FLAG_USE_DEF_CHIP_OPS | MSI_FLAG_PCI_MSIX;
+	if (vbus->steer)
+		vbus->chip.irq_set_affinity = vbus_msi_set_affinity;
+	else
+		vbus->msi_info.flags |= MSI_FLAG_NO_AFFINITY;
 	vbus->msi_info.ops = &vbus->msi_ops;
 	vbus->msi_info.chip = &vbus->chip;
 	vbus->msi_info.data = vbus;
@@ -556,17 +762,27 @@ static void vbus_remove_irq_domain(struct ntbl_vbus *vbus)
 void ntbl_vbus_doorbell(struct ntbl_vbus *vbus, u64 bits)
 {
 	struct irq_domain *domain;
-	unsigned int bit, hwirq, n;
+	unsigned int hwirq, n;
+	atomic64_t *route;
+	u64 r;
 
 	bits &= vbus->nr_db < 64 ? BIT_ULL(vbus->nr_db) - 1 : ~0ULL;
 	rcu_read_lock();
 	domain = rcu_dereference(vbus->domain);
-	n = READ_ONCE(vbus->nr_hwirq);
-	while (domain && bits) {
-		bit = __ffs64(bits);
-		bits &= bits - 1;
-		for (hwirq = bit; hwirq < n; hwirq += vbus->nr_db)
-			generic_handle_domain_irq_safe(domain, hwirq);
+	/* Pairs with vbus_msi_init(): the routes below it are set. */
+	n = smp_load_acquire(&vbus->nr_hwirq);
+	for (hwirq = 0; domain && bits && hwirq < n; hwirq++) {
+		route = &vbus->route[hwirq];
+		r = atomic64_read(route);
+		if (!(vbus_route_dbs(r) & bits))
+			continue;
+		/*
+		 * Its new message is written: whatever it rang before has
+		 * landed, with the data it signals, and this run takes it.
+		 */
+		if (r >> VBUS_ROUTE_OLD_SHIFT && !(r & VBUS_ROUTE_MOVING))
+			atomic64_cmpxchg(route, r, r & VBUS_ROUTE_KEEP);
+		generic_handle_domain_irq_safe(domain, hwirq);
 	}
 	rcu_read_unlock();
 }
@@ -693,6 +909,13 @@ static int vbus_scan(struct ntbl_vbus *vbus)
 	set_dma_ops(&pdev->dev, &vbus_dma_ops);
 	msix = pci_msix_vec_count(pdev);
 	vbus->shared = max(msix, pdev->msi_cap ? 1 : 0) > vbus->nr_db;
+	/* Plain MSI's one vector is numbered by its doorbell. */
+	vbus->nr_route = max_t(unsigned int, max(msix, 0), vbus->nr_db);
+	vbus->route = kcalloc(vbus->nr_route, sizeof(*vbus->route), GFP_KERNEL);
+	if (!vbus->route) {
+		ret = -ENOMEM;
+		goto put;
+	}
 
 	/*
 	 * Keep the BARs where the window has them; the core must not move
@@ -745,11 +968,21 @@ struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
 	vbus->msi_db = -1;
 	vbus->sysdata.node = dev_to_node(info->parent);
 	raw_spin_lock_init(&vbus->bar_lock);
+	raw_spin_lock_init(&vbus->steer_lock);
 	vbus->db = kmemdup_array(info->db, info->nr_db, sizeof(*info->db),
 				 GFP_KERNEL);
 	if (!vbus->db) {
 		ret = -ENOMEM;
 		goto err_free;
+	}
+	vbus->steer = vbus_can_steer(info);
+	if (vbus->steer) {
+		vbus->db_irq = kmemdup_array(info->db_irq, info->nr_db,
+					     sizeof(*info->db_irq), GFP_KERNEL);
+		if (!vbus->db_irq) {
+			ret = -ENOMEM;
+			goto err_free;
+		}
 	}
 
 	ret = vbus_place_bars(vbus, info->win_size);
@@ -779,6 +1012,8 @@ err_irq:
 err_bus:
 	vbus_remove_root_bus(vbus);
 err_free:
+	kfree(vbus->route);
+	kfree(vbus->db_irq);
 	kfree(vbus->db);
 	kfree(vbus);
 	return ERR_PTR(ret);
@@ -875,6 +1110,8 @@ void ntbl_vbus_exit(void)
 void ntbl_vbus_free(struct ntbl_vbus *vbus)
 {
 	ntbl_vbus_remove(vbus);
+	kfree(vbus->route);
+	kfree(vbus->db_irq);
 	kfree(vbus->db);
 	kfree(vbus);
 }

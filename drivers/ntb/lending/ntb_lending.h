@@ -338,6 +338,7 @@ enum ntbl_borrow_end {
  * @widx: our outbound window to the device, or -1: on a two-port adapter
  *	the lender's pick (BORROW_BARS), on a switch our own (attach())
  * @db: the writes that ring our vector doorbells, as the device sees them
+ * @db_irq: the interrupt each entry of @db raises here, 0 if unknown
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
@@ -359,6 +360,7 @@ struct ntbl_borrow {
 	u64 vectors;
 	int widx;
 	struct ntbl_dp_doorbell db[NTBL_MAX_VEC];
+	unsigned int db_irq[NTBL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
 	struct work_struct prefetch;

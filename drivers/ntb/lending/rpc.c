@@ -120,6 +120,14 @@ static int call(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	struct ntbl_peer *peer = borrow->peer;
 	u32 hdr;
 
+	/*
+	 * A read's value word is 0 (a span's, its pattern), never what the
+	 * caller's variable held: the read-back after a write and the copy's
+	 * reads pass one unset or left from the dword before, which would
+	 * show the lender this host's stack.
+	 */
+	if (!write && size != RPC_SPAN)
+		*val = 0;
 	/* Tag 0 never: it is what a cleared answer holds. */
 	peer->rpc_tag = peer->rpc_tag % 255 + 1;
 	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |

@@ -278,13 +278,18 @@ static u64 sim_db_valid_mask(struct ntb_dev *ntb)
 
 /*
  * The edu has one interrupt for every doorbell bit; the ivshmem one
- * vector per bit, vector N for bit N.
+ * vector per bit. Db vector N is the adapter's MSI-X vector N, as on
+ * ntb_hw_intel and ntb_hw_amd, so that a client can find a bit's
+ * interrupt (pci_irq_vector()): bit B is db vector B + db_shift(), and on
+ * a switch the vectors below carry no bit of the host's own.
  */
 static int sim_db_vector_count(struct ntb_dev *ntb)
 {
 	struct ntb_sim_host *host = ntb_sim_host(ntb);
 
-	return host->kind == NTB_SIM_IVSHMEM ? host->fabric->profile->db_bits : 1;
+	if (host->kind != NTB_SIM_IVSHMEM)
+		return 1;
+	return db_shift(host) + host->fabric->profile->db_bits;
 }
 
 static u64 sim_db_vector_mask(struct ntb_dev *ntb, int db_vector)
@@ -293,7 +298,11 @@ static u64 sim_db_vector_mask(struct ntb_dev *ntb, int db_vector)
 
 	if (db_vector < 0 || db_vector >= sim_db_vector_count(ntb))
 		return 0;
-	return host->kind == NTB_SIM_IVSHMEM ? BIT_ULL(db_vector) : db_valid(host);
+	if (host->kind != NTB_SIM_IVSHMEM)
+		return db_valid(host);
+	if (db_vector < (int)db_shift(host))
+		return 0;
+	return BIT_ULL(db_vector - db_shift(host));
 }
 
 /* Read-modify-write of a register under the fabric lock. */
@@ -752,16 +761,17 @@ static int sim_peer_msg_write(struct ntb_dev *ntb, int pidx, int midx, u32 msg)
 
 /*
  * Latch the doorbell bits of @causes and signal the NTB core: db vector
- * @db_vector (-1: the edu's one, or every vector with a bit pending).
+ * @db_vector, which carries doorbell bit @bit (-1: the edu's one vector,
+ * or every vector with a bit pending).
  */
 static irqreturn_t handle_causes(struct ntb_sim_host *host, u32 causes,
-				 int db_vector)
+				 int db_vector, int bit)
 {
 	struct ntb_sim_fabric *fabric = host->fabric;
 	bool msg_event;
 	u32 in, out = 0;
 	u64 pending;
-	int v;
+	int b;
 
 	in = causes >> db_shift(host) & db_valid(host);
 	if (fabric->profile->multiport)
@@ -780,13 +790,13 @@ static irqreturn_t handle_causes(struct ntb_sim_host *host, u32 causes,
 	if (host->kind == NTB_SIM_EDU) {
 		if (pending)
 			ntb_db_event(&host->ntb, 0);
-	} else if (db_vector >= 0) {
-		if (pending & BIT_ULL(db_vector))
+	} else if (bit >= 0) {
+		if (pending & BIT_ULL(bit))
 			ntb_db_event(&host->ntb, db_vector);
 	} else if (causes & NTB_SIM_IRQ_REPLAY) {
-		for (v = 0; v < fabric->profile->db_bits; v++)
-			if (pending & BIT_ULL(v))
-				ntb_db_event(&host->ntb, v);
+		for (b = 0; b < fabric->profile->db_bits; b++)
+			if (pending & BIT_ULL(b))
+				ntb_db_event(&host->ntb, db_shift(host) + b);
 	}
 	if (msg_event)
 		ntb_msg_event(&host->ntb);
@@ -814,7 +824,7 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
 	if (!causes)
 		return IRQ_NONE;
 	writel(causes, host->regs + EDU_REG_IRQ_ACK);
-	return handle_causes(host, causes, -1);
+	return handle_causes(host, causes, 0, -1);
 }
 
 /**
@@ -823,8 +833,8 @@ irqreturn_t ntb_sim_irq(int irq, void *data)
  * @data: the &struct ntb_sim_vec
  *
  * The vector is the cause: there is no status to read or acknowledge. A
- * doorbell bit's vector signals that bit's db vector to the NTB core, on
- * the CPU the vector's affinity chose.
+ * doorbell bit's vector signals itself, the db vector of its MSI-X index,
+ * to the NTB core, on the CPU the vector's affinity chose.
  *
  * Return: IRQ_HANDLED.
  */
@@ -836,7 +846,7 @@ irqreturn_t ntb_sim_vec_irq(int irq, void *data)
 
 	if (bit < 0 || bit >= host->fabric->profile->db_bits)
 		bit = -1;
-	return handle_causes(host, BIT(vec->cause), bit);
+	return handle_causes(host, BIT(vec->cause), vec->cause, bit);
 }
 
 /* --- ops tables ----------------------------------------------------------- */

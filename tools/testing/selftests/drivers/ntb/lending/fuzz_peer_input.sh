@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # The KUnit suites of lending_fuzz.ko: seeded random and mutated input to
 # every parser of peer data in ntb_lending (wire.h's unpackers, the
-# channel's frames and reassembly, the switch transport's packets, config
-# requests and the lender's config space virtualization), one KTAP result
-# per case. Arguments: the inputs of all cases together (default 100000)
-# and the seed (default: one the module picks, printed). Without KUnit (the
-# stock kernel) the module is not built and the test skips.
+# channel's frames and reassembly, the switch transport's packets and its
+# drop of half-written ones among interleaved senders, config requests and
+# the lender's config space virtualization, and the borrower's taking of
+# the lender's answers: config answers, BORROW_BARS, BORROW_DB and
+# RETURN_DONE), one KTAP result per case. Arguments: the inputs of all
+# cases together (default 100000) and the seed (default: one the module
+# picks, printed). The seed, the inputs of each suite and their total are
+# printed. Without KUnit (the stock kernel) the module is not built and the
+# test skips.
 # vm-devices: edu
-# vm-timeout: 300
+# vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
 
 INPUTS=${1:-100000}
 SEED=${2:-0}
 KUNIT=/sys/kernel/debug/kunit
-SUITES="ntbl_fuzz_wire ntbl_fuzz_chan ntbl_fuzz_msgreg ntbl_fuzz_cfg"
+SUITES="ntbl_fuzz_wire ntbl_fuzz_chan ntbl_fuzz_msgreg ntbl_fuzz_cfg ntbl_fuzz_answers"
 
 ktap_print_header
 if ! modinfo lending_fuzz >/dev/null 2>&1 || [ ! -d "$KUNIT" ]; then
@@ -57,8 +61,15 @@ while read -r line; do
 	*) ktap_test_pass "$name" ;;
 	esac
 done </tmp/lending_fuzz.cases
-total=$(sed -n 's/^ *# [a-z_]*: seed [0-9]*, \([0-9]*\) inputs$/\1/p' "$results" |
-	awk '{ n += $1 } END { print n + 0 }')
+# The inputs its cases ran, of a suite's results or of all.
+inputs_of() {
+	sed -n 's/^ *# [a-z_]*: seed [0-9]*, \([0-9]*\) inputs$/\1/p' "$@" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+for s in $SUITES; do
+	ktap_print_msg "$s: $(inputs_of "$KUNIT/$s/results") inputs"
+done
+total=$(inputs_of "$results")
 ktap_print_msg "lending_fuzz: seed $seed, $total inputs in $ms ms;" \
 	"again: modprobe lending_fuzz seed=$seed inputs=$INPUTS"
 rmmod lending_fuzz

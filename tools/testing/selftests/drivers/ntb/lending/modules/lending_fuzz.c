@@ -3,17 +3,21 @@
  * lending_fuzz: KUnit suites that feed every parser of peer data in
  * ntb_lending seeded random and mutated input: the message unpackers
  * (wire.h), the channel's frames and their reassembly (chan.c), the
- * switch transport's packets (xport_msgreg.c), and config requests with
- * the lender's config space virtualization behind them (rpc.c,
- * dp_lent_config.c). Test only; Documentation/ntb-lending/testing.rst.
+ * switch transport's packets and senders interleaved (xport_msgreg.c),
+ * config requests with the lender's config space virtualization behind
+ * them (rpc.c, dp_lent_config.c), and the borrower's taking of the
+ * lender's answers (rpc.c, borrower.c). Test only;
+ * Documentation/ntb-lending/testing.rst.
  *
  * The code under test is the module's own, not a copy: this file includes
- * those four .c files, so that their static functions are in reach, and
- * builds them into a module of its own that needs no NTB device, no PCI
- * function and no ntb_lending.ko. Their two exports are left out, so that
- * it loads beside ntb_lending.ko too. What they call below them is faked
- * here: a transport that records what it is given, NTB message registers
- * and a PCI function's config space in memory.
+ * those .c files and peer.c, so that their static functions are in
+ * reach, and builds them into a module of its own that needs no NTB
+ * device, no PCI function and no ntb_lending.ko. Their exports and
+ * borrower.c's parameter are left out, so that it loads beside
+ * ntb_lending.ko too. What they call below them is faked here: a
+ * transport that records what it is given, NTB message registers, a PCI
+ * function's config space in memory, and dp_vbus.c, which nothing here
+ * reaches.
  *
  * Every case draws from a generator seeded with the module parameter
  * @seed and the case's name, so a case replays alone; each prints the seed
@@ -28,15 +32,6 @@
 #include <linux/sched.h>
 #include <linux/stringhash.h>
 
-/* The exports belong to ntb_lending.ko: left out here, to a no-op. */
-#undef EXPORT_SYMBOL_NS_GPL
-#define EXPORT_SYMBOL_NS_GPL(sym, ns) static_assert(sizeof(#sym #ns) > 2)
-
-#include "../../../../../../../drivers/ntb/lending/chan.c"
-#include "../../../../../../../drivers/ntb/lending/rpc.c"
-#include "../../../../../../../drivers/ntb/lending/xport_msgreg.c"
-#include "../../../../../../../drivers/ntb/lending/dp_lent_config.c"
-
 static unsigned long long seed;
 module_param(seed, ullong, 0444);
 MODULE_PARM_DESC(seed, "Seed of every case's inputs (default 0: a random one, printed)");
@@ -45,18 +40,76 @@ static uint inputs = 100000;
 module_param(inputs, uint, 0444);
 MODULE_PARM_DESC(inputs, "Inputs of all cases together (default 100000)");
 
+/* The exports belong to ntb_lending.ko: left out here, to a no-op. */
+#undef EXPORT_SYMBOL_NS_GPL
+#define EXPORT_SYMBOL_NS_GPL(sym, ns) static_assert(sizeof(#sym #ns) > 2)
+
+/* So does borrower.c's parameter: not made here. */
+#undef module_param_cb
+#define module_param_cb(name, ops, arg, perm)				\
+	static const struct kernel_param_ops *const __used		\
+	lending_fuzz_unused_##name =					\
+		(ops) + BUILD_BUG_ON_ZERO(!sizeof(*(arg)) || (perm) < 0)
+#undef MODULE_PARM_DESC
+#define MODULE_PARM_DESC(name, desc) static_assert(sizeof(#name desc) > 1)
+
+#include "../../../../../../../drivers/ntb/lending/chan.c"
+#include "../../../../../../../drivers/ntb/lending/rpc.c"
+#include "../../../../../../../drivers/ntb/lending/xport_msgreg.c"
+#include "../../../../../../../drivers/ntb/lending/dp_lent_config.c"
+#undef pr_fmt
+#include "../../../../../../../drivers/ntb/lending/peer.c"
+#include "../../../../../../../drivers/ntb/lending/borrower.c"
+
+/*
+ * What borrower.c calls of dp_vbus.c, which is not built in: only an
+ * attach, after a lender's answers were taken, reaches it, and no case
+ * gets that far.
+ */
+struct ntbl_vbus *ntbl_vbus_create(const struct ntbl_vbus_info *info)
+{
+	return ERR_PTR(-ENODEV);
+}
+
+void ntbl_vbus_add(struct ntbl_vbus *vbus)
+{
+}
+
+void ntbl_vbus_link_lost(struct ntbl_vbus *vbus)
+{
+}
+
+void ntbl_vbus_remove(struct ntbl_vbus *vbus)
+{
+}
+
+void ntbl_vbus_free(struct ntbl_vbus *vbus)
+{
+}
+
+void ntbl_vbus_doorbell(struct ntbl_vbus *vbus, u64 bits)
+{
+}
+
+struct pci_dev *ntbl_vbus_pci_dev(struct ntbl_vbus *vbus)
+{
+	return NULL;
+}
+
 /* --- the generator -------------------------------------------------------- */
 
 /**
  * struct fuzz - one case's run
  * @test: the case
  * @rnd: its generator, seeded from @seed and the case's name
+ * @seed: that seed
  * @n: the input being tried, for the message of a failed assertion
  * @total: inputs of this case
  */
 struct fuzz {
 	struct kunit *test;
 	struct rnd_state rnd;
+	u64 seed;
 	unsigned int n;
 	unsigned int total;
 };
@@ -65,7 +118,7 @@ struct fuzz {
 static void fuzz_fail(struct fuzz *fz, const char *cond, int line)
 {
 	kunit_err(fz->test, "line %d: %s: input %u of %u, seed %llu\n",
-		  line, cond, fz->n, fz->total, seed);
+		  line, cond, fz->n, fz->total, fz->seed);
 	KUNIT_FAIL_AND_ABORT(fz->test, "the first failure; its case stops");
 }
 
@@ -75,17 +128,27 @@ static void fuzz_fail(struct fuzz *fz, const char *cond, int line)
 			fuzz_fail(fz, #cond, __LINE__);			\
 	} while (0)
 
-/* @pct per cent of @inputs, at least one. */
-static void fuzz_start(struct fuzz *fz, struct kunit *test, unsigned int pct)
+/*
+ * The first @total inputs that case @name draws from @seed, as a
+ * regression case replays them.
+ */
+static void fuzz_start_as(struct fuzz *fz, struct kunit *test,
+			  const char *name, u64 seed, unsigned int total)
 {
-	const char *name = test->name;
-
 	fz->test = test;
+	fz->seed = seed;
 	fz->n = 0;
-	fz->total = max_t(unsigned int, 1, div_u64((u64)inputs * pct, 100));
+	fz->total = total;
 	prandom_seed_state(&fz->rnd,
 			   seed ^ hashlen_string(NULL, name) * 0x9e3779b97f4a7c15ULL);
 	kunit_info(test, "seed %llu, %u inputs\n", seed, fz->total);
+}
+
+/* @pct per cent of @inputs, at least one. */
+static void fuzz_start(struct fuzz *fz, struct kunit *test, unsigned int pct)
+{
+	fuzz_start_as(fz, test, test->name, seed,
+		      max_t(unsigned int, 1, div_u64((u64)inputs * pct, 100)));
 }
 
 /*
@@ -446,7 +509,7 @@ static void wire_valid_messages_round_trip(struct kunit *test)
 	unsigned int kind;
 	bool sw;
 
-	fuzz_start(&fz, test, 10);
+	fuzz_start(&fz, test, 8);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		kind = rnd_below(&fz, FUZZ_MSG_KINDS);
 		sw = rnd32(&fz) & 1;
@@ -470,7 +533,7 @@ static void wire_short_messages_refused(struct kunit *test)
 	int want;
 	bool sw;
 
-	fuzz_start(&fz, test, 8);
+	fuzz_start(&fz, test, 6);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		kind = rnd_below(&fz, FUZZ_MSG_KINDS);
 		sw = rnd32(&fz) & 1;
@@ -531,7 +594,7 @@ static void wire_mutated_messages(struct kunit *test)
 	struct ntbl_msg msg;
 	struct fuzz fz;
 
-	fuzz_start(&fz, test, 12);
+	fuzz_start(&fz, test, 10);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_pack(&fz, rnd_below(&fz, FUZZ_MSG_KINDS), rnd32(&fz) & 1,
 			  &msg);
@@ -566,6 +629,11 @@ static struct kunit_suite wire_suite = {
  * @rpc: the last config request or answer sent
  * @rpc_sent: how many were sent
  * @rpc_was_answer: whether the last was an answer
+ * @ntb: the peer's NTB device, for the driver's messages
+ * @lender: what answers the config requests sent, for the cases that have
+ *	one (struct fuzz_lender)
+ * @reset_on_send: the link is lost as the next frame goes out, so that a
+ *	borrower that waits for an answer that is not coming stops at once
  */
 struct fuzz_loop {
 	struct ntbl_adapter adapter;
@@ -577,12 +645,20 @@ struct fuzz_loop {
 	u32 rpc[NTBL_RPC_WORDS];
 	unsigned int rpc_sent;
 	bool rpc_was_answer;
+	struct ntb_dev ntb;
+	struct fuzz_lender *lender;
+	bool reset_on_send;
 };
 
 static struct fuzz_loop *to_loop(struct ntbl_peer *peer)
 {
 	return container_of(peer->adapter, struct fuzz_loop, adapter);
 }
+
+/* The lender of a case that has one: below, with its case. */
+static void fuzz_lender_asked(struct fuzz_lender *lender, const u32 *w);
+static void fuzz_lender_answer(struct fuzz_lender *lender, u32 *w);
+static void fuzz_lender_forget(struct fuzz_lender *lender);
 
 /* Keep the frame, and acknowledge it at once so that send_msg() goes on. */
 static void loop_send_frame(struct ntbl_peer *peer, const u32 *w)
@@ -592,6 +668,8 @@ static void loop_send_frame(struct ntbl_peer *peer, const u32 *w)
 	if (loop->nframes < NTBL_MSG_FRAGS)
 		memcpy(loop->frames[loop->nframes++], w,
 		       NTBL_FRAME_WORDS * sizeof(u32));
+	if (READ_ONCE(loop->reset_on_send))
+		ntbl_chan_reset(peer);
 	ntbl_chan_acked(peer, HDR_SEQ(w[0]));
 }
 
@@ -607,10 +685,23 @@ static int loop_send_rpc(struct ntbl_peer *peer, bool answer, const u32 *w)
 {
 	struct fuzz_loop *loop = to_loop(peer);
 
+	if (loop->lender && !answer)
+		fuzz_lender_asked(loop->lender, w);
 	memcpy(loop->rpc, w, sizeof(loop->rpc));
 	loop->rpc_was_answer = answer;
 	loop->rpc_sent++;
 	return 0;
+}
+
+/* A config answer, or none, as the case's lender decides at each poll. */
+static void loop_rpc_answer(struct ntbl_peer *peer, u32 *w)
+{
+	fuzz_lender_answer(to_loop(peer)->lender, w);
+}
+
+static void loop_rpc_forget(struct ntbl_peer *peer)
+{
+	fuzz_lender_forget(to_loop(peer)->lender);
 }
 
 static const struct ntbl_xport_ops loop_xport = {
@@ -618,6 +709,8 @@ static const struct ntbl_xport_ops loop_xport = {
 	.send_frame = loop_send_frame,
 	.send_ack = loop_send_ack,
 	.send_rpc = loop_send_rpc,
+	.rpc_answer = loop_rpc_answer,
+	.rpc_forget = loop_rpc_forget,
 };
 
 static void loop_rx_work(struct work_struct *work)
@@ -625,18 +718,26 @@ static void loop_rx_work(struct work_struct *work)
 	/* The case takes the messages itself, with ntbl_chan_next(). */
 }
 
+/* No op at all: every NTB device has its ops, and the core's defaults. */
+static const struct ntb_dev_ops loop_ntb_ops = {};
+
 static struct fuzz_loop *loop_new(struct kunit *test)
 {
 	struct fuzz_loop *loop;
 
 	loop = kunit_kzalloc(test, sizeof(*loop), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, loop);
+	loop->ntb.dev.init_name = "lending_fuzz";
+	loop->ntb.ops = &loop_ntb_ops;
 	loop->adapter.xport = &loop_xport;
 	loop->adapter.wq = system_wq;
+	mutex_init(&loop->adapter.lock);
+	init_waitqueue_head(&loop->adapter.idle);
 	INIT_WORK(&loop->adapter.rx_work, loop_rx_work);
 	loop->adapter.peers = &loop->peer;
 	loop->adapter.npeers = 1;
 	loop->peer.adapter = &loop->adapter;
+	loop->peer.ntb = &loop->ntb;
 	loop->peer.port = 1;
 	raw_spin_lock_init(&loop->peer.call_lock);
 	raw_spin_lock_init(&loop->peer.serve_lock);
@@ -647,6 +748,8 @@ static struct fuzz_loop *loop_new(struct kunit *test)
 
 static void loop_free(struct fuzz_loop *loop)
 {
+	ntbl_chan_reset(&loop->peer);
+	cancel_work_sync(&loop->peer.chan.tx_work);
 	ntbl_chan_reset(&loop->peer);
 	cancel_work_sync(&loop->adapter.rx_work);
 }
@@ -731,7 +834,7 @@ static void chan_valid_messages_round_trip(struct kunit *test)
 	unsigned int i, nr;
 	struct fuzz fz;
 
-	fuzz_start(&fz, test, 10);
+	fuzz_start(&fz, test, 8);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_any_msg(&fz, &msg);
 		nr = loop_frames(loop, &msg);
@@ -775,7 +878,7 @@ static void chan_mutated_frames(struct kunit *test)
 	struct fuzz fz;
 	u32 *w;
 
-	fuzz_start(&fz, test, 15);
+	fuzz_start(&fz, test, 12);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fuzz_any_msg(&fz, &msg);
 		nr = loop_frames(loop, &msg);
@@ -861,7 +964,7 @@ static void chan_random_frames(struct kunit *test)
 	struct fuzz fz;
 	unsigned int i;
 
-	fuzz_start(&fz, test, 10);
+	fuzz_start(&fz, test, 8);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		for (i = 0; i < NTBL_FRAME_WORDS; i++)
 			w[i] = rnd_word(&fz);
@@ -997,6 +1100,7 @@ static struct fuzz_mreg *mreg_new(struct kunit *test, unsigned int shift)
 	fm = kunit_kzalloc(test, sizeof(*fm), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, fm);
 	fm->ntb.ops = &fmreg_ops;
+	fm->ntb.dev.init_name = "lending_fuzz";
 	fm->shift = shift;
 	fm->adapter.ntb = &fm->ntb;
 	fm->adapter.xport = &ntbl_xport_msgreg;
@@ -1102,6 +1206,53 @@ static void mreg_valid_packet(struct fuzz *fz, struct fuzz_mreg *fm, u32 *w)
 }
 
 /*
+ * What a whole packet of peer @pidx, @w, did once taken: it reached what
+ * its head names and nothing else.
+ */
+static void mreg_check_whole(struct fuzz *fz, struct fuzz_mreg *fm,
+			     const u32 *w, int pidx,
+			     const struct fuzz_mreg_seen *seen)
+{
+	struct mreg_xport *xp = to_xport(&fm->adapter);
+
+	FUZZ_ASSERT(fz, mreg_same(fm, seen, pidx));
+	switch (w[0] >> 24) {
+	case PKT_ACK:
+		FUZZ_ASSERT(fz, !fm->out_words);
+		FUZZ_ASSERT(fz, fm->peers[pidx].chan.acked == (u8)(w[0] >> 16));
+		break;
+	case PKT_RPC_RSP:
+		FUZZ_ASSERT(fz, !fm->out_words);
+		FUZZ_ASSERT(fz, !memcmp(xp->peers[pidx].rpc_rsp, &w[1],
+					sizeof(xp->peers[pidx].rpc_rsp)));
+		break;
+	case PKT_RPC_REQ:
+		if (w[3] != rpc_check(w[1], w[2])) {
+			FUZZ_ASSERT(fz, !fm->out_words);
+			break;
+		}
+		/* Answered, to its sender: no lend entry, ENODEV. */
+		FUZZ_ASSERT(fz, fm->out_words == PKT_WORDS &&
+			    fm->out_pidx == pidx);
+		FUZZ_ASSERT(fz, fm->out[0] == PKT_RPC_RSP << 24);
+		FUZZ_ASSERT(fz, fm->out[3] == rpc_check(fm->out[1], fm->out[2]));
+		FUZZ_ASSERT(fz, fm->out[1] == ((w[1] & 0xff000000) | ENODEV));
+		break;
+	default:
+		/* A frame: acknowledged to its sender if its checksum holds. */
+		if (csum(w)) {
+			FUZZ_ASSERT(fz, !fm->out_words);
+		} else {
+			FUZZ_ASSERT(fz, fm->out_words == PKT_WORDS &&
+				    fm->out_pidx == pidx &&
+				    fm->out[0] == (PKT_ACK << 24 | (w[0] & 0xff0000)));
+		}
+		FUZZ_ASSERT(fz, fm->peers[pidx].chan.rx.len <= NTBL_MSG_WORDS);
+		break;
+	}
+}
+
+/*
  * Packets in our registers as senders leave them, valid ones changed:
  * words flipped, heads of every type, a word missing or from another
  * sender, a sender that is no peer; taken by the message interrupt or by
@@ -1123,7 +1274,7 @@ static void msgreg_mutated_packets(struct kunit *test)
 	struct fuzz fz;
 	u64 in, sts;
 
-	fuzz_start(&fz, test, 15);
+	fuzz_start(&fz, test, 12);
 	fm = mreg_new(test, one_in(&fz, 2) ? 16 : 0);
 	xp = to_xport(&fm->adapter);
 	in = fmreg_inbits(&fm->ntb);
@@ -1200,47 +1351,217 @@ static void msgreg_mutated_packets(struct kunit *test)
 			FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
 			continue;
 		}
-		FUZZ_ASSERT(&fz, mreg_same(fm, &seen, pidx));
-		switch (w[0] >> 24) {
-		case PKT_ACK:
-			FUZZ_ASSERT(&fz, !fm->out_words);
-			FUZZ_ASSERT(&fz, fm->peers[pidx].chan.acked == (u8)(w[0] >> 16));
-			break;
-		case PKT_RPC_RSP:
-			FUZZ_ASSERT(&fz, !fm->out_words);
-			FUZZ_ASSERT(&fz, !memcmp(xp->peers[pidx].rpc_rsp, &w[1],
-						 sizeof(xp->peers[pidx].rpc_rsp)));
-			break;
-		case PKT_RPC_REQ:
-			if (w[3] != rpc_check(w[1], w[2])) {
-				FUZZ_ASSERT(&fz, !fm->out_words);
+		mreg_check_whole(&fz, fm, w, pidx, &seen);
+	}
+	mreg_free(fm);
+}
+
+/* --- xport_msgreg.c: senders interleaved, words dropped ------------------- */
+
+/* How a sender writes a packet (pkt_send()): the claim first, the head last. */
+static const int fuzz_write_order[PKT_WORDS] = { MIDX_CLAIM, 3, 2, MIDX_HEAD };
+
+/**
+ * struct fuzz_sender - a peer writing a packet into our registers
+ * @w: the packet
+ * @next: the index in fuzz_write_order of its next word
+ * @busy: in the middle of a packet
+ */
+struct fuzz_sender {
+	u32 w[PKT_WORDS];
+	unsigned int next;
+	bool busy;
+};
+
+/**
+ * struct fuzz_watch - what rx_watch() must do at its next look
+ * @partial: it saw words without their head at its last look
+ * @taken: packets taken from the registers by then
+ */
+struct fuzz_watch {
+	bool partial;
+	unsigned long taken;
+};
+
+/*
+ * One word of @s's packet, as the hardware takes it: a write to a full
+ * register fails. A claim that fails leaves the sender to try again, any
+ * other word lost makes it give the packet up (pkt_send()'s -EBUSY and
+ * -EIO).
+ */
+static void fuzz_sender_step(struct fuzz *fz, struct fuzz_mreg *fm,
+			     struct fuzz_sender *s, int pidx)
+{
+	int midx;
+	u64 bit;
+
+	if (!s->busy) {
+		mreg_valid_packet(fz, fm, s->w);
+		s->next = 0;
+		s->busy = true;
+	}
+	midx = fuzz_write_order[s->next];
+	bit = BIT_ULL(fm->shift + midx);
+	if (fm->sts & bit) {
+		if (s->next)
+			s->busy = false;
+		return;
+	}
+	fm->reg[midx] = s->w[midx];
+	fm->from[midx] = pidx;
+	fm->sts |= bit;
+	if (++s->next == PKT_WORDS)
+		s->busy = false;
+}
+
+/* The adapter bound again, as after a reload: what was there is dropped. */
+static void fuzz_mreg_restart(struct kunit *test, struct fuzz_mreg *fm)
+{
+	mreg_unbind(&fm->adapter);
+	KUNIT_ASSERT_EQ(test, mreg_bind(&fm->adapter), 0);
+	mreg_start(&fm->adapter);
+	/* The case looks itself, when it chooses. */
+	cancel_delayed_work_sync(&to_xport(&fm->adapter)->rx_watch);
+}
+
+/*
+ * Up to FUZZ_PEERS senders write their packets into our registers a word
+ * at a time, interleaved at random with what the receiver does: the
+ * message interrupt, a config request's poll, rx_watch()'s look, a link
+ * change (drop_partial()), a restart of the adapter (mreg_start()), and
+ * senders that die or reset midway. Every step checks what the receiver
+ * did against the registers as the hardware holds them:
+ *
+ * - a head present is taken with the words before it, which reach their
+ *   peer only if all four came from it, and nothing else changes;
+ * - words without their head stay until rx_watch() has seen them at two
+ *   looks in a row with no packet taken in between, or a link change or
+ *   restart drops them, and then go without reaching anyone;
+ * - so once the senders stop, an interrupt and two looks leave the
+ *   registers free for the next sender.
+ */
+static void msgreg_interleaved_senders(struct kunit *test)
+{
+	struct fuzz_sender senders[FUZZ_PEERS] = {};
+	unsigned int step, steps, i, whole_taken = 0, dropped = 0;
+	u32 w[PKT_WORDS], ans[NTBL_RPC_WORDS];
+	struct fuzz_watch watch = {};
+	struct fuzz_mreg_seen seen;
+	bool head, whole, partial;
+	struct ntbl_peer *from;
+	struct mreg_xport *xp;
+	struct fuzz_mreg *fm;
+	unsigned long taken;
+	struct ntbl_msg msg;
+	int op, pidx;
+	struct fuzz fz;
+	u64 in, sts;
+
+	fuzz_start(&fz, test, 8);
+	fm = mreg_new(test, one_in(&fz, 2) ? 16 : 0);
+	/* Started as the driver starts it; the case looks itself. */
+	mreg_start(&fm->adapter);
+	cancel_delayed_work_sync(&to_xport(&fm->adapter)->rx_watch);
+	in = fmreg_inbits(&fm->ntb);
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
+		steps = 1 + rnd_below(&fz, 24);
+		/* Then an interrupt and two looks, with the senders still. */
+		for (step = 0; step < steps + 3; step++) {
+			xp = to_xport(&fm->adapter);
+			if (step < steps)
+				op = rnd_below(&fz, 16);
+			else
+				op = step == steps ? 12 : 11;
+			if (op < 8) {
+				i = rnd_below(&fz, FUZZ_PEERS);
+				fuzz_sender_step(&fz, fm, &senders[i], i);
+				continue;
+			}
+			if (op == 8) {
+				/* A sender dies, or resets, midway. */
+				senders[rnd_below(&fz, FUZZ_PEERS)].busy = false;
+				continue;
+			}
+
+			sts = fm->sts;
+			memcpy(w, fm->reg, sizeof(w));
+			head = sts & BIT_ULL(fm->shift + MIDX_HEAD);
+			partial = (sts & in) && !head;
+			pidx = fm->from[0];
+			whole = (sts & in) == in && pidx >= 0 && pidx < FUZZ_PEERS;
+			for (i = 1; i < PKT_WORDS; i++)
+				whole &= fm->from[i] == pidx;
+			taken = xp->rx_taken;
+			mreg_seen(fm, &seen);
+			fm->out_words = 0;
+
+			switch (op) {
+			case 9:
+				mreg_link_event(&fm->adapter);
+				FUZZ_ASSERT(&fz, !xp->held_from && xp->rx_taken == taken);
+				FUZZ_ASSERT(&fz, fm->sts == (head ? sts : sts & ~in));
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				dropped += partial;
+				continue;
+			case 10:
+				/* Our state is new: only the registers to check. */
+				fuzz_mreg_restart(test, fm);
+				FUZZ_ASSERT(&fz, !(fm->sts & in) && !fm->out_words);
+				watch.partial = false;
+				continue;
+			case 11:
+				/* A look of rx_watch(), its next one put off. */
+				rx_watch(&xp->rx_watch.work);
+				cancel_delayed_work_sync(&xp->rx_watch);
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				FUZZ_ASSERT(&fz, xp->rx_taken == taken);
+				if (partial && watch.partial && watch.taken == taken) {
+					FUZZ_ASSERT(&fz, !(fm->sts & in));
+					watch.partial = false;
+					dropped++;
+				} else {
+					FUZZ_ASSERT(&fz, fm->sts == sts);
+					watch.partial = partial;
+					watch.taken = taken;
+				}
+				continue;
+			case 12:
+			case 13:
+				mreg_msg_event(&fm->adapter);
+				break;
+			default:
+				/* A config request's poll, and the irq_work it may leave. */
+				mreg_rpc_answer(&fm->peers[rnd_below(&fz, FUZZ_PEERS)], ans);
+				irq_work_sync(&xp->held_work);
 				break;
 			}
-			/* Answered, to its sender: no lend entry, ENODEV. */
-			FUZZ_ASSERT(&fz, fm->out_words == PKT_WORDS &&
-				    fm->out_pidx == pidx);
-			FUZZ_ASSERT(&fz, fm->out[0] == PKT_RPC_RSP << 24);
-			FUZZ_ASSERT(&fz, fm->out[3] == rpc_check(fm->out[1], fm->out[2]));
-			FUZZ_ASSERT(&fz, fm->out[1] == ((w[1] & 0xff000000) | ENODEV));
-			break;
-		default:
-			/* A frame: acknowledged to its sender if its checksum holds. */
-			if (csum(w)) {
-				FUZZ_ASSERT(&fz, !fm->out_words);
-			} else {
-				FUZZ_ASSERT(&fz, fm->out_words == PKT_WORDS &&
-					    fm->out_pidx == pidx &&
-					    fm->out[0] == (PKT_ACK << 24 | (w[0] & 0xff0000)));
+			FUZZ_ASSERT(&fz, !xp->held_from);
+			while (ntbl_chan_next(&fm->adapter, &from, &msg))
+				FUZZ_ASSERT(&fz, msg.len <= NTBL_MSG_WORDS);
+			if (!head) {
+				FUZZ_ASSERT(&fz, fm->sts == sts && xp->rx_taken == taken);
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				continue;
 			}
-			FUZZ_ASSERT(&fz, fm->peers[pidx].chan.rx.len <= NTBL_MSG_WORDS);
-			break;
+			FUZZ_ASSERT(&fz, !(fm->sts & in) && xp->rx_taken == taken + 1);
+			if (!whole) {
+				FUZZ_ASSERT(&fz, !fm->out_words && mreg_same(fm, &seen, -1));
+				continue;
+			}
+			mreg_check_whole(&fz, fm, w, pidx, &seen);
+			whole_taken++;
 		}
+		/* No sender is kept out for good. */
+		FUZZ_ASSERT(&fz, !(fm->sts & in));
 	}
+	kunit_info(test, "%u whole packets taken, %u partial ones dropped\n",
+		   whole_taken, dropped);
 	mreg_free(fm);
 }
 
 static struct kunit_case msgreg_cases[] = {
 	KUNIT_CASE_SLOW(msgreg_mutated_packets),
+	KUNIT_CASE_SLOW(msgreg_interleaved_senders),
 	{}
 };
 
@@ -1637,7 +1958,7 @@ static void cfg_claimed_view(struct kunit *test)
 	struct fuzz_pci *fp = fpci_new(test);
 	struct fuzz fz;
 
-	fuzz_start(&fz, test, 5);
+	fuzz_start(&fz, test, 4);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		fpci_space(&fz, fp, one_in(&fz, 4));
 		fuzz_check_view(&fz, fp);
@@ -1758,7 +2079,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 	v0 = kunit_kzalloc(test, PCI_CFG_SPACE_EXP_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, hw0);
 	KUNIT_ASSERT_NOT_NULL(test, v0);
-	fuzz_start(&fz, test, 15);
+	fuzz_start(&fz, test, 12);
 	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
 		if (fz.n % FUZZ_REQS_PER_SPACE == 0)
 			fpci_space(&fz, fp, one_in(&fz, 4));
@@ -1919,7 +2240,880 @@ static struct kunit_suite cfg_suite = {
 	.test_cases = cfg_cases,
 };
 
-kunit_test_suites(&wire_suite, &chan_suite, &msgreg_suite, &cfg_suite);
+/* --- rpc.c and borrower.c: the lender's answers --------------------------- */
+
+/* Dwords of the config space. */
+#define FUZZ_DWORDS		(PCI_CFG_SPACE_EXP_SIZE / 4)
+/*
+ * Calls of one access, at most: a copy of the whole space asks for each
+ * dword, and two spans of each RPC_SPAN_DWORDS.
+ */
+#define FUZZ_CALLS		(FUZZ_DWORDS + 2 * FUZZ_DWORDS / RPC_SPAN_DWORDS)
+/* Polls after which the case's lender has answered, or lost the link. */
+#define FUZZ_POLLS		8
+
+/**
+ * struct fuzz_call - one config request of the borrower, as its lender saw it
+ * @req: the request: header, value, check
+ * @ret: what the call must return: the errno answered, or -ENOLINK
+ * @val: the value answered
+ * @done: @ret and @val are decided
+ */
+struct fuzz_call {
+	u32 req[NTBL_RPC_WORDS];
+	int ret;
+	u32 val;
+	bool done;
+};
+
+/**
+ * struct fuzz_lender - the lender of a borrow, answering its config
+ *	requests through the transport's answer words, well or not
+ * @fz: the case's run
+ * @loop: the borrower's side, whose last request it answers
+ * @borrow: the borrow, whose link it may lose
+ * @slot: the transport's answer words (xport.h: @rpc_answer)
+ * @silent: it never answers: the calls time out
+ * @steady: it loses the link rarely, for an access of many calls
+ * @polls: polls of the call being made
+ * @calls: calls made, each begun with @rpc_forget
+ * @broken: the borrower polled or forgot out of turn; checked once the
+ *	call is over, not under its locks
+ * @call: the calls of the access being made
+ */
+struct fuzz_lender {
+	struct fuzz *fz;
+	struct fuzz_loop *loop;
+	struct ntbl_borrow *borrow;
+	u32 slot[NTBL_RPC_WORDS];
+	bool silent;
+	bool steady;
+	unsigned int polls;
+	unsigned int calls;
+	bool broken;
+	struct fuzz_call call[FUZZ_CALLS];
+};
+
+static void fuzz_lender_forget(struct fuzz_lender *lender)
+{
+	if (lender->calls == FUZZ_CALLS) {
+		lender->broken = true;
+		return;
+	}
+	lender->call[lender->calls++] = (struct fuzz_call){
+		/* A call after the link went fails at once. */
+		.ret = READ_ONCE(lender->borrow->state) == NTBL_BORROW_LOST ?
+		       -ENOLINK : 0,
+		.done = READ_ONCE(lender->borrow->state) == NTBL_BORROW_LOST,
+	};
+	lender->polls = 0;
+	/* As the transports do: the header only. */
+	lender->slot[0] = 0;
+}
+
+/* A request sent, again maybe, in the call made. */
+static void fuzz_lender_asked(struct fuzz_lender *lender, const u32 *w)
+{
+	if (!lender->calls) {
+		lender->broken = true;
+		return;
+	}
+	memcpy(lender->call[lender->calls - 1].req, w,
+	       sizeof(lender->call[0].req));
+}
+
+static void fuzz_set_answer(u32 *slot, u32 hdr, u32 val)
+{
+	slot[0] = hdr;
+	slot[1] = val;
+	slot[2] = rpc_check(hdr, val);
+}
+
+/*
+ * At each poll of the borrower, what came in: nothing new, words that are
+ * no answer, an answer to another tag (late, repeated, or to no request),
+ * this request's answer corrupted, a lost link, or the answer, with any
+ * errno and junk in the header's unused bits. Called under the peer's
+ * call_lock, maybe with interrupts off: nothing here may stop the case.
+ */
+static void fuzz_lender_answer(struct fuzz_lender *lender, u32 *w)
+{
+	struct fuzz *fz = lender->fz;
+	struct fuzz_call *c;
+	u32 tag, err;
+
+	if (!lender->calls) {
+		lender->broken = true;
+		memcpy(w, lender->slot, sizeof(lender->slot));
+		return;
+	}
+	c = &lender->call[lender->calls - 1];
+	lender->polls++;
+	tag = c->req[0] >> 24;
+	if (lender->silent || c->done)
+		goto out;
+	switch (lender->polls >= FUZZ_POLLS ? 7 : rnd_below(fz, 8)) {
+	case 0:
+		break;
+	case 1:
+		lender->slot[0] = rnd_word(fz);
+		lender->slot[1] = rnd_word(fz);
+		lender->slot[2] = rnd_word(fz);
+		break;
+	case 2:
+		fuzz_set_answer(lender->slot,
+				(tag + 1 + rnd_below(fz, 255)) % 256 << 24 |
+				rnd_below(fz, 256), rnd_word(fz));
+		break;
+	case 3:
+		fuzz_set_answer(lender->slot, tag << 24, rnd_word(fz));
+		lender->slot[rnd_below(fz, NTBL_RPC_WORDS)] ^= BIT(rnd_below(fz, 32));
+		if (lender->slot[0] >> 24 != tag)
+			lender->slot[0] ^= BIT(rnd_below(fz, 24));
+		break;
+	case 4:
+		if (lender->steady && !one_in(fz, 512))
+			break;
+		WRITE_ONCE(lender->borrow->state, NTBL_BORROW_LOST);
+		c->ret = -ENOLINK;
+		c->done = true;
+		break;
+	default:
+		err = one_in(fz, 4) ? rnd_below(fz, 256) : 0;
+		c->val = rnd_word(fz);
+		c->ret = -(int)err;
+		c->done = true;
+		fuzz_set_answer(lender->slot, tag << 24 | err |
+				(one_in(fz, 8) ? rnd32(fz) & 0xffff00 : 0), c->val);
+		break;
+	}
+out:
+	memcpy(w, lender->slot, sizeof(lender->slot));
+}
+
+/* The bytes @size at @where of the dword @val. */
+static u32 fuzz_bytes(u32 val, unsigned int where, unsigned int size)
+{
+	val >>= 8 * (where & 3);
+	return size == 4 ? val : val & (BIT(8 * size) - 1);
+}
+
+/*
+ * What a call's request must have been, the first tag after @tag its own;
+ * a read's value word carries nothing, 0, and no stack of ours either.
+ */
+static void fuzz_check_req(struct fuzz *fz, const struct fuzz_call *c,
+			   u8 tag, unsigned int index, bool write,
+			   unsigned int where, unsigned int size, u32 val)
+{
+	u32 hdr = (u32)(tag % 255 + 1) << 24 | index << 16 |
+		  (write ? RPC_WRITE : 0) | size << 12 | where;
+
+	FUZZ_ASSERT(fz, c->req[0] == hdr);
+	FUZZ_ASSERT(fz, c->req[1] == val);
+	FUZZ_ASSERT(fz, c->req[2] == rpc_check(hdr, val));
+}
+
+/* A config access of the virtual bus to the borrowed device. */
+static int fuzz_access(struct ntbl_borrow *borrow, bool write,
+		       unsigned int where, unsigned int size, u32 val, u32 *got)
+{
+	if (write)
+		return ntbl_rpc_ops.cfg_write(borrow, where, size, val);
+	return ntbl_rpc_ops.cfg_read(borrow, where, size, got);
+}
+
+/**
+ * struct fuzz_copy - what a copy of the whole config space must leave
+ * @fz: the case's run
+ * @lender: whose calls it made
+ * @next: the next of them to look at
+ * @tag: the tag before that call's
+ * @index: the lend entry asked
+ * @have: the dwords in the copy
+ * @cfg: their values
+ */
+struct fuzz_copy {
+	struct fuzz *fz;
+	const struct fuzz_lender *lender;
+	unsigned int next;
+	u8 tag;
+	unsigned int index;
+	DECLARE_BITMAP(have, FUZZ_DWORDS);
+	u32 cfg[FUZZ_DWORDS];
+};
+
+/* The next call of the copy, which must be this read: its answer. */
+static const struct fuzz_call *fuzz_copy_call(struct fuzz_copy *cp,
+					      unsigned int dw, unsigned int size,
+					      u32 val)
+{
+	const struct fuzz_call *c = &cp->lender->call[cp->next++];
+
+	FUZZ_ASSERT(cp->fz, cp->next <= cp->lender->calls);
+	fuzz_check_req(cp->fz, c, cp->tag, cp->index, false, dw * 4, size, val);
+	cp->tag = cp->tag % 255 + 1;
+	return c;
+}
+
+/*
+ * A span's answer: the dwords it does not name hold @pattern, those the
+ * copy lacked; the ones left to ask.
+ */
+static u32 fuzz_copy_span(struct fuzz_copy *cp, unsigned int dw, u32 pattern,
+			  u32 ask, bool *ok)
+{
+	const struct fuzz_call *c = fuzz_copy_call(cp, dw, RPC_SPAN, pattern);
+	unsigned int i;
+
+	*ok = !c->ret;
+	if (c->ret)
+		return ask;
+	for (i = 0; i < RPC_SPAN_DWORDS; i++) {
+		if (c->val & BIT(i) || test_bit(dw + i, cp->have))
+			continue;
+		cp->cfg[dw + i] = pattern;
+		set_bit(dw + i, cp->have);
+	}
+	return ask & c->val;
+}
+
+/*
+ * The copy of the whole config space that follows a borrow
+ * (ntbl_rpc_prefetch()), from a copy that lacks some dwords, answered as
+ * fuzz_lender_answer() decides: per span of RPC_SPAN_DWORDS, which dwords
+ * differ from 0, and from all ones if more than half do; a read of each
+ * dword named that the copy lacks, in order, until one fails; and in the
+ * copy exactly what the answers said.
+ */
+static void fuzz_prefetch(struct fuzz *fz, struct fuzz_loop *loop,
+			  struct fuzz_lender *lender, struct ntbl_borrow *borrow)
+{
+	unsigned int dw, i, nr = 1 + rnd_below(fz, 64);
+	const struct fuzz_call *c;
+	struct fuzz_copy *cp;
+	bool ok, stopped = false;
+	u32 ask;
+
+	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(fz->test, cp);
+	for (i = 0; i < nr; i++)
+		clear_bit(rnd_below(fz, FUZZ_DWORDS), borrow->cfg_valid);
+	*cp = (struct fuzz_copy){ .fz = fz, .lender = lender,
+				  .tag = loop->peer.rpc_tag,
+				  .index = borrow->index };
+	bitmap_copy(cp->have, borrow->cfg_valid, FUZZ_DWORDS);
+	memcpy(cp->cfg, borrow->cfg, sizeof(cp->cfg));
+	lender->calls = 0;
+	lender->broken = false;
+	lender->silent = false;
+	lender->steady = true;
+	ntbl_rpc_prefetch(borrow);
+	lender->steady = false;
+	WRITE_ONCE(borrow->state, NTBL_BORROW_BORROWED);
+
+	FUZZ_ASSERT(fz, !lender->broken);
+	for (dw = 0; dw < FUZZ_DWORDS && !stopped; dw += RPC_SPAN_DWORDS) {
+		ask = fuzz_copy_span(cp, dw, 0, ~0U, &ok);
+		if (ok && hweight32(ask) > RPC_SPAN_DWORDS / 2)
+			ask = fuzz_copy_span(cp, dw, ~0U, ask, &ok);
+		for (i = 0; i < RPC_SPAN_DWORDS && !stopped; i++) {
+			if (!(ask & BIT(i)) || test_bit(dw + i, cp->have))
+				continue;
+			c = fuzz_copy_call(cp, dw + i, 4, 0);
+			stopped = c->ret;
+			if (stopped)
+				break;
+			cp->cfg[dw + i] = c->val;
+			set_bit(dw + i, cp->have);
+		}
+	}
+	FUZZ_ASSERT(fz, cp->next == lender->calls && loop->peer.rpc_tag == cp->tag);
+	FUZZ_ASSERT(fz, bitmap_equal(cp->have, borrow->cfg_valid, FUZZ_DWORDS));
+	for (dw = 0; dw < FUZZ_DWORDS; dw++)
+		FUZZ_ASSERT(fz, !test_bit(dw, cp->have) || borrow->cfg[dw] == cp->cfg[dw]);
+	kfree(cp);
+}
+
+/*
+ * Config reads and writes of a borrowed device through rpc.c's real path
+ * (the virtual bus's ntbl_rpc_ops), with interrupts on and off, answered
+ * as fuzz_lender_answer() decides, now and then never, or with the lock
+ * held by another caller; and now and then the copy of the whole space
+ * that follows a borrow. Each access returns the first answer that
+ * matches its request, or -ENOLINK, -ETIMEDOUT, -EBUSY as the link, the
+ * lender and the lock say; a request is what the access asked, tags go on
+ * from 1 to 255; the copy of config space holds exactly the dwords the
+ * lender answered last; the lock is free after every access.
+ */
+static void answers_config_run(struct kunit *test, struct fuzz *fz)
+{
+	struct fuzz_loop *loop = loop_new(test);
+	struct ntbl_peer *peer = &loop->peer;
+	struct fuzz_lender *lender;
+	struct ntbl_borrow *borrow;
+	unsigned int where, size, dw, sent, calls, timeouts = 0;
+	bool write, atomic, cached, valid, locked;
+	u32 val, got, cval;
+	unsigned long flags;
+	int ret, want;
+	u8 tag;
+
+	lender = kunit_kzalloc(test, sizeof(*lender), GFP_KERNEL);
+	borrow = kunit_kzalloc(test, sizeof(*borrow), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lender);
+	KUNIT_ASSERT_NOT_NULL(test, borrow);
+	borrow->peer = peer;
+	borrow->state = NTBL_BORROW_BORROWED;
+	lender->fz = fz;
+	lender->loop = loop;
+	lender->borrow = borrow;
+	loop->lender = lender;
+
+	for (fz->n = 0; fuzz_go_on(fz); fz->n++) {
+		if (one_in(fz, 512)) {
+			fuzz_prefetch(fz, loop, lender, borrow);
+			continue;
+		}
+		write = rnd32(fz) & 1;
+		atomic = one_in(fz, 4);
+		locked = atomic && one_in(fz, 16);
+		size = 1 << rnd_below(fz, 3);
+		where = rnd_below(fz, PCI_CFG_SPACE_EXP_SIZE) & ~(size - 1);
+		val = rnd_word(fz);
+		got = 0;
+		if (one_in(fz, 64))
+			borrow->index = rnd_below(fz, NTBL_MAX_LEND_INDEX + 1);
+		dw = where / 4;
+		cached = test_bit(dw, borrow->cfg_valid);
+		cval = borrow->cfg[dw];
+		lender->calls = 0;
+		lender->broken = false;
+		/* 60 ms each: a few per million inputs. */
+		lender->silent = atomic && one_in(fz, 8192);
+		sent = loop->rpc_sent;
+		tag = peer->rpc_tag;
+
+		if (locked) {
+			local_irq_save(flags);
+			raw_spin_lock(&peer->call_lock);
+			ret = fuzz_access(borrow, write, where, size, val, &got);
+			raw_spin_unlock(&peer->call_lock);
+			local_irq_restore(flags);
+		} else if (atomic) {
+			local_irq_save(flags);
+			ret = fuzz_access(borrow, write, where, size, val, &got);
+			local_irq_restore(flags);
+		} else {
+			ret = fuzz_access(borrow, write, where, size, val, &got);
+		}
+		WRITE_ONCE(borrow->state, NTBL_BORROW_BORROWED);
+
+		FUZZ_ASSERT(fz, !lender->broken);
+		FUZZ_ASSERT(fz, !raw_spin_is_locked(&peer->call_lock));
+		valid = test_bit(dw, borrow->cfg_valid);
+		if (atomic && !write && cached) {
+			/* From the copy, without asking. */
+			FUZZ_ASSERT(fz, !ret && got == fuzz_bytes(cval, where, size));
+			FUZZ_ASSERT(fz, !lender->calls && loop->rpc_sent == sent);
+			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] == cval);
+			continue;
+		}
+		if (locked) {
+			FUZZ_ASSERT(fz, ret == -EBUSY);
+			FUZZ_ASSERT(fz, !lender->calls && loop->rpc_sent == sent);
+			FUZZ_ASSERT(fz, peer->rpc_tag == tag);
+			continue;
+		}
+
+		if (lender->silent) {
+			timeouts++;
+			FUZZ_ASSERT(fz, ret == -ETIMEDOUT && lender->calls == 1);
+			FUZZ_ASSERT(fz, loop->rpc_sent == sent + RPC_TRIES_ATOMIC);
+		} else {
+			want = lender->call[0].ret;
+			FUZZ_ASSERT(fz, ret == want);
+			calls = write && !atomic && !want ? 2 : 1;
+			FUZZ_ASSERT(fz, lender->calls == calls);
+			/* Asked again, the same, if the host stalled a while. */
+			FUZZ_ASSERT(fz, loop->rpc_sent - sent >= calls &&
+				    loop->rpc_sent - sent <= calls * RPC_TRIES);
+		}
+		FUZZ_ASSERT(fz, !loop->rpc_was_answer);
+		fuzz_check_req(fz, &lender->call[0], tag, borrow->index, write,
+			       write ? where : dw * 4, write ? size : 4,
+			       write ? val : 0);
+		if (lender->calls == 2)
+			fuzz_check_req(fz, &lender->call[1], tag % 255 + 1,
+				       borrow->index, false, dw * 4, 4, 0);
+		for (calls = 0; calls < lender->calls; calls++)
+			tag = tag % 255 + 1;
+		FUZZ_ASSERT(fz, peer->rpc_tag == tag);
+
+		/* The copy: the last dword answered, or none after a write. */
+		if (!write && !ret) {
+			FUZZ_ASSERT(fz, got == fuzz_bytes(lender->call[0].val, where, size));
+			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] == lender->call[0].val);
+		} else if (!write) {
+			FUZZ_ASSERT(fz, valid == cached && (!valid || borrow->cfg[dw] == cval));
+		} else if (lender->calls == 2 && !lender->call[1].ret) {
+			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] == lender->call[1].val);
+		} else {
+			FUZZ_ASSERT(fz, !valid);
+		}
+	}
+	kunit_info(test, "%u calls timed out\n", timeouts);
+	loop->lender = NULL;
+	loop_free(loop);
+}
+
+static void answers_config_requests(struct kunit *test)
+{
+	struct fuzz fz;
+
+	fuzz_start(&fz, test, 10);
+	answers_config_run(test, &fz);
+}
+
+/*
+ * Regression: seed 5724269263493208793 of answers_config_requests, whose
+ * input 2 sent a read request with a value word from the borrower's stack
+ * ("ntb_lending: rpc: a read request's value word is 0, not the
+ * borrower's stack").
+ */
+static void answers_readback_sends_no_stack(struct kunit *test)
+{
+	struct fuzz fz;
+
+	fuzz_start_as(&fz, test, "answers_config_requests",
+		      5724269263493208793ULL, 3);
+	answers_config_run(test, &fz);
+}
+
+/* The replies waiting on @loop's channel, oldest first, into @out. */
+static unsigned int fuzz_replies(struct fuzz_loop *loop, struct ntbl_msg *out)
+{
+	struct ntbl_chan *chan = &loop->peer.chan;
+	struct ntbl_rxmsg *rxm;
+	unsigned int n = 0;
+
+	spin_lock_irq(&chan->lock);
+	list_for_each_entry(rxm, &chan->replies, node)
+		if (n < MAX_REPLIES)
+			out[n++] = rxm->msg;
+	spin_unlock_irq(&chan->lock);
+	return n;
+}
+
+/* Which of @n replies @s a wait for @type and @tag takes, or -1. */
+static int fuzz_find(const struct ntbl_msg *s, unsigned int n, u8 type,
+		     u32 tag)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (s[i].type == type && s[i].len && s[i].w[0] == tag)
+			return i;
+	return -1;
+}
+
+/* The refusals a borrower passes on as the lender said them (protocol.rst). */
+static bool fuzz_errno_passed(int status)
+{
+	static const int known[] = {
+		-ENOENT, -EBUSY, -E2BIG, -EINVAL, -ENOSPC, -ENODEV, -ENOMEM,
+		-ENOBUFS, -EOPNOTSUPP,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (status == known[i])
+			return true;
+	return false;
+}
+
+/*
+ * Whether BORROW_DB's @got may answer a BORROW of the bits @asked: on two
+ * ports all of them; on a switch a run of consecutive ones among them.
+ */
+static bool fuzz_vectors_given(bool sw, u64 asked, u64 got)
+{
+	if (!got || (got & ~asked))
+		return false;
+	if (!sw)
+		return got == asked;
+	return fls64(got) - __ffs64(got) == hweight64(got);
+}
+
+/* A lender's BORROW_BARS for @tag: it lends, or refuses, short or not. */
+static void fuzz_bars(struct fuzz *fz, bool sw, u32 tag, bool lends,
+		      struct ntbl_msg *msg)
+{
+	static const int refusals[] = {
+		-ENOENT, -EBUSY, -E2BIG, -EINVAL, -ENOSPC, -ENODEV, -ENOMEM,
+		-ENOBUFS, -EOPNOTSUPP, -EIO, -EPERM, -ENOLINK, 1,
+	};
+	struct ntbl_wire_bars b = { .tag = tag };
+	unsigned int i;
+
+	if (!lends) {
+		b.status = one_in(fz, 2) ? refusals[rnd_below(fz, ARRAY_SIZE(refusals))] :
+			   (int)rnd_word(fz);
+		if (one_in(fz, 2)) {
+			ntbl_pack_status(msg, NTBL_MSG_BORROW_BARS, tag, b.status);
+			return;
+		}
+	}
+	b.span_size = rnd64(fz);
+	b.mem_addr = rnd64(fz);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		b.bar[i].offset = rnd64(fz);
+		b.bar[i].size = one_in(fz, 2) ? 0 : BIT_ULL(rnd_below(fz, 64));
+		b.bar[i].flags = rnd_word(fz);
+	}
+	b.widx = one_in(fz, 2) ? rnd_below(fz, 4) : rnd_word(fz);
+	b.span_phys = rnd64(fz);
+	ntbl_pack_borrow_bars(msg, &b, sw);
+}
+
+/*
+ * A lender's BORROW_DB for @tag: the bits asked on two ports, a run of
+ * them on a switch, or, unless @valid, now and then others.
+ */
+static void fuzz_db(struct fuzz *fz, bool sw, u32 tag, u64 asked, bool valid,
+		    struct ntbl_msg *msg)
+{
+	struct ntbl_wire_db *d = kzalloc(sizeof(*d), GFP_KERNEL);
+	unsigned int i, bit;
+
+	KUNIT_ASSERT_NOT_NULL(fz->test, d);
+	d->tag = tag;
+	d->vectors = asked;
+	/* On a switch a run of them; now and then all, which need not be one. */
+	if (sw && (valid || !one_in(fz, 4))) {
+		/* A run of the bits asked, from one of them. */
+		bit = __ffs64(asked);
+		for (i = rnd_below(fz, hweight64(asked)); i; i--)
+			bit = __ffs64(asked & ~GENMASK_ULL(bit, 0));
+		d->vectors = 0;
+		for (i = 1 + rnd_below(fz, 4); i && bit < 64 && (asked & BIT_ULL(bit));
+		     i--, bit++)
+			d->vectors |= BIT_ULL(bit);
+	}
+	if (!valid && one_in(fz, 8))
+		d->vectors = one_in(fz, 2) ? d->vectors ^ BIT_ULL(rnd_below(fz, 64)) :
+			     rnd_bits(fz, 20);
+	/* More bits than fit: the length disagrees with them. */
+	d->nr = min_t(unsigned int, hweight64(d->vectors), NTBL_BORROW_DB_MAX);
+	for (i = 0; i < d->nr; i++) {
+		d->db[i].addr = rnd64(fz);
+		d->db[i].data = rnd_word(fz);
+	}
+	ntbl_pack_borrow_db(msg, d);
+	kfree(d);
+}
+
+/*
+ * Send @msg from the lender @from to the borrower @loop; @lossy: a frame
+ * may be lost.
+ */
+static void fuzz_reply(struct fuzz *fz, struct fuzz_loop *from,
+		       struct fuzz_loop *loop, const struct ntbl_msg *msg,
+		       bool lossy)
+{
+	unsigned int i, nr = loop_frames(from, msg);
+	int lost = lossy && one_in(fz, 16) ? rnd_below(fz, nr) : -1;
+
+	for (i = 0; i < nr; i++)
+		if (i != lost)
+			ntbl_chan_frame(&loop->peer, from->frames[i]);
+}
+
+/* The bits a borrow asks for: a run on two ports, some of a share on a switch. */
+static u64 fuzz_asked(struct fuzz *fz, bool sw)
+{
+	unsigned int first = rnd_below(fz, 61);
+
+	if (sw)
+		return rnd_bits(fz, NTBL_MAX_VEC - 1) | BIT_ULL(rnd_below(fz, 64));
+	return GENMASK_ULL(first + rnd_below(fz, 4), first);
+}
+
+/**
+ * struct fuzz_ask - what ask() must do with the replies waiting
+ * @ret: its result
+ * @bars: the BORROW_BARS it takes, or -1
+ * @db: the BORROW_DB it takes, or -1
+ * @blocks: it waits for a reply that is not there: the case's link is
+ *	lost as the BORROW goes out, so it returns -ENOLINK at once
+ * @refused: the lender's refusal, as it said it
+ */
+struct fuzz_ask {
+	int ret;
+	int bars;
+	int db;
+	bool blocks;
+	int refused;
+};
+
+static void fuzz_ask_want(const struct ntbl_msg *s, unsigned int n, bool sw,
+			  u32 tag, u64 asked, struct fuzz_ask *want)
+{
+	const struct ntbl_msg *b, *d;
+	unsigned int nr;
+	int status;
+	bool ok;
+
+	*want = (struct fuzz_ask){ .ret = -ENOLINK, .db = -1 };
+	want->bars = fuzz_find(s, n, NTBL_MSG_BORROW_BARS, tag);
+	if (want->bars < 0) {
+		want->blocks = true;
+		return;
+	}
+	b = &s[want->bars];
+	if (b->len < NTBL_STATUS_LEN) {
+		want->ret = -EIO;
+		return;
+	}
+	status = b->w[1];
+	if (status) {
+		want->ret = fuzz_errno_passed(status) ? status : -EIO;
+		want->refused = status;
+		return;
+	}
+	want->db = fuzz_find(s, n, NTBL_MSG_BORROW_DB, tag);
+	if (want->db < 0) {
+		want->blocks = true;
+		return;
+	}
+	d = &s[want->db];
+	nr = d->len >= 3 ? hweight64(ntbl_wire_get64(&d->w[1])) : 0;
+	ok = b->len == NTBL_BARS_LEN(sw) && d->len >= 3 &&
+	     nr <= NTBL_BORROW_DB_MAX && d->len == 3 + 3 * nr &&
+	     fuzz_vectors_given(sw, asked, ntbl_wire_get64(&d->w[1]));
+	want->ret = ok ? 0 : -EIO;
+}
+
+/* What ask() gave the borrow from the replies it took, @b and @d. */
+static void fuzz_check_lent(struct fuzz *fz, bool sw, struct ntbl_borrow *borrow,
+			    const struct ntbl_vbus_info *info, u64 vectors,
+			    u64 mem_size, const struct ntbl_msg *b,
+			    const struct ntbl_msg *d)
+{
+	unsigned int i;
+
+	FUZZ_ASSERT(fz, vectors == ntbl_wire_get64(&d->w[1]));
+	FUZZ_ASSERT(fz, info->nr_db == hweight64(vectors) && info->db == borrow->db);
+	for (i = 0; i < info->nr_db; i++)
+		FUZZ_ASSERT(fz, borrow->db[i].addr == ntbl_wire_get64(&d->w[3 + 3 * i]) &&
+			    borrow->db[i].data == d->w[5 + 3 * i]);
+	FUZZ_ASSERT(fz, info->win_size == ntbl_wire_get64(&b->w[2]));
+	FUZZ_ASSERT(fz, info->dma_dev_addr == ntbl_wire_get64(&b->w[4]));
+	FUZZ_ASSERT(fz, !info->dma_phys && info->dma_size == mem_size);
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		const u32 *w = &b->w[NTBL_BARS_BAR(i)];
+
+		FUZZ_ASSERT(fz, info->bar[i].offset == ntbl_wire_get64(w) &&
+			    info->bar[i].size == ntbl_wire_get64(&w[2]) &&
+			    info->bar[i].flags == w[4]);
+	}
+	if (sw)
+		FUZZ_ASSERT(fz, borrow->widx == -1 &&
+			    info->win_phys == ntbl_wire_get64(&b->w[NTBL_BARS_WIDX + 1]));
+	else
+		FUZZ_ASSERT(fz, borrow->widx == (int)b->w[NTBL_BARS_WIDX]);
+}
+
+/*
+ * A borrow's BORROW through borrower.c's ask(), on two ports or on a
+ * switch (@sw), and now and then a return's RETURN (give_back()), with the
+ * lender's replies waiting on the channel, sent through the real framing
+ * before: its BORROW_BARS and BORROW_DB, valid, refusing, of the other
+ * fabric's length, short, long, with vector bits not asked, mutated,
+ * twice, or missing; replies of another kind or tag, to no request or to
+ * the next one; requests in reply's clothes; a frame lost. Each call
+ * takes the replies of its tag that it must, and only those, and returns
+ * what they say (0, the lender's errno, -EIO) or -ENOLINK when what it
+ * waits for never comes; the replies held stay bounded; every so often a
+ * clean exchange shows the next borrow still works. Each input waits for
+ * the channel's work queue, milliseconds under TCG: @pct per cent of the
+ * inputs, so that of a million a case takes well within KUnit's five
+ * minutes.
+ */
+static void answers_borrow_run(struct kunit *test, bool sw, unsigned int pct)
+{
+	struct fuzz_loop *loop = loop_new(test), *from = loop_new(test);
+	struct ntbl_peer *peer = &loop->peer;
+	struct ntbl_msg *s, *after, msg, bars, db;
+	unsigned int i, j, n, n2, nr, sent, clean_ok = 0;
+	struct ntbl_vbus_info info;
+	struct ntbl_borrow *borrow;
+	struct ntbl_peer *rx;
+	struct fuzz_ask want;
+	u64 asked, vectors, mem_size;
+	bool clean, returning;
+	int ret, refused, k;
+	struct fuzz fz;
+	u32 tag;
+
+	borrow = kunit_kzalloc(test, sizeof(*borrow), GFP_KERNEL);
+	s = kunit_kcalloc(test, MAX_REPLIES, sizeof(*s), GFP_KERNEL);
+	after = kunit_kcalloc(test, MAX_REPLIES, sizeof(*after), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, borrow);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_ASSERT_NOT_NULL(test, after);
+	borrow->peer = peer;
+	loop->adapter.switched = sw;
+
+	fuzz_start(&fz, test, pct);
+	for (fz.n = 0; fuzz_go_on(&fz); fz.n++) {
+		clean = one_in(&fz, 4);
+		returning = !clean && one_in(&fz, 8);
+		asked = fuzz_asked(&fz, sw);
+		mem_size = sw ? rnd64(&fz) : 0;
+		borrow->index = rnd_below(&fz, NTBL_MAX_LEND_INDEX + 1);
+		borrow->widx = -1;
+		tag = atomic_read(&peer->tag) + 1;
+
+		/* The lender's replies, in the order they come. */
+		fuzz_bars(&fz, sw, tag, clean || !one_in(&fz, 4), &bars);
+		fuzz_db(&fz, sw, tag, asked, clean, &db);
+		nr = clean ? 2 : rnd_below(&fz, 7);
+		for (i = 0; i < nr; i++) {
+			if (clean) {
+				fuzz_reply(&fz, from, loop, i ? &db : &bars, false);
+				continue;
+			}
+			k = rnd_below(&fz, 8);
+			if (k < 2) {
+				msg = k ? db : bars;
+				if (one_in(&fz, 4))
+					fuzz_mutate_msg(&fz, &msg);
+				/* No longer than the frames carry. */
+				msg.len = min_t(u8, msg.len, NTBL_MSG_WORDS);
+			} else if (k < 4) {
+				/* A reply to another request, or to the next. */
+				fuzz_pack(&fz, rnd_below(&fz, FUZZ_MSG_KINDS), sw, &msg);
+				msg.type = NTBL_MSG_REPLY | (msg.type + rnd_below(&fz, 4));
+				msg.len = max_t(u8, msg.len, 1);
+				msg.w[0] = one_in(&fz, 2) ? tag + 1 + rnd_below(&fz, 3) :
+					   tag - rnd_below(&fz, 3) - 1;
+			} else if (k < 5) {
+				/* This tag, another kind, a request among them. */
+				fuzz_any_msg(&fz, &msg);
+				msg.len = max_t(u8, msg.len, 1);
+				msg.w[0] = tag;
+			} else if (k < 6) {
+				/* The lender's RETURN_DONE, maybe for this tag. */
+				ntbl_pack_status(&msg, NTBL_MSG_RETURN_DONE,
+						 one_in(&fz, 2) ? tag : rnd32(&fz),
+						 (int)rnd_word(&fz));
+			} else {
+				msg = one_in(&fz, 2) ? db : bars;
+			}
+			fuzz_reply(&fz, from, loop, &msg, true);
+		}
+		/* Requests go to the work queue, which this case is. */
+		while (ntbl_chan_next(&loop->adapter, &rx, &msg))
+			;
+		n = fuzz_replies(loop, s);
+		FUZZ_ASSERT(&fz, n == peer->chan.nr_replies && n <= MAX_REPLIES);
+
+		loop->nframes = 0;
+		sent = loop->rpc_sent;
+		if (returning) {
+			k = fuzz_find(s, n, NTBL_MSG_RETURN_DONE, tag);
+			WRITE_ONCE(loop->reset_on_send, k < 0);
+			mutex_lock(&loop->adapter.lock);
+			give_back(peer, borrow->index);
+			FUZZ_ASSERT(&fz, !loop->adapter.busy);
+			mutex_unlock(&loop->adapter.lock);
+			flush_work(&peer->chan.tx_work);
+			WRITE_ONCE(loop->reset_on_send, false);
+			/* The RETURN, then the reply of its tag taken. */
+			FUZZ_ASSERT(&fz, loop->nframes == 1 &&
+				    HDR_TYPE(loop->frames[0][0]) == NTBL_MSG_RETURN &&
+				    loop->frames[0][1] == borrow->index &&
+				    loop->frames[0][2] == tag);
+			want = (struct fuzz_ask){ .bars = k, .db = -1, .blocks = k < 0 };
+		} else {
+			fuzz_ask_want(s, n, sw, tag, asked, &want);
+			WRITE_ONCE(loop->reset_on_send, want.blocks);
+			memset(&info, 0, sizeof(info));
+			vectors = asked;
+			refused = 0;
+			ret = ask(borrow, &vectors, mem_size, &info, &refused);
+			flush_work(&peer->chan.tx_work);
+			WRITE_ONCE(loop->reset_on_send, false);
+
+			FUZZ_ASSERT(&fz, ret == want.ret && refused == want.refused);
+			if (!ret)
+				fuzz_check_lent(&fz, sw, borrow, &info, vectors, mem_size,
+						&s[want.bars], &s[want.db]);
+			else
+				FUZZ_ASSERT(&fz, vectors == asked);
+			/* Unless replies left from before had its tag. */
+			if (clean && want.bars == n - 2 && want.db == n - 1) {
+				FUZZ_ASSERT(&fz, !ret);
+				clean_ok++;
+			}
+			/* The BORROW, whole unless the link went as it did. */
+			FUZZ_ASSERT(&fz, loop->nframes == (want.blocks ? 1 : 2));
+			FUZZ_ASSERT(&fz, HDR_TYPE(loop->frames[0][0]) == NTBL_MSG_BORROW &&
+				    loop->frames[0][1] == borrow->index &&
+				    loop->frames[0][2] == lower_32_bits(asked) &&
+				    loop->frames[0][3] == upper_32_bits(asked));
+			FUZZ_ASSERT(&fz, want.blocks || loop->frames[1][1] == tag);
+		}
+		FUZZ_ASSERT(&fz, atomic_read(&peer->tag) == tag);
+		FUZZ_ASSERT(&fz, loop->rpc_sent == sent);
+
+		/* Only what it took is gone; all of it if the link went. */
+		n2 = fuzz_replies(loop, after);
+		if (want.blocks) {
+			FUZZ_ASSERT(&fz, !n2 && !peer->chan.nr_replies);
+			continue;
+		}
+		for (i = 0, j = 0; i < n; i++) {
+			if ((int)i == want.bars || (int)i == want.db)
+				continue;
+			FUZZ_ASSERT(&fz, j < n2 && after[j].type == s[i].type &&
+				    after[j].len == s[i].len &&
+				    !memcmp(after[j].w, s[i].w, s[i].len * sizeof(u32)));
+			j++;
+		}
+		FUZZ_ASSERT(&fz, j == n2);
+	}
+	kunit_info(test, "%u clean borrows answered\n", clean_ok);
+	loop_free(from);
+	loop_free(loop);
+}
+
+static void answers_borrow_replies_two_ports(struct kunit *test)
+{
+	answers_borrow_run(test, false, 1);
+}
+
+static void answers_borrow_replies_switch(struct kunit *test)
+{
+	answers_borrow_run(test, true, 1);
+}
+
+static struct kunit_case answers_cases[] = {
+	KUNIT_CASE_SLOW(answers_config_requests),
+	KUNIT_CASE(answers_readback_sends_no_stack),
+	KUNIT_CASE_SLOW(answers_borrow_replies_two_ports),
+	KUNIT_CASE_SLOW(answers_borrow_replies_switch),
+	{}
+};
+
+static struct kunit_suite answers_suite = {
+	.name = "ntbl_fuzz_answers",
+	.test_cases = answers_cases,
+};
+
+kunit_test_suites(&wire_suite, &chan_suite, &msgreg_suite, &cfg_suite,
+		  &answers_suite);
 
 /* The seed, picked before the suites run unless given. */
 static int __init lending_fuzz_init(void)
