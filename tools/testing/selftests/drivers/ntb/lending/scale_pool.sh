@@ -14,10 +14,11 @@
 # window or a doorbell bit left in use. Every 100 cycles a line of
 # figures: their time and its ratio to the first 100's, the slab's growth
 # over them, the kmemleak reports since the start (the debug kernel), and
-# the most memory ntb_lending held (its module image and the kmalloc
-# objects its code allocated, from SLUB's owner tracking: slub_debug=U
-# below); at the end the table of them. make soak runs 1000 cycles on 8
-# hosts (Documentation/ntb-lending/testing.rst, "Scale").
+# the most memory ntb_lending held (its module image, the kmalloc objects
+# its code allocated, from SLUB's owner tracking: slub_debug=U below, and
+# its allocations past that, traced); at the end the table of them. make
+# soak runs 1000 cycles on 8 hosts (Documentation/ntb-lending/testing.rst,
+# "Scale").
 #   scale_pool.sh [CYCLES [HOSTS [SEED]]]
 # vm-devices: edu edu edu edu edu edu edu edu
 # vm-devices: nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port
@@ -108,10 +109,11 @@ in_use() {
 	cat "$CFS/$1/windows" "$CFS/$1/doorbells"
 }
 
-# Kilobytes of the kmalloc objects alive that ntb_lending's code
-# allocated: SLUB's owner tracking (slub_debug=U on the kmalloc caches)
-# lists a cache's live objects by the call site that allocated them,
-# "[ntb_lending]" after a site in the module; "-" without the tracking.
+# Kilobytes of the memory ntb_lending's code allocated that is alive:
+# the kmalloc objects, from SLUB's owner tracking (slub_debug=U on the
+# kmalloc caches), which lists a cache's live objects by the call site
+# that allocated them, "[ntb_lending]" after a site in the module, and
+# the allocations past it (below); "-" without the tracking.
 lending_objects_kb() {
 	found='' bytes=0
 	for t in /sys/kernel/debug/slab/kmalloc-*/alloc_traces; do
@@ -122,11 +124,116 @@ lending_objects_kb() {
 		objs=$(awk '$1 ~ /^[0-9]+$/ && $3 == "[ntb_lending]" { n += $1 } END { print n + 0 }' "$t")
 		bytes=$((bytes + objs * size))
 	done
-	if [ -n "$found" ]; then
-		echo $(((bytes + 1023) / 1024))
+	if [ -n "$found" ] && large_fold; then
+		echo $(((bytes + $(large_live_bytes) + 1023) / 1024))
 	else
 		echo -
 	fi
+}
+
+# The module's allocations that SLUB does not track, followed by tracing:
+# a kmalloc above the largest kmalloc cache's 8 KiB comes from the page
+# allocator (a borrow, the arrays of a host's peers), and a kvzalloc() (a
+# lent device's state) allocates in mm/util.c, whose call site is not
+# the module's. The kmem:kmalloc event catches the first, a return probe
+# on __kvmalloc_node_noprof the second (the address it returns to is in
+# the module), kmem:kfree and a return probe on kvfree their frees, each
+# filtered to calls from the module's image. large_fold swaps the trace
+# into the snapshot buffer, whole, and folds it into LARGE_LIVE, the
+# allocations not freed yet ("POINTER BYTES SITE" lines), and counts
+# those made and freed in LARGE_COUNTS.
+TRACING=/sys/kernel/tracing
+LARGE_LIVE=/tmp/large_live LARGE_COUNTS=/tmp/large_counts
+large_traced() {
+	[ -e "$TRACING/events/kmem/kmalloc/filter" ] || mount -t tracefs tracefs "$TRACING" || return 1
+	: >"$LARGE_LIVE"
+	echo '0 0' >"$LARGE_COUNTS"
+	echo nohash-ptr >"$TRACING/trace_options" 2>/dev/null
+	# shellcheck disable=SC2016 # the probes' fetch arguments
+	echo 'r:lending_kvmalloc __kvmalloc_node_noprof ptr=$retval:x64 size=$arg1:u64' \
+		>>"$TRACING/kprobe_events" &&
+		echo 'r:lending_kvfree kvfree ptr=$arg1:x64' >>"$TRACING/kprobe_events" &&
+		echo 'bytes_req > 8192' >"$TRACING/events/kmem/kmalloc/filter" &&
+		echo 1 >"$TRACING/events/kmem/kmalloc/enable"
+}
+
+# Once the module is loaded: each event narrowed to its image.
+large_narrowed() {
+	# shellcheck disable=SC2046 # the module's address and size
+	set -- $(awk '$1 == "ntb_lending" { print $6, $2 }' /proc/modules)
+	[ "$(($1))" -ne 0 ] || return 1
+	from=$(printf %#x "$(($1))") to=$(printf %#x "$(($1 + $2))")
+	echo "bytes_req > 8192 && call_site >= $from && call_site < $to" \
+		>"$TRACING/events/kmem/kmalloc/filter" &&
+		echo "call_site >= $from && call_site < $to" >"$TRACING/events/kmem/kfree/filter" &&
+		echo 1 >"$TRACING/events/kmem/kfree/enable" || return 1
+	for e in lending_kvmalloc lending_kvfree; do
+		echo "__probe_ret_ip >= $from && __probe_ret_ip < $to" \
+			>"$TRACING/events/kprobes/$e/filter" &&
+			echo 1 >"$TRACING/events/kprobes/$e/enable" || return 1
+	done
+}
+
+large_fold() {
+	[ -e "$TRACING/events/kprobes/lending_kvfree/enable" ] || return 1
+	echo 1 >"$TRACING/snapshot" || return 1
+	awk -v counts="$LARGE_COUNTS" -v live="$LARGE_LIVE" '
+	# A pointer as one form: "%p" prints no 0x, "x64" does.
+	function key(p) {
+		sub(/^ptr=/, "", p); sub(/^0x/, "", p); sub(/^0+/, "", p)
+		return tolower(p)
+	}
+	# The memory a kvmalloc of n bytes takes: the pages of a large one,
+	# or its kmalloc cache.
+	function kmsize(n,  s) {
+		n += 0
+		if (n > 8192) { s = 4096; while (s < n) s *= 2; return s }
+		if (n > 64 && n <= 96) return 96
+		if (n > 128 && n <= 192) return 192
+		s = 8; while (s < n) s *= 2; return s
+	}
+	FILENAME == counts { made = $1; freed = $2; next }
+	FILENAME == live { alive[$1] = $2 " " $3; next }
+	/ kmalloc: / && /\[ntb_lending\]/ {
+		p = ""
+		for (k = 1; k <= NF; k++) {
+			if ($k ~ /^call_site=/) { site = $k; sub(/^call_site=/, "", site); sub(/\+.*/, "", site) }
+			if ($k ~ /^ptr=/) p = key($k)
+			if ($k ~ /^bytes_alloc=/) { b = $k; sub(/.*=/, "", b) }
+		}
+		if (p != "") { alive[p] = b " " site; made++ }
+		next
+	}
+	/ lending_kvmalloc: / {
+		site = $0; sub(/.*: \(/, "", site); sub(/\+.*/, "", site); p = ""
+		for (k = 1; k <= NF; k++) {
+			if ($k ~ /^ptr=/) p = key($k)
+			if ($k ~ /^size=/) { n = $k; sub(/.*=/, "", n) }
+		}
+		if (p != "") { alive[p] = kmsize(n) " " site; made++ }
+		next
+	}
+	/ kfree: / || / lending_kvfree: / {
+		for (k = 1; k <= NF; k++)
+			if ($k ~ /^ptr=/ && (key($k) in alive)) { delete alive[key($k)]; freed++ }
+	}
+	END {
+		for (p in alive) print p, alive[p]
+		print made, freed >(counts ".new")
+	}' "$LARGE_COUNTS" "$LARGE_LIVE" "$TRACING/snapshot" >"$LARGE_LIVE.new" &&
+		mv "$LARGE_LIVE.new" "$LARGE_LIVE" && mv "$LARGE_COUNTS.new" "$LARGE_COUNTS" &&
+		echo 2 >"$TRACING/snapshot"
+}
+
+# Bytes of the large allocations alive at the last large_fold.
+large_live_bytes() {
+	awk '{ n += $2 } END { print n + 0 }' "$LARGE_LIVE"
+}
+
+# The large allocations alive by call site: count and kilobytes.
+large_sites() {
+	awk '{ n[$3]++; b[$3] += $2 } END { for (s in n) print b[s], n[s], s }' "$LARGE_LIVE" |
+		sort -rn | awk '{ printf "%s%d %s (%d kB)", (NR > 1 ? ", " : ""), $2, $3, $1 / 1024 }'
 }
 
 # The call sites of ntb_lending whose kmalloc objects are alive, with
@@ -209,7 +316,7 @@ switch_up() {
 	for p in $(seq 0 $LAST_HOST); do
 		eval "HOST_$p=$(sim_host_dev 0 "$p")"
 	done
-	modprobe ntb_lending && wait_for 60 all_up || return 1
+	large_traced && modprobe ntb_lending && large_narrowed && wait_for 60 all_up || return 1
 	echo "# $HOSTS hosts up in $(($(uptime_ms) - t0)) ms"
 }
 ktap_test_result "hosts_on_an_idt_switch_speak_the_protocol" switch_up
@@ -413,6 +520,9 @@ by_drive=$(head -n "$i" /tmp/cycles | awk '{ n[$2 "." $3]++ }
 	      printf "%d drives borrowed, %d to %d times each", c, min, max }')
 echo "# scale_pool: cycles by borrower $by_borrower; $by_drive"
 echo "# scale_pool: ntb_lending's objects, nothing borrowed: $(lending_sites)"
+large_fold
+echo "# scale_pool: and its large allocations: $(large_sites); $(awk \
+	'{ printf "%d made and %d freed since it was loaded", $1, $2 }' "$LARGE_COUNTS")"
 if [ -n "$slab_first" ]; then
 	last=$(tail -n 1 "$TABLE" | awk '{ print $3 }')
 	growth="one block"
