@@ -444,10 +444,20 @@ awk -v seed="$SEED" -v n="$CYCLES" -v h="$HOSTS" -v d="$DRIVES" 'BEGIN {
 	}
 }' >/tmp/cycles
 
+# The milliseconds a fixed job of the guest's CPU takes, which follow
+# the emulator's speed: other VMs on the host's cores slow a cycle down
+# as much as a change of ours would.
+calibration_ms() {
+	c0=$(uptime_ms)
+	awk 'BEGIN { for (k = 0; k < 50000; k++) s += k }'
+	echo $(($(uptime_ms) - c0))
+}
+
 # Cycle $1: host $2 borrows drive $4 of host $3, reads it and returns it.
-# Adds its time to BLOCK_MS. Every tenth cycle samples ntb_lending's
-# memory while the drive is borrowed, out of the time.
-BLOCK_MS=0
+# Adds its time to BLOCK_MS. Every tenth cycle, out of that time, samples
+# ntb_lending's memory while the drive is borrowed and runs the
+# calibration job (BLOCK_CALS of them in BLOCK_CAL_MS).
+BLOCK_MS=0 BLOCK_CAL_MS=0 BLOCK_CALS=0
 cycle() {
 	i=$1 b=$2 l=$3 d=$4
 	get id "ID_${l}_$d"
@@ -459,7 +469,11 @@ cycle() {
 	fi
 	borrowed_and_read "$b" "$l" "$d" || { echo "# cycle $i failed" && return 1; }
 	t1=$(uptime_ms)
-	[ $((i % 10)) -ne 0 ] || sample_peak
+	if [ $((i % 10)) -eq 0 ]; then
+		sample_peak
+		BLOCK_CAL_MS=$((BLOCK_CAL_MS + $(calibration_ms)))
+		BLOCK_CALS=$((BLOCK_CALS + 1))
+	fi
 	t2=$(uptime_ms)
 	if ! rmdir "$CFS/$bh/borrows/$id" || ! returned "$b" "$l" "$d" "$VBDF"; then
 		echo "# cycle $i failed"
@@ -469,10 +483,11 @@ cycle() {
 }
 
 TABLE=/tmp/table
-printf '%9s %8s %7s %8s %9s %11s\n' cycles ms /first "slab kB" kmemleak "lending kB" >"$TABLE"
+printf '%9s %8s %7s %7s %7s %8s %9s %11s\n' cycles ms /first "cal ms" "/first" \
+	"slab kB" kmemleak "lending kB" >"$TABLE"
 MODULE_KB=$(module_kb)
 slab_prev=$(settled_slab_kb)
-slab_first='' first_per='' failed='' leaks=-
+slab_first='' first_per='' first_rel='' failed='' leaks=-
 leaks0=$(leaks_now)
 i=0 blk=0
 while [ "$blk" -lt "$BLOCKS" ]; do
@@ -484,7 +499,7 @@ while [ "$blk" -lt "$BLOCKS" ]; do
 		ktap_test_skip "$name (cycle $failed failed)"
 		continue
 	fi
-	BLOCK_MS=0 BLOCK_PEAK_KB=''
+	BLOCK_MS=0 BLOCK_CAL_MS=0 BLOCK_CALS=0 BLOCK_PEAK_KB=''
 	sed -n "$((i + 1)),${to}p" /tmp/cycles >/tmp/block
 	while read -r b l d <&3; do
 		i=$((i + 1))
@@ -501,10 +516,20 @@ while [ "$blk" -lt "$BLOCKS" ]; do
 	per=$((BLOCK_MS * 1000 / (to - from + 1)))
 	[ -n "$first_per" ] || first_per=$per
 	ratio=$(awk -v a="$per" -v b="$first_per" 'BEGIN { printf "%.2f", a / b }')
+	# The time per cycle over the calibration job's, over the first
+	# block's: the ratio with the emulator's changing speed taken out.
+	cal=- rel=-
+	if [ "$BLOCK_CALS" -gt 0 ]; then
+		cal=$((BLOCK_CAL_MS / BLOCK_CALS))
+		[ -n "$first_rel" ] || first_rel=$(awk -v a="$per" -v c="$BLOCK_CAL_MS" \
+			-v k="$BLOCK_CALS" 'BEGIN { print a / (c / k) }')
+		rel=$(awk -v a="$per" -v c="$BLOCK_CAL_MS" -v k="$BLOCK_CALS" -v f="$first_rel" \
+			'BEGIN { printf "%.2f", a / (c / k) / f }')
+	fi
 	peak=-
 	[ -z "$BLOCK_PEAK_KB" ] || peak=$((MODULE_KB + BLOCK_PEAK_KB))
-	line=$(printf '%9s %8d %7s %+8d %9s %11s' "$from-$to" "$BLOCK_MS" "$ratio" \
-		$((slab - slab_prev)) "$leaks" "$peak")
+	line=$(printf '%9s %8d %7s %7s %7s %+8d %9s %11s' "$from-$to" "$BLOCK_MS" "$ratio" \
+		"$cal" "$rel" $((slab - slab_prev)) "$leaks" "$peak")
 	echo "$line" >>"$TABLE"
 	echo "# scale_pool: $line"
 	slab_prev=$slab
@@ -524,7 +549,7 @@ large_fold
 echo "# scale_pool: and its large allocations: $(large_sites); $(awk \
 	'{ printf "%d made and %d freed since it was loaded", $1, $2 }' "$LARGE_COUNTS")"
 if [ -n "$slab_first" ]; then
-	last=$(tail -n 1 "$TABLE" | awk '{ print $3 }')
+	last=$(tail -n 1 "$TABLE" | awk '{ print $3 ", by the calibration " $5 }')
 	growth="one block"
 	[ "$i" -le "$BLOCK" ] ||
 		growth="$((slab_prev - slab_first)) kB from the end of the first $BLOCK cycles to the end of the last"
