@@ -150,9 +150,9 @@ large_traced() {
 	echo '0 0' >"$LARGE_COUNTS"
 	echo nohash-ptr >"$TRACING/trace_options" 2>/dev/null
 	# shellcheck disable=SC2016 # the probes' fetch arguments
-	echo 'r:lending_kvmalloc __kvmalloc_node_noprof ptr=$retval:x64 size=$arg1:u64' \
+	{ echo 'r:lending_kvmalloc __kvmalloc_node_noprof ptr=$retval:x64 size=$arg1:u64' \
 		>>"$TRACING/kprobe_events" &&
-		echo 'r:lending_kvfree kvfree ptr=$arg1:x64' >>"$TRACING/kprobe_events" &&
+		echo 'r:lending_kvfree kvfree ptr=$arg1:x64' >>"$TRACING/kprobe_events"; } 2>/dev/null &&
 		echo 'bytes_req > 8192' >"$TRACING/events/kmem/kmalloc/filter" &&
 		echo 1 >"$TRACING/events/kmem/kmalloc/enable"
 }
@@ -316,7 +316,12 @@ switch_up() {
 	for p in $(seq 0 $LAST_HOST); do
 		eval "HOST_$p=$(sim_host_dev 0 "$p")"
 	done
-	large_traced && modprobe ntb_lending && large_narrowed && wait_for 60 all_up || return 1
+	# Without the tracing (a kernel with no kprobe events) the memory
+	# column reads "-"; the cycles are the test.
+	large_traced || echo "# no tracing of ntb_lending's large allocations: lending kB is -"
+	modprobe ntb_lending || return 1
+	[ ! -e "$TRACING/events/kprobes/lending_kvfree" ] || large_narrowed || return 1
+	wait_for 60 all_up || return 1
 	echo "# $HOSTS hosts up in $(($(uptime_ms) - t0)) ms"
 }
 ktap_test_result "hosts_on_an_idt_switch_speak_the_protocol" switch_up
@@ -545,9 +550,10 @@ by_drive=$(head -n "$i" /tmp/cycles | awk '{ n[$2 "." $3]++ }
 	      printf "%d drives borrowed, %d to %d times each", c, min, max }')
 echo "# scale_pool: cycles by borrower $by_borrower; $by_drive"
 echo "# scale_pool: ntb_lending's objects, nothing borrowed: $(lending_sites)"
-large_fold
-echo "# scale_pool: and its large allocations: $(large_sites); $(awk \
-	'{ printf "%d made and %d freed since it was loaded", $1, $2 }' "$LARGE_COUNTS")"
+if large_fold; then
+	echo "# scale_pool: and its large allocations: $(large_sites); $(awk \
+		'{ printf "%d made and %d freed since it was loaded", $1, $2 }' "$LARGE_COUNTS")"
+fi
 if [ -n "$slab_first" ]; then
 	last=$(tail -n 1 "$TABLE" | awk '{ print $3 ", by the calibration " $5 }')
 	growth="one block"
