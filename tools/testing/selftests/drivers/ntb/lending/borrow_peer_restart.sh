@@ -151,6 +151,27 @@ link_lost_while_the_driver_probes() {
 		echo 0 >"$SIM_SYSFS/del_fabric"
 }
 
+# The adapter's PCI function removed as a hot-unplug would: from sysfs.
+borrower_adapter_hot_removed() {
+	fio --name=hotremove --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=60 >/tmp/fio-remove 2>&1 &
+	pid=$!
+	sleep 2
+	echo 1 >"/sys/bus/pci/devices/$B/remove" &
+	remover=$!
+	wait_for 60 gone "/sys/bus/pci/devices/$B" && wait_for 60 fio_done "$remover" &&
+		wait_for 60 gone "/sys/bus/pci/devices/$VBDF" && wait_for 60 fio_done "$pid" || return 1
+	wait "$pid"
+	echo "# fio after the hot-removal exited $?"
+	borrow_lost && lender_has_it_back && no_hung_task
+}
+
+adapter_back_after_rescan() {
+	echo 1 >/sys/bus/pci/rescan && wait_for 20 [ -e "/sys/bus/pci/devices/$B" ] &&
+		rmdir "$CFS/$B/borrows/00000" "$L" "$CFS/$A/connections/1" &&
+		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
+}
+
 ktap_test_result "link_lost_while_the_borrowed_drive_probes" link_lost_while_the_driver_probes
 ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
 ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
