@@ -1017,11 +1017,15 @@ err_free:
  * ntbl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
  * @borrow: the borrow
  *
- * The device is removed under the PCI rescan/remove lock and the adapter's
- * lock, then the lender is told, and waited for a little unless it is gone,
- * with the adapter's lock alone: its answer may need the rescan lock on its
- * side, which on ntb_sim is ours. A borrow the lender revoked meanwhile is
- * confirmed instead; one whose lender went is not told.
+ * The device is removed under the PCI rescan/remove lock, its driver's
+ * removal without the adapter's lock, as its probe ran (attach_locked()):
+ * a driver whose device's link goes meanwhile waits for its own timeouts,
+ * and the adapter's work goes on and marks the borrow ended. Then, with
+ * the adapter's lock, the rest is undone and the lender told, and waited
+ * for a little unless it is gone, with the adapter's lock alone: its
+ * answer may need the rescan lock on its side, which on ntb_sim is ours.
+ * A borrow the lender revoked meanwhile is confirmed instead; one whose
+ * lender went is not told.
  *
  * Context: process; takes both locks.
  */
@@ -1034,6 +1038,15 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	list_del(&borrow->node);
+	if (borrow->state == NTBL_BORROW_BORROWED) {
+		/* An unbind of the adapter waits for it, as for a probe. */
+		adapter->busy++;
+		mutex_unlock(&adapter->lock);
+		cancel_work_sync(&borrow->prefetch);
+		ntbl_vbus_remove(borrow->vbus);
+		mutex_lock(&adapter->lock);
+		busy_done(adapter);
+	}
 	if (borrow->state == NTBL_BORROW_BORROWED) {
 		end = borrow->end;
 		peer = borrow->peer;
