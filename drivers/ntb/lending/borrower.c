@@ -13,7 +13,9 @@
  * lender without the adapter's lock (the answers come in interrupt
  * context); &ntbl_adapter.busy keeps the NTB device bound meanwhile, as
  * for a return, but not while it waits for the PCI rescan lock to add the
- * device (attach_locked()).
+ * device (attach_locked()). The device's driver probes without the
+ * adapter's lock too, so that link events and messages are handled
+ * meanwhile: a driver may wait long for a device whose link went.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -633,7 +635,6 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	 * now on, and find @vbus and @vectors set (ntbl_borrow_db()).
 	 */
 	smp_store_release(&borrow->state, NTBL_BORROW_BORROWED);
-	ntbl_vbus_add(vbus);
 	strscpy(borrow->local_bdf, pci_name(ntbl_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
 	schedule_work(&borrow->prefetch);
@@ -790,6 +791,52 @@ static void unreserve(struct ntbl_borrow *borrow, bool busy)
 }
 
 /*
+ * Take the device out of this host's tree; with the adapter locked, and
+ * the PCI rescan/remove lock before it (ntbl_vbus_remove()).
+ * @lost: the lender is gone, the driver must see the device gone too;
+ * @event: the uevent that tells why, or NULL for a borrow never announced.
+ */
+static void detach(struct ntbl_borrow *borrow, bool lost, const char *event)
+{
+	struct ntbl_peer *peer = borrow->peer;
+
+	if (lost) {
+		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
+		ntbl_vbus_link_lost(borrow->vbus);
+	}
+	cancel_work_sync(&borrow->prefetch);
+	ntbl_vbus_remove(borrow->vbus);
+	list_del_rcu(&borrow->peer_node);
+	synchronize_rcu();
+	ntbl_vbus_free(borrow->vbus);
+	borrow->vbus = NULL;
+	if (event)
+		borrow_uevent(borrow, event);
+	borrow->local_bdf[0] = '\0';
+	borrow->vectors = 0;
+	close_windows(borrow, peer);
+	if (lost)
+		borrow->peer = NULL;
+}
+
+/*
+ * Remove the device of a borrow that a message or link event ended, and
+ * confirm a revocation; @announced: its "borrow" uevent was sent, and its
+ * end has one too. Locked as for detach().
+ */
+static void remove_ended(struct ntbl_borrow *borrow, bool announced)
+{
+	struct ntbl_peer *peer = borrow->peer;
+	bool lost = borrow->end == NTBL_BORROW_LENDER_LOST;
+
+	detach(borrow, lost, !announced ? NULL : lost ? "lost" : "revoked");
+	WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
+	borrow->peer = NULL;
+	if (!lost && peer->up)
+		ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, borrow->end_tag, 0);
+}
+
+/*
  * Add the device the lender answered for: under the PCI rescan/remove
  * lock, which comes before the adapter's (ntb_lending.h). The PCI core's
  * hot-removal of the adapter takes it before ntbl_remove() takes ours and
@@ -799,10 +846,18 @@ static void unreserve(struct ntbl_borrow *borrow, bool busy)
  * take it back, go away or start over (@borrow->end): the lender no longer
  * lends it, and nothing is given back.
  *
+ * The driver probes without the adapter's lock, counting in busy again
+ * (with the rescan lock held no hot-removal of the adapter is under way):
+ * a driver whose device's link goes mid-probe waits for its own timeout
+ * (nvme's admin timeout), and meanwhile the adapter's work marks the
+ * borrow ended, and serves other peers. A borrow that ended meanwhile has
+ * its device removed here; @gone then tells the caller it is off
+ * &ntbl_peer.borrows.
+ *
  * Context: the adapter locked, and unlocked meanwhile.
  */
 static int attach_locked(struct ntbl_borrow *borrow,
-			 struct ntbl_vbus_info *info, u64 vectors)
+			 struct ntbl_vbus_info *info, u64 vectors, bool *gone)
 {
 	struct ntbl_adapter *adapter = borrow->adapter;
 	int ret;
@@ -816,6 +871,18 @@ static int attach_locked(struct ntbl_borrow *borrow,
 		ret = -ENOLINK;
 	else
 		ret = attach(borrow, info, vectors);
+	if (!ret) {
+		adapter->busy++;
+		mutex_unlock(&adapter->lock);
+		ntbl_vbus_add(borrow->vbus);
+		mutex_lock(&adapter->lock);
+		busy_done(adapter);
+		if (borrow->end != NTBL_BORROW_GOES_ON) {
+			remove_ended(borrow, false);
+			*gone = true;
+			ret = -ENOLINK;
+		}
+	}
 	pci_unlock_rescan_remove();
 	return ret;
 }
@@ -838,7 +905,7 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	unsigned long id;
 	u64 mem_size = 0, vec_mask;
 	int ret, lender_said = 0, refused = 0;
-	bool asked = false, busy = true;
+	bool asked = false, busy = true, gone = false;
 	char canon[16] = "";
 
 	/* One name per offer, as offers/ writes it: not "0x10000" or "+0". */
@@ -878,8 +945,14 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 	if (!ret && !borrow->peer->up)
 		ret = -ENOLINK;
 	if (!ret) {
-		ret = attach_locked(borrow, &info, vec_mask);
+		ret = attach_locked(borrow, &info, vec_mask, &gone);
 		busy = false;
+	}
+	if (gone) {
+		pr_err("borrows/%s: node %d went away, or took the device back, while its driver probed; it is removed again\n",
+		       name, borrow->lender);
+		mutex_unlock(&adapter->lock);
+		goto err_free;
 	}
 	if (ret && !borrow->peer) {
 		/* The adapter went meanwhile, and let go of the borrow. */
@@ -940,43 +1013,19 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-/*
- * Take the device out of this host's tree; with the adapter locked, and
- * the PCI rescan/remove lock before it (ntbl_vbus_remove()).
- * @lost: the lender is gone, the driver must see the device gone too;
- * @event: the uevent that tells why.
- */
-static void detach(struct ntbl_borrow *borrow, bool lost, const char *event)
-{
-	struct ntbl_peer *peer = borrow->peer;
-
-	if (lost) {
-		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
-		ntbl_vbus_link_lost(borrow->vbus);
-	}
-	cancel_work_sync(&borrow->prefetch);
-	ntbl_vbus_remove(borrow->vbus);
-	list_del_rcu(&borrow->peer_node);
-	synchronize_rcu();
-	ntbl_vbus_free(borrow->vbus);
-	borrow->vbus = NULL;
-	borrow_uevent(borrow, event);
-	borrow->local_bdf[0] = '\0';
-	borrow->vectors = 0;
-	close_windows(borrow, peer);
-	if (lost)
-		borrow->peer = NULL;
-}
-
 /**
  * ntbl_borrow_return() - return a borrowed device (rmdir borrows/<Id>)
  * @borrow: the borrow
  *
- * The device is removed under the PCI rescan/remove lock and the adapter's
- * lock, then the lender is told, and waited for a little unless it is gone,
- * with the adapter's lock alone: its answer may need the rescan lock on its
- * side, which on ntb_sim is ours. A borrow the lender revoked meanwhile is
- * confirmed instead; one whose lender went is not told.
+ * The device is removed under the PCI rescan/remove lock, its driver's
+ * removal without the adapter's lock, as its probe ran (attach_locked()):
+ * a driver whose device's link goes meanwhile waits for its own timeouts,
+ * and the adapter's work goes on and marks the borrow ended. Then, with
+ * the adapter's lock, the rest is undone and the lender told, and waited
+ * for a little unless it is gone, with the adapter's lock alone: its
+ * answer may need the rescan lock on its side, which on ntb_sim is ours.
+ * A borrow the lender revoked meanwhile is confirmed instead; one whose
+ * lender went is not told.
  *
  * Context: process; takes both locks.
  */
@@ -989,6 +1038,15 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	list_del(&borrow->node);
+	if (borrow->state == NTBL_BORROW_BORROWED) {
+		/* An unbind of the adapter waits for it, as for a probe. */
+		adapter->busy++;
+		mutex_unlock(&adapter->lock);
+		cancel_work_sync(&borrow->prefetch);
+		ntbl_vbus_remove(borrow->vbus);
+		mutex_lock(&adapter->lock);
+		busy_done(adapter);
+	}
 	if (borrow->state == NTBL_BORROW_BORROWED) {
 		end = borrow->end;
 		peer = borrow->peer;
@@ -1070,23 +1128,12 @@ bool ntbl_borrow_ended(struct ntbl_adapter *adapter)
 void ntbl_borrow_remove_ended(struct ntbl_adapter *adapter)
 {
 	struct ntbl_borrow *borrow;
-	struct ntbl_peer *peer;
-	bool lost;
 
 	lockdep_assert_held(&adapter->lock);
-	list_for_each_entry(borrow, &adapter->borrows, node) {
-		if (borrow->state != NTBL_BORROW_BORROWED ||
-		    borrow->end == NTBL_BORROW_GOES_ON)
-			continue;
-		peer = borrow->peer;
-		lost = borrow->end == NTBL_BORROW_LENDER_LOST;
-		detach(borrow, lost, lost ? "lost" : "revoked");
-		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
-		borrow->peer = NULL;
-		if (!lost && peer->up)
-			ntbl_reply(peer, NTBL_MSG_REVOKE_DONE, borrow->end_tag,
-				   0);
-	}
+	list_for_each_entry(borrow, &adapter->borrows, node)
+		if (borrow->state == NTBL_BORROW_BORROWED &&
+		    borrow->end != NTBL_BORROW_GOES_ON)
+			remove_ended(borrow, true);
 }
 
 /**
@@ -1124,7 +1171,7 @@ void ntbl_rx_revoke(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	bool first;
 
 	if (ntbl_unpack_revoke(msg, &req))
-		return;
+		return ntbl_bad_msg(peer, msg);
 	list_for_each_entry(borrow, &peer->borrows, peer_node) {
 		if (borrow->index != req.index)
 			continue;

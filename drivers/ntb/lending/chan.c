@@ -132,9 +132,9 @@ static void tx_work(struct work_struct *work)
 
 		ret = send_msg(peer, &tx->msg, epoch);
 		if (ret == -ETIMEDOUT)
-			dev_warn(&peer->ntb->dev,
-				 "node %d does not acknowledge messages; check the link to it\n",
-				 peer->port);
+			dev_warn_ratelimited(&peer->ntb->dev,
+					     "node %d does not acknowledge messages; check the link to it\n",
+					     peer->port);
 		kfree(tx);
 	}
 }

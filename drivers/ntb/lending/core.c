@@ -134,7 +134,7 @@ static void peer_unusable(struct ntbl_peer *peer)
 	peer_lost(peer);
 	forget_peer(peer);
 	peer->up = false;
-	dev_info(&peer->ntb->dev, "node %d is down\n", peer->port);
+	ntbl_peer_log(peer, false, "node %d is down", peer->port);
 	node_uevent(peer, "node-down");
 }
 
@@ -147,15 +147,15 @@ static void rx_hello(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		return ntbl_bad_msg(peer, msg);
 	peer->version = min_t(u32, hello.version, INT_MAX);
 	if (hello.version != NTBL_PROTO_VERSION) {
-		dev_warn(&adapter->ntb->dev,
-			 "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both\n",
-			 peer->port, hello.version, NTBL_PROTO_VERSION);
+		ntbl_peer_log(peer, true,
+			      "node %d speaks lending protocol %u, this host %u: not using it; load the same ntb_lending on both",
+			      peer->port, hello.version, NTBL_PROTO_VERSION);
 		return peer_unusable(peer);
 	}
 	if (hello.node != peer->port) {
-		dev_warn(&adapter->ntb->dev,
-			 "peer on port %d calls itself node %u: not using it\n",
-			 peer->port, hello.node);
+		ntbl_peer_log(peer, true,
+			      "peer on port %d calls itself node %u: not using it",
+			      peer->port, hello.node);
 		return peer_unusable(peer);
 	}
 	if (!(hello.flags & NTBL_HELLO_WANT_REPLY)) {
@@ -169,7 +169,7 @@ static void rx_hello(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		send_hello(peer, false);
 	}
 	if (!peer->up) {
-		dev_info(&adapter->ntb->dev, "node %d is up\n", peer->port);
+		ntbl_peer_log(peer, false, "node %d is up", peer->port);
 		node_uevent(peer, "node-up");
 	}
 	peer->up = true;
@@ -245,8 +245,8 @@ static void link_work(struct work_struct *work)
 		peer_lost(peer);
 		forget_peer(peer);
 		if (!link && peer->up) {
-			dev_info(&adapter->ntb->dev, "node %d is down\n",
-				 peer->port);
+			ntbl_peer_log(peer, false, "node %d is down",
+				      peer->port);
 			node_uevent(peer, "node-down");
 		}
 		peer->up = false;
@@ -261,10 +261,19 @@ unlock:
 	ntbl_offers_changed(adapter);
 }
 
+/*
+ * Context: the NTB driver's, atomic; the peers are there, for
+ * ntbl_remove() clears the context before it frees them.
+ */
 static void ntbl_link_event(void *ctx)
 {
 	struct ntbl_adapter *adapter = ctx;
+	u64 up = ntb_link_is_up(adapter->ntb, NULL, NULL);
+	int i;
 
+	for (i = 0; i < adapter->npeers; i++)
+		WRITE_ONCE(adapter->peers[i].link_down,
+			   !(up & BIT_ULL(adapter->peers[i].pidx)));
 	queue_work(adapter->wq, &adapter->link_work);
 }
 
@@ -646,6 +655,10 @@ static struct ntbl_peer *peers_alloc(struct ntbl_adapter *adapter,
 		INIT_LIST_HEAD(&peers[i].borrows);
 		raw_spin_lock_init(&peers[i].call_lock);
 		raw_spin_lock_init(&peers[i].serve_lock);
+		ratelimit_state_init(&peers[i].log_rs, NTBL_PEER_LOG_INTERVAL,
+				     NTBL_PEER_LOG_BURST);
+		/* ntbl_peer_log() says how many it held back. */
+		ratelimit_set_flags(&peers[i].log_rs, RATELIMIT_MSG_ON_RELEASE);
 		peers[i].rpc_last[0] = -1;
 		peers[i].version = -1;
 		peers[i].mem_widx = -1;
@@ -755,6 +768,8 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	for (i = 0; i < adapter->npeers; i++) {
 		ntbl_chan_reset(&adapter->peers[i]);
 		adapter->peers[i].up = false;
+		/* A driver probing a borrowed device meanwhile gives up. */
+		ntbl_borrow_peer_lost(&adapter->peers[i]);
 	}
 	mutex_unlock(&adapter->lock);
 	wait_event(adapter->idle, !READ_ONCE(adapter->busy));

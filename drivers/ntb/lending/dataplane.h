@@ -447,10 +447,11 @@ void ntbl_vbus_add(struct ntbl_vbus *vbus);
  * ntbl_vbus_link_lost() - the lender can no longer be reached
  * @vbus: the virtual bus
  *
- * From now on config reads fail with all ones, config writes are dropped
- * and DMA mappings are refused, so the driver sees a device that is gone
- * and its removal fails outstanding I/O instead of waiting for it. Call
- * ntbl_vbus_remove() next.
+ * From now on config reads fail with all ones and config writes are
+ * dropped, so the driver sees a device that is gone and its removal fails
+ * outstanding I/O instead of waiting for it. DMA mappings still succeed:
+ * a driver refused one retries rather than fails. Call ntbl_vbus_remove()
+ * next.
  *
  * Context: any.
  */

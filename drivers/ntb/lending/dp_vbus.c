@@ -99,7 +99,7 @@
  * @bar_lock: protects @bar_reg; a raw lock because config accessors may
  *	run under the PCI core's raw pci_lock
  * @bar_reg: the emulated BAR registers
- * @dead: the link is lost: config reads fail, DMA mappings are refused
+ * @dead: the link is lost: config reads fail, writes are dropped
  * @removed: ntbl_vbus_remove() has run
  *
  * Everything but @domain, @nr_hwirq, @route, @bar_reg, @dead, @pdev and
@@ -247,6 +247,10 @@ static void vbus_bar_write(struct ntbl_vbus *vbus, int idx, u32 val)
 
 /* --- config space --------------------------------------------------------- */
 
+/*
+ * The bus holds one function, 00.0; a lent bridge's buses below it are
+ * not ours to reach.
+ */
 static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
 			 int size, u32 *val)
 {
@@ -255,8 +259,8 @@ static int vbus_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
 	u32 dword = 0;
 	int idx;
 
-	if (devfn || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE ||
-	    READ_ONCE(vbus->dead)) {
+	if (devfn || !pci_is_root_bus(bus) || where < 0 ||
+	    where + size > PCI_CFG_SPACE_EXP_SIZE || READ_ONCE(vbus->dead)) {
 		*val = ~0U;
 		return PCIBIOS_DEVICE_NOT_FOUND;
 	}
@@ -289,8 +293,8 @@ static int vbus_cfg_write(struct pci_bus *bus, unsigned int devfn, int where,
 	u32 dword, mask;
 	int idx;
 
-	if (devfn || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE ||
-	    READ_ONCE(vbus->dead))
+	if (devfn || !pci_is_root_bus(bus) || where < 0 ||
+	    where + size > PCI_CFG_SPACE_EXP_SIZE || READ_ONCE(vbus->dead))
 		return PCIBIOS_DEVICE_NOT_FOUND;
 	if (!vbus_emulated(where)) {
 		if (vbus->ops->cfg_write(vbus->priv, where, size, val))
@@ -320,7 +324,10 @@ static struct pci_ops vbus_pci_ops = {
 /*
  * The address at which the device reaches [phys, phys + size) through the
  * fabric, or DMA_MAPPING_ERROR if that is outside the inbound translation
- * or above @limit.
+ * or above @limit. Not refused once the link is lost: nothing reaches this
+ * host through it any more, and a driver that cannot map retries rather
+ * than fails (nvme requeues the request, which then never times out), so
+ * one that probes the device then would never end its probe.
  */
 static dma_addr_t vbus_dma_addr(struct device *dev, phys_addr_t phys,
 				size_t size, u64 limit)
@@ -328,8 +335,6 @@ static dma_addr_t vbus_dma_addr(struct device *dev, phys_addr_t phys,
 	struct ntbl_vbus *vbus = dev_vbus(dev);
 	dma_addr_t addr;
 
-	if (READ_ONCE(vbus->dead))
-		return DMA_MAPPING_ERROR;
 	if (phys < vbus->dma_phys || size > vbus->dma_size ||
 	    phys - vbus->dma_phys > vbus->dma_size - size) {
 		dev_err_ratelimited(dev, "DMA to %pa is outside the fabric's window onto this host; enlarge the inbound translation\n",

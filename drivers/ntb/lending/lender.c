@@ -971,7 +971,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	int ret;
 
 	if (ntbl_unpack_borrow(msg, &req, adapter->switched))
-		return;
+		return ntbl_bad_msg(peer, msg);
 
 	/*
 	 * Each refusal keeps its errno and has its line here, or where it
@@ -1055,7 +1055,7 @@ void ntbl_rx_return(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 	struct ntbl_wire_req req;
 
 	if (ntbl_unpack_return(msg, &req))
-		return;
+		return ntbl_bad_msg(peer, msg);
 	if (req.index < ARRAY_SIZE(peer->lent))
 		lend = peer->lent[req.index];
 	if (lend) {

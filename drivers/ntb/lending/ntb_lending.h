@@ -64,6 +64,7 @@
 #include <linux/list.h>
 #include <linux/pci_regs.h>
 #include <linux/mutex.h>
+#include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -182,6 +183,11 @@ struct ntbl_chan {
  * @rpc_last: tag, status and value of the last answer, sent again for a
  *	repeated request; tag -1 after a reset
  *
+ * @log_rs: the limit of lines about it (ntbl_peer_log())
+ * @link_down: its link was down at the last link event; set by the event
+ *	itself, before the adapter's work runs, so that config requests to it
+ *	fail at once (rpc.c) while the work waits for the adapter's lock
+ *
  * @linked, @up and the pointers are changed under &ntbl_adapter.lock.
  */
 struct ntbl_peer {
@@ -190,6 +196,7 @@ struct ntbl_peer {
 	int pidx;
 	int port;
 	bool linked;
+	bool link_down;
 	bool up;
 	int version;
 	int nr_mw;
@@ -204,6 +211,7 @@ struct ntbl_peer {
 	unsigned int nr_lent;
 	int mem_widx;
 	int rpc_last[3];
+	struct ratelimit_state log_rs;
 };
 
 /**
@@ -494,6 +502,11 @@ int ntbl_wait_reply_unlocked(struct ntbl_peer *peer, unsigned int epoch,
 			     u8 type, u32 tag, struct ntbl_msg *reply);
 void ntbl_reply(struct ntbl_peer *peer, u8 type, u32 tag, int status);
 void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg);
+/* ntbl_peer_log()'s limit per peer: 10 lines in 5 s, as printk's. */
+#define NTBL_PEER_LOG_INTERVAL	(5 * HZ)
+#define NTBL_PEER_LOG_BURST	10
+__printf(3, 4)
+void ntbl_peer_log(struct ntbl_peer *peer, bool warn, const char *fmt, ...);
 __printf(2, 3)
 void ntbl_uevent_add(struct ntbl_uevent *ev, const char *fmt, ...);
 void ntbl_uevent_send(struct ntbl_adapter *adapter, struct ntbl_uevent *ev);

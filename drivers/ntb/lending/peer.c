@@ -130,9 +130,43 @@ void ntbl_uevent_send(struct ntbl_adapter *adapter, struct ntbl_uevent *ev)
  */
 void ntbl_bad_msg(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 {
-	dev_warn_ratelimited(&peer->ntb->dev,
-			     "node %d sent a malformed message of type %u: ignored\n",
-			     peer->port, msg->type);
+	ntbl_peer_log(peer, true, "node %d sent a malformed message of type %u: ignored",
+		      peer->port, msg->type);
+}
+
+/**
+ * ntbl_peer_log() - a line about what a peer said or did, ratelimited
+ * @peer: the peer; its own limit, so that one peer that lies or flaps
+ *	cannot hold back the lines about another
+ * @warn: a warning, else information
+ * @fmt: the line, without its newline
+ *
+ * At most NTBL_PEER_LOG_BURST lines in NTBL_PEER_LOG_INTERVAL; the first
+ * line after some were held back says how many.
+ *
+ * Context: process, the adapter locked (the count of lines held back).
+ */
+void ntbl_peer_log(struct ntbl_peer *peer, bool warn, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+	int missed;
+
+	if (!__ratelimit(&peer->log_rs))
+		return;
+	missed = peer->log_rs.missed;
+	peer->log_rs.missed = 0;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	if (missed)
+		dev_printk(warn ? KERN_WARNING : KERN_INFO, &peer->ntb->dev,
+			   "%pV (and %d lines about node %d held back)\n",
+			   &vaf, missed, peer->port);
+	else
+		dev_printk(warn ? KERN_WARNING : KERN_INFO, &peer->ntb->dev,
+			   "%pV\n", &vaf);
+	va_end(args);
 }
 
 /**

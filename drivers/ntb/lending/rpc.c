@@ -80,6 +80,21 @@ static bool rpc_answer(struct ntbl_peer *peer, u32 *hdr, u32 *val)
 
 /* --- the borrower's side -------------------------------------------------- */
 
+/*
+ * Whether no answer will come from @peer: the borrow ended, its lender is
+ * lost, or the link to it went (told by the link event at once, before
+ * the adapter's work marks the borrow).
+ */
+static bool rpc_hopeless(struct ntbl_borrow *borrow, struct ntbl_peer *peer)
+{
+	enum ntbl_borrow_state state = READ_ONCE(borrow->state);
+
+	return (state != NTBL_BORROW_BORROWED &&
+		state != NTBL_BORROW_STARTING) ||
+	       READ_ONCE(borrow->end) == NTBL_BORROW_LENDER_LOST ||
+	       READ_ONCE(peer->link_down);
+}
+
 static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 {
 	struct ntbl_peer *peer = borrow->peer;
@@ -96,8 +111,7 @@ static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 		end = ktime_add_us(ktime_get(), atomic ? RPC_TIMEOUT_ATOMIC_US :
 						     RPC_TIMEOUT_US);
 		do {
-			if (READ_ONCE(borrow->state) != NTBL_BORROW_BORROWED &&
-			    READ_ONCE(borrow->state) != NTBL_BORROW_STARTING)
+			if (rpc_hopeless(borrow, peer))
 				return -ENOLINK;
 			if (rpc_answer(peer, &rhdr, &rval) &&
 			    rhdr >> 24 == hdr >> 24) {

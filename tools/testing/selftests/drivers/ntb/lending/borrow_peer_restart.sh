@@ -7,6 +7,8 @@
 # takes its device back, and once the adapter is bound again the drive is
 # offered and borrowed again with the data written before still on it.
 # On a two-port profile (scratchpads) and on a switch (message registers).
+# Then the link is cut while the borrower's nvme driver probes the drive,
+# and while it removes it on a return.
 # Last, the borrower's adapter is hot-removed from the PCI tree mid-I/O (the
 # PCI core then holds its rescan lock, which the borrow's own removal also
 # needs): the removal completes, and the lender takes its device back.
@@ -18,7 +20,7 @@ CFS=/sys/kernel/config/ntb_lending
 DRV=/sys/bus/ntb/drivers/ntb_lending
 
 ktap_print_header
-ktap_set_plan 17
+ktap_set_plan 19
 
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
@@ -93,6 +95,111 @@ for PROFILE in intel-32g idt-32g; do
 done
 
 PROFILE=intel-32g
+FAB=/sys/kernel/debug/ntb_sim/fabric0
+ADMIN_TIMEOUT=/sys/module/nvme_core/parameters/admin_timeout
+IO_TIMEOUT=/sys/module/nvme_core/parameters/io_timeout
+
+# B's nvme driver has begun to probe a borrowed drive.
+probing() {
+	[ "$(logged_since_mark "nvme nvme[0-9]+: pci function [0-9a-f]{5}:")" -ge 1 ]
+}
+
+mkdir_done() {
+	! running "$MKDIR_PID"
+}
+
+# The link is cut while the borrower's nvme driver probes the drive, on
+# idt-32g, where the lender's adapter forwards the doorbells the drive
+# rings: ntb_sim drops them all (drop_db), so each admin command of the
+# probe waits for nvme's admin timeout (4 s here) before the driver polls
+# its completion, and the cut comes as soon as the driver's "pci function"
+# line does. B marks node 0 down at once, not once the probe ends: the
+# driver probes without the adapter's lock, and config requests to a link
+# that went fail at once. The driver gives up at its timeout (as for a
+# local drive surprise-removed mid-probe), the mkdir fails with ENOLINK
+# and a line that says why, A has its drive back, and once the link is
+# back the drive is borrowed again with the data written before.
+link_lost_while_the_driver_probes() {
+	PROFILE=idt-32g
+	lent_and_borrowed && rmdir "$CFS/$B/borrows/00000" &&
+		wait_for 40 offered "$B" 00000 || return 1
+	timeout=$(cat "$ADMIN_TIMEOUT")
+	echo 4 >"$ADMIN_TIMEOUT" && echo 1000000 >"$FAB/drop_db" && log_mark ||
+		return 1
+	t0=$(uptime_ms)
+	mkdir "$CFS/$B/borrows/00000" 2>/tmp/mkdir-err &
+	MKDIR_PID=$!
+	while ! probing && ! mkdir_done; do
+		sleep 0.05
+	done
+	t1=$(uptime_ms)
+	echo "0 1 1" >"$FAB/link_down"
+	wait_for 10 file_is "$CFS/$B/peers" "0 down -"
+	t2=$(uptime_ms)
+	echo 0 >"$FAB/drop_db"
+	wait_for 240 mkdir_done
+	wait "$MKDIR_PID"
+	rc=$?
+	t3=$(uptime_ms)
+	echo "$timeout" >"$ADMIN_TIMEOUT"
+	PROFILE=intel-32g
+	echo "# link cut $((t1 - t0)) ms after the mkdir, the driver probing: node 0 down on B $((t2 - t1)) ms later, the mkdir exited $rc $((t3 - t1)) ms later: $(cat /tmp/mkdir-err)"
+	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -ne 0 ] && grep -q severed /tmp/mkdir-err &&
+		[ "$(logged_since_mark "borrows/00000: node 0 went away, or took the device back, while its driver probed")" -eq 1 ] &&
+		gone "$CFS/$B/borrows/00000" && lender_has_it_back &&
+		echo "0 1 0" >"$FAB/link_down" && borrow_nvme_offer &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got && no_hung_task && all_undone &&
+		echo 0 >"$SIM_SYSFS/del_fabric"
+}
+
+node_down_logged() {
+	[ "$(logged_since_mark "node 0 is down")" -ge 1 ]
+}
+
+# The link is cut while B's nvme driver removes the borrowed drive on its
+# return (rmdir), fio reading it, on idt-32g with the drive's doorbells
+# dropped as above, so that the driver's removal waits for its timeouts
+# (2 s here: the rmdir holds configfs' mutex throughout, which the offers
+# work waits for, and the debug kernel reports a task blocked 30 s). B logs node 0 down at once, not once the removal ends: the
+# driver's removal runs without the adapter's lock. The rmdir completes,
+# A has its drive back, and with the link back it is borrowed again.
+link_lost_while_the_borrowed_drive_is_returned() {
+	PROFILE=idt-32g
+	lent_and_borrowed || return 1
+	timeouts="$(cat "$ADMIN_TIMEOUT") $(cat "$IO_TIMEOUT")"
+	echo 2 >"$ADMIN_TIMEOUT" && echo 2 >"$IO_TIMEOUT" || return 1
+	fio --name=returned --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=120 >/tmp/fio-return 2>&1 &
+	fio=$!
+	sleep 2
+	echo 1000000 >"$FAB/drop_db" && log_mark || return 1
+	rmdir "$CFS/$B/borrows/00000" &
+	MKDIR_PID=$!
+	sleep 1
+	t1=$(uptime_ms)
+	echo "0 1 1" >"$FAB/link_down"
+	wait_for 240 node_down_logged
+	t2=$(uptime_ms)
+	returning=no
+	running "$MKDIR_PID" && returning=yes
+	wait_for 240 mkdir_done
+	wait "$MKDIR_PID"
+	rc=$?
+	t3=$(uptime_ms)
+	echo 0 >"$FAB/drop_db"
+	echo "${timeouts% *}" >"$ADMIN_TIMEOUT"
+	echo "${timeouts#* }" >"$IO_TIMEOUT"
+	wait_for 240 fio_done "$fio"
+	PROFILE=intel-32g
+	echo "# link cut 1 s into the return: node 0 down on B $((t2 - t1)) ms later (the return still under way: $returning), the rmdir exited $rc $((t3 - t1)) ms after the cut"
+	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] &&
+		gone "$CFS/$B/borrows/00000" && lender_has_it_back &&
+		echo "0 1 0" >"$FAB/link_down" && borrow_nvme_offer &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got && no_hung_task && all_undone &&
+		echo 0 >"$SIM_SYSFS/del_fabric"
+}
 
 # The adapter's PCI function removed as a hot-unplug would: from sysfs.
 borrower_adapter_hot_removed() {
@@ -115,6 +222,8 @@ adapter_back_after_rescan() {
 		wait_for 60 has_disk "$NVME" && rmmod ntb_lending
 }
 
+ktap_test_result "link_lost_while_the_borrowed_drive_probes" link_lost_while_the_driver_probes
+ktap_test_result "link_lost_while_the_borrowed_drive_is_returned" link_lost_while_the_borrowed_drive_is_returned
 ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
 ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
 ktap_test_result "adapter_back_after_a_rescan_and_module_unloads" adapter_back_after_rescan

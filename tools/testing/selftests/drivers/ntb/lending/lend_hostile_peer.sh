@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # A peer that lies: ntb_sim's hostile hook writes raw frames into the
 # lending channel of each host (bad checksums, another protocol version,
-# a false NodeId, malformed and unknown messages, stray fragments and
-# replies, config requests for nothing, then random frames). Nothing
+# a false NodeId, a flood of hellos, malformed and unknown messages, stray
+# fragments and replies, config requests for nothing, then random
+# frames). Nothing
 # oopses, each lie is refused with its message, the adapters' status
 # attributes say what happened, and after a link flap the pair lends
 # and borrows the nvme as before, with its windows, doorbells, IOMMU
@@ -16,7 +17,7 @@ CFS=/sys/kernel/config/ntb_lending
 FAB=/sys/kernel/debug/ntb_sim/fabric0
 
 ktap_print_header
-ktap_set_plan 13
+ktap_set_plan 14
 
 NVME=$(pci_find 0x010802)
 pair_up() {
@@ -110,6 +111,34 @@ false_node_id() {
 		[ "$(kernel_log_count "peer on port 0 calls itself node 5: not using it")" -ge 1 ]
 }
 ktap_test_result "a_peer_with_a_false_node_id_is_not_used" false_node_id
+
+# A peer that says hello over and over, in turns in another protocol
+# version and in ours asking for an answer: each brings B's peer down or
+# up, but the lines about the peer are limited to 10 in 5 s, and the first
+# line after says how many were held back (ntbl_peer_log()).
+hello_flood() {
+	log_mark
+	t0=$(uptime_ms)
+	FRAME_GAP=0.002
+	i=0
+	while [ $i -lt 40 ]; do
+		frame "$A" 1 0 1 3 $((PROTO + 1)) 0 0 &&
+			frame "$A" 1 0 1 3 "$PROTO" 0 1 || return 1
+		i=$((i + 1))
+	done
+	FRAME_GAP=
+	ms=$(($(uptime_ms) - t0))
+	sleep 1
+	lines=$(logged_since_mark "node 0 (speaks lending protocol|is up|is down)")
+	allowed=$((10 * (ms / 5000 + 2)))
+	echo "# $((i * 2)) hellos in $ms ms, half of another version: $lines lines about node 0 (at most $allowed)"
+	[ "$lines" -ge 1 ] && [ "$lines" -le "$allowed" ] || return 1
+	sleep 5
+	echo "0 1 1" >"$FAB/link_down" && wait_for 10 file_is "$CFS/$B/peers" "0 down -" &&
+		echo "0 1 0" >"$FAB/link_down" && pair_up && wait_for 20 offer_is available &&
+		lines_since_mark "lines about node 0 held back" | sed 's/^/# /' | grep -q .
+}
+ktap_test_result "a_hello_flood_is_ratelimited_per_peer" hello_flood
 
 # Random frames with good checksums both ways, half of them whole
 # one-frame messages of any type but hello (a bad hello stops the peer's
