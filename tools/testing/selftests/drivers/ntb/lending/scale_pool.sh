@@ -5,13 +5,13 @@
 # has 8 ports) on one switch each lend DRIVES nvme drives (4, fewer if
 # the VM's 32 do not give each 4) to every other host; every host
 # borrows a drive of the next at the same moment; then CYCLES
-# borrow/return cycles (default 100), each taking a lender, one of its
-# drives and a borrower at random from a seed that is printed (SEED runs
-# a sequence again). Each cycle asserts that the borrower's stock nvme
-# driver has the drive and reads back the pattern the lender wrote on it
-# before lending it, and that the return restored both hosts: the lender
-# holds the drive for lending and offers it again, and neither host has a
-# window or a doorbell bit left in use. Every 100 cycles a line of
+# borrow/return cycles (default 50, 30 on the debug kernel), each taking
+# a lender, one of its drives and a borrower at random from a seed that
+# is printed (SEED runs a sequence again). Each cycle asserts that the
+# borrower's stock nvme driver has the drive and reads back the pattern
+# the lender wrote on it before lending it, and that the return restored
+# both hosts: the lender holds the drive for lending and offers it again,
+# and neither host has a window or a doorbell bit left in use. Every 100 cycles a line of
 # figures: their time and its ratio to the first 100's, the slab's growth
 # over them, the kmemleak reports since the start (the debug kernel), and
 # the most memory ntb_lending held (its module image, the kmalloc objects
@@ -34,7 +34,7 @@ CFS=/sys/kernel/config/ntb_lending
 if [ -e /proc/lockdep ]; then
 	CYCLES=${1:-30}
 else
-	CYCLES=${1:-100}
+	CYCLES=${1:-50}
 fi
 HOSTS=${2:-4}
 SEED=${3:-$(($(date +%s) % 1000000))}
