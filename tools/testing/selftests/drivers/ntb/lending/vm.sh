@@ -17,7 +17,9 @@
 #   # vm-timeout: 300                      seconds before the run fails
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
-# Device names: nvme (a fresh 256 MiB file-backed drive), ahci (an
+# Device names: nvme (a fresh 256 MiB file-backed drive), nvme-port (the
+# same behind a pcie-root-port of its own, the ports eight to a slot from
+# slot 1e down: more drives than the root bus has slots), ahci (an
 # ich9-ahci controller of its own, not q35's built-in one, with a fresh
 # 256 MiB file-backed disk on its first port; plain MSI, no MSI-X), e1000e
 # (a NIC on QEMU hub 0 with every other e1000e of the VM, and nothing
@@ -274,7 +276,7 @@ case " $devices " in
 esac
 
 qemu_devices=
-n=0
+n=0 nports=0
 for d in $devices; do
 	case $d in
 	nvme)
@@ -317,6 +319,23 @@ for d in $devices; do
 		qemu_devices="$qemu_devices -chardev socket,id=ivshmem$n,path=$IVSHMEM_DIR/peers.sock"
 		qemu_devices="$qemu_devices -device ivshmem-doorbell,chardev=ivshmem$n,vectors=$IVSHMEM_VECTORS"
 		;;
+	nvme-port)
+		# More drives than the root bus has slots: each behind a
+		# pcie-root-port of its own, eight ports a slot as the
+		# functions of one multifunction slot, from slot 1e down. A
+		# port's ACS gives its drive an IOMMU group of its own, which
+		# lending needs; the firmware gives it no I/O window (the
+		# drives need none, and 32 ports' 4 KiB ones do not fit).
+		slot=$((0x1e - nports / 8)) fn=$((nports % 8))
+		port=pcie-root-port,id=rp$n,chassis=$((n + 1)),io-reserve=0
+		port=$port,bus=pcie.0,addr=$(printf '%x.%x' "$slot" "$fn")
+		[ "$fn" -ne 0 ] || port=$port,multifunction=on
+		truncate -s 256M "$out/nvme$n.img"
+		qemu_devices="$qemu_devices -device $port"
+		qemu_devices="$qemu_devices -drive file=$out/nvme$n.img,if=none,id=nvme$n,format=raw"
+		qemu_devices="$qemu_devices -device nvme,serial=ntbl-nvme$n,drive=nvme$n,bus=rp$n"
+		nports=$((nports + 1))
+		;;
 	nvme-sriov)
 		# Two VFs with 4 queues and 2 vectors of the flexible pool
 		# each; VF resources and namespaces are the test's to give.
@@ -332,7 +351,7 @@ for d in $devices; do
 		done
 		;;
 	*)
-		die "$name: unknown vm-devices entry '$d' (nvme, nvme-sriov, ahci, e1000e, edu, arena, ivshmem, ivshmem-peers)"
+		die "$name: unknown vm-devices entry '$d' (nvme, nvme-port, nvme-sriov, ahci, e1000e, edu, arena, ivshmem, ivshmem-peers)"
 		;;
 	esac
 	n=$((n + 1))
