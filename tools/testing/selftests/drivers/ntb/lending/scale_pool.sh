@@ -1,24 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Scale: as many hosts and devices as one VM holds, lent and borrowed over
-# and over. HOSTS hosts (default 4, at most 8: ntb_sim's idt-32g switch
-# has 8 ports) on one switch each lend DRIVES nvme drives (4, fewer if
-# the VM's 32 do not give each 4) to every other host; every host
-# borrows a drive of the next at the same moment; then CYCLES
+# Scale: as many hosts and devices as one VM holds, lent and borrowed
+# over and over. HOSTS hosts (default 4, at most 8: ntb_sim's idt-32g
+# switch has 8 ports) on one switch each lend DRIVES nvme drives (4,
+# fewer if the VM's 32 do not give each 4) to every other host; every
+# host borrows a drive of the next at the same moment; then CYCLES
 # borrow/return cycles (default 50, 30 on the debug kernel), each taking
 # a lender, one of its drives and a borrower at random from a seed that
 # is printed (SEED runs a sequence again). Each cycle asserts that the
 # borrower's stock nvme driver has the drive and reads back the pattern
 # the lender wrote on it before lending it, and that the return restored
-# both hosts: the lender holds the drive for lending and offers it again,
-# and neither host has a window or a doorbell bit left in use. Every 100 cycles a line of
-# figures: their time and its ratio to the first 100's, the slab's growth
-# over them, the kmemleak reports since the start (the debug kernel), and
-# the most memory ntb_lending held (its module image, the kmalloc objects
-# its code allocated, from SLUB's owner tracking: slub_debug=U below, and
-# its allocations past that, traced); at the end the table of them. make
-# soak runs 1000 cycles on 8 hosts (Documentation/ntb-lending/testing.rst,
-# "Scale").
+# both hosts: the lender holds the drive for lending and offers it
+# again, and neither host has a window or a doorbell bit left in use.
+# Every 100 cycles a line of figures: their time and its ratio to the
+# first 100's, the slab's growth over them, the kmemleak reports since
+# the start (the debug kernel), and the most memory ntb_lending held
+# (its module image, the kmalloc objects its code allocated, from SLUB's
+# owner tracking: slub_debug=U below, and its allocations past that,
+# traced); at the end the table of them. make soak runs 1000 cycles on 8
+# hosts (Documentation/ntb-lending/testing.rst, "Scale").
 #   scale_pool.sh [CYCLES [HOSTS [SEED]]]
 # vm-devices: edu edu edu edu edu edu edu edu
 # vm-devices: nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port nvme-port
