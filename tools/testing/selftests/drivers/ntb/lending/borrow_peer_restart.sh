@@ -104,8 +104,19 @@ probing() {
 	[ "$(logged_since_mark "nvme nvme[0-9]+: pci function [0-9a-f]{5}:")" -ge 1 ]
 }
 
-mkdir_done() {
-	! running "$MKDIR_PID"
+background_done() {
+	! running "$BG_PID"
+}
+
+# After a link cut: the borrow is gone from B, A has its drive back, and
+# with the link back B borrows it again and reads what was written
+# before; then everything is undone.
+back_after_the_cut() {
+	gone "$CFS/$B/borrows/00000" && lender_has_it_back &&
+		echo "0 1 0" >"$FAB/link_down" && borrow_nvme_offer &&
+		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
+		cmp /tmp/pattern /tmp/got && no_hung_task && all_undone &&
+		echo 0 >"$SIM_SYSFS/del_fabric"
 }
 
 # The link is cut while the borrower's nvme driver probes the drive, on
@@ -128,8 +139,8 @@ link_lost_while_the_driver_probes() {
 		return 1
 	t0=$(uptime_ms)
 	mkdir "$CFS/$B/borrows/00000" 2>/tmp/mkdir-err &
-	MKDIR_PID=$!
-	while ! probing && ! mkdir_done; do
+	BG_PID=$!
+	while ! probing && ! background_done; do
 		sleep 0.05
 	done
 	t1=$(uptime_ms)
@@ -137,8 +148,8 @@ link_lost_while_the_driver_probes() {
 	wait_for 10 file_is "$CFS/$B/peers" "0 down -"
 	t2=$(uptime_ms)
 	echo 0 >"$FAB/drop_db"
-	wait_for 240 mkdir_done
-	wait "$MKDIR_PID"
+	wait_for 240 background_done
+	wait "$BG_PID"
 	rc=$?
 	t3=$(uptime_ms)
 	echo "$timeout" >"$ADMIN_TIMEOUT"
@@ -146,11 +157,7 @@ link_lost_while_the_driver_probes() {
 	echo "# link cut $((t1 - t0)) ms after the mkdir, the driver probing: node 0 down on B $((t2 - t1)) ms later, the mkdir exited $rc $((t3 - t1)) ms later: $(cat /tmp/mkdir-err)"
 	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -ne 0 ] && grep -q severed /tmp/mkdir-err &&
 		[ "$(logged_since_mark "borrows/00000: node 0 went away, or took the device back, while its driver probed")" -eq 1 ] &&
-		gone "$CFS/$B/borrows/00000" && lender_has_it_back &&
-		echo "0 1 0" >"$FAB/link_down" && borrow_nvme_offer &&
-		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
-		cmp /tmp/pattern /tmp/got && no_hung_task && all_undone &&
-		echo 0 >"$SIM_SYSFS/del_fabric"
+		back_after_the_cut
 }
 
 node_down_logged() {
@@ -161,8 +168,9 @@ node_down_logged() {
 # return (rmdir), fio reading it, on idt-32g with the drive's doorbells
 # dropped as above, so that the driver's removal waits for its timeouts
 # (2 s here: the rmdir holds configfs' mutex throughout, which the offers
-# work waits for, and the debug kernel reports a task blocked 30 s). B logs node 0 down at once, not once the removal ends: the
-# driver's removal runs without the adapter's lock. The rmdir completes,
+# work waits for, and the debug kernel reports a task blocked 30 s). B
+# logs node 0 down at once, not once the removal ends: the driver's
+# removal runs without the adapter's lock. The rmdir completes,
 # A has its drive back, and with the link back it is borrowed again.
 link_lost_while_the_borrowed_drive_is_returned() {
 	PROFILE=idt-32g
@@ -175,16 +183,16 @@ link_lost_while_the_borrowed_drive_is_returned() {
 	sleep 2
 	echo 1000000 >"$FAB/drop_db" && log_mark || return 1
 	rmdir "$CFS/$B/borrows/00000" &
-	MKDIR_PID=$!
+	BG_PID=$!
 	sleep 1
 	t1=$(uptime_ms)
 	echo "0 1 1" >"$FAB/link_down"
 	wait_for 240 node_down_logged
 	t2=$(uptime_ms)
 	returning=no
-	running "$MKDIR_PID" && returning=yes
-	wait_for 240 mkdir_done
-	wait "$MKDIR_PID"
+	running "$BG_PID" && returning=yes
+	wait_for 240 background_done
+	wait "$BG_PID"
 	rc=$?
 	t3=$(uptime_ms)
 	echo 0 >"$FAB/drop_db"
@@ -194,11 +202,7 @@ link_lost_while_the_borrowed_drive_is_returned() {
 	PROFILE=intel-32g
 	echo "# link cut 1 s into the return: node 0 down on B $((t2 - t1)) ms later (the return still under way: $returning), the rmdir exited $rc $((t3 - t1)) ms after the cut"
 	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] &&
-		gone "$CFS/$B/borrows/00000" && lender_has_it_back &&
-		echo "0 1 0" >"$FAB/link_down" && borrow_nvme_offer &&
-		dd if="$DISK" of=/tmp/got bs=1M skip=100 count=1 iflag=direct 2>/dev/null &&
-		cmp /tmp/pattern /tmp/got && no_hung_task && all_undone &&
-		echo 0 >"$SIM_SYSFS/del_fabric"
+		back_after_the_cut
 }
 
 # The adapter's PCI function removed as a hot-unplug would: from sysfs.

@@ -253,15 +253,21 @@ gone() {
 	[ ! -e "$1" ]
 }
 
-# Wait up to $1 half-seconds for the command that follows to succeed.
-wait_for() {
-	n=$1
-	shift
+# Try the command that follows $1 and $2 up to $2 times, $1 seconds
+# apart, until it succeeds.
+wait_steps() {
+	wait_step=$1 n=$2
+	shift 2
 	while ! "$@"; do
 		n=$((n - 1))
 		[ "$n" -gt 0 ] || return 1
-		sleep 0.5
+		sleep "$wait_step"
 	done
+}
+
+# Wait up to $1 half-seconds for the command that follows to succeed.
+wait_for() {
+	wait_steps 0.5 "$@"
 }
 
 # Every PCI function of class $1, one per line.

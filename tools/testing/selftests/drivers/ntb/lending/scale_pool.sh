@@ -77,11 +77,7 @@ done
 poll() {
 	polls=$(($1 * 50))
 	shift
-	while ! "$@"; do
-		polls=$((polls - 1))
-		[ "$polls" -gt 0 ] || return 1
-		sleep 0.02
-	done
+	wait_steps 0.02 "$polls" "$@"
 }
 
 # True once every host sees its HOSTS-1 peers up.
