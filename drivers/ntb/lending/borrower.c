@@ -791,6 +791,29 @@ static void unreserve(struct ntbl_borrow *borrow, bool busy)
 }
 
 /*
+ * Take @borrow's device out of this host's tree, its driver's removal
+ * without the adapter's lock: a driver whose device's link goes meanwhile
+ * waits for its own timeouts, and link events and messages are handled
+ * meanwhile. It counts in &ntbl_adapter.busy, which an unbind of the
+ * adapter waits for, as for a probe (attach_locked()); a return waits for
+ * the PCI rescan/remove lock, which the caller holds. detach() does the
+ * rest.
+ * Context: the rescan lock held, the adapter locked and unlocked meanwhile.
+ */
+static void remove_device(struct ntbl_borrow *borrow)
+{
+	struct ntbl_adapter *adapter = borrow->adapter;
+
+	lockdep_assert_held(&adapter->lock);
+	adapter->busy++;
+	mutex_unlock(&adapter->lock);
+	cancel_work_sync(&borrow->prefetch);
+	ntbl_vbus_remove(borrow->vbus);
+	mutex_lock(&adapter->lock);
+	busy_done(adapter);
+}
+
+/*
  * Take the device out of this host's tree; with the adapter locked, and
  * the PCI rescan/remove lock before it (ntbl_vbus_remove()).
  * @lost: the lender is gone, the driver must see the device gone too;
@@ -876,12 +899,14 @@ static int attach_locked(struct ntbl_borrow *borrow,
 		mutex_unlock(&adapter->lock);
 		ntbl_vbus_add(borrow->vbus);
 		mutex_lock(&adapter->lock);
-		busy_done(adapter);
+		/* Still counting, so that an unbind waits for the removal. */
 		if (borrow->end != NTBL_BORROW_GOES_ON) {
+			remove_device(borrow);
 			remove_ended(borrow, false);
 			*gone = true;
 			ret = -ENOLINK;
 		}
+		busy_done(adapter);
 	}
 	pci_unlock_rescan_remove();
 	return ret;
@@ -1038,15 +1063,8 @@ void ntbl_borrow_return(struct ntbl_borrow *borrow)
 	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
 	list_del(&borrow->node);
-	if (borrow->state == NTBL_BORROW_BORROWED) {
-		/* An unbind of the adapter waits for it, as for a probe. */
-		adapter->busy++;
-		mutex_unlock(&adapter->lock);
-		cancel_work_sync(&borrow->prefetch);
-		ntbl_vbus_remove(borrow->vbus);
-		mutex_lock(&adapter->lock);
-		busy_done(adapter);
-	}
+	if (borrow->state == NTBL_BORROW_BORROWED)
+		remove_device(borrow);
 	if (borrow->state == NTBL_BORROW_BORROWED) {
 		end = borrow->end;
 		peer = borrow->peer;
@@ -1123,17 +1141,35 @@ bool ntbl_borrow_ended(struct ntbl_adapter *adapter)
  *	before, but by the adapter's removal (ntbl_vbus_remove())
  *
  * A revoked device is removed in order (its driver may still reach it) and
- * the revocation confirmed; a lost lender's device is gone already.
+ * the revocation confirmed; a lost lender's device is gone already. Each
+ * driver's removal runs without the adapter's lock (remove_device()), but
+ * in the adapter's removal, which has waited for every other user of the
+ * lock, and holds it throughout; once that begins, the rest is left to it.
+ *
+ * Context: the adapter unlocked meanwhile, unless it is unbinding.
  */
 void ntbl_borrow_remove_ended(struct ntbl_adapter *adapter)
 {
+	bool unbinding = adapter->unbinding;
 	struct ntbl_borrow *borrow;
 
 	lockdep_assert_held(&adapter->lock);
-	list_for_each_entry(borrow, &adapter->borrows, node)
-		if (borrow->state == NTBL_BORROW_BORROWED &&
-		    borrow->end != NTBL_BORROW_GOES_ON)
-			remove_ended(borrow, true);
+again:
+	list_for_each_entry(borrow, &adapter->borrows, node) {
+		if (borrow->state != NTBL_BORROW_BORROWED ||
+		    borrow->end == NTBL_BORROW_GOES_ON)
+			continue;
+		if (!unbinding) {
+			if (adapter->unbinding)
+				return;
+			/* A return waits for the rescan lock: @borrow stays. */
+			remove_device(borrow);
+		}
+		remove_ended(borrow, true);
+		/* Unlocked meanwhile: the list may have changed. */
+		if (!unbinding)
+			goto again;
+	}
 }
 
 /**

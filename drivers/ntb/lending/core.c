@@ -109,21 +109,29 @@ void ntbl_replay_offers(struct ntbl_adapter *adapter)
 /*
  * Remove the borrowed devices that messages or link events ended
  * (ntbl_borrow_remove_ended()), under the PCI rescan/remove lock, which
- * comes before ours (ntb_lending.h). Messages are handled without it, so
- * a lender's resets and driver binds do not hold it; but the work queue is
- * ordered, so later messages and link events wait while this does.
- * Context: the adapter's work, the adapter locked and unlocked meanwhile.
+ * comes before ours (ntb_lending.h), on the system's unbound work queue:
+ * a driver's removal may wait for its timeouts, and meanwhile @wq goes on
+ * with later messages and link events (a link lost meanwhile makes the
+ * driver see its device gone). The adapter's removal removes them itself.
  */
-static void remove_ended_borrows(struct ntbl_adapter *adapter)
+static void ended_work(struct work_struct *work)
 {
-	lockdep_assert_held(&adapter->lock);
-	if (!ntbl_borrow_ended(adapter))
-		return;
-	mutex_unlock(&adapter->lock);
+	struct ntbl_adapter *adapter = container_of(work, struct ntbl_adapter,
+						    ended_work);
+
 	pci_lock_rescan_remove();
 	mutex_lock(&adapter->lock);
-	ntbl_borrow_remove_ended(adapter);
+	if (adapter->ntb && !adapter->unbinding)
+		ntbl_borrow_remove_ended(adapter);
+	mutex_unlock(&adapter->lock);
 	pci_unlock_rescan_remove();
+}
+
+static void remove_ended_soon(struct ntbl_adapter *adapter)
+{
+	lockdep_assert_held(&adapter->lock);
+	if (ntbl_borrow_ended(adapter))
+		queue_work(system_unbound_wq, &adapter->ended_work);
 }
 
 /* @peer stops speaking our protocol, though its link stays up. */
@@ -211,7 +219,7 @@ static void rx_work(struct work_struct *work)
 			ntbl_bad_msg(peer, &msg);
 		}
 	}
-	remove_ended_borrows(adapter);
+	remove_ended_soon(adapter);
 	mutex_unlock(&adapter->lock);
 	ntbl_offers_changed(adapter);
 }
@@ -255,7 +263,7 @@ static void link_work(struct work_struct *work)
 			send_hello(peer, true);
 		peer->linked = link;
 	}
-	remove_ended_borrows(adapter);
+	remove_ended_soon(adapter);
 unlock:
 	mutex_unlock(&adapter->lock);
 	ntbl_offers_changed(adapter);
@@ -384,6 +392,7 @@ static void ntbl_adapter_init(struct ntbl_adapter *adapter)
 	INIT_WORK(&adapter->rx_work, rx_work);
 	INIT_WORK(&adapter->link_work, link_work);
 	INIT_WORK(&adapter->removed_work, ntbl_lend_removed_work);
+	INIT_WORK(&adapter->ended_work, ended_work);
 }
 
 /* --- the module's adapters ------------------------------------------------ */
@@ -545,6 +554,7 @@ void ntbl_adapter_free(struct ntbl_adapter *adapter)
 	destroy_workqueue(adapter->wq);
 	cancel_work_sync(&adapter->offers_work);
 	cancel_work_sync(&adapter->removed_work);
+	cancel_work_sync(&adapter->ended_work);
 	kfree(adapter);
 }
 

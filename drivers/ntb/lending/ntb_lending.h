@@ -23,8 +23,8 @@
  * VF's PF's, its own, then its mutex), then @win_lock. The rescan lock
  * comes before @lock because the PCI core's hot-removal of the adapter
  * holds it when it calls ntbl_remove(): whatever adds or removes a
- * borrowed device (a borrow, a return, the adapter's work once a message
- * or link event ended a borrow) takes it first, and a borrow stops
+ * borrowed device (a borrow, a return, @ended_work once a message or
+ * link event ended a borrow) takes it first, and a borrow stops
  * counting in @busy before it waits for it. Under it nothing waits for a
  * peer's work queue, only for the config requests a lender answers from
  * its interrupt (rpc.c): on ntb_sim every host shares the lock. One case
@@ -321,8 +321,8 @@ enum ntbl_borrow_state {
 
 /*
  * Why a borrow ends before its return: the adapter's work marks it, as a
- * message or link event comes, and removes the device once it holds the
- * PCI rescan lock (ntbl_borrow_remove_ended()).
+ * message or link event comes, and &ntbl_adapter.ended_work removes the
+ * device under the PCI rescan lock (ntbl_borrow_remove_ended()).
  */
 enum ntbl_borrow_end {
 	NTBL_BORROW_GOES_ON,
@@ -427,6 +427,9 @@ struct ntbl_borrow {
  * @removed_work: takes back the lends whose device left the PCI tree
  *	(ntbl_lend_removed_work()), on the system's unbound work queue: it
  *	waits for borrowers, which @wq must not
+ * @ended_work: removes the borrowed devices whose borrow a message or
+ *	link event ended (ended_work() in core.c), on the system's unbound
+ *	work queue: a driver's removal may take long, which @wq must not
  * @node: entry in the module's adapter list
  */
 struct ntbl_adapter {
@@ -463,6 +466,7 @@ struct ntbl_adapter {
 	struct dentry *debugfs;
 	struct work_struct link_work;
 	struct work_struct removed_work;
+	struct work_struct ended_work;
 	struct list_head node;
 };
 

@@ -8,7 +8,7 @@
 # offered and borrowed again with the data written before still on it.
 # On a two-port profile (scratchpads) and on a switch (message registers).
 # Then the link is cut while the borrower's nvme driver probes the drive,
-# and while it removes it on a return.
+# and while it removes it on a return and on a revocation.
 # Last, the borrower's adapter is hot-removed from the PCI tree mid-I/O (the
 # PCI core then holds its rescan lock, which the borrow's own removal also
 # needs): the removal completes, and the lender takes its device back.
@@ -20,7 +20,7 @@ CFS=/sys/kernel/config/ntb_lending
 DRV=/sys/bus/ntb/drivers/ntb_lending
 
 ktap_print_header
-ktap_set_plan 19
+ktap_set_plan 20
 
 NVME=$(pci_find 0x010802)
 head -c 1048576 /dev/urandom >/tmp/pattern
@@ -205,6 +205,53 @@ link_lost_while_the_borrowed_drive_is_returned() {
 		back_after_the_cut
 }
 
+# B has begun to remove the drive A revokes.
+revoking() {
+	[ "$(logged_since_mark "node 0 takes back $VBDF, borrowed from it: removing it")" -eq 1 ]
+}
+
+# The link is cut while B's nvme driver removes the borrowed drive A
+# revokes (rmdir of A's connections/1), fio reading it, the doorbells
+# dropped and the timeouts as above. B logs node 0 down at once, not once
+# the removal ends: the removal runs on a work queue of its own, without
+# the adapter's lock, and B's adapter work goes on. The borrow is lost, A
+# has its drive back, and with the link back it is borrowed again.
+link_lost_while_the_borrowed_drive_is_revoked() {
+	PROFILE=idt-32g
+	lent_and_borrowed || return 1
+	timeouts="$(cat "$ADMIN_TIMEOUT") $(cat "$IO_TIMEOUT")"
+	echo 2 >"$ADMIN_TIMEOUT" && echo 2 >"$IO_TIMEOUT" || return 1
+	fio --name=revoked --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=120 >/tmp/fio-revoke 2>&1 &
+	fio=$!
+	sleep 2
+	echo 1000000 >"$FAB/drop_db" && log_mark || return 1
+	rmdir "$CFS/$A/connections/1" &
+	BG_PID=$!
+	wait_for 20 revoking
+	sleep 1
+	t1=$(uptime_ms)
+	echo "0 1 1" >"$FAB/link_down"
+	wait_for 240 node_down_logged
+	t2=$(uptime_ms)
+	removing=no
+	[ -e "/sys/bus/pci/devices/$VBDF" ] && removing=yes
+	wait_for 240 gone "/sys/bus/pci/devices/$VBDF"
+	t3=$(uptime_ms)
+	wait_for 240 background_done
+	wait "$BG_PID"
+	rc=$?
+	echo 0 >"$FAB/drop_db"
+	echo "${timeouts% *}" >"$ADMIN_TIMEOUT"
+	echo "${timeouts#* }" >"$IO_TIMEOUT"
+	wait_for 240 fio_done "$fio"
+	PROFILE=intel-32g
+	echo "# link cut 1 s into the revocation: node 0 down on B $((t2 - t1)) ms later (the drive still being removed: $removing), the drive gone $((t3 - t1)) ms after the cut; A's rmdir exited $rc"
+	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] && borrow_lost &&
+		rmdir "$CFS/$B/borrows/00000" && mkdir "$CFS/$A/connections/1" &&
+		back_after_the_cut
+}
+
 # The adapter's PCI function removed as a hot-unplug would: from sysfs.
 borrower_adapter_hot_removed() {
 	fio --name=hotremove --filename="$DISK" --rw=randread --bs=4k --direct=1 \
@@ -228,6 +275,7 @@ adapter_back_after_rescan() {
 
 ktap_test_result "link_lost_while_the_borrowed_drive_probes" link_lost_while_the_driver_probes
 ktap_test_result "link_lost_while_the_borrowed_drive_is_returned" link_lost_while_the_borrowed_drive_is_returned
+ktap_test_result "link_lost_while_the_borrowed_drive_is_revoked" link_lost_while_the_borrowed_drive_is_revoked
 ktap_test_result "nvme_lent_borrowed_and_written_again" lent_and_borrowed
 ktap_test_result "borrower_adapter_hot_removed_mid_io" borrower_adapter_hot_removed
 ktap_test_result "adapter_back_after_a_rescan_and_module_unloads" adapter_back_after_rescan
