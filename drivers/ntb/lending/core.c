@@ -123,8 +123,9 @@ static void ended_work(struct work_struct *work)
 	mutex_lock(&adapter->lock);
 	if (adapter->ntb && !adapter->unbinding)
 		ntbl_borrow_remove_ended(adapter);
-	mutex_unlock(&adapter->lock);
+	/* As a return does: a return waiting for it queues on our lock. */
 	pci_unlock_rescan_remove();
+	mutex_unlock(&adapter->lock);
 }
 
 static void remove_ended_soon(struct ntbl_adapter *adapter)
@@ -781,11 +782,17 @@ static void ntbl_remove(struct ntb_client *client, struct ntb_dev *ntb)
 		/* A driver probing a borrowed device meanwhile gives up. */
 		ntbl_borrow_peer_lost(&adapter->peers[i]);
 	}
-	mutex_unlock(&adapter->lock);
-	wait_event(adapter->idle, !READ_ONCE(adapter->busy));
+	/*
+	 * A return counts in busy without looking at @unbinding: until we
+	 * hold the lock with busy 0, one may start (ntbl_borrow_return()).
+	 */
+	while (adapter->busy) {
+		mutex_unlock(&adapter->lock);
+		wait_event(adapter->idle, !READ_ONCE(adapter->busy));
+		mutex_lock(&adapter->lock);
+	}
 
 	/* From here on nothing reaches the peers: configfs sees none. */
-	mutex_lock(&adapter->lock);
 	peers = adapter->peers;
 	n = adapter->npeers;
 	for (i = 0; i < n; i++)
