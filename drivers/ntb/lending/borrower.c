@@ -484,11 +484,6 @@ static void give_back(struct ntbl_peer *peer, unsigned int index)
 					 &reply);
 }
 
-static void prefetch_work(struct work_struct *work)
-{
-	ntbl_rpc_prefetch(container_of(work, struct ntbl_borrow, prefetch));
-}
-
 /*
  * Whether the lender's window for @borrow, on two ports, is one it may
  * use: any but the one to our memory, and none that leads to another
@@ -624,6 +619,12 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	ret = bars_claimable(peer, info);
 	if (ret)
 		return ret;
+	/*
+	 * The copy first: user reads (lspci), which have interrupts off, read
+	 * only the copy, and the scan and the probe read the read-only
+	 * registers they look for again and again (capability lists) from it.
+	 */
+	ntbl_rpc_prefetch(borrow);
 	vbus = ntbl_vbus_create(info);
 	/* Its -ENOSPC is BARs the lender placed outside their span. */
 	if (IS_ERR(vbus))
@@ -637,7 +638,6 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	smp_store_release(&borrow->state, NTBL_BORROW_BORROWED);
 	strscpy(borrow->local_bdf, pci_name(ntbl_vbus_pci_dev(vbus)),
 		sizeof(borrow->local_bdf));
-	schedule_work(&borrow->prefetch);
 	return 0;
 }
 
@@ -807,7 +807,6 @@ static void remove_device(struct ntbl_borrow *borrow)
 	lockdep_assert_held(&adapter->lock);
 	adapter->busy++;
 	mutex_unlock(&adapter->lock);
-	cancel_work_sync(&borrow->prefetch);
 	ntbl_vbus_remove(borrow->vbus);
 	mutex_lock(&adapter->lock);
 	busy_done(adapter);
@@ -827,7 +826,6 @@ static void detach(struct ntbl_borrow *borrow, bool lost, const char *event)
 		WRITE_ONCE(borrow->state, NTBL_BORROW_LOST);
 		ntbl_vbus_link_lost(borrow->vbus);
 	}
-	cancel_work_sync(&borrow->prefetch);
 	ntbl_vbus_remove(borrow->vbus);
 	list_del_rcu(&borrow->peer_node);
 	synchronize_rcu();
@@ -947,7 +945,6 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		return ERR_PTR(-ENOMEM);
 	}
 	borrow->adapter = adapter;
-	INIT_WORK(&borrow->prefetch, prefetch_work);
 	borrow->lender = id >> 16;
 	borrow->index = id & 0xffff;
 	borrow->state = NTBL_BORROW_STARTING;
@@ -1025,12 +1022,6 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		 name, borrow->lender, borrow->local_bdf);
 	borrow_uevent(borrow, "borrow");
 	mutex_unlock(&adapter->lock);
-	/*
-	 * The copy of config space is whole by the time mkdir returns, so
-	 * that user reads (lspci), which have interrupts off and read only
-	 * the copy, see it all; it ran beside the driver's probe.
-	 */
-	flush_work(&borrow->prefetch);
 	return borrow;
 
 err_free:

@@ -355,8 +355,25 @@ static int queues_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(queues);
 
+/* Per borrowed device: its Id, its name here, the config requests sent. */
+static int borrows_show(struct seq_file *s, void *unused)
+{
+	struct ntbl_adapter *adapter = s->private;
+	struct ntbl_borrow *borrow;
+
+	mutex_lock(&adapter->lock);
+	list_for_each_entry(borrow, &adapter->borrows, node)
+		seq_printf(s, NTBL_ID_FMT " %s %u\n",
+			   ntbl_offer_id(borrow->lender, borrow->index),
+			   borrow->local_bdf[0] ? borrow->local_bdf : "-",
+			   READ_ONCE(borrow->requests));
+	mutex_unlock(&adapter->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(borrows);
+
 /**
- * ntbl_adapter_debugfs() - show an adapter's queues in debugfs
+ * ntbl_adapter_debugfs() - show an adapter's queues and borrows in debugfs
  * @adapter: the adapter, until ntbl_adapter_debugfs_remove()
  * @name: its name
  */
@@ -365,6 +382,8 @@ static void ntbl_adapter_debugfs(struct ntbl_adapter *adapter, const char *name)
 	adapter->debugfs = debugfs_create_dir(name, ntbl_debugfs);
 	debugfs_create_file("queues", 0400, adapter->debugfs, adapter,
 			    &queues_fops);
+	debugfs_create_file("borrows", 0400, adapter->debugfs, adapter,
+			    &borrows_fops);
 }
 
 /**

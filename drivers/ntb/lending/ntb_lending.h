@@ -350,7 +350,10 @@ enum ntbl_borrow_end {
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
- * @prefetch: fills @cfg once the device is in this host's tree
+ * @cfg_ro: for each @cfg dword, the bytes no write or reset changes (read
+ *	only by the PCI spec: IDs, capability headers), which the copy
+ *	serves to every caller; set before the device is scanned
+ * @requests: config requests sent for the device, for debugfs
  * @node: entry in &ntbl_adapter.borrows
  * @peer_node: entry in &ntbl_peer.borrows, from reserve to return or loss
  * @end: &enum ntbl_borrow_end; a borrow still starting that it ends fails
@@ -371,7 +374,8 @@ struct ntbl_borrow {
 	unsigned int db_irq[NTBL_MAX_VEC];
 	u32 cfg[PCI_CFG_SPACE_EXP_SIZE / 4];
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
-	struct work_struct prefetch;
+	u8 cfg_ro[PCI_CFG_SPACE_EXP_SIZE / 4];
+	unsigned int requests;
 	struct list_head node;
 	struct list_head peer_node;
 	enum ntbl_borrow_end end;

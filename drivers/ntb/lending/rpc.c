@@ -142,6 +142,7 @@ static int call(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	 */
 	if (!write && size != RPC_SPAN)
 		*val = 0;
+	borrow->requests++;
 	/* Tag 0 never: it is what a cleared answer holds. */
 	peer->rpc_tag = peer->rpc_tag % 255 + 1;
 	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
@@ -197,13 +198,29 @@ static int rpc(struct ntbl_borrow *borrow, bool write, unsigned int where,
 static int ntbl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
 			     u32 *val)
 {
+	struct ntbl_borrow *borrow = priv;
+	unsigned int dw = where / 4;
+	u8 bytes = GENMASK(where % 4 + size - 1, where % 4);
 	u32 dword = 0;
 	int ret;
 
-	/* Whole dwords, so that the copy serves any later read. */
-	ret = rpc(priv, false, where & ~3U, 4, &dword);
-	if (ret)
-		return ret;
+	/*
+	 * Read-only bytes from the copy while the borrow goes on. Once the
+	 * lender takes the device back or is lost, reads go to the lender,
+	 * which no longer answers for it: the driver then sees its device
+	 * gone (pci_device_is_present()) rather than wait for its timeouts.
+	 */
+	if ((borrow->cfg_ro[dw] & bytes) == bytes &&
+	    test_bit(dw, borrow->cfg_valid) &&
+	    READ_ONCE(borrow->end) == NTBL_BORROW_GOES_ON &&
+	    !rpc_hopeless(borrow, borrow->peer)) {
+		dword = READ_ONCE(borrow->cfg[dw]);
+	} else {
+		/* Whole dwords, so that the copy serves any later read. */
+		ret = rpc(borrow, false, where & ~3U, 4, &dword);
+		if (ret)
+			return ret;
+	}
 	dword >>= (where & 3) * 8;
 	*val = size == 4 ? dword : dword & (BIT(size * 8) - 1);
 	return 0;
@@ -244,6 +261,85 @@ static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw, u32 pattern,
 	return ret;
 }
 
+/* Bytes @bytes of the dword at @where are read-only, if the copy has it. */
+static void set_ro(struct ntbl_borrow *borrow, unsigned int where, u8 bytes)
+{
+	unsigned int dw = where / 4;
+
+	if (dw < ARRAY_SIZE(borrow->cfg) && test_bit(dw, borrow->cfg_valid))
+		borrow->cfg_ro[dw] |= bytes;
+}
+
+/*
+ * Mark the registers of the copy that the PCI spec makes read-only, which
+ * no write, reset or event changes: the IDs, class, header type, interrupt
+ * pin, capability pointer and every capability's ID and next pointer; the
+ * whole first dword of the capabilities whose second half is read-only
+ * too (power management, PCI Express, every extended one), MSI-X's table
+ * and PBA locations, and PCI Express's capability registers. These are
+ * what the scan, the driver's probe and lspci read again and again.
+ * The lists are walked in the copy, bounded, as a lender may lie.
+ */
+static void mark_ro(struct ntbl_borrow *borrow)
+{
+	const u32 *cfg = borrow->cfg;
+	unsigned int pos, ttl;
+	u32 hdr;
+
+	memset(borrow->cfg_ro, 0, sizeof(borrow->cfg_ro));
+	if (!test_bit(PCI_HEADER_TYPE / 4, borrow->cfg_valid) ||
+	    (cfg[PCI_HEADER_TYPE / 4] >> 16 & PCI_HEADER_TYPE_MASK) !=
+	    PCI_HEADER_TYPE_NORMAL)
+		return;
+	set_ro(borrow, PCI_VENDOR_ID, 0xf);
+	set_ro(borrow, PCI_CLASS_REVISION, 0xf);
+	set_ro(borrow, PCI_HEADER_TYPE, BIT(2));
+	set_ro(borrow, PCI_SUBSYSTEM_VENDOR_ID, 0xf);
+	set_ro(borrow, PCI_CAPABILITY_LIST, BIT(0));
+	set_ro(borrow, PCI_INTERRUPT_LINE, BIT(1));
+
+	pos = cfg[PCI_CAPABILITY_LIST / 4] & 0xfc;
+	for (ttl = 48; pos >= PCI_STD_HEADER_SIZEOF && ttl; ttl--) {
+		if (!test_bit(pos / 4, borrow->cfg_valid))
+			break;
+		hdr = cfg[pos / 4];
+		switch (hdr & 0xff) {
+		case PCI_CAP_ID_PM:
+			set_ro(borrow, pos, 0xf);
+			break;
+		case PCI_CAP_ID_MSIX:
+			set_ro(borrow, pos, 0x3);
+			set_ro(borrow, pos + PCI_MSIX_TABLE, 0xf);
+			set_ro(borrow, pos + PCI_MSIX_PBA, 0xf);
+			break;
+		case PCI_CAP_ID_EXP:
+			set_ro(borrow, pos, 0xf);
+			set_ro(borrow, pos + PCI_EXP_DEVCAP, 0xf);
+			set_ro(borrow, pos + PCI_EXP_LNKCAP, 0xf);
+			set_ro(borrow, pos + PCI_EXP_DEVCAP2, 0xf);
+			set_ro(borrow, pos + PCI_EXP_LNKCAP2, 0xf);
+			break;
+		default:
+			set_ro(borrow, pos, 0x3);
+		}
+		pos = hdr >> 8 & 0xfc;
+	}
+
+	/* The first header is read-only even when there is none (0). */
+	pos = PCI_CFG_SPACE_SIZE;
+	for (ttl = (PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8; ttl; ttl--) {
+		if (!test_bit(pos / 4, borrow->cfg_valid))
+			break;
+		set_ro(borrow, pos, 0xf);
+		hdr = cfg[pos / 4];
+		if (!hdr || hdr == ~0U)
+			break;
+		pos = PCI_EXT_CAP_NEXT(hdr);
+		if (pos < PCI_CFG_SPACE_SIZE)
+			break;
+	}
+}
+
 /**
  * ntbl_rpc_prefetch() - copy a borrowed device's whole config space
  * @borrow: the borrow, attached
@@ -254,7 +350,7 @@ static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw, u32 pattern,
  * conventional function's 256 bytes): one request per span of 32 finds
  * them, and only the others are asked one by one. A lender that does not
  * know spans has each dword asked. Stops at the first failure (a lost
- * link).
+ * link). Then marks the read-only registers, which the copy serves.
  *
  * Context: process, with interrupts on; sleeps.
  */
@@ -272,10 +368,12 @@ void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 		for_each_set_bit(i, &ask, RPC_SPAN_DWORDS) {
 			if (!test_bit(dw + i, borrow->cfg_valid) &&
 			    rpc(borrow, false, (dw + i) * 4, 4, &val))
-				return;
+				goto out;
 		}
 		cond_resched();
 	}
+out:
+	mark_ro(borrow);
 }
 
 /* The virtual bus's config access: a request to the lender. */

@@ -339,6 +339,12 @@ has_disk() {
 	disk_of "$1" >/dev/null
 }
 
+# The config requests B sent for its borrow of offer ${1:-00000} (debugfs).
+borrow_requests() {
+	awk -v id="${1:-00000}" '$1 == id { print $3 }' \
+		"/sys/kernel/debug/ntb_lending/$B/borrows"
+}
+
 # Interrupts on every /proc/interrupts line that names $1.
 named_irqs() {
 	grep -F "$1" /proc/interrupts |

@@ -2530,8 +2530,11 @@ static void fuzz_prefetch(struct fuzz *fz, struct fuzz_loop *loop,
 	}
 	FUZZ_ASSERT(fz, cp->next == lender->calls && loop->peer.rpc_tag == cp->tag);
 	FUZZ_ASSERT(fz, bitmap_equal(cp->have, borrow->cfg_valid, FUZZ_DWORDS));
-	for (dw = 0; dw < FUZZ_DWORDS; dw++)
+	for (dw = 0; dw < FUZZ_DWORDS; dw++) {
 		FUZZ_ASSERT(fz, !test_bit(dw, cp->have) || borrow->cfg[dw] == cp->cfg[dw]);
+		/* Read-only bytes only where the copy has the dword. */
+		FUZZ_ASSERT(fz, !borrow->cfg_ro[dw] || test_bit(dw, cp->have));
+	}
 	kfree(cp);
 }
 
@@ -2553,7 +2556,7 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 	struct fuzz_lender *lender;
 	struct ntbl_borrow *borrow;
 	unsigned int where, size, dw, sent, calls, timeouts = 0;
-	bool write, atomic, cached, valid, locked;
+	bool write, atomic, cached, valid, locked, ro;
 	u32 val, got, cval;
 	unsigned long flags;
 	int ret, want;
@@ -2587,6 +2590,10 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 		dw = where / 4;
 		cached = test_bit(dw, borrow->cfg_valid);
 		cval = borrow->cfg[dw];
+		/* Read-only bytes the last copy marked (mark_ro()). */
+		ro = !write && cached && borrow->end == NTBL_BORROW_GOES_ON &&
+		     (borrow->cfg_ro[dw] & GENMASK(where % 4 + size - 1, where % 4)) ==
+		     GENMASK(where % 4 + size - 1, where % 4);
 		lender->calls = 0;
 		lender->broken = false;
 		/* 60 ms each: a few per million inputs. */
@@ -2612,7 +2619,7 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 		FUZZ_ASSERT(fz, !lender->broken);
 		FUZZ_ASSERT(fz, !raw_spin_is_locked(&peer->call_lock));
 		valid = test_bit(dw, borrow->cfg_valid);
-		if (atomic && !write && cached) {
+		if (ro || (atomic && !write && cached)) {
 			/* From the copy, without asking. */
 			FUZZ_ASSERT(fz, !ret && got == fuzz_bytes(cval, where, size));
 			FUZZ_ASSERT(fz, !lender->calls && loop->rpc_sent == sent);
