@@ -68,7 +68,7 @@ ktap_test_result "a_window_its_adapter_claims_busy_is_refused_and_nothing_change
 borrow() {
 	mkdir "$CFS/$B/borrows/00000" || return 1
 	VBDF=$(cat "$CFS/$B/borrows/00000/local_bdf")
-	echo "# borrowed as $VBDF; config requests so far: $(borrow_requests)"
+	echo "# borrowed as $VBDF; config requests so far: $(borrow_requests 00000)"
 	[ "$(cat "$CFS/$B/borrows/00000/state")" = borrowed ] &&
 		[ -d "/sys/bus/pci/devices/$VBDF" ] && [ "${VBDF%%:*}" != 0000 ] &&
 		[ "$(cat "$L/state")" = borrowed ] && [ "$(cat "$L/borrower")" = 1 ] &&
@@ -79,7 +79,7 @@ ktap_test_result "borrow_hot_adds_the_device_in_its_own_domain" borrow
 stock_driver_binds() {
 	wait_for 60 has_disk "$VBDF" || return 1
 	DISK=$(disk_of "$VBDF")
-	echo "# config requests once the disk is there: $(borrow_requests)"
+	echo "# config requests once the disk is there: $(borrow_requests 00000)"
 	[ "$(driver_of "$VBDF")" = nvme ]
 }
 ktap_test_result "stock_nvme_driver_binds_the_borrowed_device" stock_driver_binds

@@ -339,9 +339,9 @@ has_disk() {
 	disk_of "$1" >/dev/null
 }
 
-# The config requests B sent for its borrow of offer ${1:-00000} (debugfs).
+# The config requests B sent for its borrow of offer $1 (debugfs).
 borrow_requests() {
-	awk -v id="${1:-00000}" '$1 == id { print $3 }' \
+	awk -v id="$1" '$1 == id { print $3 }' \
 		"/sys/kernel/debug/ntb_lending/$B/borrows"
 }
 
