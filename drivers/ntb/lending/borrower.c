@@ -619,12 +619,6 @@ static int attach(struct ntbl_borrow *borrow, struct ntbl_vbus_info *info,
 	ret = bars_claimable(peer, info);
 	if (ret)
 		return ret;
-	/*
-	 * The copy first: user reads (lspci), which have interrupts off, read
-	 * only the copy, and the scan and the probe read the read-only
-	 * registers they look for again and again (capability lists) from it.
-	 */
-	ntbl_rpc_prefetch(borrow);
 	vbus = ntbl_vbus_create(info);
 	/* Its -ENOSPC is BARs the lender placed outside their span. */
 	if (IS_ERR(vbus))
@@ -883,6 +877,16 @@ static int attach_locked(struct ntbl_borrow *borrow,
 	struct ntbl_adapter *adapter = borrow->adapter;
 	int ret;
 
+	/*
+	 * The copy of config space first, without locks, still counting in
+	 * busy: user reads (lspci), which have interrupts off, read only the
+	 * copy, and the scan and the probe read the read-only registers they
+	 * look for again and again (capability lists) from it. A lender lost
+	 * or a link gone meanwhile stops it (rpc_hopeless()).
+	 */
+	mutex_unlock(&adapter->lock);
+	ntbl_rpc_prefetch(borrow);
+	mutex_lock(&adapter->lock);
 	busy_done(adapter);
 	mutex_unlock(&adapter->lock);
 	pci_lock_rescan_remove();

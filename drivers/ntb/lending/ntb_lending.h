@@ -354,6 +354,8 @@ enum ntbl_borrow_end {
  *	only by the PCI spec: IDs, capability headers), which the copy
  *	serves to every caller; set before the device is scanned
  * @requests: config requests sent for the device, for debugfs
+ * @refused: the lender answered a config request with -ENODEV: it no
+ *	longer has the device, and the copy serves no read-only bytes
  * @node: entry in &ntbl_adapter.borrows
  * @peer_node: entry in &ntbl_peer.borrows, from reserve to return or loss
  * @end: &enum ntbl_borrow_end; a borrow still starting that it ends fails
@@ -376,6 +378,7 @@ struct ntbl_borrow {
 	DECLARE_BITMAP(cfg_valid, PCI_CFG_SPACE_EXP_SIZE / 4);
 	u8 cfg_ro[PCI_CFG_SPACE_EXP_SIZE / 4];
 	unsigned int requests;
+	bool refused;
 	struct list_head node;
 	struct list_head peer_node;
 	enum ntbl_borrow_end end;

@@ -151,6 +151,23 @@ static int call(struct ntbl_borrow *borrow, bool write, unsigned int where,
 }
 
 /*
+ * Put @val, the lender's answer for dword @dw, in the copy but for its
+ * read-only bytes, which stay as the copy had them: a device the lender
+ * cannot reach for a moment (a recovery, a link down) reads all ones.
+ */
+static void copy_store(struct ntbl_borrow *borrow, unsigned int dw, u32 val)
+{
+	u32 keep = 0;
+	int b;
+
+	for (b = 0; b < 4; b++)
+		if (borrow->cfg_ro[dw] & BIT(b))
+			keep |= 0xffU << (8 * b);
+	WRITE_ONCE(borrow->cfg[dw], (val & ~keep) | (borrow->cfg[dw] & keep));
+	set_bit(dw, borrow->cfg_valid);
+}
+
+/*
  * One request at a time per lender. Callers with interrupts on spin with
  * them on, so that the lender's interrupt is served even on this CPU;
  * callers with them off only try the lock, so that they never wait for a
@@ -179,15 +196,15 @@ static int rpc(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	/* After a write, read the dword again for callers that cannot ask. */
 	if (!ret && write && !atomic)
 		ret2 = call(borrow, false, dw * 4, 4, &dword, false);
-	if (!ret && !write) {
-		WRITE_ONCE(borrow->cfg[dw], *val);
-		set_bit(dw, borrow->cfg_valid);
-	} else if (write && !ret2) {
-		WRITE_ONCE(borrow->cfg[dw], dword);
-		set_bit(dw, borrow->cfg_valid);
-	} else if (write) {
+	if (!ret && !write)
+		copy_store(borrow, dw, *val);
+	else if (write && !ret2)
+		copy_store(borrow, dw, dword);
+	else if (write)
 		clear_bit(dw, borrow->cfg_valid);
-	}
+	/* The lender no longer answers for the device: nor does the copy. */
+	if (ret == -ENODEV || ret2 == -ENODEV)
+		WRITE_ONCE(borrow->refused, true);
 	if (atomic)
 		raw_spin_unlock(&peer->call_lock);
 	else
@@ -206,13 +223,15 @@ static int ntbl_rpc_cfg_read(void *priv, unsigned int where, unsigned int size,
 
 	/*
 	 * Read-only bytes from the copy while the borrow goes on. Once the
-	 * lender takes the device back or is lost, reads go to the lender,
-	 * which no longer answers for it: the driver then sees its device
-	 * gone (pci_device_is_present()) rather than wait for its timeouts.
+	 * lender takes the device back or is lost, or answered that it no
+	 * longer has it, reads go to the lender, which no longer answers for
+	 * it: the driver then sees its device gone (pci_device_is_present())
+	 * rather than wait for its timeouts.
 	 */
 	if ((borrow->cfg_ro[dw] & bytes) == bytes &&
 	    test_bit(dw, borrow->cfg_valid) &&
 	    READ_ONCE(borrow->end) == NTBL_BORROW_GOES_ON &&
+	    !READ_ONCE(borrow->refused) &&
 	    !rpc_hopeless(borrow, borrow->peer)) {
 		dword = READ_ONCE(borrow->cfg[dw]);
 	} else {
@@ -261,81 +280,124 @@ static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw, u32 pattern,
 	return ret;
 }
 
-/* Bytes @bytes of the dword at @where are read-only, if the copy has it. */
-static void set_ro(struct ntbl_borrow *borrow, unsigned int where, u8 bytes)
+/*
+ * Bytes @bytes of the dword at @where are read-only, if the copy has the
+ * dword and it lies before @end (the end of its capability).
+ */
+static void set_ro(struct ntbl_borrow *borrow, unsigned int where,
+		   unsigned int end, u8 bytes)
 {
 	unsigned int dw = where / 4;
 
-	if (dw < ARRAY_SIZE(borrow->cfg) && test_bit(dw, borrow->cfg_valid))
+	if (where + 4 <= end && dw < ARRAY_SIZE(borrow->cfg) &&
+	    test_bit(dw, borrow->cfg_valid))
 		borrow->cfg_ro[dw] |= bytes;
 }
 
+/* Where the capability at @at ends: the next one up, or @limit. */
+static unsigned int cap_end(const u8 *pos, unsigned int n, unsigned int at,
+			    unsigned int limit)
+{
+	unsigned int i, end = limit;
+
+	for (i = 0; i < n; i++)
+		if (pos[i] > at && pos[i] < end)
+			end = pos[i];
+	return end;
+}
+
+/* The PCI Express capability at @at, ending at @end (PCIe r6.0 7.5.3). */
+static void mark_exp_ro(struct ntbl_borrow *borrow, unsigned int at,
+			unsigned int end)
+{
+	u16 flags = borrow->cfg[at / 4] >> 16;
+	bool v2 = (flags & PCI_EXP_FLAGS_VERS) > 1;
+
+	/* Not the Interrupt Message Number, which MSI or MSI-X changes. */
+	set_ro(borrow, at, end, 0x7);
+	/* Not the Captured Slot Power Limit, which the lender's port sets. */
+	set_ro(borrow, at + PCI_EXP_DEVCAP, end, 0x3);
+	/* A version 1 integrated endpoint's capability ends before it. */
+	if (v2 || (flags & PCI_EXP_FLAGS_TYPE) >> 4 != PCI_EXP_TYPE_RC_END)
+		set_ro(borrow, at + PCI_EXP_LNKCAP, end, 0xf);
+	if (v2) {
+		set_ro(borrow, at + PCI_EXP_DEVCAP2, end, 0xf);
+		set_ro(borrow, at + PCI_EXP_LNKCAP2, end, 0xf);
+	}
+}
+
 /*
- * Mark the registers of the copy that the PCI spec makes read-only, which
- * no write, reset or event changes: the IDs, class, header type, interrupt
- * pin, capability pointer and every capability's ID and next pointer; the
- * whole first dword of the capabilities whose second half is read-only
- * too (power management, PCI Express, every extended one), MSI-X's table
- * and PBA locations, and PCI Express's capability registers. These are
+ * Mark the registers of the copy that the PCI spec makes read-only and
+ * that nothing but the device's own firmware would change: the IDs,
+ * class, header type, interrupt pin, capability pointer and every
+ * capability's ID and next pointer; power management's capabilities,
+ * PCI Express's (but its interrupt message number), the fixed parts of
+ * its device capabilities, its link capabilities and, from version 2,
+ * its second device and link capabilities; MSI-X's table and PBA
+ * locations; every extended capability's header. Nothing past the end
+ * of a capability (the next one up, or the end of the space). These are
  * what the scan, the driver's probe and lspci read again and again.
  * The lists are walked in the copy, bounded, as a lender may lie.
  */
 static void mark_ro(struct ntbl_borrow *borrow)
 {
 	const u32 *cfg = borrow->cfg;
-	unsigned int pos, ttl;
+	unsigned int at, end, n = 0, i, ttl;
+	u8 pos[48];
 	u32 hdr;
 
-	memset(borrow->cfg_ro, 0, sizeof(borrow->cfg_ro));
 	if (!test_bit(PCI_HEADER_TYPE / 4, borrow->cfg_valid) ||
 	    (cfg[PCI_HEADER_TYPE / 4] >> 16 & PCI_HEADER_TYPE_MASK) !=
 	    PCI_HEADER_TYPE_NORMAL)
 		return;
-	set_ro(borrow, PCI_VENDOR_ID, 0xf);
-	set_ro(borrow, PCI_CLASS_REVISION, 0xf);
-	set_ro(borrow, PCI_HEADER_TYPE, BIT(2));
-	set_ro(borrow, PCI_SUBSYSTEM_VENDOR_ID, 0xf);
-	set_ro(borrow, PCI_CAPABILITY_LIST, BIT(0));
-	set_ro(borrow, PCI_INTERRUPT_LINE, BIT(1));
+	end = PCI_STD_HEADER_SIZEOF;
+	set_ro(borrow, PCI_VENDOR_ID, end, 0xf);
+	set_ro(borrow, PCI_CLASS_REVISION, end, 0xf);
+	set_ro(borrow, PCI_HEADER_TYPE, end, BIT(2));
+	set_ro(borrow, PCI_SUBSYSTEM_VENDOR_ID, end, 0xf);
+	set_ro(borrow, PCI_CAPABILITY_LIST, end, BIT(0));
+	set_ro(borrow, PCI_INTERRUPT_LINE, end, BIT(1));
 
-	pos = cfg[PCI_CAPABILITY_LIST / 4] & 0xfc;
-	for (ttl = 48; pos >= PCI_STD_HEADER_SIZEOF && ttl; ttl--) {
-		if (!test_bit(pos / 4, borrow->cfg_valid))
+	/* Every capability's place first, so that each one's end is known. */
+	at = cfg[PCI_CAPABILITY_LIST / 4] & 0xfc;
+	for (ttl = ARRAY_SIZE(pos); at >= PCI_STD_HEADER_SIZEOF && ttl; ttl--) {
+		if (!test_bit(at / 4, borrow->cfg_valid))
 			break;
-		hdr = cfg[pos / 4];
+		pos[n++] = at;
+		at = cfg[at / 4] >> 8 & 0xfc;
+	}
+	for (i = 0; i < n; i++) {
+		at = pos[i];
+		end = cap_end(pos, n, at, PCI_CFG_SPACE_SIZE);
+		hdr = cfg[at / 4];
 		switch (hdr & 0xff) {
 		case PCI_CAP_ID_PM:
-			set_ro(borrow, pos, 0xf);
+			set_ro(borrow, at, end, 0xf);
 			break;
 		case PCI_CAP_ID_MSIX:
-			set_ro(borrow, pos, 0x3);
-			set_ro(borrow, pos + PCI_MSIX_TABLE, 0xf);
-			set_ro(borrow, pos + PCI_MSIX_PBA, 0xf);
+			set_ro(borrow, at, end, 0x3);
+			set_ro(borrow, at + PCI_MSIX_TABLE, end, 0xf);
+			set_ro(borrow, at + PCI_MSIX_PBA, end, 0xf);
 			break;
 		case PCI_CAP_ID_EXP:
-			set_ro(borrow, pos, 0xf);
-			set_ro(borrow, pos + PCI_EXP_DEVCAP, 0xf);
-			set_ro(borrow, pos + PCI_EXP_LNKCAP, 0xf);
-			set_ro(borrow, pos + PCI_EXP_DEVCAP2, 0xf);
-			set_ro(borrow, pos + PCI_EXP_LNKCAP2, 0xf);
+			mark_exp_ro(borrow, at, end);
 			break;
 		default:
-			set_ro(borrow, pos, 0x3);
+			set_ro(borrow, at, end, 0x3);
 		}
-		pos = hdr >> 8 & 0xfc;
 	}
 
 	/* The first header is read-only even when there is none (0). */
-	pos = PCI_CFG_SPACE_SIZE;
+	at = PCI_CFG_SPACE_SIZE;
 	for (ttl = (PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8; ttl; ttl--) {
-		if (!test_bit(pos / 4, borrow->cfg_valid))
+		if (!test_bit(at / 4, borrow->cfg_valid))
 			break;
-		set_ro(borrow, pos, 0xf);
-		hdr = cfg[pos / 4];
+		set_ro(borrow, at, PCI_CFG_SPACE_EXP_SIZE, 0xf);
+		hdr = cfg[at / 4];
 		if (!hdr || hdr == ~0U)
 			break;
-		pos = PCI_EXT_CAP_NEXT(hdr);
-		if (pos < PCI_CFG_SPACE_SIZE)
+		at = PCI_EXT_CAP_NEXT(hdr);
+		if (at < PCI_CFG_SPACE_SIZE)
 			break;
 	}
 }
@@ -360,6 +422,7 @@ void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 	unsigned int dw, i;
 	u32 val;
 
+	memset(borrow->cfg_ro, 0, sizeof(borrow->cfg_ro));
 	for (dw = 0; dw < ARRAY_SIZE(borrow->cfg); dw += RPC_SPAN_DWORDS) {
 		ask = GENMASK(RPC_SPAN_DWORDS - 1, 0);
 		if (!rpc_span(borrow, dw, 0, &ask) &&

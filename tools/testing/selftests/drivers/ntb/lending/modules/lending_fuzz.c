@@ -2398,6 +2398,18 @@ static u32 fuzz_bytes(u32 val, unsigned int where, unsigned int size)
 	return size == 4 ? val : val & (BIT(8 * size) - 1);
 }
 
+/* The bytes of @bytes (bit i: byte i) as a mask of their bits. */
+static u32 fuzz_byte_mask(u8 bytes)
+{
+	u32 mask = 0;
+	int b;
+
+	for (b = 0; b < 4; b++)
+		if (bytes & BIT(b))
+			mask |= 0xffU << (8 * b);
+	return mask;
+}
+
 /*
  * What a call's request must have been, the first tag after @tag its own;
  * a read's value word carries nothing, 0, and no stack of ours either.
@@ -2557,7 +2569,7 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 	struct ntbl_borrow *borrow;
 	unsigned int where, size, dw, sent, calls, timeouts = 0;
 	bool write, atomic, cached, valid, locked, ro;
-	u32 val, got, cval;
+	u32 val, got, cval, keep;
 	unsigned long flags;
 	int ret, want;
 	u8 tag;
@@ -2590,8 +2602,18 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 		dw = where / 4;
 		cached = test_bit(dw, borrow->cfg_valid);
 		cval = borrow->cfg[dw];
-		/* Read-only bytes the last copy marked (mark_ro()). */
+		/*
+		 * Read-only bytes the last copy marked (mark_ro()), served
+		 * while the borrow goes on and the lender answered no -ENODEV:
+		 * now and then the lender takes the device back, or another
+		 * borrow starts afresh.
+		 */
+		borrow->end = one_in(fz, 16) ? NTBL_BORROW_REVOKED : NTBL_BORROW_GOES_ON;
+		if (one_in(fz, 64))
+			borrow->refused = false;
+		keep = fuzz_byte_mask(borrow->cfg_ro[dw]);
 		ro = !write && cached && borrow->end == NTBL_BORROW_GOES_ON &&
+		     !borrow->refused &&
 		     (borrow->cfg_ro[dw] & GENMASK(where % 4 + size - 1, where % 4)) ==
 		     GENMASK(where % 4 + size - 1, where % 4);
 		lender->calls = 0;
@@ -2642,6 +2664,10 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 			FUZZ_ASSERT(fz, ret == want);
 			calls = write && !atomic && !want ? 2 : 1;
 			FUZZ_ASSERT(fz, lender->calls == calls);
+			/* No longer the lender's: the copy serves it no more. */
+			if (want == -ENODEV ||
+			    (calls == 2 && lender->call[1].ret == -ENODEV))
+				FUZZ_ASSERT(fz, borrow->refused);
 			/* Asked again, the same, if the host stalled a while. */
 			FUZZ_ASSERT(fz, loop->rpc_sent - sent >= calls &&
 				    loop->rpc_sent - sent <= calls * RPC_TRIES);
@@ -2660,11 +2686,14 @@ static void answers_config_run(struct kunit *test, struct fuzz *fz)
 		/* The copy: the last dword answered, or none after a write. */
 		if (!write && !ret) {
 			FUZZ_ASSERT(fz, got == fuzz_bytes(lender->call[0].val, where, size));
-			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] == lender->call[0].val);
+			/* But the read-only bytes, which the copy keeps. */
+			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] ==
+				    ((lender->call[0].val & ~keep) | (cval & keep)));
 		} else if (!write) {
 			FUZZ_ASSERT(fz, valid == cached && (!valid || borrow->cfg[dw] == cval));
 		} else if (lender->calls == 2 && !lender->call[1].ret) {
-			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] == lender->call[1].val);
+			FUZZ_ASSERT(fz, valid && borrow->cfg[dw] ==
+				    ((lender->call[1].val & ~keep) | (cval & keep)));
 		} else {
 			FUZZ_ASSERT(fz, !valid);
 		}
@@ -3106,7 +3135,99 @@ static void answers_borrow_replies_switch(struct kunit *test)
 	answers_borrow_run(test, true, 1);
 }
 
+/*
+ * A config space image for mark_ro(): an endpoint's header (a bridge's if
+ * @bridge) whose capability pointer is @cap, then dwords as "offset,
+ * value" pairs, up to one of value 0 (the dwords not given are 0).
+ */
+struct ro_image {
+	const char *name;
+	u8 cap;
+	bool bridge;
+	u32 set[16][2];
+	/* The read-only bytes past the header mark_ro() must find. */
+	u32 want[16][2];
+};
+
+static const struct ro_image ro_images[] = {
+	{ "nvme: MSI-X, power management, PCI Express v2 endpoint, no extended",
+	  0x40, false,
+	  { { 0x40, 0x003f6011 }, { 0x48, 0x00001000 }, { 0x60, 0x00038001 },
+	    { 0x80, 0x00020010 }, { 0x84, 0x10008fc1 }, { 0x8c, 0x00436c11 },
+	    { 0xa4, 0x00000010 }, { 0xac, 0x0000001e } },
+	  { { 0x40, 0x3 }, { 0x44, 0xf }, { 0x48, 0xf }, { 0x60, 0xf },
+	    { 0x80, 0x7 }, { 0x84, 0x3 }, { 0x8c, 0xf }, { 0xa4, 0xf },
+	    { 0xac, 0xf }, { 0x100, 0xf } } },
+	{ "e1000e: a version 1 integrated endpoint, then AER and DSN",
+	  0xc8, false,
+	  { { 0xc8, 0x0022d001 }, { 0xd0, 0x0080e005 }, { 0xe0, 0x0091a010 },
+	    { 0xe4, 0x10008cc1 }, { 0xa0, 0x00040011 }, { 0xa4, 0x00000003 },
+	    { 0xa8, 0x00002003 }, { 0x100, 0x14020001 }, { 0x104, 0x00100000 },
+	    { 0x10c, 0x00462030 }, { 0x140, 0x00010003 } },
+	  { { 0xc8, 0xf }, { 0xd0, 0x3 }, { 0xe0, 0x7 }, { 0xe4, 0x3 },
+	    { 0xa0, 0x3 }, { 0xa4, 0xf }, { 0xa8, 0xf }, { 0x100, 0xf },
+	    { 0x140, 0xf } } },
+	{ "a PCI Express capability at 0xfc, whose registers would pass 0x100",
+	  0xfc, false,
+	  { { 0xfc, 0x00020010 } },
+	  { { 0xfc, 0x7 }, { 0x100, 0xf } } },
+	{ "a capability that points at itself, and no extended space",
+	  0x40, false,
+	  { { 0x40, 0x00004009 }, { 0x100, 0xffffffff } },
+	  { { 0x40, 0x3 }, { 0x100, 0xf } } },
+	{ "a bridge: nothing", 0x40, true, { { 0x40, 0x00020010 } }, { } },
+};
+
+/*
+ * mark_ro() on known config spaces marks exactly the read-only bytes it
+ * should: nothing past a capability's end, no register of a version 1
+ * PCI Express capability that it lacks, no status, control, AER or MSI
+ * register, and nothing of a bridge.
+ */
+static void ro_marks_exactly(struct kunit *test)
+{
+	const unsigned int ndw = PCI_CFG_SPACE_EXP_SIZE / 4;
+	struct ntbl_borrow *borrow;
+	const struct ro_image *img;
+	unsigned int i, k, dw;
+	u8 *want;
+
+	borrow = kunit_kzalloc(test, sizeof(*borrow), GFP_KERNEL);
+	want = kunit_kzalloc(test, ndw, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, borrow);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	for (i = 0; i < ARRAY_SIZE(ro_images); i++) {
+		img = &ro_images[i];
+		memset(borrow, 0, sizeof(*borrow));
+		memset(want, 0, ndw);
+		bitmap_fill(borrow->cfg_valid, ndw);
+		borrow->cfg[PCI_VENDOR_ID / 4] = 0x00101b36;
+		borrow->cfg[PCI_CLASS_REVISION / 4] = 0x01080202;
+		borrow->cfg[PCI_HEADER_TYPE / 4] = img->bridge ? 0x00010000 : 0;
+		borrow->cfg[PCI_SUBSYSTEM_VENDOR_ID / 4] = 0x11001af4;
+		borrow->cfg[PCI_CAPABILITY_LIST / 4] = img->cap;
+		borrow->cfg[PCI_INTERRUPT_LINE / 4] = 0x00000100;
+		if (!img->bridge) {
+			want[PCI_VENDOR_ID / 4] = 0xf;
+			want[PCI_CLASS_REVISION / 4] = 0xf;
+			want[PCI_HEADER_TYPE / 4] = 0x4;
+			want[PCI_SUBSYSTEM_VENDOR_ID / 4] = 0xf;
+			want[PCI_CAPABILITY_LIST / 4] = 0x1;
+			want[PCI_INTERRUPT_LINE / 4] = 0x2;
+		}
+		for (k = 0; k < ARRAY_SIZE(img->set) && img->set[k][1]; k++)
+			borrow->cfg[img->set[k][0] / 4] = img->set[k][1];
+		for (k = 0; k < ARRAY_SIZE(img->want) && img->want[k][1]; k++)
+			want[img->want[k][0] / 4] = img->want[k][1];
+		mark_ro(borrow);
+		for (dw = 0; dw < ndw; dw++)
+			KUNIT_EXPECT_EQ_MSG(test, borrow->cfg_ro[dw], want[dw],
+					    "%s: offset %#x", img->name, dw * 4);
+	}
+}
+
 static struct kunit_case answers_cases[] = {
+	KUNIT_CASE(ro_marks_exactly),
 	KUNIT_CASE_SLOW(answers_config_requests),
 	KUNIT_CASE(answers_readback_sends_no_stack),
 	KUNIT_CASE_SLOW(answers_borrow_replies_two_ports),
