@@ -350,9 +350,9 @@ enum ntbl_borrow_end {
  * @cfg: the lender's last answer for each config dword, for callers that
  *	cannot wait for the lender (see rpc.c); under &ntbl_peer.call_lock
  * @cfg_valid: which @cfg dwords hold an answer
- * @cfg_ro: for each @cfg dword, the bytes no write or reset changes (read
- *	only by the PCI spec: IDs, capability headers), which the copy
- *	serves to every caller; set before the device is scanned
+ * @cfg_ro: for each @cfg dword, as bits 0-3, the bytes that the PCI spec
+ *	makes read-only (IDs, capability headers: mark_ro() in rpc.c), which
+ *	the copy serves to every caller and keeps; set before the scan
  * @requests: config requests sent for the device, for debugfs
  * @refused: the lender answered a config request with -ENODEV: it no
  *	longer has the device, and the copy serves no read-only bytes
