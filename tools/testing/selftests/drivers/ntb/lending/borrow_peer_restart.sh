@@ -164,6 +164,29 @@ node_down_logged() {
 	[ "$(logged_since_mark "node 0 is down")" -ge 1 ]
 }
 
+# The drive borrowed on idt-32g with nvme's timeouts at 2 s, fio $1
+# reading it, and then its doorbells dropped, so that a removal of the
+# drive waits for the driver's timeouts; slow_removal_done undoes it.
+slow_removal_under_fio() {
+	PROFILE=idt-32g
+	lent_and_borrowed || return 1
+	timeouts="$(cat "$ADMIN_TIMEOUT") $(cat "$IO_TIMEOUT")"
+	echo 2 >"$ADMIN_TIMEOUT" && echo 2 >"$IO_TIMEOUT" || return 1
+	fio --name="$1" --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --time_based --runtime=120 >"/tmp/fio-$1" 2>&1 &
+	FIO_PID=$!
+	sleep 2
+	echo 1000000 >"$FAB/drop_db" && log_mark
+}
+
+slow_removal_done() {
+	echo 0 >"$FAB/drop_db"
+	echo "${timeouts% *}" >"$ADMIN_TIMEOUT"
+	echo "${timeouts#* }" >"$IO_TIMEOUT"
+	wait_for 240 fio_done "$FIO_PID"
+	PROFILE=intel-32g
+}
+
 # The link is cut while B's nvme driver removes the borrowed drive on its
 # return (rmdir), fio reading it, on idt-32g with the drive's doorbells
 # dropped as above, so that the driver's removal waits for its timeouts
@@ -173,15 +196,7 @@ node_down_logged() {
 # removal runs without the adapter's lock. The rmdir completes,
 # A has its drive back, and with the link back it is borrowed again.
 link_lost_while_the_borrowed_drive_is_returned() {
-	PROFILE=idt-32g
-	lent_and_borrowed || return 1
-	timeouts="$(cat "$ADMIN_TIMEOUT") $(cat "$IO_TIMEOUT")"
-	echo 2 >"$ADMIN_TIMEOUT" && echo 2 >"$IO_TIMEOUT" || return 1
-	fio --name=returned --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --time_based --runtime=120 >/tmp/fio-return 2>&1 &
-	fio=$!
-	sleep 2
-	echo 1000000 >"$FAB/drop_db" && log_mark || return 1
+	slow_removal_under_fio returned || return 1
 	rmdir "$CFS/$B/borrows/00000" &
 	BG_PID=$!
 	sleep 1
@@ -195,11 +210,7 @@ link_lost_while_the_borrowed_drive_is_returned() {
 	wait "$BG_PID"
 	rc=$?
 	t3=$(uptime_ms)
-	echo 0 >"$FAB/drop_db"
-	echo "${timeouts% *}" >"$ADMIN_TIMEOUT"
-	echo "${timeouts#* }" >"$IO_TIMEOUT"
-	wait_for 240 fio_done "$fio"
-	PROFILE=intel-32g
+	slow_removal_done
 	echo "# link cut 1 s into the return: node 0 down on B $((t2 - t1)) ms later (the return still under way: $returning), the rmdir exited $rc $((t3 - t1)) ms after the cut"
 	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] &&
 		back_after_the_cut
@@ -217,15 +228,7 @@ revoking() {
 # the adapter's lock, and B's adapter work goes on. The borrow is lost, A
 # has its drive back, and with the link back it is borrowed again.
 link_lost_while_the_borrowed_drive_is_revoked() {
-	PROFILE=idt-32g
-	lent_and_borrowed || return 1
-	timeouts="$(cat "$ADMIN_TIMEOUT") $(cat "$IO_TIMEOUT")"
-	echo 2 >"$ADMIN_TIMEOUT" && echo 2 >"$IO_TIMEOUT" || return 1
-	fio --name=revoked --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --time_based --runtime=120 >/tmp/fio-revoke 2>&1 &
-	fio=$!
-	sleep 2
-	echo 1000000 >"$FAB/drop_db" && log_mark || return 1
+	slow_removal_under_fio revoked || return 1
 	rmdir "$CFS/$A/connections/1" &
 	BG_PID=$!
 	wait_for 20 revoking
@@ -241,11 +244,7 @@ link_lost_while_the_borrowed_drive_is_revoked() {
 	wait_for 240 background_done
 	wait "$BG_PID"
 	rc=$?
-	echo 0 >"$FAB/drop_db"
-	echo "${timeouts% *}" >"$ADMIN_TIMEOUT"
-	echo "${timeouts#* }" >"$IO_TIMEOUT"
-	wait_for 240 fio_done "$fio"
-	PROFILE=intel-32g
+	slow_removal_done
 	echo "# link cut 1 s into the revocation: node 0 down on B $((t2 - t1)) ms later (the drive still being removed: $removing), the drive gone $((t3 - t1)) ms after the cut; A's rmdir exited $rc"
 	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] && borrow_lost &&
 		rmdir "$CFS/$B/borrows/00000" && mkdir "$CFS/$A/connections/1" &&
