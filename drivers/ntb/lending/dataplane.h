@@ -238,6 +238,21 @@ int ntbl_lent_cfg_read(struct ntbl_lent *lent, unsigned int where,
 		       unsigned int size, u32 *val);
 
 /**
+ * ntbl_cap_end() - where a capability of a config space ends
+ * @pos: the offsets of the capabilities of one list
+ * @n: how many there are
+ * @at: the capability's offset
+ * @limit: the end of the list's space
+ *
+ * The lender's view of a lent function and the borrower's copy of it
+ * (rpc.c) both bound a capability so.
+ *
+ * Return: where the next capability above @at starts, or @limit.
+ */
+unsigned int ntbl_cap_end(const u16 *pos, unsigned int n, unsigned int at,
+			  unsigned int limit);
+
+/**
  * ntbl_lent_cfg_write() - serve a borrower's config write, validated
  * @lent: the lent function
  * @where: offset, aligned to @size

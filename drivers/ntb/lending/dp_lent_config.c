@@ -192,9 +192,9 @@ static void lent_vclear(struct ntbl_lent *lent, unsigned int pos, u16 bits)
 			   &lent->vconfig[pos]);
 }
 
-/* End of the capability at @pos: where the next one above it starts. */
-static unsigned int lent_cap_end(const u16 *pos, unsigned int n,
-				 unsigned int at, unsigned int limit)
+/* End of the capability at @at: where the next one above it starts. */
+unsigned int ntbl_cap_end(const u16 *pos, unsigned int n, unsigned int at,
+			  unsigned int limit)
 {
 	unsigned int i, end = limit;
 
@@ -287,7 +287,7 @@ static void lent_std_caps(struct ntbl_lent *lent)
 
 	for (i = 0; i < n; i++) {
 		if (lent_cap_hidden(id[i])) {
-			lent_hide(lent, pos[i], lent_cap_end(pos, n, pos[i],
+			lent_hide(lent, pos[i], ntbl_cap_end(pos, n, pos[i],
 							     PCI_CFG_SPACE_SIZE) - pos[i]);
 			continue;
 		}
@@ -333,7 +333,7 @@ static void lent_ext_caps(struct ntbl_lent *lent)
 
 	for (i = 0; i < n; i++) {
 		if (lent_ext_cap_hidden(id[i])) {
-			lent_hide(lent, pos[i], lent_cap_end(pos, n, pos[i],
+			lent_hide(lent, pos[i], ntbl_cap_end(pos, n, pos[i],
 							     lent->cfg_size) - pos[i]);
 			continue;
 		}

@@ -294,18 +294,6 @@ static void set_ro(struct ntbl_borrow *borrow, unsigned int where,
 		borrow->cfg_ro[dw] |= bytes;
 }
 
-/* Where the capability at @at ends: the next one up, or @limit. */
-static unsigned int cap_end(const u8 *pos, unsigned int n, unsigned int at,
-			    unsigned int limit)
-{
-	unsigned int i, end = limit;
-
-	for (i = 0; i < n; i++)
-		if (pos[i] > at && pos[i] < end)
-			end = pos[i];
-	return end;
-}
-
 /* The PCI Express capability at @at, ending at @end (PCIe r6.0 7.5.3). */
 static void mark_exp_ro(struct ntbl_borrow *borrow, unsigned int at,
 			unsigned int end)
@@ -343,7 +331,7 @@ static void mark_ro(struct ntbl_borrow *borrow)
 {
 	const u32 *cfg = borrow->cfg;
 	unsigned int at, end, n = 0, i, ttl;
-	u8 pos[48];
+	u16 pos[48];
 	u32 hdr;
 
 	if (!test_bit(PCI_HEADER_TYPE / 4, borrow->cfg_valid) ||
@@ -368,7 +356,7 @@ static void mark_ro(struct ntbl_borrow *borrow)
 	}
 	for (i = 0; i < n; i++) {
 		at = pos[i];
-		end = cap_end(pos, n, at, PCI_CFG_SPACE_SIZE);
+		end = ntbl_cap_end(pos, n, at, PCI_CFG_SPACE_SIZE);
 		hdr = cfg[at / 4];
 		switch (hdr & 0xff) {
 		case PCI_CAP_ID_PM:
