@@ -183,6 +183,23 @@ static void lent_hw_stop(struct ntbl_lent *lent)
 	}
 }
 
+/*
+ * Turn the function's decoding off; cfg_lock held or not yet shared. Each
+ * borrower gets it so, as a reset leaves it and a hot-add finds it: its
+ * scan then has nothing to turn off and on around each BAR it sizes, a
+ * config request each time. The state saved at the claim keeps the
+ * decoding the lender's driver left, for the release.
+ */
+static void lent_decode_off(struct ntbl_lent *lent)
+{
+	struct pci_dev *pdev = lent->pdev;
+	u16 cmd;
+
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	pci_write_config_word(pdev, PCI_COMMAND,
+			      cmd & ~(PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
+}
+
 void ntbl_lent_quiesce(struct ntbl_lent *lent)
 {
 	unsigned long flags;
@@ -244,7 +261,6 @@ static bool lent_gone(struct ntbl_lent *lent, const char *why)
 	struct pci_dev *pdev = lent->pdev;
 	unsigned long flags;
 	bool teardown;
-	u16 cmd;
 
 	device_lock_assert(&pdev->dev);
 	mutex_lock(&lent->lock);
@@ -261,8 +277,7 @@ static bool lent_gone(struct ntbl_lent *lent, const char *why)
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
 	WRITE_ONCE(lent->state, LENT_GONE);
 	lent_hw_stop(lent);
-	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
-	pci_write_config_word(pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	lent_decode_off(lent);
 	raw_spin_unlock_irqrestore(&lent->cfg_lock, flags);
 	teardown = !lent->releasing;
 	if (teardown) {
@@ -620,6 +635,7 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	lent_hw_stop(lent);
 	pci_save_state(pdev);
 	lent->saved = pci_store_saved_state(pdev);
+	lent_decode_off(lent);
 	ntbl_lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
 	lent_dev_unlock(lent);
@@ -665,6 +681,7 @@ int ntbl_lent_reset(struct ntbl_lent *lent)
 	__ntbl_lent_unmap_memory(lent);
 	pci_load_saved_state(pdev, lent->saved);
 	pci_restore_state(pdev);
+	lent_decode_off(lent);
 	/* Config writes are refused while the view is rebuilt. */
 	ntbl_lent_cfg_init(lent);
 	raw_spin_lock_irqsave(&lent->cfg_lock, flags);
