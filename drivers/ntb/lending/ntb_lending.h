@@ -180,8 +180,8 @@ struct ntbl_chan {
  * @mem_widx: on a switch, our outbound window onto its memory while
  *	@nr_lent is not zero, or -1; changed under &ntbl_adapter.lock and
  *	&ntbl_adapter.win_lock
- * @rpc_last: tag, status and value of the last answer, sent again for a
- *	repeated request; tag -1 after a reset
+ * @rpc_last: tag, status (errno and RPC_FRESH) and value of the last
+ *	answer, sent again for a repeated request; tag -1 after a reset
  *
  * @log_rs: the limit of lines about it (ntbl_peer_log())
  * @link_down: its link was down at the last link event; set by the event

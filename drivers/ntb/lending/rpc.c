@@ -15,14 +15,16 @@
  * file touches no hardware.
  *
  * Request header: tag[31:24] index[23:16] write[15] size[14:12] where[11:0].
- * Answer header: tag[31:24] errno[7:0]. The check word of both is
- * rpc_check(header, value).
+ * Answer header: tag[31:24] fresh[8] errno[7:0]. The check word of both is
+ * rpc_check(header, value). A write's answer with fresh set carries the
+ * whole dword as the write left it, which the borrower would otherwise
+ * ask for.
  *
  * A caller with interrupts disabled (user config reads run under the PCI
  * core's raw pci_lock) may share its CPU with the lender's interrupt on
  * ntb_sim, where both hosts are one kernel: it reads from the borrower's
  * copy of the config space, which ntbl_rpc_prefetch() fills after the
- * device is added and every write with interrupts on refreshes, and asks
+ * device is added and the answer of every write refreshes, and asks
  * (bounded by the timeout) only for a dword the copy lacks.
  */
 
@@ -45,14 +47,30 @@
 #define RPC_TIMEOUT_ATOMIC_US 20000
 
 #define RPC_WRITE	BIT(15)
+#define RPC_FRESH	BIT(8)
 
 /*
- * A read of size 0 asks which of the RPC_SPAN_DWORDS dwords from @where
- * (aligned to the span) differ from the request's value: its answer has
- * bit i set for each that does. A lender before it answers -EINVAL.
+ * A read of size RPC_SPAN asks which of the RPC_SPAN_DWORDS dwords from
+ * @where (aligned to the span) differ from the request's value; one of
+ * size RPC_SPANS, which of the RPC_SPANS_RUNS spans from @where (aligned
+ * to them: 1 KiB) hold a dword that does. The answer has bit i set for
+ * each. The lender reads up to 256 dwords for one, in its interrupt.
  */
 #define RPC_SPAN	0
+#define RPC_SPANS	7
 #define RPC_SPAN_DWORDS	32
+#define RPC_SPANS_RUNS	8
+
+/* How many bits a span request's answer has, and dwords each stands for. */
+static unsigned int span_bits(unsigned int size)
+{
+	return size == RPC_SPANS ? RPC_SPANS_RUNS : RPC_SPAN_DWORDS;
+}
+
+static unsigned int span_unit(unsigned int size)
+{
+	return size == RPC_SPANS ? RPC_SPAN_DWORDS : 1;
+}
 
 static u32 rpc_check(u32 hdr, u32 val)
 {
@@ -95,7 +113,8 @@ static bool rpc_hopeless(struct ntbl_borrow *borrow, struct ntbl_peer *peer)
 	       READ_ONCE(peer->link_down);
 }
 
-static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
+static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic,
+		    bool *fresh)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	struct ntb_dev *ntb = peer->ntb;
@@ -116,6 +135,7 @@ static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 			if (rpc_answer(peer, &rhdr, &rval) &&
 			    rhdr >> 24 == hdr >> 24) {
 				*val = rval;
+				*fresh = rhdr & RPC_FRESH;
 				return -(int)(rhdr & 0xff);
 			}
 			udelay(2);
@@ -127,27 +147,31 @@ static int rpc_call(struct ntbl_borrow *borrow, u32 hdr, u32 *val, bool atomic)
 	return -ETIMEDOUT;
 }
 
-/* One request, with the peer's call_lock held. */
+/*
+ * One request, with the peer's call_lock held. @fresh: a write's answer
+ * carries the dword it left, in @val.
+ */
 static int call(struct ntbl_borrow *borrow, bool write, unsigned int where,
-		unsigned int size, u32 *val, bool atomic)
+		unsigned int size, u32 *val, bool atomic, bool *fresh)
 {
 	struct ntbl_peer *peer = borrow->peer;
 	u32 hdr;
 
 	/*
 	 * A read's value word is 0 (a span's, its pattern), never what the
-	 * caller's variable held: the read-back after a write and the copy's
-	 * reads pass one unset or left from the dword before, which would
-	 * show the lender this host's stack.
+	 * caller's variable held: the copy's reads pass one unset or left
+	 * from the dword before, which would show the lender this host's
+	 * stack.
 	 */
-	if (!write && size != RPC_SPAN)
+	if (!write && size != RPC_SPAN && size != RPC_SPANS)
 		*val = 0;
+	*fresh = false;
 	borrow->requests++;
 	/* Tag 0 never: it is what a cleared answer holds. */
 	peer->rpc_tag = peer->rpc_tag % 255 + 1;
 	hdr = (u32)peer->rpc_tag << 24 | borrow->index << 16 |
 	      (write ? RPC_WRITE : 0) | size << 12 | where;
-	return rpc_call(borrow, hdr, val, atomic);
+	return rpc_call(borrow, hdr, val, atomic, fresh);
 }
 
 /*
@@ -179,8 +203,8 @@ static int rpc(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	struct ntbl_peer *peer = borrow->peer;
 	unsigned int dw = where / 4;
 	bool atomic = irqs_disabled();
-	int ret, ret2 = -EAGAIN;
-	u32 dword;
+	bool fresh;
+	int ret;
 
 	if (atomic) {
 		if (!write && test_bit(dw, borrow->cfg_valid)) {
@@ -192,18 +216,14 @@ static int rpc(struct ntbl_borrow *borrow, bool write, unsigned int where,
 	} else {
 		raw_spin_lock_bh(&peer->call_lock);
 	}
-	ret = call(borrow, write, where, size, val, atomic);
-	/* After a write, read the dword again for callers that cannot ask. */
-	if (!ret && write && !atomic)
-		ret2 = call(borrow, false, dw * 4, 4, &dword, false);
-	if (!ret && !write)
+	/* A write's answer has the dword, for callers that cannot ask. */
+	ret = call(borrow, write, where, size, val, atomic, &fresh);
+	if (!ret && (!write || fresh))
 		copy_store(borrow, dw, *val);
-	else if (write && !ret2)
-		copy_store(borrow, dw, dword);
 	else if (write)
 		clear_bit(dw, borrow->cfg_valid);
 	/* The lender no longer answers for the device: nor does the copy. */
-	if (ret == -ENODEV || ret2 == -ENODEV)
+	if (ret == -ENODEV)
 		WRITE_ONCE(borrow->refused, true);
 	if (atomic)
 		raw_spin_unlock(&peer->call_lock);
@@ -252,32 +272,51 @@ static int ntbl_rpc_cfg_write(void *priv, unsigned int where, unsigned int size,
 }
 
 /*
- * Ask which dwords of the span from @dw differ from @pattern, and put
- * @pattern in the copy for those that do not and that it lacks; clears
- * their bits in @ask. Under call_lock, so that no write's read-back
- * comes between the lender's answer and the copy.
+ * Ask which dwords (@size RPC_SPAN) or spans (RPC_SPANS) from @dw hold
+ * one other than @pattern, and put @pattern in the copy for the dwords
+ * of the others that it lacks; clears their bits in @ask. Under
+ * call_lock, so that no write's answer comes between the lender's answer
+ * and the copy.
  */
-static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw, u32 pattern,
-		    unsigned long *ask)
+static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw,
+		    unsigned int size, u32 pattern, unsigned long *ask)
 {
 	struct ntbl_peer *peer = borrow->peer;
-	unsigned int i;
+	unsigned int unit = span_unit(size), i, d;
 	u32 differ = pattern;
+	bool fresh;
 	int ret;
 
 	raw_spin_lock_bh(&peer->call_lock);
-	ret = call(borrow, false, dw * 4, RPC_SPAN, &differ, false);
+	ret = call(borrow, false, dw * 4, size, &differ, false, &fresh);
 	if (!ret) {
-		for (i = 0; i < RPC_SPAN_DWORDS; i++) {
-			if (differ & BIT(i) || test_bit(dw + i, borrow->cfg_valid))
+		for (i = 0; i < span_bits(size); i++) {
+			if (differ & BIT(i))
 				continue;
-			WRITE_ONCE(borrow->cfg[dw + i], pattern);
-			set_bit(dw + i, borrow->cfg_valid);
+			for (d = dw + i * unit; d < dw + (i + 1) * unit; d++) {
+				if (test_bit(d, borrow->cfg_valid))
+					continue;
+				WRITE_ONCE(borrow->cfg[d], pattern);
+				set_bit(d, borrow->cfg_valid);
+			}
 		}
 		*ask &= differ;
 	}
 	raw_spin_unlock_bh(&peer->call_lock);
 	return ret;
+}
+
+/*
+ * Which of @ask's dwords or spans from @dw (as rpc_span()) the copy must
+ * still ask for: most read 0, or all ones beyond a conventional
+ * function's 256 bytes.
+ */
+static void rpc_spans_left(struct ntbl_borrow *borrow, unsigned int dw,
+			   unsigned int size, unsigned long *ask)
+{
+	if (!rpc_span(borrow, dw, size, 0, ask) &&
+	    hweight_long(*ask) > span_bits(size) / 2)
+		rpc_span(borrow, dw, size, ~0U, ask);
 }
 
 /*
@@ -397,31 +436,36 @@ static void mark_ro(struct ntbl_borrow *borrow)
  * Callers with interrupts off (user config reads) are answered from the
  * copy; on ntb_sim the lender's interrupt may be due on their very CPU.
  * Most dwords read 0 (the extended space), or all ones (beyond a
- * conventional function's 256 bytes): one request per span of 32 finds
- * them, and only the others are asked one by one. A lender that does not
- * know spans has each dword asked. Stops at the first failure (a lost
- * link). Then marks the read-only registers, which the copy serves.
+ * conventional function's 256 bytes): one request per KiB finds the spans
+ * of 32 that hold nothing else, one per span left the dwords that do,
+ * and only those are asked one by one; for a function with no extended
+ * capability, about 20 requests in all. A lender that does not know
+ * spans has each dword asked. Stops at the first failure (a lost link).
+ * Then marks the read-only registers, which the copy serves.
  *
  * Context: process, with interrupts on; sleeps.
  */
 void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 {
-	unsigned long ask;
-	unsigned int dw, i;
+	unsigned int kib, dw, s, i;
+	unsigned long spans, ask;
 	u32 val;
 
 	memset(borrow->cfg_ro, 0, sizeof(borrow->cfg_ro));
-	for (dw = 0; dw < ARRAY_SIZE(borrow->cfg); dw += RPC_SPAN_DWORDS) {
-		ask = GENMASK(RPC_SPAN_DWORDS - 1, 0);
-		if (!rpc_span(borrow, dw, 0, &ask) &&
-		    hweight_long(ask) > RPC_SPAN_DWORDS / 2)
-			rpc_span(borrow, dw, ~0U, &ask);
-		for_each_set_bit(i, &ask, RPC_SPAN_DWORDS) {
-			if (!test_bit(dw + i, borrow->cfg_valid) &&
-			    rpc(borrow, false, (dw + i) * 4, 4, &val))
-				goto out;
+	for (kib = 0; kib < ARRAY_SIZE(borrow->cfg);
+	     kib += RPC_SPANS_RUNS * RPC_SPAN_DWORDS) {
+		spans = GENMASK(RPC_SPANS_RUNS - 1, 0);
+		rpc_spans_left(borrow, kib, RPC_SPANS, &spans);
+		for_each_set_bit(s, &spans, RPC_SPANS_RUNS) {
+			dw = kib + s * RPC_SPAN_DWORDS;
+			ask = GENMASK(RPC_SPAN_DWORDS - 1, 0);
+			rpc_spans_left(borrow, dw, RPC_SPAN, &ask);
+			for_each_set_bit(i, &ask, RPC_SPAN_DWORDS)
+				if (!test_bit(dw + i, borrow->cfg_valid) &&
+				    rpc(borrow, false, (dw + i) * 4, 4, &val))
+					goto out;
+			cond_resched();
 		}
-		cond_resched();
 	}
 out:
 	mark_ro(borrow);
@@ -448,37 +492,53 @@ void ntbl_rpc_reset(struct ntbl_peer *peer)
 	raw_spin_unlock_irqrestore(&peer->serve_lock, flags);
 }
 
-/* Which dwords of the span at @where differ from *@val (RPC_SPAN). */
-static int serve_span(struct ntbl_lent *lent, unsigned int where, u32 *val)
+/*
+ * Which dwords (@size RPC_SPAN) or spans (RPC_SPANS) from @where hold one
+ * other than *@val: a span's reads stop at its first such dword.
+ */
+static int serve_span(struct ntbl_lent *lent, unsigned int where,
+		      unsigned int size, u32 *val)
 {
+	unsigned int unit = span_unit(size), i, d;
 	u32 differ = 0, dword;
-	unsigned int i;
 	int ret;
 
-	if (!IS_ALIGNED(where, RPC_SPAN_DWORDS * 4))
+	if (!IS_ALIGNED(where, span_bits(size) * unit * 4))
 		return -EINVAL;
-	for (i = 0; i < RPC_SPAN_DWORDS; i++) {
-		ret = ntbl_lent_cfg_read(lent, where + 4 * i, 4, &dword);
-		if (ret)
-			return ret;
-		if (dword != *val)
-			differ |= BIT(i);
+	for (i = 0; i < span_bits(size); i++) {
+		for (d = 0; d < unit; d++) {
+			ret = ntbl_lent_cfg_read(lent, where + 4 * (i * unit + d),
+						 4, &dword);
+			if (ret)
+				return ret;
+			if (dword != *val) {
+				differ |= BIT(i);
+				break;
+			}
+		}
 	}
 	*val = differ;
 	return 0;
 }
 
-static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val)
+/* A write's answer has the dword it left in @val, if it can be read. */
+static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val, bool *fresh)
 {
 	struct ntbl_lend *lend = peer->lent[(hdr >> 16) & 0xff];
 	unsigned int where = hdr & 0xfff, size = (hdr >> 12) & 7;
+	int ret;
 
+	*fresh = false;
 	if (!lend)
 		return -ENODEV;
-	if (hdr & RPC_WRITE)
-		return ntbl_lent_cfg_write(lend->lent, where, size, *val);
-	if (size == RPC_SPAN)
-		return serve_span(lend->lent, where, val);
+	if (hdr & RPC_WRITE) {
+		ret = ntbl_lent_cfg_write(lend->lent, where, size, *val);
+		*fresh = !ret && !ntbl_lent_cfg_read(lend->lent, where & ~3U,
+						     4, val);
+		return ret;
+	}
+	if (size == RPC_SPAN || size == RPC_SPANS)
+		return serve_span(lend->lent, where, size, val);
 	return ntbl_lent_cfg_read(lend->lent, where, size, val);
 }
 
@@ -493,6 +553,7 @@ void ntbl_rpc_request(struct ntbl_peer *peer, const u32 *w)
 {
 	unsigned long flags;
 	u32 hdr = w[0], val = w[1];
+	bool fresh;
 	int ret;
 
 	if (w[2] != rpc_check(hdr, val))
@@ -500,9 +561,9 @@ void ntbl_rpc_request(struct ntbl_peer *peer, const u32 *w)
 
 	raw_spin_lock_irqsave(&peer->serve_lock, flags);
 	if (peer->rpc_last[0] != (int)(hdr >> 24)) {
-		ret = serve(peer, hdr, &val);
+		ret = serve(peer, hdr, &val, &fresh);
 		peer->rpc_last[0] = hdr >> 24;
-		peer->rpc_last[1] = min(-ret, 0xff);
+		peer->rpc_last[1] = min(-ret, 0xff) | (fresh ? RPC_FRESH : 0);
 		peer->rpc_last[2] = val;
 	}
 	hdr = (u32)peer->rpc_last[0] << 24 | peer->rpc_last[1];

@@ -40,9 +40,11 @@
  * its own, which BORROW_BARS names. 3: BORROW_DB says which of the
  * BORROW's vector bits the lender gave the device: on a switch, where
  * every port rings every bit, a lender shares its own among the devices
- * it lends.
+ * it lends. 4: BORROW_BARS carries only the BARs lent, a config write's
+ * answer carries the dword it left, and a span request covers spans of
+ * 32 dwords (rpc.c).
  */
-#define NTBL_PROTO_VERSION	3
+#define NTBL_PROTO_VERSION	4
 
 /* A message is up to NTBL_MSG_FRAGS frames of three payload words each. */
 #define NTBL_MSG_FRAGS		16
@@ -253,13 +255,14 @@ static inline int ntbl_unpack_borrow(const struct ntbl_msg *msg,
 
 /*
  * BORROW_BARS: the head of a status reply (struct ntbl_wire_status: w0 tag,
- * w1 status), then, in a reply that lends, 4 words, 5 per BAR, the window,
- * and on a switch 2 more.
+ * w1 status), then, in a reply that lends, 6 words, on a switch 2 more,
+ * and 5 for each BAR lent: @nr of them. Only the BARs lent travel, as
+ * each word costs the channel a frame per three.
  */
-#define NTBL_BARS_BAR(i)		(6 + 5 * (i))
-#define NTBL_BARS_WIDX			NTBL_BARS_BAR(PCI_STD_NUM_BARS)
-#define NTBL_BARS_LEN(switched)	\
-	(NTBL_BARS_WIDX + 1 + ((switched) ? 2 : 0))
+#define NTBL_BARS_WIDX			6
+#define NTBL_BARS_MASK			7
+#define NTBL_BARS_HEAD(switched)	((switched) ? 10 : 8)
+#define NTBL_BARS_LEN(switched, nr)	(NTBL_BARS_HEAD(switched) + 5 * (nr))
 
 /**
  * struct ntbl_wire_bar - one BAR of BORROW_BARS: w0-1 offset, w2-3 size,
@@ -276,14 +279,16 @@ struct ntbl_wire_bar {
 
 /**
  * struct ntbl_wire_bars - BORROW_BARS: w0 tag, w1 status, w2-3 span_size,
- *	w4-5 mem_addr, w6.. a &struct ntbl_wire_bar per BAR, w36 widx, and on
- *	a switch w37-38 span_phys
+ *	w4-5 mem_addr, w6 widx, w7 the mask of the BARs lent, on a switch
+ *	w8-9 span_phys, then a &struct ntbl_wire_bar per BAR in the mask,
+ *	lowest first
  * @tag: the BORROW's tag
  * @status: 0, or the negative errno of a refusal
  * @span_size: size of the span of the device's BARs the borrower's window
  *	leads to
  * @mem_addr: where the device sees the start of the borrower's memory
- * @bar: the BARs by index, offsets relative to the span
+ * @bar: the BARs by index, offsets relative to the span; those not lent
+ *	(size 0) do not travel, and are all 0 unpacked
  * @widx: the window that leads to the span: on two ports the lender's
  *	inbound window, the same index of the borrower's outbound ones; on a
  *	switch none (-1): the borrower translates one of its own
@@ -308,47 +313,64 @@ static inline void ntbl_pack_borrow_bars(struct ntbl_msg *msg,
 					 const struct ntbl_wire_bars *b,
 					 bool switched)
 {
+	u32 *w = &msg->w[NTBL_BARS_HEAD(switched)];
+	u32 mask = 0;
 	int i;
 
-	ntbl_wire_init(msg, NTBL_MSG_BORROW_BARS, NTBL_BARS_LEN(switched));
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (b->bar[i].size)
+			mask |= BIT(i);
+	ntbl_wire_init(msg, NTBL_MSG_BORROW_BARS,
+		       NTBL_BARS_LEN(switched, hweight32(mask)));
 	msg->w[0] = b->tag;
 	msg->w[1] = b->status;
 	ntbl_wire_put64(&msg->w[2], b->span_size);
 	ntbl_wire_put64(&msg->w[4], b->mem_addr);
+	msg->w[NTBL_BARS_WIDX] = b->widx;
+	msg->w[NTBL_BARS_MASK] = mask;
+	if (switched)
+		ntbl_wire_put64(&msg->w[NTBL_BARS_MASK + 1], b->span_phys);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		u32 *w = &msg->w[NTBL_BARS_BAR(i)];
-
+		if (!(mask & BIT(i)))
+			continue;
 		ntbl_wire_put64(&w[0], b->bar[i].offset);
 		ntbl_wire_put64(&w[2], b->bar[i].size);
 		w[4] = b->bar[i].flags;
+		w += 5;
 	}
-	msg->w[NTBL_BARS_WIDX] = b->widx;
-	if (switched)
-		ntbl_wire_put64(&msg->w[NTBL_BARS_WIDX + 1], b->span_phys);
 }
 
+/* A mask naming no BAR index, or another length than it says, is refused. */
 static inline int ntbl_unpack_borrow_bars(const struct ntbl_msg *msg,
 					  struct ntbl_wire_bars *b,
 					  bool switched)
 {
+	const u32 *w = &msg->w[NTBL_BARS_HEAD(switched)];
+	u32 mask;
 	int i;
 
-	if (msg->len != NTBL_BARS_LEN(switched))
+	if (msg->len < NTBL_BARS_HEAD(switched))
+		return -EINVAL;
+	mask = msg->w[NTBL_BARS_MASK];
+	if (mask & ~GENMASK(PCI_STD_NUM_BARS - 1, 0) ||
+	    msg->len != NTBL_BARS_LEN(switched, hweight32(mask)))
 		return -EINVAL;
 	b->tag = msg->w[0];
 	b->status = msg->w[1];
 	b->span_size = ntbl_wire_get64(&msg->w[2]);
 	b->mem_addr = ntbl_wire_get64(&msg->w[4]);
+	b->widx = msg->w[NTBL_BARS_WIDX];
+	b->span_phys = switched ?
+		ntbl_wire_get64(&msg->w[NTBL_BARS_MASK + 1]) : 0;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
-		const u32 *w = &msg->w[NTBL_BARS_BAR(i)];
-
+		b->bar[i] = (struct ntbl_wire_bar){};
+		if (!(mask & BIT(i)))
+			continue;
 		b->bar[i].offset = ntbl_wire_get64(&w[0]);
 		b->bar[i].size = ntbl_wire_get64(&w[2]);
 		b->bar[i].flags = w[4];
+		w += 5;
 	}
-	b->widx = msg->w[NTBL_BARS_WIDX];
-	b->span_phys = switched ?
-		ntbl_wire_get64(&msg->w[NTBL_BARS_WIDX + 1]) : 0;
 	return 0;
 }
 

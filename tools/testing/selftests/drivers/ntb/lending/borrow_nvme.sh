@@ -85,11 +85,15 @@ borrow() {
 }
 ktap_test_result "borrow_hot_adds_the_device_in_its_own_domain" borrow
 
+# Config requests up to the disk: 96 on this kernel, 157 before write
+# answers carried their dword, the copy asked for spans of spans and the
+# lender lent the function with decoding off (protocol.rst).
 stock_driver_binds() {
 	wait_for 60 has_disk "$VBDF" || return 1
 	DISK=$(disk_of "$VBDF")
-	echo "# config requests once the disk is there: $(borrow_requests 00000)"
-	[ "$(driver_of "$VBDF")" = nvme ]
+	n=$(borrow_requests 00000)
+	echo "# config requests once the disk is there: $n"
+	[ "$(driver_of "$VBDF")" = nvme ] && [ "$n" -le 110 ]
 }
 ktap_test_result "stock_nvme_driver_binds_the_borrowed_device" stock_driver_binds
 

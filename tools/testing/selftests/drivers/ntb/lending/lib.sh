@@ -11,7 +11,7 @@
 # The lending protocol version of the ntb_lending under test (wire.h),
 # for the tests that source this file.
 # shellcheck disable=SC2034
-PROTO=3
+PROTO=4
 
 NTB_MODULES="ntb_lending ntb_netdev ntb_transport ntb_tool ntb_perf ntb_pingpong ntb_msi_test ntb_sim ntb"
 
