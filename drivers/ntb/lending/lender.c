@@ -1021,6 +1021,7 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		raw_spin_lock_irq(&peer->serve_lock);
 		peer->lent[lend->index] = lend;
 		peer->nr_lent++;
+		lend->spans_left = NTBL_RPC_SPANS_PER_BORROW;
 		raw_spin_unlock_irq(&peer->serve_lock);
 		lend->state = NTBL_LEND_BORROWED;
 		lend->borrower = peer->port;

@@ -105,6 +105,15 @@ static inline u32 ntbl_offer_id(int node, unsigned int index)
 #define NTBL_MAX_LEND_INDEX	0xff
 
 /*
+ * Requests for spans of spans (rpc.c) a borrow may make: its copy of
+ * config space makes up to eight, per KiB one against 0 and one against
+ * all ones. Later ones are refused, which the copy would take in
+ * requests per span, so that a borrower cannot keep its lender reading
+ * 256 dwords at a time with interrupts off.
+ */
+#define NTBL_RPC_SPANS_PER_BORROW	8
+
+/*
  * The window of a two-port pair that leads to the borrower's memory: the
  * borrower translates this inbound window, shared by every device it
  * borrows from that lender, and the lender one of the others per lent
@@ -254,6 +263,10 @@ enum ntbl_lend_state {
  * @widx: that window, while @window_peer is set
  * @vectors: on a switch, the doorbell bits of our share that the device
  *	rings while borrowed (one bit: see ntbl_rx_borrow()), or 0
+ * @spans_left: the requests for spans of spans its borrower may still
+ *	make (rpc.c), each up to 256 config reads with interrupts off: a
+ *	copy of config space needs eight; set when a borrow starts, taken
+ *	under &ntbl_peer.serve_lock
  * @node: entry in &ntbl_adapter.lends
  */
 struct ntbl_lend {
@@ -268,6 +281,7 @@ struct ntbl_lend {
 	struct ntbl_peer *window_peer;
 	int widx;
 	u64 vectors;
+	unsigned int spans_left;
 	struct list_head node;
 };
 

@@ -54,7 +54,8 @@
  * @where (aligned to the span) differ from the request's value; one of
  * size RPC_SPANS, which of the RPC_SPANS_RUNS spans from @where (aligned
  * to them: 1 KiB) hold a dword that does. The answer has bit i set for
- * each. The lender reads up to 256 dwords for one, in its interrupt.
+ * each. The lender reads up to 256 dwords for one, in its interrupt, and
+ * answers -EBUSY past NTBL_RPC_SPANS_PER_BORROW of them.
  */
 #define RPC_SPAN	0
 #define RPC_SPANS	7
@@ -311,8 +312,8 @@ static int rpc_span(struct ntbl_borrow *borrow, unsigned int dw,
  * still ask for: most read 0, or all ones beyond a conventional
  * function's 256 bytes.
  */
-static void rpc_spans_left(struct ntbl_borrow *borrow, unsigned int dw,
-			   unsigned int size, unsigned long *ask)
+static void spans_to_ask(struct ntbl_borrow *borrow, unsigned int dw,
+			 unsigned int size, unsigned long *ask)
 {
 	if (!rpc_span(borrow, dw, size, 0, ask) &&
 	    hweight_long(*ask) > span_bits(size) / 2)
@@ -455,11 +456,11 @@ void ntbl_rpc_prefetch(struct ntbl_borrow *borrow)
 	for (kib = 0; kib < ARRAY_SIZE(borrow->cfg);
 	     kib += RPC_SPANS_RUNS * RPC_SPAN_DWORDS) {
 		spans = GENMASK(RPC_SPANS_RUNS - 1, 0);
-		rpc_spans_left(borrow, kib, RPC_SPANS, &spans);
+		spans_to_ask(borrow, kib, RPC_SPANS, &spans);
 		for_each_set_bit(s, &spans, RPC_SPANS_RUNS) {
 			dw = kib + s * RPC_SPAN_DWORDS;
 			ask = GENMASK(RPC_SPAN_DWORDS - 1, 0);
-			rpc_spans_left(borrow, dw, RPC_SPAN, &ask);
+			spans_to_ask(borrow, dw, RPC_SPAN, &ask);
 			for_each_set_bit(i, &ask, RPC_SPAN_DWORDS)
 				if (!test_bit(dw + i, borrow->cfg_valid) &&
 				    rpc(borrow, false, (dw + i) * 4, 4, &val))
@@ -537,6 +538,10 @@ static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val, bool *fresh)
 						     4, val);
 		return ret;
 	}
+	if (size == RPC_SPANS && !lend->spans_left)
+		return -EBUSY;
+	if (size == RPC_SPANS)
+		lend->spans_left--;
 	if (size == RPC_SPAN || size == RPC_SPANS)
 		return serve_span(lend->lent, where, size, val);
 	return ntbl_lent_cfg_read(lend->lent, where, size, val);

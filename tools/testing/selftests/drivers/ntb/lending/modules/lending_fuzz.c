@@ -2100,7 +2100,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 	u8 *hw0, *v0;
 	u32 w[NTBL_RPC_WORDS], last[NTBL_RPC_WORDS] = {}, hdr, where, size, val;
 	u32 want, allowed, changed, span;
-	unsigned int at, i, d, unit, index, sent, msi_end;
+	unsigned int at, i, d, unit, index, sent, msi_end, spans_left;
 	int err, tag = 0, served;
 	bool write, touched;
 	struct fuzz fz;
@@ -2129,6 +2129,10 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 		lent->state = LENT_ACTIVE;
 		if (one_in(&fz, 64))
 			lent->state = one_in(&fz, 2) ? LENT_STOPPED : LENT_GONE;
+		/* A new borrow now and then: its budget of spans of spans. */
+		if (one_in(&fz, 32))
+			fp->lend.spans_left = NTBL_RPC_SPANS_PER_BORROW;
+		spans_left = fp->lend.spans_left;
 
 		memcpy(hw0, fp->hw, PCI_CFG_SPACE_EXP_SIZE);
 		memcpy(v0, lent->vconfig, PCI_CFG_SPACE_EXP_SIZE);
@@ -2150,6 +2154,7 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 			/* Answered again from the last answer, not done twice. */
 			FUZZ_ASSERT(&fz, !memcmp(loop->rpc, last, sizeof(last)));
 			FUZZ_ASSERT(&fz, !memcmp(hw0, fp->hw, PCI_CFG_SPACE_EXP_SIZE));
+			FUZZ_ASSERT(&fz, fp->lend.spans_left == spans_left);
 			continue;
 		}
 		memcpy(last, loop->rpc, sizeof(last));
@@ -2162,6 +2167,16 @@ static void cfg_requests_keep_to_permissions(struct kunit *test)
 
 		/* Only a write's answer carries the dword it left. */
 		FUZZ_ASSERT(&fz, !(loop->rpc[0] & RPC_FRESH) || (write && !err));
+		if (index == FUZZ_LEND_INDEX && !write && size == RPC_SPANS &&
+		    !spans_left) {
+			/* Past the borrow's budget: refused, nothing read. */
+			FUZZ_ASSERT(&fz, err == EBUSY && !fp->lend.spans_left);
+			continue;
+		}
+		if (index == FUZZ_LEND_INDEX && !write && size == RPC_SPANS)
+			FUZZ_ASSERT(&fz, fp->lend.spans_left == spans_left - 1);
+		else
+			FUZZ_ASSERT(&fz, fp->lend.spans_left == spans_left);
 		if (index == FUZZ_LEND_INDEX && !write &&
 		    (size == RPC_SPAN || size == RPC_SPANS)) {
 			/* Which dwords or spans differ from the value: read alike. */
