@@ -420,8 +420,12 @@ static void end_borrow(struct ntbl_lend *lend, struct ntbl_peer *peer)
  *
  * Meanwhile the borrow may end (the borrower returned the device or went
  * away), and the entry go back to local use: callers check again.
+ *
+ * Without @wait the borrower is told, not waited for: it left an earlier
+ * revocation unconfirmed. Return: -ETIMEDOUT if it did not confirm this
+ * one in time, else 0.
  */
-static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
+static int revoke(struct ntbl_lend *lend, struct ntbl_peer *peer, bool wait)
 {
 	unsigned int epoch = ntbl_chan_epoch(peer);
 	struct ntbl_msg msg, reply;
@@ -430,12 +434,20 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 
 	lockdep_assert_held(&lend->adapter->lock);
 	if (!peer->up)
-		return;
+		return 0;
 	pci_info(lend->pdev, "revoking its borrow by node %d\n", peer->port);
 	tag = ntbl_next_tag(peer);
 	ntbl_pack_revoke(&msg, lend->index, tag);
-	if (ntbl_chan_send(peer, &msg))
-		return;
+	if (ntbl_chan_send(peer, &msg)) {
+		pci_warn(lend->pdev, "node %d leaves this host's messages untaken and is not told; taking the device back anyway\n",
+			 peer->port);
+		return 0;
+	}
+	if (!wait) {
+		pci_warn(lend->pdev, "node %d left a revocation unconfirmed: not waiting for this one; taking the device back anyway\n",
+			 peer->port);
+		return 0;
+	}
 	/* One revoker at a time: the others wait (wait_revoked()). */
 	WARN_ON_ONCE(lend->revoking);
 	lend->revoking = true;
@@ -446,6 +458,7 @@ static void revoke(struct ntbl_lend *lend, struct ntbl_peer *peer)
 	if (ret)
 		pci_warn(lend->pdev, "node %d did not confirm the revocation; taking the device back anyway\n",
 			 peer->port);
+	return ret == -ETIMEDOUT ? ret : 0;
 }
 
 /*
@@ -495,7 +508,7 @@ int ntbl_lend_withdraw(struct ntbl_lend *lend, bool force)
 		}
 		peer = borrower_of(lend);
 		if (peer) {
-			revoke(lend, peer);
+			revoke(lend, peer, true);
 			/* Unlocked meanwhile: the borrow may be over. */
 			if (lend->state == NTBL_LEND_LOCAL)
 				return 0;
@@ -541,10 +554,15 @@ again:
  * ntbl_lend_disconnect() - revoke what a node no longer connected borrows
  * @adapter: the adapter, locked; unlocked while the node confirms
  * @node: the node
+ *
+ * A node that leaves one revocation unconfirmed is not waited for again:
+ * configfs' rmdir, which holds every configfs change meanwhile, then ends
+ * in one REPLY_TIMEOUT, not one per device the node borrows.
  */
 static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 {
 	struct ntbl_peer *peer = ntbl_peer_by_node(adapter, node);
+	bool wait = true;
 	unsigned int i;
 
 	/* Not connected, it borrows nothing new meanwhile (ntbl_rx_borrow()). */
@@ -561,7 +579,8 @@ static void ntbl_lend_disconnect(struct ntbl_adapter *adapter, int node)
 		peer = ntbl_peer_by_node(adapter, node);
 		if (!peer || peer->lent[i] != lend)
 			continue;	/* ended meanwhile */
-		revoke(lend, peer);
+		if (revoke(lend, peer, wait) == -ETIMEDOUT)
+			wait = false;
 		/* Unlocked meanwhile: the borrow may be over. */
 		if (peer->lent[i] == lend)
 			end_borrow(lend, peer);
@@ -997,8 +1016,11 @@ void ntbl_rx_borrow(struct ntbl_peer *peer, const struct ntbl_msg *msg)
 		dev_err_ratelimited(&lend->pdev->dev, "node %d asks to borrow it with doorbell bits %#llx and a window onto %#llx bytes of its memory, which this host cannot give: refused\n",
 				    peer->port, req.vectors, req.mem_size);
 		ret = -EINVAL;
-	} else if (ntbl_chan_room(peer) < 2) {
-		/* It takes none of our messages: its answer must not split. */
+	} else if (ntbl_chan_room(peer) < 3) {
+		/*
+		 * It takes none of our messages: its answer (BORROW_BARS,
+		 * BORROW_DB) and the offer's new state must not split.
+		 */
 		dev_err_ratelimited(&lend->pdev->dev, "node %d asks to borrow it and leaves this host's messages untaken: refused\n",
 				    peer->port);
 		ret = -ENOBUFS;
