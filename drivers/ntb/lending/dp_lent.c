@@ -162,32 +162,43 @@ static bool lent_has_mem_bar(struct pci_dev *pdev)
 	return false;
 }
 
+/*
+ * Read a config word to change it, false if the read failed or gave all
+ * ones (a function that left, or is in error): writing back what that
+ * read gave would set every bit, bus mastering among them.
+ */
+static bool lent_read_word(struct pci_dev *pdev, int where, u16 *val)
+{
+	return !pci_read_config_word(pdev, where, val) &&
+	       !PCI_POSSIBLE_ERROR(*val);
+}
+
 /* Stop the function's DMA and interrupts; cfg_lock held or not yet shared. */
 static void lent_hw_stop(struct ntbl_lent *lent)
 {
 	struct pci_dev *pdev = lent->pdev;
 	u16 cmd, ctrl;
 
-	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
-	pci_write_config_word(pdev, PCI_COMMAND,
-			      (cmd & ~PCI_COMMAND_MASTER) | PCI_COMMAND_INTX_DISABLE);
-	if (pdev->msi_cap) {
-		pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &ctrl);
+	if (lent_read_word(pdev, PCI_COMMAND, &cmd))
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      (cmd & ~PCI_COMMAND_MASTER) |
+				      PCI_COMMAND_INTX_DISABLE);
+	if (pdev->msi_cap &&
+	    lent_read_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &ctrl))
 		pci_write_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS,
 				      ctrl & ~PCI_MSI_FLAGS_ENABLE);
-	}
-	if (pdev->msix_cap) {
-		pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &ctrl);
+	if (pdev->msix_cap &&
+	    lent_read_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &ctrl))
 		pci_write_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
 				      ctrl & ~PCI_MSIX_FLAGS_ENABLE);
-	}
 }
 
 /*
- * Turn the function's decoding off; cfg_lock held or not yet shared. Each
- * borrower gets it so, as a reset leaves it and a hot-add finds it: its
- * scan then has nothing to turn off and on around each BAR it sizes, a
- * config request each time. The state saved at the claim keeps the
+ * Turn the function's decoding off; cfg_lock held, or no borrower's
+ * config access reaching the function (not yet shared, or LENT_STOPPED).
+ * Each borrower gets it so, as a reset leaves it and a hot-add finds it:
+ * its scan then has nothing to turn off and on around each BAR it sizes,
+ * a config request each time. The state saved at the claim keeps the
  * decoding the lender's driver left, for the release.
  */
 static void lent_decode_off(struct ntbl_lent *lent)
@@ -195,9 +206,9 @@ static void lent_decode_off(struct ntbl_lent *lent)
 	struct pci_dev *pdev = lent->pdev;
 	u16 cmd;
 
-	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
-	pci_write_config_word(pdev, PCI_COMMAND,
-			      cmd & ~(PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
+	if (lent_read_word(pdev, PCI_COMMAND, &cmd))
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      cmd & ~(PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
 }
 
 void ntbl_lent_quiesce(struct ntbl_lent *lent)
@@ -635,6 +646,12 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	lent_hw_stop(lent);
 	pci_save_state(pdev);
 	lent->saved = pci_store_saved_state(pdev);
+	if (!lent->saved) {
+		pci_err(pdev, "out of memory for its saved state; not lent\n");
+		ntbl_lent_iommu_exit(lent);
+		ret = -ENOMEM;
+		goto err_unlock_dev;
+	}
 	lent_decode_off(lent);
 	ntbl_lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
