@@ -538,10 +538,11 @@ static int serve(struct ntbl_peer *peer, u32 hdr, u32 *val, bool *fresh)
 						     4, val);
 		return ret;
 	}
-	if (size == RPC_SPANS && !lend->spans_left)
-		return -EBUSY;
-	if (size == RPC_SPANS)
+	if (size == RPC_SPANS) {
+		if (!lend->spans_left)
+			return -EBUSY;
 		lend->spans_left--;
+	}
 	if (size == RPC_SPAN || size == RPC_SPANS)
 		return serve_span(lend->lent, where, size, val);
 	return ntbl_lent_cfg_read(lend->lent, where, size, val);
