@@ -346,6 +346,7 @@ static int lender_errno(int status)
 	case -ENOMEM:
 	case -ENOBUFS:
 	case -EOPNOTSUPP:
+	case -EPERM:
 		return status;
 	}
 	return -EIO;
@@ -996,6 +997,9 @@ struct ntbl_borrow *ntbl_borrow_start(struct ntbl_adapter *adapter,
 		if (refused == -ENOSPC)
 			pr_err("borrows/%s: node %d has no room left for the device (a window, on a switch a doorbell bit, or IOMMU space); its kernel log says which and who holds it\n",
 			       name, borrow->lender);
+		else if (refused == -EPERM)
+			pr_err("borrows/%s: node %d refused to lend the device: lending it would let this host reach more of node %d than the device; its kernel log says what\n",
+			       name, borrow->lender, borrow->lender);
 		else if (refused)
 			pr_err("borrows/%s: node %d refused to lend the device (%pe); its kernel log says why\n",
 			       name, borrow->lender, ERR_PTR(refused));

@@ -121,8 +121,10 @@ void ntbl_lent_exit(void);
  *
  * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
  * function without memory BARs, -EBUSY if it is lent already or its
- * driver is unloading, -EPERM if its IOMMU group has other users, -ENODEV
- * if it left the PCI tree meanwhile, -ENOMEM.
+ * driver is unloading, -EPERM if its IOMMU group has other users, if its
+ * interrupts are not isolated or if a page-aligned window onto its BARs
+ * reaches another function (ntbl_lent_check_span()), without the opt-in
+ * that allows it, -ENODEV if it left the PCI tree meanwhile, -ENOMEM.
  */
 struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 				  void (*removed)(void *data), void *data);
@@ -204,8 +206,8 @@ void ntbl_lent_quiesce(struct ntbl_lent *lent);
  *
  * I/O BARs are not lent: their index reads as size 0. The span covers
  * everything between the lowest and the highest memory BAR, so it can
- * reach other functions' registers that lie between them; the claim warns
- * when it does.
+ * reach other functions' registers that lie between them or share its
+ * alignment: ntbl_lent_check_span() says whether it does.
  *
  * Context: any.
  *
@@ -214,6 +216,27 @@ void ntbl_lent_quiesce(struct ntbl_lent *lent);
  */
 int ntbl_lent_bars(struct ntbl_lent *lent, u64 align,
 		   struct ntbl_dp_bars *bars);
+
+/**
+ * ntbl_lent_check_span() - whether a window may translate onto a span
+ * @lent: the lent function
+ * @bars: the span of its BARs a window translates, from ntbl_lent_bars()
+ *	and whatever alignment the window adds
+ *
+ * A window onto the span lets the borrower reach everything in it. Other
+ * functions' registers there, or anything beyond the memory windows of the
+ * host bridge above the function (the host's memory, its interrupt
+ * controllers), are refused with the line that names them, unless
+ * ntb_lending's allow_unsafe_neighbours is set, which warns instead.
+ * Bridge windows are no registers, nor a PF's VF BARs that hold the lent
+ * VF's own (its sibling VFs' count as the functions they are).
+ *
+ * Context: process.
+ *
+ * Return: 0, or -EPERM if the span reaches another function's registers.
+ */
+int ntbl_lent_check_span(struct ntbl_lent *lent,
+			 const struct ntbl_dp_bars *bars);
 
 /* Lender: dp_lent_config.c */
 
@@ -324,12 +347,15 @@ void ntbl_lent_unmap_memory(struct ntbl_lent *lent);
  * (ntbl_lent_cfg_write()). The IOMMU maps the register's whole page,
  * though: any write of the function, DMA or an MSI-X message (which the
  * borrower writes into the function's table through its BAR), can reach
- * whatever else of the adapter that page holds.
+ * whatever else that page holds. So a page is mapped only when it holds
+ * nothing but registers of an adapter known to keep nothing else there,
+ * unless ntb_lending's allow_unsafe_doorbells is set, which warns instead.
  *
  * Context: process; sleeps.
  *
  * Return: 0, -EINVAL for a register that crosses a page, -ENOSPC when 64
- * doorbells are mapped or the domain is full, or the IOMMU's error.
+ * doorbells are mapped or the domain is full, -EPERM for a page that holds
+ * other registers, or the IOMMU's error.
  */
 int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 			   u32 data, u64 *dev_addr);

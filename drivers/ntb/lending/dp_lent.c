@@ -30,33 +30,61 @@
 #define LENT_DRIVER_NAME	"ntb_lending"
 
 /*
+ * What makes lending a function unsafe, each refused unless the lender is
+ * told to trust its borrowers with it, as vfio's allow_unsafe_interrupts:
+ *
+ * Without an IOMMU nothing confines the function's DMA: the borrower can
+ * aim it at any of the lender's memory (lent_check_msi()).
+ *
  * The borrower programs a lent function's MSI-X table through its BAR. Only
  * interrupt remapping stops such a write from ringing whatever the lender's
- * CPUs take interrupts on; as vfio does, lend without it only when told to.
+ * CPUs take interrupts on (lent_check_msi()).
+ *
+ * The window onto its BARs reaches whatever else lies in the span it
+ * translates: other functions' registers (ntbl_lent_check_span()).
+ *
+ * Its IOMMU domain maps the pages of the adapter's doorbell registers,
+ * writable; an adapter's other registers in such a page (on Intel gen3
+ * its translations) are the borrower's to write too
+ * (ntbl_lent_map_doorbell()).
  */
+static bool allow_unsafe_noiommu;
 static bool allow_unsafe_interrupts;
+static bool allow_unsafe_neighbours;
+bool lent_allow_unsafe_doorbells;
 
 /* 0 or 1 (or N or Y), and nothing else: kstrtobool() takes "nope" as N. */
-static int allow_unsafe_interrupts_set(const char *val,
-				       const struct kernel_param *kp)
+static int lent_param_set(const char *val, const struct kernel_param *kp)
 {
 	if (!sysfs_streq(val, "0") && !sysfs_streq(val, "1") &&
 	    !sysfs_streq(val, "N") && !sysfs_streq(val, "Y")) {
-		pr_err("allow_unsafe_interrupts: give 0 or 1\n");
+		pr_err("%s: give 0 or 1\n", kp->name);
 		return -EINVAL;
 	}
 	return param_set_bool(val, kp);
 }
 
-static const struct kernel_param_ops allow_unsafe_interrupts_ops = {
-	.set = allow_unsafe_interrupts_set,
+static const struct kernel_param_ops lent_param_ops = {
+	.set = lent_param_set,
 	.get = param_get_bool,
 };
 
-module_param_cb(allow_unsafe_interrupts, &allow_unsafe_interrupts_ops,
+module_param_cb(allow_unsafe_noiommu, &lent_param_ops,
+		&allow_unsafe_noiommu, 0644);
+MODULE_PARM_DESC(allow_unsafe_noiommu,
+		 "Lend functions that no IOMMU confines: a borrower can then have them read and write any of the lender's memory");
+module_param_cb(allow_unsafe_interrupts, &lent_param_ops,
 		&allow_unsafe_interrupts, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Lend functions whose IOMMU does not isolate their MSIs (no interrupt remapping): a borrower can then raise any interrupt on the lender");
+module_param_cb(allow_unsafe_neighbours, &lent_param_ops,
+		&allow_unsafe_neighbours, 0644);
+MODULE_PARM_DESC(allow_unsafe_neighbours,
+		 "Lend functions whose window also reaches other functions' registers: a borrower can then drive those too");
+module_param_cb(allow_unsafe_doorbells, &lent_param_ops,
+		&lent_allow_unsafe_doorbells, 0644);
+MODULE_PARM_DESC(allow_unsafe_doorbells,
+		 "Lend through adapters whose doorbell register shares its page with other registers: a borrower can then write those through the function");
 
 /* --- BARs ----------------------------------------------------------------- */
 
@@ -103,7 +131,9 @@ EXPORT_SYMBOL_NS_GPL(ntbl_lent_bars, NTB_LENDING);
  * Whether resource @i of @other holds registers a window onto @lent's span
  * could reach: not a bridge window, which holds functions, not registers
  * of its own; nor the VF BARs of @lent's own PF, which hold its BARs
- * and its sibling VFs', each checked as the function it is.
+ * and its sibling VFs', each checked as the function it is. Before the
+ * claim holds a VF's PF (lent_hold_pf()), the VF is in the tree and
+ * names it.
  */
 static bool lent_other_regs(struct ntbl_lent *lent, struct pci_dev *other,
 			    unsigned int i)
@@ -112,42 +142,90 @@ static bool lent_other_regs(struct ntbl_lent *lent, struct pci_dev *other,
 		return false;
 #ifdef CONFIG_PCI_IOV
 	if (i >= PCI_IOV_RESOURCES && i <= PCI_IOV_RESOURCE_END &&
-	    other == lent->pf)
+	    other == (lent->pf ?: pci_physfn(lent->pdev)))
 		return false;
 #endif
 	return true;
 }
 
-/* Warn about what a window onto the span would also reach. */
-static void lent_check_bars(struct ntbl_lent *lent)
+/* Warn about the BARs a window onto the span does not lend. */
+static void lent_warn_io_bars(struct pci_dev *pdev)
 {
-	struct pci_dev *pdev = lent->pdev, *other = NULL;
-	struct ntbl_dp_bars bars;
-	struct resource *r;
-	unsigned int n;
 	int i;
 
 	for (i = 0; i < PCI_STD_NUM_BARS; i++)
 		if (pci_resource_flags(pdev, i) & IORESOURCE_IO)
 			pci_warn(pdev, "I/O BAR %d is not lent; a driver that needs it fails on the borrower\n",
 				 i);
-	if (ntbl_lent_bars(lent, PAGE_SIZE, &bars))
-		return;
+}
+
+/*
+ * Whether [@start, @end) lies in one memory window of the host bridge
+ * above @lent: beyond them lie the host's memory and its registers that
+ * are no function's (interrupt controllers, timers, the IOMMU's own). On
+ * Intel's NTB a translation is aligned to the window's size: one onto a
+ * function below 4 GiB through a 32 GiB window starts at 0.
+ */
+static bool lent_span_in_host_window(struct ntbl_lent *lent, u64 start,
+				     u64 end)
+{
+	/* The PF holds its bus; a VF's may leave with it (lent_upstream_bridge()). */
+	struct pci_bus *bus = (lent->pf ?: lent->pdev)->bus;
+	struct resource *r;
+
+	while (!pci_is_root_bus(bus))
+		bus = bus->parent;
+	pci_bus_for_each_resource(bus, r)
+		if (r && (r->flags & IORESOURCE_MEM) && r->start <= start &&
+		    end - 1 <= r->end)
+			return true;
+	return false;
+}
+
+int ntbl_lent_check_span(struct ntbl_lent *lent,
+			 const struct ntbl_dp_bars *bars)
+{
+	struct pci_dev *pdev = lent->pdev, *other = NULL;
+	u64 end = bars->span_phys + bars->span_size;
+	char reached[160] = "";
+	struct resource *r;
+	int len = 0, n = 0;
+	unsigned int i;
+
+	if (!lent_span_in_host_window(lent, bars->span_phys, end)) {
+		len = scnprintf(reached, sizeof(reached),
+				"beyond the host bridge's windows (this host's memory or its own registers)");
+		n++;
+	}
 	for_each_pci_dev(other) {
 		if (other == pdev)
 			continue;
-		pci_dev_for_each_resource(other, r, n) {
-			if (lent_other_regs(lent, other, n) &&
-			    (r->flags & IORESOURCE_MEM) && resource_size(r) &&
-			    r->start < bars.span_phys + bars.span_size &&
-			    r->end >= bars.span_phys) {
-				pci_warn(pdev, "a window onto its BARs also reaches %s; lend both or move them apart\n",
-					 pci_name(other));
-				break;
-			}
+		pci_dev_for_each_resource(other, r, i) {
+			if (!lent_other_regs(lent, other, i) ||
+			    !(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
+			    (r->flags & (IORESOURCE_UNSET | IORESOURCE_DISABLED)) ||
+			    r->start >= end || r->end < bars->span_phys)
+				continue;
+			if (len < sizeof(reached) - 1)
+				len += scnprintf(reached + len,
+						 sizeof(reached) - len, "%s%s",
+						 n ? ", " : "", pci_name(other));
+			n++;
+			break;
 		}
 	}
+	if (!n)
+		return 0;
+	if (READ_ONCE(allow_unsafe_neighbours)) {
+		dev_warn_ratelimited(&pdev->dev, "lent with unsafe neighbours: the window onto its BARs (%#llx bytes at %#llx) also reaches %s\n",
+				     bars->span_size, bars->span_phys, reached);
+		return 0;
+	}
+	dev_err_ratelimited(&pdev->dev, "the window onto its BARs (%#llx bytes at %#llx) would also reach %s: not lent; give it a slot or a root port of its own, or load ntb_lending with allow_unsafe_neighbours=1\n",
+			    bars->span_size, bars->span_phys, reached);
+	return -EPERM;
 }
+EXPORT_SYMBOL_NS_GPL(ntbl_lent_check_span, NTB_LENDING);
 
 /* --- claim and release --------------------------------------------------- */
 
@@ -413,16 +491,21 @@ static void lent_driver_put(void)
 }
 
 /*
- * Before the function leaves its driver: whether its interrupts may be
- * lent (ntbl_lent_iommu_init() confines its DMA once it is ours).
+ * Before the function leaves its driver: whether an IOMMU confines its DMA
+ * (ntbl_lent_iommu_init() does once it is ours) and its interrupts.
  */
 static int lent_check_msi(struct pci_dev *pdev)
 {
 	struct iommu_group *group = iommu_group_get(&pdev->dev);
 	bool isolated;
 
-	if (!group)
-		return 0;	/* no IOMMU at all: ntbl_lent_iommu_init() warns */
+	if (!group) {
+		if (!READ_ONCE(allow_unsafe_noiommu)) {
+			pci_err(pdev, "has no IOMMU to confine its DMA to its borrower's window: turn the IOMMU on (intel_iommu=on), or load ntb_lending with allow_unsafe_noiommu=1 to lend it anyway\n");
+			return -EPERM;
+		}
+		return 0;	/* ntbl_lent_iommu_init() warns */
+	}
 	isolated = iommu_group_has_isolated_msi(group);
 	iommu_group_put(group);
 	if (isolated)
@@ -591,6 +674,7 @@ static void lent_give_back(struct ntbl_lent *lent)
 struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 				  void (*removed)(void *data), void *data)
 {
+	struct ntbl_dp_bars bars;
 	struct ntbl_lent *lent;
 	int ret;
 
@@ -613,6 +697,15 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	raw_spin_lock_init(&lent->cfg_lock);
 
 	ret = lent_check_msi(pdev);
+	if (ret)
+		goto err_free;
+	/* Each window takes a page at least: one that reaches others, too. */
+	if (ntbl_lent_bars(lent, PAGE_SIZE, &bars)) {
+		pci_err(pdev, "none of its memory BARs has an address; nothing to lend\n");
+		ret = -EINVAL;
+		goto err_free;
+	}
+	ret = ntbl_lent_check_span(lent, &bars);
 	if (ret)
 		goto err_free;
 	mutex_lock(&lent_driver_lock);
@@ -656,7 +749,7 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 	ntbl_lent_cfg_init(lent);
 	mutex_unlock(&lent->lock);
 	lent_dev_unlock(lent);
-	lent_check_bars(lent);
+	lent_warn_io_bars(pdev);
 	return lent;
 
 err_unlock_dev:

@@ -16,6 +16,9 @@ struct iommu_domain;
 struct iommu_group;
 struct task_struct;
 
+/* ntb_lending's allow_unsafe_doorbells: map doorbell pages that hold more */
+extern bool lent_allow_unsafe_doorbells;
+
 /* Doorbells one function may ring: one per doorbell bit at most. */
 #define LENT_MAX_DOORBELLS	64
 

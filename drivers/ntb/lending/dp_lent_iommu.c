@@ -49,7 +49,7 @@ int ntbl_lent_iommu_init(struct ntbl_lent *lent)
 
 	lent->group = iommu_group_get(&pdev->dev);
 	if (!lent->group) {
-		pci_warn(pdev, "no IOMMU: the device reaches the borrower by physical address and nothing confines its DMA\n");
+		pci_warn(pdev, "lent with unsafe DMA: no IOMMU, so it reaches the borrower by physical address and nothing confines it\n");
 		return 0;
 	}
 	ret = iommu_device_claim_dma_owner(&pdev->dev, lent);
@@ -165,6 +165,63 @@ void ntbl_lent_unmap_memory(struct ntbl_lent *lent)
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_memory, NTB_LENDING);
 
+/*
+ * Adapters whose doorbell register's page holds nothing a device may not
+ * write. QEMU's ivshmem-doorbell (ntb_sim's multi-vector adapter): its
+ * 256-byte BAR 0 holds besides the doorbell only an interrupt mask and
+ * status, which its MSI-X mode ignores, and the read-only IVPosition. A
+ * write there rings at most a doorbell of the fabric, untrusted anyway.
+ */
+static const struct pci_device_id lent_db_alone_ids[] = {
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },
+	{ }
+};
+
+/*
+ * Whether the function may be given the page of the doorbell at @phys:
+ * the page holds registers of one function only, one known to keep none
+ * but harmless ones beside the doorbell; or the lender trusts borrowers
+ * with whatever else it holds (allow_unsafe_doorbells), which warns.
+ */
+static int lent_db_page_check(struct ntbl_lent *lent, phys_addr_t phys)
+{
+	struct pci_dev *other = NULL, *holder = NULL;
+	phys_addr_t page = phys & PAGE_MASK;
+	struct resource *r;
+	bool shared = false;
+	unsigned int i;
+	int ret = 0;
+
+	for_each_pci_dev(other) {
+		pci_dev_for_each_resource(other, r, i) {
+			if (i >= PCI_BRIDGE_RESOURCES ||
+			    !(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
+			    (r->flags & IORESOURCE_UNSET) ||
+			    r->start > page + PAGE_SIZE - 1 || r->end < page)
+				continue;
+			if (holder)
+				shared = true;
+			else
+				holder = pci_dev_get(other);
+		}
+	}
+	if (holder && !shared && pci_match_id(lent_db_alone_ids, holder))
+		goto out;
+	if (READ_ONCE(lent_allow_unsafe_doorbells)) {
+		dev_warn_ratelimited(&lent->pdev->dev, "lent with unsafe doorbells: its borrower can write the rest of the page of the doorbell at %pa (of %s%s)\n",
+				     &phys, holder ? pci_name(holder) : "no function",
+				     shared ? " and more" : "");
+		goto out;
+	}
+	dev_err_ratelimited(&lent->pdev->dev, "the page of the doorbell at %pa holds other registers (of %s%s) the function could write: not lent; load ntb_lending with allow_unsafe_doorbells=1 to lend through this adapter anyway\n",
+			    &phys, holder ? pci_name(holder) : "no function",
+			    shared ? " and more" : "");
+	ret = -EPERM;
+out:
+	pci_dev_put(holder);
+	return ret;
+}
+
 int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 			   u32 data, u64 *dev_addr)
 {
@@ -215,6 +272,9 @@ int ntbl_lent_map_doorbell(struct ntbl_lent *lent, phys_addr_t phys, u64 size,
 			ret = -EINVAL;
 			goto unlock;
 		}
+		ret = lent_db_page_check(lent, phys);
+		if (ret)
+			goto unlock;
 		ret = iommu_map(lent->domain, iova, page, PAGE_SIZE,
 				IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
 		if (ret) {

@@ -788,17 +788,27 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 					    ERR_PTR(widx));
 		return widx;
 	}
+	/*
+	 * The span as the window aligns it, which the claim could not know;
+	 * before a translation lets the borrower reach it.
+	 */
+	ret = ntbl_lent_check_span(lend->lent, dp);
+	if (ret)
+		return ret;
 	if (!adapter->switched) {
 		ret = ntbl_set_window(peer, widx, dp->span_phys, dp->span_size);
 		if (ret == -EINVAL) {
 			ret = natural_span(peer, lend, widx, dp);
 			if (!ret)
+				ret = ntbl_lent_check_span(lend->lent, dp);
+			if (!ret)
 				ret = ntbl_set_window(peer, widx, dp->span_phys,
 						      dp->span_size);
 		}
 		if (ret) {
-			/* natural_span() said why it is too small. */
-			if (ret != -E2BIG && !removed_meanwhile(lend, ret))
+			/* natural_span() or the span's check said why. */
+			if (ret != -E2BIG && ret != -EPERM &&
+			    !removed_meanwhile(lend, ret))
 				dev_err_ratelimited(&lend->pdev->dev, "cannot be lent to node %d: window %d of %s does not take a translation onto its BARs (%pe)\n",
 						    peer->port, widx,
 						    dev_name(&peer->ntb->dev),

@@ -462,10 +462,15 @@ done
 w "" "$PARAMS/vectors_per_borrow" @5000:4 EINVAL "vectors_per_borrow: give 1 to 15"
 # Not a row: sysfs hands a parameter its value up to a NUL ("4\0x" is 4),
 # as for every module's parameters; the module never sees the rest.
-# allow_unsafe_interrupts takes 0 or 1 (or what it reads as, N or Y).
+# The allow_unsafe_ ones take 0 or 1 (or what they read as, N or Y).
 for v in '\n' 2 x -1 '\0' maybe o ox '\0401' '\t1' '+1' nope 'no\040way' \
 	'off!' 0x 00 '0\n\n' nyet; do
 	w "" "$PARAMS/allow_unsafe_interrupts" "$v" EINVAL "allow_unsafe_interrupts: give 0 or 1"
+done
+for p in allow_unsafe_neighbours allow_unsafe_doorbells; do
+	for v in 2 yes '\t1' nope '0\n\n'; do
+		w "" "$PARAMS/$p" "$v" EINVAL "$p: give 0 or 1"
+	done
 done
 group "module_parameters_bad_values"
 

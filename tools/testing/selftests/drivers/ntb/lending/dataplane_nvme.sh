@@ -20,6 +20,9 @@ NVME=$(pci_find 0x010802)
 # The lender's IOMMU, or none (run with intel_iommu=off for that path).
 IOMMU=no
 [ -e "/sys/bus/pci/devices/$NVME/iommu_group" ] && IOMMU=yes
+# Without one, lending needs ntb_lending's opt-in (admin-guide.rst).
+[ "$IOMMU" = yes ] ||
+	echo "options ntb_lending allow_unsafe_noiommu=1" >>/etc/modprobe.d/ntb_lending-tests.conf
 RAM_END=$(grep 'System RAM' /proc/iomem | tail -n 1 | sed 's/^ *[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
 RAM_SIZE=$(((0x$RAM_END + 4096) / 4096 * 4096))
 echo "# lent function $NVME (IOMMU: $IOMMU); host B exposes $RAM_SIZE bytes of memory"

@@ -4,8 +4,10 @@
 # (ntb_sim, in this one VM): host A lends its NVMe drive with the
 # application note's commands, host B borrows it, its stock nvme driver
 # runs it and reads what A wrote, B writes, returns it, and A's own driver
-# reads what B wrote.
-# vm-devices: nvme edu edu
+# reads what B wrote. The adapters are ivshmem-doorbells, whose doorbell
+# page a lent device may have, so ntb_lending lends with none of the
+# opt-ins that the test VMs set.
+# vm-devices: nvme ivshmem ivshmem
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -47,6 +49,9 @@ ADAPTER_A=$(sim_host_dev 0 0)
 ADAPTER_B=$(sim_host_dev 0 1)
 echo "host A: adapter $ADAPTER_A, node 0; host B: adapter $ADAPTER_B, node 1"
 modprobe ntb_lending
+for opt_in in allow_unsafe_doorbells allow_unsafe_neighbours; do
+	echo 0 >"/sys/module/ntb_lending/parameters/$opt_in"
+done
 wait_for 20 file_set "/sys/kernel/config/ntb_lending/$ADAPTER_B/node_id"
 dmesg | grep -E 'smartio initializing|ntb_lending' | sed 's/^\[[^]]*\] //'
 

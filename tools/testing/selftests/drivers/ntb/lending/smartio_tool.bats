@@ -1485,7 +1485,7 @@ all_is_well() {
 @test "diag_finds_no_iommu" {
 	all_is_well
 	rm -r "$SYS/class/iommu/dmar0"
-	diag_finds iommu "this host has no IOMMU: borrowing needs one, and a device lent from here could reach all of the borrower's window unconfined; turn on VT-d or AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on"
+	diag_finds iommu "this host has no IOMMU: borrowing needs one, and lending without one needs ntb_lending's allow_unsafe_noiommu=1 and lets the borrower reach all of this host's memory; turn on VT-d or AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on"
 }
 
 @test "diag_finds_the_module_not_loaded_and_the_tree_missing" {

@@ -16,6 +16,14 @@ mount -t debugfs debugfs /sys/kernel/debug
 modprobe configfs
 mount -t configfs configfs /sys/kernel/config
 
+# The tests' hosts share one VM: an edu adapter's doorbell page holds its
+# DMA registers, and q35's root bus packs functions' BARs side by side.
+# They lend with ntb_lending's opt-ins for both (testing.rst, "Opt-ins");
+# lend_unsafe_windows.sh clears them to show the refusals.
+mkdir -p /etc/modprobe.d
+echo "options ntb_lending allow_unsafe_doorbells=1 allow_unsafe_neighbours=1" \
+	>/etc/modprobe.d/ntb_lending-tests.conf
+
 test=
 args=
 read -r cmdline </proc/cmdline
