@@ -121,10 +121,11 @@ void ntbl_lent_exit(void);
  *
  * Return: the lent function, or an ERR_PTR: -EINVAL for a bridge or a
  * function without memory BARs, -EBUSY if it is lent already or its
- * driver is unloading, -EPERM if its IOMMU group has other users, if its
- * interrupts are not isolated or if a page-aligned window onto its BARs
- * reaches another function (ntbl_lent_check_span()), without the opt-in
- * that allows it, -ENODEV if it left the PCI tree meanwhile, -ENOMEM.
+ * driver is unloading, -EPERM if its IOMMU group has other users, or if
+ * without the opt-in that allows it: no IOMMU confines it, its interrupts
+ * are not isolated, or a page-aligned window onto its BARs reaches more
+ * than the function (ntbl_lent_check_span()); -ENODEV if it left the PCI
+ * tree meanwhile, -ENOMEM.
  */
 struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 				  void (*removed)(void *data), void *data);
@@ -217,26 +218,35 @@ void ntbl_lent_quiesce(struct ntbl_lent *lent);
 int ntbl_lent_bars(struct ntbl_lent *lent, u64 align,
 		   struct ntbl_dp_bars *bars);
 
+/* ntbl_lent_check_span() flags */
+#define NTBL_SPAN_PEER		BIT(0)	/* a peer asked: its lines are ratelimited */
+#define NTBL_SPAN_QUIET		BIT(1)	/* no warning: one was given for this borrow */
+
 /**
  * ntbl_lent_check_span() - whether a window may translate onto a span
  * @lent: the lent function
  * @bars: the span of its BARs a window translates, from ntbl_lent_bars()
  *	and whatever alignment the window adds
+ * @flags: NTBL_SPAN_PEER, NTBL_SPAN_QUIET
  *
- * A window onto the span lets the borrower reach everything in it. Other
- * functions' registers there, or anything beyond the memory windows of the
- * host bridge above the function (the host's memory, its interrupt
- * controllers), are refused with the line that names them, unless
- * ntb_lending's allow_unsafe_neighbours is set, which warns instead.
- * Bridge windows are no registers, nor a PF's VF BARs that hold the lent
- * VF's own (its sibling VFs' count as the functions they are).
+ * A window onto the span lets the borrower reach everything in it: other
+ * functions' registers there, the host's memory, or anything beyond the
+ * memory windows of the host bridge above the function (its interrupt
+ * controllers) are refused with the line that names them, unless
+ * ntb_lending's allow_unsafe_neighbours is set, which warns instead. What
+ * holds one of the function's BARs (a bridge's window above it, its PF's
+ * VF BARs, VMD's BAR over its domain) is no neighbour, nor a bridge's
+ * window but a hotplug bridge's, where functions yet to come would go.
+ * The check holds when it is made: a function added later inside the span
+ * is not looked for.
  *
  * Context: process.
  *
- * Return: 0, or -EPERM if the span reaches another function's registers.
+ * Return: 0, 1 if it reaches more than the function and the opt-in lets
+ * it, -EPERM if it reaches more and the opt-in is not set.
  */
 int ntbl_lent_check_span(struct ntbl_lent *lent,
-			 const struct ntbl_dp_bars *bars);
+			 const struct ntbl_dp_bars *bars, unsigned int flags);
 
 /* Lender: dp_lent_config.c */
 

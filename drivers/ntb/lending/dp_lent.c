@@ -22,6 +22,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 
 #include "dataplane.h"
@@ -128,24 +129,30 @@ int ntbl_lent_bars(struct ntbl_lent *lent, u64 align, struct ntbl_dp_bars *bars)
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_bars, NTB_LENDING);
 
 /*
- * Whether resource @i of @other holds registers a window onto @lent's span
- * could reach: not a bridge window, which holds functions, not registers
- * of its own; nor the VF BARs of @lent's own PF, which hold its BARs
- * and its sibling VFs', each checked as the function it is. Before the
- * claim holds a VF's PF (lent_hold_pf()), the VF is in the tree and
- * names it.
+ * Whether resource @r of @other (its @i'th) holds registers a window onto
+ * @lent's span could reach. Not what holds one of @lent's own BARs: a
+ * bridge's window above it, its PF's VF BARs (its sibling VFs count as
+ * the functions they are), VMD's BAR over its domain. Nor a bridge's
+ * window, which holds functions, each checked as it is; but a hotplug
+ * bridge's holds room for functions yet to come.
  */
 static bool lent_other_regs(struct ntbl_lent *lent, struct pci_dev *other,
-			    unsigned int i)
+			    unsigned int i, const struct resource *r)
 {
-	if (i >= PCI_BRIDGE_RESOURCES)
+	const struct resource *bar;
+	int b;
+
+	if (!(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
+	    (r->flags & (IORESOURCE_UNSET | IORESOURCE_DISABLED)))
 		return false;
-#ifdef CONFIG_PCI_IOV
-	if (i >= PCI_IOV_RESOURCES && i <= PCI_IOV_RESOURCE_END &&
-	    other == (lent->pf ?: pci_physfn(lent->pdev)))
-		return false;
-#endif
-	return true;
+	for (b = 0; b < PCI_STD_NUM_BARS; b++) {
+		bar = &lent->pdev->resource[b];
+		if ((bar->flags & IORESOURCE_MEM) && resource_size(bar) &&
+		    !(bar->flags & IORESOURCE_UNSET) &&
+		    r->start <= bar->start && bar->end <= r->end)
+			return false;
+	}
+	return i < PCI_BRIDGE_RESOURCES || other->is_hotplug_bridge;
 }
 
 /* Warn about the BARs a window onto the span does not lend. */
@@ -164,12 +171,16 @@ static void lent_warn_io_bars(struct pci_dev *pdev)
  * above @lent: beyond them lie the host's memory and its registers that
  * are no function's (interrupt controllers, timers, the IOMMU's own). On
  * Intel's NTB a translation is aligned to the window's size: one onto a
- * function below 4 GiB through a 32 GiB window starts at 0.
+ * function below 4 GiB through a 32 GiB window starts at 0. A host
+ * bridge that says nothing of its windows has the whole of iomem, which
+ * says nothing either: then only the host's memory is looked for
+ * (lent_span_reaches()). The function holds its bus, and each bus the
+ * bridge above it, which holds the bus above (pci_alloc_dev(),
+ * pci_alloc_child_bus()), so the walk is safe even once it was removed.
  */
 static bool lent_span_in_host_window(struct ntbl_lent *lent, u64 start,
 				     u64 end)
 {
-	/* The PF holds its bus; a VF's may leave with it (lent_upstream_bridge()). */
 	struct pci_bus *bus = (lent->pf ?: lent->pdev)->bus;
 	struct resource *r;
 
@@ -182,47 +193,71 @@ static bool lent_span_in_host_window(struct ntbl_lent *lent, u64 start,
 	return false;
 }
 
-int ntbl_lent_check_span(struct ntbl_lent *lent,
-			 const struct ntbl_dp_bars *bars)
+/*
+ * What a window onto @bars reaches besides @lent's function, named into
+ * @reached; how many things.
+ */
+static int lent_span_reaches(struct ntbl_lent *lent,
+			     const struct ntbl_dp_bars *bars, char *reached,
+			     size_t size)
 {
 	struct pci_dev *pdev = lent->pdev, *other = NULL;
 	u64 end = bars->span_phys + bars->span_size;
-	char reached[160] = "";
 	struct resource *r;
 	int len = 0, n = 0;
 	unsigned int i;
 
-	if (!lent_span_in_host_window(lent, bars->span_phys, end)) {
-		len = scnprintf(reached, sizeof(reached),
-				"beyond the host bridge's windows (this host's memory or its own registers)");
+	if (region_intersects(bars->span_phys, bars->span_size,
+			      IORESOURCE_SYSTEM_RAM, IORES_DESC_NONE) !=
+	    REGION_DISJOINT) {
+		len = scnprintf(reached, size, "this host's memory");
+		n++;
+	} else if (!lent_span_in_host_window(lent, bars->span_phys, end)) {
+		len = scnprintf(reached, size,
+				"beyond the host bridge's windows (this host's own registers)");
 		n++;
 	}
 	for_each_pci_dev(other) {
 		if (other == pdev)
 			continue;
 		pci_dev_for_each_resource(other, r, i) {
-			if (!lent_other_regs(lent, other, i) ||
-			    !(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
-			    (r->flags & (IORESOURCE_UNSET | IORESOURCE_DISABLED)) ||
-			    r->start >= end || r->end < bars->span_phys)
+			if (r->start >= end || r->end < bars->span_phys ||
+			    !lent_other_regs(lent, other, i, r))
 				continue;
-			if (len < sizeof(reached) - 1)
-				len += scnprintf(reached + len,
-						 sizeof(reached) - len, "%s%s",
+			if (len < size - 1)
+				len += scnprintf(reached + len, size - len, "%s%s",
 						 n ? ", " : "", pci_name(other));
 			n++;
 			break;
 		}
 	}
-	if (!n)
+	return n;
+}
+
+/* Lines of refusals a peer's asking causes: as dev_err_ratelimited(). */
+static DEFINE_RATELIMIT_STATE(lent_span_peer_rs, DEFAULT_RATELIMIT_INTERVAL,
+			      DEFAULT_RATELIMIT_BURST);
+
+int ntbl_lent_check_span(struct ntbl_lent *lent,
+			 const struct ntbl_dp_bars *bars, unsigned int flags)
+{
+	struct device *dev = &lent->pdev->dev;
+	char reached[160] = "";
+	bool say;
+
+	if (!lent_span_reaches(lent, bars, reached, sizeof(reached)))
 		return 0;
+	/* An operator's command gets its line; a peer's asking is limited. */
+	say = !(flags & NTBL_SPAN_PEER) || __ratelimit(&lent_span_peer_rs);
 	if (READ_ONCE(allow_unsafe_neighbours)) {
-		dev_warn_ratelimited(&pdev->dev, "lent with unsafe neighbours: the window onto its BARs (%#llx bytes at %#llx) also reaches %s\n",
-				     bars->span_size, bars->span_phys, reached);
-		return 0;
+		if (say && !(flags & NTBL_SPAN_QUIET))
+			dev_warn(dev, "lent with unsafe neighbours: the window onto its BARs (%#llx bytes at %#llx) also reaches %s\n",
+				 bars->span_size, bars->span_phys, reached);
+		return 1;
 	}
-	dev_err_ratelimited(&pdev->dev, "the window onto its BARs (%#llx bytes at %#llx) would also reach %s: not lent; give it a slot or a root port of its own, or load ntb_lending with allow_unsafe_neighbours=1\n",
-			    bars->span_size, bars->span_phys, reached);
+	if (say)
+		dev_err(dev, "the window onto its BARs (%#llx bytes at %#llx) would also reach %s: not lent; give it a slot or a root port of its own, or load ntb_lending with allow_unsafe_neighbours=1\n",
+			bars->span_size, bars->span_phys, reached);
 	return -EPERM;
 }
 EXPORT_SYMBOL_NS_GPL(ntbl_lent_check_span, NTB_LENDING);
@@ -705,8 +740,8 @@ struct ntbl_lent *ntbl_lent_claim(struct pci_dev *pdev,
 		ret = -EINVAL;
 		goto err_free;
 	}
-	ret = ntbl_lent_check_span(lent, &bars);
-	if (ret)
+	ret = ntbl_lent_check_span(lent, &bars, 0);
+	if (ret < 0)
 		goto err_free;
 	mutex_lock(&lent_driver_lock);
 	ret = lent_driver_get();

@@ -170,7 +170,9 @@ EXPORT_SYMBOL_NS_GPL(ntbl_lent_unmap_memory, NTB_LENDING);
  * write. QEMU's ivshmem-doorbell (ntb_sim's multi-vector adapter): its
  * 256-byte BAR 0 holds besides the doorbell only an interrupt mask and
  * status, which its MSI-X mode ignores, and the read-only IVPosition. A
- * write there rings at most a doorbell of the fabric, untrusted anyway.
+ * write there rings at most some vector of some peer of its server's
+ * group, which NTB clients take as word to look, not as data. The NTB API
+ * has no way for a driver to say so of its own hardware.
  */
 static const struct pci_device_id lent_db_alone_ids[] = {
 	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },
@@ -196,7 +198,7 @@ static int lent_db_page_check(struct ntbl_lent *lent, phys_addr_t phys)
 		pci_dev_for_each_resource(other, r, i) {
 			if (i >= PCI_BRIDGE_RESOURCES ||
 			    !(r->flags & IORESOURCE_MEM) || !resource_size(r) ||
-			    (r->flags & IORESOURCE_UNSET) ||
+			    (r->flags & (IORESOURCE_UNSET | IORESOURCE_DISABLED)) ||
 			    r->start > page + PAGE_SIZE - 1 || r->end < page)
 				continue;
 			if (holder)

@@ -775,8 +775,8 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 			struct ntbl_dp_bars *dp, u64 mem_size)
 {
 	struct ntbl_adapter *adapter = peer->adapter;
+	int widx, ret, warned;
 	u64 largest = 0;
-	int widx, ret;
 
 	widx = pick_window(peer, lend->lent, adapter->switched, dp, &largest);
 	if (widx < 0) {
@@ -790,17 +790,23 @@ static int open_windows(struct ntbl_peer *peer, struct ntbl_lend *lend,
 	}
 	/*
 	 * The span as the window aligns it, which the claim could not know;
-	 * before a translation lets the borrower reach it.
+	 * before a translation lets the borrower reach it. On a switch the
+	 * borrower translates its own window onto it, as its own aligns it.
 	 */
-	ret = ntbl_lent_check_span(lend->lent, dp);
-	if (ret)
-		return ret;
+	warned = ntbl_lent_check_span(lend->lent, dp, NTBL_SPAN_PEER);
+	if (warned < 0)
+		return warned;
 	if (!adapter->switched) {
 		ret = ntbl_set_window(peer, widx, dp->span_phys, dp->span_size);
 		if (ret == -EINVAL) {
+			/* A lend the opt-in lets through warns once. */
 			ret = natural_span(peer, lend, widx, dp);
 			if (!ret)
-				ret = ntbl_lent_check_span(lend->lent, dp);
+				ret = ntbl_lent_check_span(lend->lent, dp,
+							   NTBL_SPAN_PEER |
+							   (warned ? NTBL_SPAN_QUIET : 0));
+			if (ret > 0)
+				ret = 0;
 			if (!ret)
 				ret = ntbl_set_window(peer, widx, dp->span_phys,
 						      dp->span_size);

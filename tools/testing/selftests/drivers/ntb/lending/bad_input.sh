@@ -14,7 +14,7 @@
 # where the module's is still wrong: it is listed and counted, and fails
 # nothing, until the module is fixed (none is flagged now).
 # vm-devices: nvme e1000e e1000e edu edu
-# vm-timeout: 600
+# vm-timeout: 1200
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
@@ -467,7 +467,7 @@ for v in '\n' 2 x -1 '\0' maybe o ox '\0401' '\t1' '+1' nope 'no\040way' \
 	'off!' 0x 00 '0\n\n' nyet; do
 	w "" "$PARAMS/allow_unsafe_interrupts" "$v" EINVAL "allow_unsafe_interrupts: give 0 or 1"
 done
-for p in allow_unsafe_neighbours allow_unsafe_doorbells; do
+for p in allow_unsafe_noiommu allow_unsafe_neighbours allow_unsafe_doorbells; do
 	for v in 2 yes '\t1' nope '0\n\n'; do
 		w "" "$PARAMS/$p" "$v" EINVAL "$p: give 0 or 1"
 	done

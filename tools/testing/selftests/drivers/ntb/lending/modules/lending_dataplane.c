@@ -196,6 +196,10 @@ static int dp_lend(struct ntb_dev *a, struct ntbl_dp_bars *bars,
 		ret = -ENOSPC;
 		goto err_release;
 	}
+	/* What the window reaches, as ntb_lending's lender asks. */
+	ret = ntbl_lent_check_span(lent, bars, 0);
+	if (ret < 0)
+		goto err_release;
 	ret = ntb_mw_set_trans(a, 0, DP_WIDX_BARS, bars->span_phys, bars->span_size);
 	if (ret)
 		goto err_release;
