@@ -611,6 +611,8 @@ static int hostile_frames(struct ntb_sim_host *host, u64 seed, u64 count,
 		ret = hostile_send(hf, w);
 		if (ret)
 			break;
+		/* A peer quick to take each frame leaves no wait to sleep in. */
+		cond_resched();
 	}
 	pci_info(host->edu,
 		 "hostile: %llu frames sent from seed %llu, %u with a good checksum, %u not taken in time\n",
