@@ -14,7 +14,7 @@
 # where the module's is still wrong: it is listed and counted, and fails
 # nothing, until the module is fixed (none is flagged now).
 # vm-devices: nvme e1000e e1000e edu edu
-# vm-timeout: 1200
+# vm-timeout: 1800
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
