@@ -2825,7 +2825,7 @@ static bool fuzz_errno_passed(int status)
 {
 	static const int known[] = {
 		-ENOENT, -EBUSY, -E2BIG, -EINVAL, -ENOSPC, -ENODEV, -ENOMEM,
-		-ENOBUFS, -EOPNOTSUPP,
+		-ENOBUFS, -EOPNOTSUPP, -EPERM,
 	};
 	unsigned int i;
 
