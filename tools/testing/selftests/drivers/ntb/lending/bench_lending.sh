@@ -14,9 +14,10 @@
 # time, the disk's I/Os, the lender's interrupts and those of the device
 # and of the borrower's adapter on each CPU. Then the time from a borrow
 # to the borrowed disk's node against a local hot-add (PCI remove and
-# rescan). Rounds alternate the four, so that the host's changing load
-# (other VMs) falls on all of them alike; figures are medians over the
-# rounds, and ratio rows say whether issue 13's goal is met.
+# rescan), and where each one's time went, from the kernel log. Rounds
+# alternate the four, so that the host's changing load (other VMs) falls
+# on all of them alike; figures are medians over the rounds, and ratio
+# rows say whether issue 13's goal is met.
 # BENCH_ROUNDS (default 3) sets the number of rounds, as in bench_pool.sh.
 #
 # Every step (a fio, a driver bind, a borrow, a return, ...) runs for a
@@ -270,13 +271,42 @@ tcp_unexport() {
 
 # --- local hot-add and borrow, to the disk node ------------------------------
 
-# A local hot-add; appends its milliseconds to /tmp/hotadd_ms.
+# Where a hot-add's or a borrow's time went, from the kernel log's
+# timestamps since the last "bench: $1" line (written to /dev/kmsg, a
+# shell builtin's write, just before the start) up to "bench: disk"
+# (just after the disk's node showed): the ms to each of the kernel lines
+# given as awk patterns ($2...), one after the other, and from the last
+# to the disk, appended as a line to /tmp/phases-$1.
+phases() {
+	what=$1
+	shift
+	dmesg | tr -d '\r' | awk -v what="$what" -v pats="$*" '
+		function ts(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line + 0 }
+		BEGIN { n = split(pats, pat, " ") }
+		$0 ~ "bench: " what "$" { t0 = ts($0); k = 1; out = ""; last = t0; done = 0; next }
+		!t0 || done { next }
+		k <= n && $0 ~ pat[k] { out = out sprintf("%d ", (ts($0) - last) * 1000); last = ts($0); k++ }
+		/bench: disk$/ { done = 1; if (k > n) out = out sprintf("%d", (ts($0) - last) * 1000) ; else out = "" }
+		END { if (out != "") print out }' >>"/tmp/phases-$what"
+}
+
+# Median of field $2 of /tmp/phases-$1.
+phase() {
+	cut -d' ' -f"$2" "/tmp/phases-$1" | median
+}
+
+# A local hot-add; appends its milliseconds to /tmp/hotadd_ms, and its
+# phases: the rescan to the function's first line, to its driver's probe,
+# to the disk.
 hotadd_ms() {
 	echo 1 >"/sys/bus/pci/devices/$NVME/remove" &&
 		wait_for 20 gone "/sys/bus/pci/devices/$NVME" || return 1
+	echo "bench: hot-add" >/dev/kmsg
 	t0=$(now_ms)
 	echo 1 >/sys/bus/pci/rescan && await_disk "$NVME" || return 1
 	echo $(($(now_ms) - t0)) >>/tmp/hotadd_ms
+	echo "bench: disk" >/dev/kmsg
+	phases hot-add "pci.$NVME:.*class" "nvme.*pci.function.$NVME"
 }
 
 offer_available() {
@@ -310,11 +340,14 @@ borrow_ms() {
 	t1=$(now_ms)
 	rmdir /tmp/mkdir_start
 	start=$((t1 - t0))
+	echo "bench: borrow" >/dev/kmsg
 	t0=$(now_ms)
 	mkdir "$CFS/$B/borrows/$ID" || return 1
 	t1=$(now_ms)
 	await_disk "$(cat "$CFS/$B/borrows/$ID/local_bdf")" || return 1
 	echo $(($(now_ms) - t0)) $((t1 - t0)) "$start" >>/tmp/borrow_ms
+	echo "bench: disk" >/dev/kmsg
+	phases borrow "lent.to.node" "PCI.host.bridge.to.bus" "nvme.*pci.function" "borrowed.*from.node"
 }
 
 give_back() {
@@ -388,6 +421,8 @@ round() {
 : >"$RESULTS"
 : >/tmp/hotadd_ms
 : >/tmp/borrow_ms
+: >/tmp/phases-hot-add
+: >/tmp/phases-borrow
 : >/tmp/vectors-local
 : >/tmp/vectors-borrowed
 NCPU=$(grep -c '^processor' /proc/cpuinfo)
@@ -594,6 +629,10 @@ echo "disk ready: ms from PCI rescan (local) or mkdir borrows/<Id> (borrowed) to
 echo "  the borrow's mkdir itself returned after $(cut -d' ' -f2 /tmp/borrow_ms | median) ms;"
 echo "  a plain mkdir in /tmp took $(cut -d' ' -f3 /tmp/borrow_ms | median) ms: the program's start, which the hot-add's"
 echo "  shell builtin echo does not pay; 'less mkdir's start' takes each borrow's from it"
+echo "where the time went, ms, medians of $(wc -l </tmp/phases-hot-add) and $(wc -l </tmp/phases-borrow) (kernel log):"
+echo "  hot-add: rescan to the function $(phase hot-add 1), to its driver's probe $(phase hot-add 2), to the disk $(phase hot-add 3)"
+echo "  borrow: mkdir to the lender's answer $(phase borrow 1), to the borrower's bus $(phase borrow 2)," \
+	"to the driver's probe $(phase borrow 3), its probe $(phase borrow 4), to the disk $(phase borrow 5)"
 case $DEFAULT in
 DMA) how="strict: every I/O maps and invalidates" ;;
 DMA-FQ) how="every I/O maps, invalidations are batched" ;;
