@@ -272,11 +272,11 @@ tcp_unexport() {
 # --- local hot-add and borrow, to the disk node ------------------------------
 
 # Where a hot-add's or a borrow's time went, from the kernel log's
-# timestamps since the last "bench: $1" line (written to /dev/kmsg, a
-# shell builtin's write, just before the start) up to "bench: disk"
-# (just after the disk's node showed): the ms to each of the kernel lines
-# given as awk patterns ($2...), one after the other, and from the last
-# to the disk, appended as a line to /tmp/phases-$1.
+# timestamps since the last "bench: $1" line (written to /dev/kmsg by a
+# shell builtin just before the timed command) up to "bench: disk"
+# (written as soon as the disk's node showed): the ms to each of the
+# kernel lines given as awk patterns ($2...), one after the other, and
+# from the last to the disk, appended as a line to /tmp/phases-$1.
 phases() {
 	what=$1
 	shift
@@ -285,14 +285,15 @@ phases() {
 		BEGIN { n = split(pats, pat, " ") }
 		$0 ~ "bench: " what "$" { t0 = ts($0); k = 1; out = ""; last = t0; done = 0; next }
 		!t0 || done { next }
-		k <= n && $0 ~ pat[k] { out = out sprintf("%d ", (ts($0) - last) * 1000); last = ts($0); k++ }
-		/bench: disk$/ { done = 1; if (k > n) out = out sprintf("%d", (ts($0) - last) * 1000) ; else out = "" }
+		k <= n && $0 ~ pat[k] { out = out sprintf("%.0f ", (ts($0) - last) * 1000); last = ts($0); k++ }
+		/bench: disk$/ { done = 1; if (k > n) out = out sprintf("%.0f", (ts($0) - last) * 1000); else out = "" }
 		END { if (out != "") print out }' >>"/tmp/phases-$what"
 }
 
-# Median of field $2 of /tmp/phases-$1.
+# Median of field $2 of /tmp/phases-$1, "-" if none.
 phase() {
-	cut -d' ' -f"$2" "/tmp/phases-$1" | median
+	v=$(cut -d' ' -f"$2" "/tmp/phases-$1" | median)
+	echo "${v:--}"
 }
 
 # A local hot-add; appends its milliseconds to /tmp/hotadd_ms, and its
@@ -301,11 +302,11 @@ phase() {
 hotadd_ms() {
 	echo 1 >"/sys/bus/pci/devices/$NVME/remove" &&
 		wait_for 20 gone "/sys/bus/pci/devices/$NVME" || return 1
-	echo "bench: hot-add" >/dev/kmsg
 	t0=$(now_ms)
+	echo "bench: hot-add" >/dev/kmsg
 	echo 1 >/sys/bus/pci/rescan && await_disk "$NVME" || return 1
-	echo $(($(now_ms) - t0)) >>/tmp/hotadd_ms
 	echo "bench: disk" >/dev/kmsg
+	echo $(($(now_ms) - t0)) >>/tmp/hotadd_ms
 	phases hot-add "pci.$NVME:.*class" "nvme.*pci.function.$NVME"
 }
 
@@ -340,14 +341,16 @@ borrow_ms() {
 	t1=$(now_ms)
 	rmdir /tmp/mkdir_start
 	start=$((t1 - t0))
-	echo "bench: borrow" >/dev/kmsg
 	t0=$(now_ms)
+	echo "bench: borrow" >/dev/kmsg
 	mkdir "$CFS/$B/borrows/$ID" || return 1
 	t1=$(now_ms)
-	await_disk "$(cat "$CFS/$B/borrows/$ID/local_bdf")" || return 1
-	echo $(($(now_ms) - t0)) $((t1 - t0)) "$start" >>/tmp/borrow_ms
+	# A builtin's read: no program's start in the time.
+	read -r vbdf <"$CFS/$B/borrows/$ID/local_bdf" && await_disk "$vbdf" || return 1
 	echo "bench: disk" >/dev/kmsg
-	phases borrow "lent.to.node" "PCI.host.bridge.to.bus" "nvme.*pci.function" "borrowed.*from.node"
+	echo $(($(now_ms) - t0)) $((t1 - t0)) "$start" >>/tmp/borrow_ms
+	phases borrow "lent.to.node" "PCI.host.bridge.to.bus" "nvme.*pci.function.$vbdf" \
+		"borrowed.*as.$vbdf"
 }
 
 give_back() {
@@ -631,8 +634,9 @@ echo "  a plain mkdir in /tmp took $(cut -d' ' -f3 /tmp/borrow_ms | median) ms: 
 echo "  shell builtin echo does not pay; 'less mkdir's start' takes each borrow's from it"
 echo "where the time went, ms, medians of $(wc -l </tmp/phases-hot-add) and $(wc -l </tmp/phases-borrow) (kernel log):"
 echo "  hot-add: rescan to the function $(phase hot-add 1), to its driver's probe $(phase hot-add 2), to the disk $(phase hot-add 3)"
-echo "  borrow: mkdir to the lender's answer $(phase borrow 1), to the borrower's bus $(phase borrow 2)," \
-	"to the driver's probe $(phase borrow 3), its probe $(phase borrow 4), to the disk $(phase borrow 5)"
+echo "  borrow: mkdir to the lender's answer $(phase borrow 1) (the mkdir program's start in it), to the borrower's bus" \
+	"$(phase borrow 2), to the driver's probe $(phase borrow 3), its probe to its return $(phase borrow 4), to the disk $(phase borrow 5)"
+echo "  (a hot-add's 'to the disk' holds its driver's probe; a borrow's 'to the disk' starts at the probe's return)"
 case $DEFAULT in
 DMA) how="strict: every I/O maps and invalidates" ;;
 DMA-FQ) how="every I/O maps, invalidations are batched" ;;
