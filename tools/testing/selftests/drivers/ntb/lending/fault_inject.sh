@@ -25,7 +25,7 @@
 . "$(dirname "$0")/lib.sh"
 
 CFS=/sys/kernel/config/ntb_lending
-ROUNDS=${1:-20}
+ROUNDS=${1:-10}
 FAULTS="failslab fail_page_alloc"
 
 ktap_print_header
