@@ -15,7 +15,6 @@
 #                                          device (default: intremap=on,
 #                                          caching-mode=on)
 #   # vm-timeout: 300                      seconds before the run fails
-#                                          (twice that on the debug kernel)
 # -q and -c (or QEMU_EXTRA and CMDLINE_EXTRA) add to those; -t overrides.
 #
 # Device names: nvme (a fresh 256 MiB file-backed drive), nvme-port (the
@@ -83,12 +82,8 @@ declared() {
 devices=$(declared devices)
 [ -n "$devices" ] || devices="nvme e1000e edu edu"
 mem=$(declared mem)
-timeout=$(declared timeout)
+timeout=${timeout_arg:-$(declared timeout)}
 timeout=${timeout:-300}
-# The debug kernel's checkers make a test three to six times slower, and
-# a slow machine three times slower again: a declared limit is doubled.
-[ "$KERNEL" != debug ] || timeout=$((timeout * 2))
-timeout=${timeout_arg:-$timeout}
 
 [ -d "$MODULES_OUT" ] || die "no modules in $MODULES_OUT; run make"
 [ -r "$KIMAGE" ] || die "no guest kernel image $KIMAGE"
