@@ -1096,8 +1096,8 @@ static void borrow_end(struct ntbl_borrow *borrow, enum ntbl_borrow_end end)
  * @peer: the peer; its adapter is locked
  *
  * What it lent us is gone: the devices' drivers see them gone at once
- * (outstanding I/O fails), and ntbl_borrow_remove_ended() removes them;
- * borrows still starting fail.
+ * (a removal from here on fails outstanding I/O; ntbl_vbus_link_lost()),
+ * and ntbl_borrow_remove_ended() removes them; borrows still starting fail.
  */
 void ntbl_borrow_peer_lost(struct ntbl_peer *peer)
 {

@@ -499,8 +499,10 @@ void ntbl_vbus_add(struct ntbl_vbus *vbus);
  * @vbus: the virtual bus
  *
  * From now on config reads fail with all ones and config writes are
- * dropped, so the driver sees a device that is gone and its removal fails
- * outstanding I/O instead of waiting for it. DMA mappings still succeed:
+ * dropped, so the driver sees a device that is gone: a removal that begins
+ * after this fails outstanding I/O instead of waiting for it. One already
+ * under way waits for the driver's own timeouts, as on a local device
+ * surprise-removed then. DMA mappings still succeed:
  * a driver refused one retries rather than fails. Call ntbl_vbus_remove()
  * next.
  *

@@ -27,11 +27,11 @@
  * link event ended a borrow) takes it first, and a borrow stops
  * counting in @busy before it waits for it. Under it nothing waits for a
  * peer's work queue, only for the config requests a lender answers from
- * its interrupt (rpc.c): on ntb_sim every host shares the lock. One case
- * is left: a new adapter's probe under a PCI rescan registers its group,
- * taking configfs' mutex, while a borrow's mkdir may hold that mutex and
- * wait for the rescan lock. A lent device's removal runs under its device
- * lock and takes only @win_lock (device_removed() in lender.c).
+ * its interrupt (rpc.c): on ntb_sim every host shares the lock. An
+ * adapter's probe, which a PCI rescan may run under its lock, leaves its
+ * group's registration (configfs' mutex) to @offers_work. A lent device's
+ * removal runs under its device lock and takes only @win_lock
+ * (device_removed() in lender.c).
  *
  * Layers: a file calls only the files below it, never one above:
  *
