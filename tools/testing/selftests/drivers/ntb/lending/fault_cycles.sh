@@ -10,7 +10,8 @@
 # adapter back) B borrows it again and reads back what it wrote before the
 # first cycle. $1 cycles of each fault, by default 10, or 3 on the debug
 # kernel, whose checkers make a cycle ten times slower (make soak runs
-# 100); each cycle's time and the slab delta are printed.
+# 100); each cycle's time, the slab delta and, on the debug kernel, the
+# kmemleak reports since the first are printed.
 # vm-devices: nvme edu edu
 # vm-timeout: 1500
 . "$(dirname "$0")/lib.sh"
@@ -110,11 +111,11 @@ cycle() {
 		# shellcheck disable=SC2086 # a function and its argument
 		$step || { echo "# $1 cycle $2: $step failed" && return 1; }
 	done
-	echo "# $1 cycle $2: $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
+	echo "# $1 cycle $2: $(cycle_figures "$t0")"
 }
 
 ktap_test_result "nvme_lent_borrowed_and_written" lent_borrowed_and_written
-slab0=$(slab_kb)
+cycle_figures_start
 failed=
 i=1
 while [ "$i" -le "$CYCLES" ]; do

@@ -8,7 +8,8 @@
 # device that is gone; after a rescan the drive binds its own driver with
 # no window onto it, and a new lend entry lends it again with the data
 # written before intact. $1 (default 10) removals, alternating idle and
-# mid-I/O; the per-cycle time and the slab delta are printed.
+# mid-I/O; the per-cycle time, the slab delta and, on the debug kernel,
+# the kmemleak reports since the first are printed.
 # vm-devices: nvme edu edu
 # vm-timeout: 1500
 . "$(dirname "$0")/lib.sh"
@@ -97,11 +98,11 @@ cycle() {
 		# shellcheck disable=SC2086 # a function and its argument
 		$step || { echo "# cycle $2: $step failed" && return 1; }
 	done
-	echo "# lent_device_removed cycle $2 ($1): $(($(uptime_ms) - t0)) ms, slab $(($(slab_kb) - slab0)) kB since the first"
+	echo "# lent_device_removed cycle $2 ($1): $(cycle_figures "$t0")"
 }
 
 ktap_test_result "nvme_lent_borrowed_and_written" lent_borrowed_and_written
-slab0=$(slab_kb)
+cycle_figures_start
 i=1
 failed=
 while [ "$i" -le "$CYCLES" ]; do

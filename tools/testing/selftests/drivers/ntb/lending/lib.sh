@@ -209,6 +209,33 @@ have_kmemleak() {
 	[ -e /sys/kernel/debug/kmemleak ]
 }
 
+# kmemleak's reports since boot, after a scan; "-" without kmemleak.
+kmemleak_reports() {
+	if have_kmemleak; then
+		echo scan >/sys/kernel/debug/kmemleak
+		grep -c '^unreferenced object' /sys/kernel/debug/kmemleak
+	else
+		echo -
+	fi
+}
+
+# Before a fault test's first cycle: what cycle_figures counts from.
+cycle_figures_start() {
+	slab0=$(slab_kb)
+	leaks0=$(kmemleak_reports)
+}
+
+# A cycle's figures, from $1 (uptime_ms at its start): "MS ms, slab KB kB
+# since the first, kmemleak +N" (reports since the first, "-" without
+# kmemleak; an object shows once two scans have seen it, so a cycle's
+# leak may show in the next one's line).
+cycle_figures() {
+	ms=$(($(uptime_ms) - $1))
+	leaks=$(kmemleak_reports)
+	[ "$leaks" = - ] || leaks=+$((leaks - leaks0))
+	echo "$ms ms, slab $(($(slab_kb) - slab0)) kB since the first, kmemleak $leaks"
+}
+
 # PCI name of the first function of class $1 (as sysfs shows it: 0x020000).
 pci_find() {
 	for dev in /sys/bus/pci/devices/*; do

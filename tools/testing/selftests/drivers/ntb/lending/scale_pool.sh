@@ -273,17 +273,6 @@ settled_slab_kb() {
 	slab_kb
 }
 
-LEAKS=/sys/kernel/debug/kmemleak
-# kmemleak's reports after a scan, or "-" without kmemleak.
-leaks_now() {
-	if have_kmemleak; then
-		echo scan >"$LEAKS"
-		grep -c '^unreferenced object' "$LEAKS"
-	else
-		echo -
-	fi
-}
-
 drives_written() {
 	modprobe nvme || return 1
 	for f in $ALL_DRIVES; do
@@ -489,7 +478,7 @@ printf '%9s %8s %7s %7s %7s %8s %9s %11s\n' cycles ms /first "cal ms" "/first" \
 MODULE_KB=$(module_kb)
 slab_prev=$(settled_slab_kb)
 slab_first='' first_per='' first_rel='' failed='' leaks=-
-leaks0=$(leaks_now)
+leaks0=$(kmemleak_reports)
 i=0 blk=0
 while [ "$blk" -lt "$BLOCKS" ]; do
 	from=$((blk * BLOCK + 1)) to=$(((blk + 1) * BLOCK))
@@ -512,7 +501,7 @@ while [ "$blk" -lt "$BLOCKS" ]; do
 	fi
 	slab=$(settled_slab_kb)
 	[ -n "$slab_first" ] || slab_first=$slab
-	leaks=$(leaks_now)
+	leaks=$(kmemleak_reports)
 	[ "$leaks" = - ] || leaks=+$((leaks - leaks0))
 	per=$((BLOCK_MS * 1000 / (to - from + 1)))
 	[ -n "$first_per" ] || first_per=$per
