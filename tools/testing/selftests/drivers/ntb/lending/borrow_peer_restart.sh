@@ -163,46 +163,52 @@ node_down_logged() {
 	[ "$(logged_since_mark "node 0 is down")" -ge 1 ]
 }
 
-# The drive borrowed on idt-32g with nvme's timeouts at 2 s, fio $1
-# reading it, and then its doorbells dropped, so that a removal of the
-# drive waits for the driver's timeouts; slow_removal_done undoes it.
-# The I/O timeout is the disk queue's own: nvme's io_timeout parameter
-# reaches only queues made after it is set, and this one was made by the
-# borrow (admin commands read admin_timeout each time).
+# The drive borrowed on idt-32g with nvme's admin timeout at 2 s and its
+# I/O timeout at 4 s, fio $1 reading it, and then its doorbells dropped,
+# so that a removal of the drive waits for the driver's timeouts (the
+# cut comes 1 s after the drop, while the read then in flight waits);
+# slow_removal_done undoes it, on a failure here too. The I/O timeout is
+# the disk queue's own: nvme's io_timeout parameter reaches only queues
+# made after it is set, and this one was made by the borrow (admin
+# commands read admin_timeout each time).
 slow_removal_under_fio() {
 	PROFILE=idt-32g
+	FIO_PID=
 	lent_and_borrowed || return 1
 	admin_timeout=$(cat "$ADMIN_TIMEOUT")
-	echo 2 >"$ADMIN_TIMEOUT" && echo 2000 >"/sys/block/${DISK#/dev/}/queue/io_timeout" ||
-		return 1
-	fio --name="$1" --filename="$DISK" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --time_based --runtime=120 >"/tmp/fio-$1" 2>&1 &
-	FIO_PID=$!
-	sleep 2
-	echo 1000000 >"$FAB/drop_db" && log_mark
+	if echo 2 >"$ADMIN_TIMEOUT" && echo 4000 >"/sys/block/${DISK#/dev/}/queue/io_timeout"; then
+		fio --name="$1" --filename="$DISK" --rw=randread --bs=4k --direct=1 \
+			--ioengine=psync --time_based --runtime=120 >"/tmp/fio-$1" 2>&1 &
+		FIO_PID=$!
+		sleep 2
+		echo 1000000 >"$FAB/drop_db" && log_mark && return 0
+	fi
+	slow_removal_done
+	return 1
 }
 
-# How long such a removal may take after the cut: the read in flight's
-# I/O timeout, an admin one for the driver's shutdown, and 4 s for a
-# loaded machine; a 10 s wait for a lost lender would show.
-REMOVAL_MS=8000
+# How long such a removal may take after the cut: what is left of the
+# read's 4 s I/O timeout (the block layer rounds it up to a second), a
+# 2 s admin one for the driver's shutdown, and slack for a slow machine;
+# a 10 s wait for a lost lender on top of it would show.
+REMOVAL_MS=10000
 
 slow_removal_done() {
 	echo 0 >"$FAB/drop_db"
 	echo "$admin_timeout" >"$ADMIN_TIMEOUT"
-	wait_for 240 fio_done "$FIO_PID"
+	[ -z "$FIO_PID" ] || wait_for 240 fio_done "$FIO_PID"
 	PROFILE=intel-32g
 }
 
 # The link is cut while B's nvme driver removes the borrowed drive on its
 # return (rmdir), fio reading it, on idt-32g with the drive's doorbells
 # dropped as above, so that the driver's removal waits for its timeouts
-# (2 s here: the rmdir holds configfs' mutex throughout, which the offers
-# work waits for, and the guest reports a task blocked 30 s). B logs
-# node 0 down at once, not once the removal ends: the driver's removal
-# runs without the adapter's lock. The rmdir completes within REMOVAL_MS
-# of the cut, A has its drive back, and with the link back it is
-# borrowed again.
+# (2 and 4 s here: the rmdir holds configfs' mutex throughout, which the
+# offers work waits for, and the guest reports a task blocked 30 s). The
+# cut comes while the return is under way. B logs node 0 down at once,
+# not once the removal ends: the driver's removal runs without the
+# adapter's lock. The rmdir completes within REMOVAL_MS of the cut, A has
+# its drive back, and with the link back it is borrowed again.
 link_lost_while_the_borrowed_drive_is_returned() {
 	slow_removal_under_fio returned || return 1
 	rmdir "$CFS/$B/borrows/00000" &
@@ -220,8 +226,8 @@ link_lost_while_the_borrowed_drive_is_returned() {
 	t3=$(uptime_ms)
 	slow_removal_done
 	echo "# link cut 1 s into the return: node 0 down on B $((t2 - t1)) ms later (the return still under way: $returning), the rmdir exited $rc $((t3 - t1)) ms after the cut"
-	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] && [ $((t3 - t1)) -lt "$REMOVAL_MS" ] &&
-		back_after_the_cut
+	[ "$returning" = yes ] && [ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] &&
+		[ $((t3 - t1)) -lt "$REMOVAL_MS" ] && back_after_the_cut
 }
 
 # B has begun to remove the drive A revokes.
@@ -231,10 +237,12 @@ revoking() {
 
 # The link is cut while B's nvme driver removes the borrowed drive A
 # revokes (rmdir of A's connections/1), fio reading it, the doorbells
-# dropped and the timeouts as above. B logs node 0 down at once, not once
-# the removal ends: the removal runs on a work queue of its own, without
-# the adapter's lock, and B's adapter work goes on. The borrow is lost, A
-# has its drive back, and with the link back it is borrowed again.
+# dropped and the timeouts as above; the cut comes while the drive is
+# still being removed. B logs node 0 down at once, not once the removal
+# ends: the removal runs on a work queue of its own, without the
+# adapter's lock, and B's adapter work goes on. The drive is gone within
+# REMOVAL_MS of the cut, the borrow is lost, A has its drive back, and
+# with the link back it is borrowed again.
 link_lost_while_the_borrowed_drive_is_revoked() {
 	slow_removal_under_fio revoked || return 1
 	rmdir "$CFS/$A/connections/1" &
@@ -254,7 +262,8 @@ link_lost_while_the_borrowed_drive_is_revoked() {
 	rc=$?
 	slow_removal_done
 	echo "# link cut 1 s into the revocation: node 0 down on B $((t2 - t1)) ms later (the drive still being removed: $removing), the drive gone $((t3 - t1)) ms after the cut; A's rmdir exited $rc"
-	[ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] && [ $((t3 - t1)) -lt "$REMOVAL_MS" ] && borrow_lost &&
+	[ "$removing" = yes ] && [ $((t2 - t1)) -lt 5000 ] && [ "$rc" -eq 0 ] &&
+		[ $((t3 - t1)) -lt "$REMOVAL_MS" ] && borrow_lost &&
 		rmdir "$CFS/$B/borrows/00000" && mkdir "$CFS/$A/connections/1" &&
 		back_after_the_cut
 }

@@ -8,10 +8,10 @@
 # device that is gone; after a rescan the drive binds its own driver with
 # no window onto it, and a new lend entry lends it again with the data
 # written before intact. $1 removals, alternating idle and mid-I/O, by
-# default 10, or 4 on the debug kernel, whose checkers and kmemleak scan
-# each cycle make a cycle three times slower (make soak runs 100); the
-# per-cycle time, the slab delta and, on the debug kernel, the kmemleak
-# reports since the first are printed.
+# default 10, or 4 on the debug kernel, where a cycle takes twice as long
+# and its kmemleak scan 5 s more (make soak runs 100); the per-cycle
+# time, the slab delta and, on the debug kernel, the kmemleak reports
+# since the first are printed.
 # vm-devices: nvme edu edu
 # vm-timeout: 1500
 . "$(dirname "$0")/lib.sh"

@@ -230,10 +230,10 @@ cycle_figures_start() {
 # kmemleak; an object shows once two scans have seen it, so a cycle's
 # leak may show in the next one's line).
 cycle_figures() {
-	ms=$(($(uptime_ms) - $1))
-	leaks=$(kmemleak_reports)
-	[ "$leaks" = - ] || leaks=+$((leaks - leaks0))
-	echo "$ms ms, slab $(($(slab_kb) - slab0)) kB since the first, kmemleak $leaks"
+	cycle_ms=$(($(uptime_ms) - $1))
+	cycle_leaks=$(kmemleak_reports)
+	[ "$cycle_leaks" = - ] || cycle_leaks=$(printf %+d $((cycle_leaks - leaks0)))
+	echo "$cycle_ms ms, slab $(($(slab_kb) - slab0)) kB since the first, kmemleak $cycle_leaks"
 }
 
 # PCI name of the first function of class $1 (as sysfs shows it: 0x020000).
