@@ -266,13 +266,26 @@ stop_ivshmem_server() {
 	[ -z "$IVSHMEM_DIR" ] || rm -rf "$IVSHMEM_DIR"
 }
 
+# On any exit: the VM, its NMI timer and the server go too. timeout makes
+# QEMU a process group of its own, which a signal to ours (a Ctrl-C, make
+# check ended) does not reach; timeout passes the TERM on to QEMU.
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_all() {
+	[ -z "$qemu_timeout_pid" ] || kill "$qemu_timeout_pid" 2>/dev/null || true
+	[ -z "$nmi_pid" ] || kill "$nmi_pid" 2>/dev/null || true
+	stop_ivshmem_server
+}
+qemu_timeout_pid='' nmi_pid=
+trap stop_all EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # Sockets live in a short directory of their own: a socket's path has
 # at most 107 bytes.
 case " $devices " in
 *" ivshmem"*)
 	IVSHMEM_DIR=$(mktemp -d /tmp/ntbl-ivshmem.XXXXXX)
-	trap stop_ivshmem_server EXIT
-	trap 'exit 1' INT TERM
 	;;
 esac
 
@@ -423,8 +436,13 @@ boot() {
 		-display none -monitor "pipe:$out/monitor" -no-reboot \
 		-serial "file:$out/console.log" -serial "file:$out/ktap.log" \
 		-serial "file:$out/dmesg.log" \
-		$qemu_devices $qemu_declared $qemu_extra </dev/null >"$out/qemu.log" 2>&1 || rc=$?
+		$qemu_devices $qemu_declared $qemu_extra </dev/null >"$out/qemu.log" 2>&1 &
+	# Waited for in the background, so that a signal's trap runs at once.
+	qemu_timeout_pid=$!
+	wait "$qemu_timeout_pid" || rc=$?
+	qemu_timeout_pid=
 	[ -z "$nmi_pid" ] || kill "$nmi_pid" 2>/dev/null || true
+	nmi_pid=
 	rm -f "$out/monitor.in" "$out/monitor.out"
 }
 
