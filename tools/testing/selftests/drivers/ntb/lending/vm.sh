@@ -267,11 +267,15 @@ stop_ivshmem_server() {
 }
 
 # On any exit: the VM, its NMI timer and the server go too. timeout makes
-# QEMU a process group of its own, which a signal to ours (a Ctrl-C, make
-# check ended) does not reach; timeout passes the TERM on to QEMU.
+# QEMU a process group of its own, which a signal to ours (a Ctrl-C) does
+# not reach; timeout passes the TERM on to QEMU, and kills it 10 s later
+# if it is still there.
 # shellcheck disable=SC2317 # run by the EXIT trap
 stop_all() {
-	[ -z "$qemu_timeout_pid" ] || kill "$qemu_timeout_pid" 2>/dev/null || true
+	if [ -n "$qemu_timeout_pid" ]; then
+		kill "$qemu_timeout_pid" 2>/dev/null || true
+		wait "$qemu_timeout_pid" 2>/dev/null || true
+	fi
 	[ -z "$nmi_pid" ] || kill "$nmi_pid" 2>/dev/null || true
 	stop_ivshmem_server
 }
@@ -279,6 +283,8 @@ qemu_timeout_pid='' nmi_pid=
 trap stop_all EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 131' QUIT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 # Sockets live in a short directory of their own: a socket's path has
@@ -418,6 +424,10 @@ nmi_later() {
 		nap=$!
 		wait "$nap"
 		echo nmi >"$out/monitor.in"
+		# Alive until killed, so that no other process takes its PID.
+		sleep 60 &
+		nap=$!
+		wait "$nap"
 	) &
 	nmi_pid=$!
 }
