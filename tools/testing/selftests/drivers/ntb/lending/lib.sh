@@ -219,6 +219,17 @@ kmemleak_reports() {
 	fi
 }
 
+# kmemleak's reports since $1 (a count of kmemleak_reports), as +N or -N,
+# after a scan; "-" without kmemleak.
+kmemleak_since() {
+	leaks_now=$(kmemleak_reports)
+	if [ "$leaks_now" = - ]; then
+		echo -
+	else
+		printf '%+d\n' $((leaks_now - $1))
+	fi
+}
+
 # Before a fault test's first cycle: what cycle_figures counts from.
 cycle_figures_start() {
 	slab0=$(slab_kb)
@@ -231,9 +242,7 @@ cycle_figures_start() {
 # leak may show in the next one's line).
 cycle_figures() {
 	cycle_ms=$(($(uptime_ms) - $1))
-	cycle_leaks=$(kmemleak_reports)
-	[ "$cycle_leaks" = - ] || cycle_leaks=$(printf %+d $((cycle_leaks - leaks0)))
-	echo "$cycle_ms ms, slab $(($(slab_kb) - slab0)) kB since the first, kmemleak $cycle_leaks"
+	echo "$cycle_ms ms, slab $(($(slab_kb) - slab0)) kB since the first, kmemleak $(kmemleak_since "$leaks0")"
 }
 
 # PCI name of the first function of class $1 (as sysfs shows it: 0x020000).

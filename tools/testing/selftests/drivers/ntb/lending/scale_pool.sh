@@ -501,8 +501,7 @@ while [ "$blk" -lt "$BLOCKS" ]; do
 	fi
 	slab=$(settled_slab_kb)
 	[ -n "$slab_first" ] || slab_first=$slab
-	leaks=$(kmemleak_reports)
-	[ "$leaks" = - ] || leaks=$(printf %+d $((leaks - leaks0)))
+	leaks=$(kmemleak_since "$leaks0")
 	per=$((BLOCK_MS * 1000 / (to - from + 1)))
 	[ -n "$first_per" ] || first_per=$per
 	ratio=$(awk -v a="$per" -v b="$first_per" 'BEGIN { printf "%.2f", a / b }')
